@@ -1,0 +1,329 @@
+/**
+ * The cache document: the one JSON file MetaSync publishes and the backend reads.
+ *
+ * Versioning rule:
+ * - Additive change (a new optional field with a default on decode) stays within the current
+ *   `format_version`; older readers ignore fields they do not know.
+ * - A breaking change adds a new version here and a migration from the previous one, so that
+ *   every document ever written still decodes to the newest form.
+ *
+ * Every version keeps the seed's top-level `generated_at`, `schema` and `examples` fields with
+ * the seed's meaning (`schema` describes the primary table), so a reader written for the seed's
+ * shape — such as the original Python loader — keeps working on documents written today.
+ *
+ * Versions:
+ * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
+ * - 2 — many tables (`tables`), table metadata, example provenance.
+ *
+ * This module is shared by the sync and the backend: it imports nothing but `effect`.
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Field } from "./Field.ts"
+import { TableId } from "./TableId.ts"
+
+/** The newest format this code writes and reads natively. */
+export const CURRENT_FORMAT_VERSION = 2
+
+/** An ISO-8601 UTC timestamp string in the file, a `DateTime.Utc` in memory. */
+const Timestamp = Schema.DateTimeUtc
+
+// ---------------------------------------------------------------------------------------------
+// Version 1: the seed's document
+// ---------------------------------------------------------------------------------------------
+
+/** The seed's `schema` object: the primary table and its top-level columns (nested fields kept). */
+export const SeedSchema = Schema.Struct({
+  table_id: TableId,
+  last_updated: Timestamp,
+  columns: Schema.Array(Field)
+}).annotations({ identifier: "SeedSchema" })
+export type SeedSchema = typeof SeedSchema.Type
+
+/** The seed's example: a question and the SQL that answers it. */
+export const SeedExample = Schema.Struct({
+  question: Schema.NonEmptyString,
+  sql: Schema.NonEmptyString
+}).annotations({ identifier: "SeedExample" })
+
+/** Format version 1, exactly as the seed wrote it. */
+export const CacheDocumentV1 = Schema.Struct({
+  generated_at: Timestamp,
+  schema: SeedSchema,
+  examples: Schema.Array(SeedExample)
+}).annotations({ identifier: "CacheDocumentV1" })
+export type CacheDocumentV1 = typeof CacheDocumentV1.Type
+
+// ---------------------------------------------------------------------------------------------
+// Version 2: many tables
+// ---------------------------------------------------------------------------------------------
+
+/** Where an example came from. `legacy` marks examples migrated from a version-1 document. */
+export const ExampleSource = Schema.Literal("template", "curated", "llm", "legacy")
+export type ExampleSource = typeof ExampleSource.Type
+
+export const Language = Schema.Literal("ko", "en")
+export type Language = typeof Language.Type
+
+/** A validated question→SQL pair the backend may show its model as a worked example. */
+export const Example = Schema.Struct({
+  question: Schema.NonEmptyString,
+  sql: Schema.NonEmptyString,
+  /** The tables the SQL reads. */
+  tables: Schema.Array(TableId),
+  source: ExampleSource,
+  /** Which generator made it, e.g. `template:count_total`, `curated:examples/sales.yaml`, `llm:claude-…`. */
+  generator: Schema.String,
+  language: Language
+}).annotations({ identifier: "Example" })
+export type Example = typeof Example.Type
+
+/** BigQuery's table types (`tables.get` `type`). */
+export const TableKind = Schema.Literal("TABLE", "VIEW", "MATERIALIZED_VIEW", "EXTERNAL", "SNAPSHOT", "CLONE")
+export type TableKind = typeof TableKind.Type
+
+export const Partitioning = Schema.Struct({
+  /** The partitioning column; `null` for ingestion-time partitioning (`_PARTITIONTIME`). */
+  field: Schema.NullOr(Schema.String),
+  /** `DAY`, `HOUR`, `MONTH`, `YEAR` for time partitioning, `RANGE` for integer-range partitioning. */
+  type: Schema.Literal("DAY", "HOUR", "MONTH", "YEAR", "RANGE"),
+  expiration_ms: Schema.NullOr(Schema.NonNegativeInt),
+  require_partition_filter: Schema.Boolean
+}).annotations({ identifier: "Partitioning" })
+export type Partitioning = typeof Partitioning.Type
+
+/** A date-sharded family (`events_20210101`, `events_20210102`, …) described as one logical table. */
+export const Sharding = Schema.Struct({
+  /** The family's name before the date suffix, e.g. `events_`. */
+  prefix: Schema.String,
+  first_suffix: Schema.String,
+  last_suffix: Schema.String,
+  shard_count: Schema.NonNegativeInt
+}).annotations({ identifier: "Sharding" })
+export type Sharding = typeof Sharding.Type
+
+/** The error that made a table's entry stale. */
+export const TableFailure = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String,
+  since: Timestamp
+}).annotations({ identifier: "TableFailure" })
+
+/**
+ * Whether this entry was refreshed by the run that wrote the document (`fresh`) or kept from an
+ * earlier document because this run could not read the table (`stale`, with the failure).
+ */
+export const TableStatus = Schema.Union(
+  Schema.Struct({ state: Schema.Literal("fresh") }),
+  Schema.Struct({ state: Schema.Literal("stale"), failure: TableFailure })
+).annotations({ identifier: "TableStatus" })
+export type TableStatus = typeof TableStatus.Type
+
+const nullByDefault = <S extends Schema.Schema.Any>(schema: S) =>
+  Schema.optionalWith(Schema.NullOr(schema), { default: () => null })
+
+/** Everything the document says about one table (or one sharded family). */
+export const TableEntry = Schema.Struct({
+  table_id: TableId,
+  kind: Schema.optionalWith(TableKind, { default: () => "TABLE" as const }),
+  description: nullByDefault(Schema.String),
+  last_updated: Timestamp,
+  created: nullByDefault(Timestamp),
+  row_count: nullByDefault(Schema.NonNegativeInt),
+  size_bytes: nullByDefault(Schema.NonNegativeInt),
+  labels: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.String }), { default: () => ({}) }),
+  partitioning: nullByDefault(Partitioning),
+  clustering: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+  /** The SQL of a view or materialized view. */
+  view_query: nullByDefault(Schema.String),
+  sharding: nullByDefault(Sharding),
+  columns: Schema.Array(Field),
+  status: Schema.optionalWith(TableStatus, { default: () => ({ state: "fresh" as const }) })
+}).annotations({ identifier: "TableEntry" })
+export type TableEntry = typeof TableEntry.Type
+export type TableEntryEncoded = typeof TableEntry.Encoded
+
+/** What wrote the document. */
+export const Generator = Schema.Struct({
+  name: Schema.String,
+  version: Schema.String
+}).annotations({ identifier: "Generator" })
+
+const CacheDocumentV2Fields = Schema.Struct({
+  format_version: Schema.Literal(2),
+  generated_at: Timestamp,
+  generator: Generator,
+  /** The seed's view of the primary table (`tables[0]`), kept for readers of the seed's shape. */
+  schema: SeedSchema,
+  /** Every table the document describes; the first is the primary table. */
+  tables: Schema.NonEmptyArray(TableEntry),
+  examples: Schema.Array(Example)
+})
+
+/** Format version 2. `schema` must describe `tables[0]`. */
+export const CacheDocumentV2 = CacheDocumentV2Fields.pipe(
+  Schema.filter((doc) => {
+    const primary = doc.tables[0]
+    if (doc.schema.table_id !== primary.table_id) {
+      return `schema.table_id (${doc.schema.table_id}) must be the primary table tables[0].table_id (${primary.table_id})`
+    }
+    if (doc.schema.columns.length !== primary.columns.length) {
+      return `schema.columns must be the columns of ${primary.table_id}`
+    }
+    const ids = new Set<string>()
+    for (const table of doc.tables) {
+      if (ids.has(table.table_id)) return `table ${table.table_id} appears twice in tables`
+      ids.add(table.table_id)
+    }
+    return undefined
+  })
+).annotations({ identifier: "CacheDocumentV2" })
+export type CacheDocumentV2 = typeof CacheDocumentV2.Type
+
+// ---------------------------------------------------------------------------------------------
+// The newest form, and migration to it
+// ---------------------------------------------------------------------------------------------
+
+/** The document in its newest form: what the sync writes and every reader works with. */
+export const CacheDocument = CacheDocumentV2
+export type CacheDocument = CacheDocumentV2
+export type CacheDocumentEncoded = typeof CacheDocumentV2.Encoded
+
+/** The seed's view of a table, as the top-level `schema` field carries it. */
+export const seedSchemaOf = (table: TableEntry): SeedSchema => ({
+  table_id: table.table_id,
+  last_updated: table.last_updated,
+  columns: table.columns
+})
+
+/** Builds a current-version document; `schema` is derived from the first table. */
+export const makeCacheDocument = (input: {
+  readonly generated_at: CacheDocument["generated_at"]
+  readonly generator: CacheDocument["generator"]
+  readonly tables: CacheDocument["tables"]
+  readonly examples: CacheDocument["examples"]
+}): CacheDocument => ({
+  format_version: CURRENT_FORMAT_VERSION,
+  generated_at: input.generated_at,
+  generator: input.generator,
+  schema: seedSchemaOf(input.tables[0]),
+  tables: input.tables,
+  examples: input.examples
+})
+
+/** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */
+export const migrateV1 = (doc: CacheDocumentV1): CacheDocumentV2 => {
+  const table: TableEntry = {
+    table_id: doc.schema.table_id,
+    kind: "TABLE",
+    description: null,
+    last_updated: doc.schema.last_updated,
+    created: null,
+    row_count: null,
+    size_bytes: null,
+    labels: {},
+    partitioning: null,
+    clustering: [],
+    view_query: null,
+    sharding: null,
+    columns: doc.schema.columns,
+    status: { state: "fresh" }
+  }
+  return makeCacheDocument({
+    generated_at: doc.generated_at,
+    generator: { name: "metasync", version: "format-1" },
+    tables: [table],
+    examples: doc.examples.map((e) => ({
+      question: e.question,
+      sql: e.sql,
+      tables: [doc.schema.table_id],
+      source: "legacy",
+      generator: "legacy",
+      language: /[\u3131-\uD79D]/.test(e.question) ? "ko" : "en"
+    }))
+  }) as CacheDocumentV2
+}
+
+/** Reads the declared version of a parsed JSON value: 1 when the field is absent (the seed wrote none). */
+const FormatVersionProbe = Schema.Struct({
+  format_version: Schema.optional(Schema.Unknown)
+})
+
+/** A document that did not decode, with a readable account of every problem and where it is. */
+export class CacheDocumentError extends Schema.TaggedError<CacheDocumentError>()("CacheDocumentError", {
+  /** Which document: an object URL, a file path, or "document" for in-memory values. */
+  source: Schema.String,
+  /** Human-readable, one problem per line, each with its path in the document. */
+  problems: Schema.String
+}) {
+  override get message(): string {
+    return `${this.source} is not a valid MetaSync cache document:\n${this.problems}`
+  }
+}
+
+const formatIssues = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `- ${issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".")}: ${issue.message}`)
+    .join("\n")
+
+const decodeV1 = Schema.decodeUnknownEither(CacheDocumentV1, { errors: "all", onExcessProperty: "ignore" })
+const decodeV2 = Schema.decodeUnknownEither(CacheDocumentV2, { errors: "all", onExcessProperty: "ignore" })
+const encodeCurrent = Schema.encodeEither(CacheDocument, { errors: "all" })
+
+/**
+ * Decodes a document of any version ever written into the newest form.
+ * A document from a newer MetaSync than this reader is refused with a message that says so.
+ */
+export const decodeCacheDocument = (
+  value: unknown,
+  source = "document"
+): Either.Either<CacheDocument, CacheDocumentError> => {
+  const fail = (problems: string) => Either.left(new CacheDocumentError({ source, problems }))
+  const probe = Schema.decodeUnknownEither(FormatVersionProbe)(value)
+  if (Either.isLeft(probe)) return fail("- (document): expected a JSON object")
+  const version = probe.right.format_version
+  if (version === undefined) {
+    return Either.mapBoth(decodeV1(value), {
+      onLeft: (e) => new CacheDocumentError({ source, problems: formatIssues(e) }),
+      onRight: migrateV1
+    })
+  }
+  if (version === 2) {
+    return Either.mapLeft(decodeV2(value), (e) => new CacheDocumentError({ source, problems: formatIssues(e) }))
+  }
+  if (typeof version === "number" && Number.isInteger(version) && version > CURRENT_FORMAT_VERSION) {
+    return fail(
+      `- format_version: ${version} was written by a newer MetaSync; this reader understands versions 1 to ${CURRENT_FORMAT_VERSION}`
+    )
+  }
+  return fail(`- format_version: expected 2 (or no field, for version 1), got ${JSON.stringify(version)}`)
+}
+
+/** Parses JSON text (bytes as written to storage) and decodes it. */
+export const parseCacheDocument = (
+  text: string,
+  source = "document"
+): Either.Either<CacheDocument, CacheDocumentError> => {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (cause) {
+    return Either.left(new CacheDocumentError({ source, problems: `- (document): not JSON: ${String(cause)}` }))
+  }
+  return decodeCacheDocument(json, source)
+}
+
+/** The document as a JSON value, checked by the codec: an invalid document never gets this far. */
+export const encodeCacheDocument = (
+  doc: CacheDocument,
+  source = "document"
+): Either.Either<CacheDocumentEncoded, CacheDocumentError> =>
+  Either.mapLeft(encodeCurrent(doc), (e) => new CacheDocumentError({ source, problems: formatIssues(e) }))
+
+/** Renders the document as UTF-8 JSON text; encoding checks it against the codec first. */
+export const renderCacheDocument = (
+  doc: CacheDocument,
+  source = "document"
+): Either.Either<string, CacheDocumentError> =>
+  Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded, null, 2)}\n`)

@@ -1,0 +1,90 @@
+/**
+ * A column of a BigQuery table, as the tree BigQuery returns it (`schema.fields` of a
+ * `tables.get` response), and the flat list of field paths a prompt needs to reach nested data.
+ */
+import * as Schema from "effect/Schema"
+
+/** `NULLABLE`, `REQUIRED` or `REPEATED`. The REST API omits the mode when it is `NULLABLE`; the cache always writes it. */
+export const FieldMode = Schema.Literal("NULLABLE", "REQUIRED", "REPEATED").annotations({ identifier: "FieldMode" })
+export type FieldMode = typeof FieldMode.Type
+
+/** A column or a nested field of a RECORD/STRUCT column. */
+export interface Field {
+  /** The column name as BigQuery spells it (may be a SQL keyword or hold Unicode). */
+  readonly name: string
+  /** BigQuery's type name: legacy REST names (`STRING`, `INTEGER`, `RECORD`) or standard ones (`INT64`, `STRUCT`). */
+  readonly type: string
+  readonly mode: FieldMode
+  /** The column description, `null` when BigQuery has none. */
+  readonly description: string | null
+  /** The nested fields of a RECORD/STRUCT column, in BigQuery's order; absent for scalar columns. */
+  readonly fields?: ReadonlyArray<Field>
+}
+
+export interface FieldEncoded {
+  readonly name: string
+  readonly type: string
+  readonly mode: FieldMode
+  readonly description?: string | null | undefined
+  readonly fields?: ReadonlyArray<FieldEncoded>
+}
+
+export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
+  name: Schema.NonEmptyString,
+  type: Schema.NonEmptyString,
+  mode: FieldMode,
+  description: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
+  fields: Schema.optionalWith(Schema.Array(Schema.suspend((): Schema.Schema<Field, FieldEncoded> => Field)), {
+    exact: true
+  })
+}).annotations({ identifier: "Field" })
+
+const RECORD_TYPES = new Set(["RECORD", "STRUCT"])
+
+export const isRecord = (field: Field): boolean => RECORD_TYPES.has(field.type.toUpperCase())
+
+/** One leaf or record of the field tree, addressed by its dotted path. */
+export interface FieldPath {
+  /** Dotted path from the table's top level, e.g. `event_params.value.string_value`. */
+  readonly path: string
+  /** The names along the path, unquoted. */
+  readonly segments: ReadonlyArray<string>
+  readonly type: string
+  readonly mode: FieldMode
+  readonly description: string | null
+  /**
+   * Paths of the REPEATED fields on the way to this one, outermost first (the field itself included
+   * when it is repeated). Each must be UNNESTed to reach single values.
+   */
+  readonly repeated: ReadonlyArray<string>
+  /** Depth in the tree: 0 for a top-level column. */
+  readonly depth: number
+}
+
+/** Every field of the tree, depth first in BigQuery's order, with its path and repeated ancestors. */
+export const flattenFields = (fields: ReadonlyArray<Field>): ReadonlyArray<FieldPath> => {
+  const out: Array<FieldPath> = []
+  const walk = (level: ReadonlyArray<Field>, parent: ReadonlyArray<string>, repeated: ReadonlyArray<string>) => {
+    for (const field of level) {
+      const segments = [...parent, field.name]
+      const path = segments.join(".")
+      const repeatedHere = field.mode === "REPEATED" ? [...repeated, path] : repeated
+      out.push({
+        path,
+        segments,
+        type: field.type,
+        mode: field.mode,
+        description: field.description,
+        repeated: repeatedHere,
+        depth: parent.length
+      })
+      if (field.fields !== undefined) walk(field.fields, segments, repeatedHere)
+    }
+  }
+  walk(fields, [], [])
+  return out
+}
+
+/** How many fields the tree holds at every depth (top-level columns included). */
+export const countFields = (fields: ReadonlyArray<Field>): number =>
+  fields.reduce((n, f) => n + 1 + (f.fields === undefined ? 0 : countFields(f.fields)), 0)

@@ -1,0 +1,7 @@
+/**
+ * The cache contract: the document MetaSync publishes and the backend reads, as effect/Schema
+ * codecs. Import it from `metasync/contract`; it depends on nothing but `effect`.
+ */
+export * from "./CacheDocument.ts"
+export * from "./Field.ts"
+export * from "./TableId.ts"

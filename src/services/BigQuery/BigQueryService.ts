@@ -1,0 +1,62 @@
+/**
+ * Read access to BigQuery: table metadata, table lists, read-only queries and dry runs.
+ *
+ * Layers, side by side in this folder:
+ * - `LiveBigQuery.ts`   — the BigQuery REST API through `@google-cloud/bigquery` (honours `BIGQUERY_EMULATOR_HOST`).
+ * - `LocalBigQuery.ts`  — table definitions from JSON files in BigQuery's own format (no queries).
+ * - `MemoryBigQuery.ts` — in memory, for tests: arrange tables and rows, inject faults, count calls.
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { TableRef } from "../../contract/TableId.ts"
+import type {
+  PermissionDenied,
+  RemoteRejected,
+  RemoteTimeout,
+  RemoteUnavailable,
+  ResourceNotFound
+} from "../RemoteErrors.ts"
+import type { TableMetadata } from "./TableResource.ts"
+
+export type BigQueryError = RemoteUnavailable | RemoteTimeout | ResourceNotFound | PermissionDenied | RemoteRejected
+
+/** One row of a `tables.list` answer. */
+export interface TableListing {
+  readonly table: string
+  /** BigQuery's `type`: TABLE, VIEW, MATERIALIZED_VIEW, EXTERNAL, SNAPSHOT, CLONE. */
+  readonly kind: string
+}
+
+export interface QueryOptions {
+  /** The most bytes the query may bill; BigQuery fails the query rather than exceed it. */
+  readonly maximumBytesBilled: number
+  /** Named query parameters (`@name`). */
+  readonly params?: Readonly<Record<string, string | number | boolean>>
+}
+
+export interface QueryResult {
+  /** Rows as plain objects keyed by column name (INT64 as number, TIMESTAMP as ISO string). */
+  readonly rows: ReadonlyArray<Readonly<Record<string, unknown>>>
+  readonly totalBytesProcessed: number
+}
+
+export interface DryRunResult {
+  /** BigQuery's estimate of the bytes the query would process. */
+  readonly totalBytesProcessed: number
+}
+
+export interface BigQuery {
+  /** The table's schema and metadata (`tables.get`). */
+  readonly getTable: (ref: TableRef) => Effect.Effect<TableMetadata, BigQueryError>
+  /** Every table of a dataset (`tables.list`, all pages). */
+  readonly listTables: (
+    project: string,
+    dataset: string
+  ) => Effect.Effect<ReadonlyArray<TableListing>, BigQueryError>
+  /** Runs a read-only query in `project` (`jobs.query`, all pages). */
+  readonly query: (project: string, sql: string, options: QueryOptions) => Effect.Effect<QueryResult, BigQueryError>
+  /** Validates a query and estimates its cost without running it (`jobs.insert` with `dryRun`). */
+  readonly dryRun: (project: string, sql: string) => Effect.Effect<DryRunResult, BigQueryError>
+}
+
+export class BigQueryService extends Context.Tag("MetaSync/BigQueryService")<BigQueryService, BigQuery>() {}
