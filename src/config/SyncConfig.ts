@@ -1,0 +1,195 @@
+/**
+ * The sync's configuration, read through Effect `Config` (environment variables in production,
+ * `.env.yaml` on Cloud Functions) and validated once at start. A missing or malformed value
+ * stops the run with an `InvalidConfig` that names the variable, shows the value and says why.
+ */
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type { Language } from "../contract/CacheDocument.ts"
+import { parseTableRef, projectIdProblem, type TableRef } from "../contract/TableId.ts"
+
+/** A configuration value that is missing or malformed. */
+export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
+  variable: Schema.String,
+  /** The value as given, or `null` when the variable is not set. */
+  value: Schema.NullOr(Schema.String),
+  problem: Schema.String
+}) {
+  override get message(): string {
+    const shown = this.value === null ? "is not set" : `is ${JSON.stringify(this.value)}`
+    return `${this.variable} ${shown}: ${this.problem}`
+  }
+}
+
+/** Where the sync reads tables from and writes the document to. */
+export type SyncMode = "live" | "local"
+
+export interface SyncSettings {
+  readonly mode: SyncMode
+  /** The GCP project that runs queries and is billed (live mode). */
+  readonly project: string | null
+  /** The tables to describe; the first is the document's primary table. */
+  readonly targets: ReadonlyArray<TableRef>
+  /** Live mode: the Cloud Storage bucket. */
+  readonly bucket: string | null
+  /** The cache document's object name in the bucket (or file name in the local directory). */
+  readonly objectName: string
+  /** Local mode: the directory standing in for the bucket. */
+  readonly localBucketDir: string
+  /** Local mode: the directory of BigQuery table definition files. */
+  readonly localTablesDir: string
+  readonly language: Language
+  /** Deadline of every single remote call. */
+  readonly remoteTimeout: Duration.Duration
+  /** Attempts per remote call, the first included. */
+  readonly retryAttempts: number
+  /** Upper bound on the time spent retrying one call. */
+  readonly retryBudget: Duration.Duration
+}
+
+export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
+
+/** The seed's table, which the shipped sample describes: the local-mode default target. */
+export const SAMPLE_TABLE_ID = "nlq-ex.test_dataset.events_20210131"
+export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/
+
+export const bucketNameProblem = (bucket: string): string | undefined => {
+  if (!BUCKET_NAME.test(bucket)) {
+    return "a bucket name has 3 to 63 lowercase letters, digits, dashes, underscores or dots, and starts and ends with a letter or digit"
+  }
+  if (bucket.startsWith("goog")) return "bucket names may not start with \"goog\""
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(bucket)) return "a bucket name may not look like an IP address"
+  return undefined
+}
+
+export const objectNameProblem = (name: string): string | undefined => {
+  if (name.length === 0) return "the object name is empty"
+  if (new TextEncoder().encode(name).length > 1024) return "an object name is at most 1024 UTF-8 bytes"
+  if (/[\r\n]/.test(name)) return "an object name may not contain line breaks"
+  if (name === "." || name === ".." || name.split("/").includes("..")) return "an object name may not be . or .."
+  if (name.startsWith("/")) return "an object name may not start with /"
+  return undefined
+}
+
+/** Reads an optional string variable; blank counts as unset. */
+const raw = (name: string) =>
+  Config.option(Config.string(name)).pipe(
+    Config.map(Option.filter((v) => v.trim().length > 0))
+  )
+
+/** Checks `value` of `variable` with `problemOf`, failing with an `InvalidConfig` that says why. */
+const check = <A>(
+  variable: string,
+  value: string,
+  parse: (value: string) => Either.Either<A, string>
+): Effect.Effect<A, InvalidConfig> =>
+  Either.match(parse(value), {
+    onLeft: (problem) => Effect.fail(new InvalidConfig({ variable, value, problem })),
+    onRight: Effect.succeed
+  })
+
+const fromProblem = (problemOf: (value: string) => string | undefined) => (value: string) => {
+  const problem = problemOf(value)
+  return problem === undefined ? Either.right(value) : Either.left(problem)
+}
+
+const positiveInteger = (value: string): Either.Either<number, string> => {
+  const n = Number(value)
+  return /^\d+$/.test(value) && Number.isSafeInteger(n) && n > 0
+    ? Either.right(n)
+    : Either.left("expected a whole number greater than 0")
+}
+
+const required = (variable: string, value: Option.Option<string>, why: string): Effect.Effect<string, InvalidConfig> =>
+  Option.match(value, {
+    onNone: () => Effect.fail(new InvalidConfig({ variable, value: null, problem: why })),
+    onSome: Effect.succeed
+  })
+
+/** Reads and validates every setting; fails with the first `InvalidConfig`. */
+export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effect.gen(function*() {
+  const env = yield* Config.all({
+    mode: raw("METASYNC_MODE"),
+    project: raw("GOOGLE_CLOUD_PROJECT"),
+    tableId: raw("TARGET_TABLE_ID"),
+    bucket: raw("GCS_BUCKET"),
+    objectName: raw("CACHE_OBJECT"),
+    localBucketDir: raw("LOCAL_BUCKET_DIR"),
+    localTablesDir: raw("LOCAL_TABLES_DIR"),
+    language: raw("EXAMPLE_LANGUAGE"),
+    timeout: raw("REMOTE_TIMEOUT_MS"),
+    attempts: raw("RETRY_MAX_ATTEMPTS"),
+    budget: raw("RETRY_BUDGET_MS")
+  }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
+
+  const mode = yield* Option.match(env.mode, {
+    onNone: () => Effect.succeed<SyncMode>(Option.isSome(env.project) ? "live" : "local"),
+    onSome: (value) =>
+      check("METASYNC_MODE", value, (v) =>
+        v === "live" || v === "local"
+          ? Either.right<SyncMode>(v)
+          : Either.left("expected \"live\" (BigQuery and Cloud Storage) or \"local\" (sample files and a directory)"))
+  })
+
+  const project = mode === "live"
+    ? yield* required("GOOGLE_CLOUD_PROJECT", env.project, "live mode needs the GCP project that runs BigQuery jobs").pipe(
+      Effect.flatMap((v) => check("GOOGLE_CLOUD_PROJECT", v, fromProblem(projectIdProblem)))
+    )
+    : Option.getOrNull(env.project)
+
+  const tableId = mode === "live"
+    ? yield* required("TARGET_TABLE_ID", env.tableId, "expected the table to describe, as project.dataset.table")
+    : Option.getOrElse(env.tableId, () => SAMPLE_TABLE_ID)
+  const target = yield* check("TARGET_TABLE_ID", tableId, parseTableRef)
+
+  const bucket = mode === "live"
+    ? yield* required("GCS_BUCKET", env.bucket, "live mode needs the Cloud Storage bucket to publish to").pipe(
+      Effect.flatMap((v) => check("GCS_BUCKET", v, fromProblem(bucketNameProblem)))
+    )
+    : Option.getOrNull(env.bucket)
+
+  const objectName = yield* check(
+    "CACHE_OBJECT",
+    Option.getOrElse(env.objectName, () => DEFAULT_OBJECT_NAME),
+    fromProblem(objectNameProblem)
+  )
+
+  const language = yield* Option.match(env.language, {
+    onNone: () => Effect.succeed<Language>("ko"),
+    onSome: (value) =>
+      check("EXAMPLE_LANGUAGE", value, (v) =>
+        v === "ko" || v === "en"
+          ? Either.right<Language>(v)
+          : Either.left("expected \"ko\" (Korean questions, the default) or \"en\" (English)"))
+  })
+
+  const millis = (variable: string, value: Option.Option<string>, fallback: number): Effect.Effect<number, InvalidConfig> =>
+    Option.match(value, {
+      onNone: () => Effect.succeed(fallback),
+      onSome: (v) => check(variable, v, positiveInteger)
+    })
+
+  return {
+    mode,
+    project,
+    targets: [target],
+    bucket,
+    objectName,
+    localBucketDir: Option.getOrElse(env.localBucketDir, () => ".metasync/bucket"),
+    localTablesDir: Option.getOrElse(env.localTablesDir, () => "samples/tables"),
+    language,
+    remoteTimeout: Duration.millis(yield* millis("REMOTE_TIMEOUT_MS", env.timeout, 30_000)),
+    retryAttempts: yield* millis("RETRY_MAX_ATTEMPTS", env.attempts, 5),
+    retryBudget: Duration.millis(yield* millis("RETRY_BUDGET_MS", env.budget, 120_000))
+  }
+})
+
+export const SyncConfigLive: Layer.Layer<SyncConfig, InvalidConfig> = Layer.effect(SyncConfig, loadSyncSettings)

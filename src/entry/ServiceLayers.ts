@@ -1,0 +1,26 @@
+/**
+ * Picks the service layers for a run from the validated settings: BigQuery and Cloud Storage in
+ * live mode, the sample table definitions and a local directory in local mode.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { loadSyncSettings, SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
+import type { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
+import { LiveBigQuery } from "../services/BigQuery/LiveBigQuery.ts"
+import { LocalBigQuery } from "../services/BigQuery/LocalBigQuery.ts"
+import { GcsStorage } from "../services/Storage/GcsStorage.ts"
+import { LocalStorage } from "../services/Storage/LocalStorage.ts"
+import type { StorageService } from "../services/Storage/StorageService.ts"
+
+export const serviceLayers = (settings: SyncSettings): Layer.Layer<BigQueryService | StorageService> =>
+  settings.mode === "live"
+    ? Layer.merge(
+      LiveBigQuery.layer({ projectId: settings.project ?? "", timeout: settings.remoteTimeout }),
+      GcsStorage.layer({ bucket: settings.bucket ?? "", timeout: settings.remoteTimeout })
+    )
+    : Layer.merge(LocalBigQuery.layer(settings.localTablesDir), LocalStorage.layer(settings.localBucketDir))
+
+/** Settings read from the environment, and the services they select. */
+export const SyncLayer = Layer.unwrapEffect(
+  Effect.map(loadSyncSettings, (settings) => Layer.merge(Layer.succeed(SyncConfig, settings), serviceLayers(settings)))
+)

@@ -1,0 +1,156 @@
+/**
+ * An in-memory warehouse for tests and benchmarks: tables and query answers arranged by the test
+ * through `MemoryBigQueryControl`, scripted failures, a log of calls, and optional latency per call.
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { formatTableRef, type TableRef, tableRefOf } from "../../contract/TableId.ts"
+import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
+import { type BigQueryError, BigQueryService, type QueryResult } from "./BigQueryService.ts"
+import type { TableMetadata } from "./TableResource.ts"
+
+export type BigQueryOperation = "getTable" | "listTables" | "query" | "dryRun"
+
+export interface BigQueryCall {
+  readonly operation: BigQueryOperation
+  /** The table id, `project.dataset`, or the SQL. */
+  readonly target: string
+}
+
+interface QueryAnswer {
+  readonly matches: (sql: string) => boolean
+  readonly result: QueryResult
+}
+
+interface State {
+  readonly tables: ReadonlyMap<string, TableMetadata>
+  readonly answers: ReadonlyArray<QueryAnswer>
+  readonly faults: ReadonlyArray<{
+    readonly operation: BigQueryOperation
+    readonly target: string | undefined
+    readonly error: BigQueryError
+  }>
+  readonly calls: ReadonlyArray<BigQueryCall>
+}
+
+/** What a test can do to the in-memory warehouse. */
+export interface MemoryWarehouse {
+  /** Adds or replaces a table. */
+  readonly putTable: (table: TableMetadata) => Effect.Effect<void>
+  readonly dropTable: (tableId: string) => Effect.Effect<void>
+  /** Answers queries whose SQL satisfies `matches` (first arranged answer wins). */
+  readonly answerQuery: (matches: (sql: string) => boolean, result: QueryResult) => Effect.Effect<void>
+  /** The next call of `operation` (on `target`, when given) fails with `error` (queued in order). */
+  readonly failNext: (operation: BigQueryOperation, error: BigQueryError, target?: string) => Effect.Effect<void>
+  readonly calls: Effect.Effect<ReadonlyArray<BigQueryCall>>
+}
+
+export class MemoryBigQueryControl extends Context.Tag("MetaSync/MemoryBigQueryControl")<
+  MemoryBigQueryControl,
+  MemoryWarehouse
+>() {}
+
+export interface MemoryBigQueryOptions {
+  /** Simulated round-trip time of every call (benchmarks); none by default. */
+  readonly latency?: Duration.DurationInput
+}
+
+const make = (options: MemoryBigQueryOptions) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make<State>({ tables: new Map(), answers: [], faults: [], calls: [] })
+    const latency = options.latency === undefined ? Duration.zero : Duration.decode(options.latency)
+
+    /** Records the call, waits the simulated latency, and fails with the first matching scripted fault. */
+    const enter = (operation: BigQueryOperation, target: string) =>
+      Ref.modify(state, (s): [BigQueryError | undefined, State] => {
+        const calls = [...s.calls, { operation, target }]
+        const index = s.faults.findIndex((f) =>
+          f.operation === operation && (f.target === undefined || f.target === target)
+        )
+        if (index < 0) return [undefined, { ...s, calls }]
+        return [s.faults[index].error, { ...s, calls, faults: s.faults.filter((_, i) => i !== index) }]
+      }).pipe(
+        Effect.zipLeft(Duration.isZero(latency) ? Effect.void : Effect.sleep(latency)),
+        Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))
+      )
+
+    const notFound = (operation: string, resource: string) =>
+      new ResourceNotFound({ service: "bigquery", operation, resource, message: `Not found: ${resource}` })
+
+    const bigQuery = BigQueryService.of({
+      getTable: (ref: TableRef) => {
+        const id = formatTableRef(ref)
+        return enter("getTable", id).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.flatMap((s) => {
+            const table = s.tables.get(id)
+            return table === undefined ? Effect.fail(notFound("tables.get", id)) : Effect.succeed(table)
+          })
+        )
+      },
+      listTables: (project, dataset) =>
+        enter("listTables", `${project}.${dataset}`).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.flatMap((s) => {
+            const tables = [...s.tables.values()]
+              .map((t) => ({ ref: tableRefOf(t.table_id), kind: t.kind }))
+              .filter(({ ref }) => ref.project === project && ref.dataset === dataset)
+              .map(({ kind, ref }) => ({ table: ref.table, kind }))
+              .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
+            const datasetExists = tables.length > 0
+            return datasetExists ? Effect.succeed(tables) : Effect.fail(notFound("tables.list", `${project}.${dataset}`))
+          })
+        ),
+      query: (_project, sql) =>
+        enter("query", sql).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.flatMap((s) => {
+            const answer = s.answers.find((a) => a.matches(sql))
+            return answer === undefined
+              ? Effect.fail(
+                new RemoteRejected({
+                  service: "bigquery",
+                  operation: "jobs.query",
+                  resource: sql.slice(0, 200),
+                  status: 400,
+                  reason: "invalidQuery",
+                  message: "no answer arranged for this query"
+                })
+              )
+              : Effect.succeed(answer.result)
+          })
+        ),
+      dryRun: (_project, sql) =>
+        enter("dryRun", sql).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.map((s) => ({
+            totalBytesProcessed: s.answers.find((a) => a.matches(sql))?.result.totalBytesProcessed ?? 0
+          }))
+        )
+    })
+
+    const control = MemoryBigQueryControl.of({
+      putTable: (table) => Ref.update(state, (s) => ({ ...s, tables: new Map(s.tables).set(table.table_id, table) })),
+      dropTable: (tableId) =>
+        Ref.update(state, (s) => {
+          const tables = new Map(s.tables)
+          tables.delete(tableId)
+          return { ...s, tables }
+        }),
+      answerQuery: (matches, result) =>
+        Ref.update(state, (s) => ({ ...s, answers: [...s.answers, { matches, result }] })),
+      failNext: (operation, error, target) =>
+        Ref.update(state, (s) => ({ ...s, faults: [...s.faults, { operation, target, error }] })),
+      calls: Effect.map(Ref.get(state), (s) => s.calls)
+    })
+    return Context.make(BigQueryService, bigQuery).pipe(Context.add(MemoryBigQueryControl, control))
+  })
+
+/** Provides `BigQueryService` and its `MemoryBigQueryControl` over an empty in-memory warehouse. */
+export const MemoryBigQuery = {
+  layer: (options: MemoryBigQueryOptions = {}): Layer.Layer<BigQueryService | MemoryBigQueryControl> =>
+    Layer.effectContext(make(options))
+} as const

@@ -1,0 +1,195 @@
+/**
+ * A directory standing in for a bucket, for runs with no GCP project: `<dir>/<object name>`.
+ *
+ * Generations work as in Cloud Storage, so the same publish logic (preconditions, history) runs
+ * unchanged. An object's generation is kept in a sidecar file under `.metasync-generations/`
+ * (a file put there by hand has its modification time in nanoseconds as generation); every write
+ * takes a strictly larger one, even when file times are too coarse to tell two writes apart.
+ * Writes go to a temporary file renamed into place (readers never see half a document), and
+ * precondition checks and renames are serialised within the process.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { randomUUID } from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { PermissionDenied, PreconditionFailed, RemoteRejected } from "../RemoteErrors.ts"
+import { type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
+
+const CONTENT_TYPES: Record<string, string> = { ".json": "application/json", ".yaml": "application/yaml" }
+const TEMP_SUFFIX = ".metasync-tmp"
+const GENERATIONS_DIR = ".metasync-generations"
+
+const errorCode = (cause: unknown) =>
+  typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined
+
+const make = (directory: string) =>
+  Effect.gen(function*() {
+    const root = path.resolve(directory)
+    const lock = yield* Effect.makeSemaphore(1)
+
+    const fileOf = (name: string) => {
+      const file = path.resolve(root, name)
+      return file.startsWith(root + path.sep) ? file : undefined
+    }
+
+    const fail = (operation: string, name: string, cause: unknown): StorageError => {
+      const code = errorCode(cause)
+      const resource = path.join(root, name)
+      const message = cause instanceof Error ? cause.message : String(cause)
+      return code === "EACCES" || code === "EPERM"
+        ? new PermissionDenied({ service: "storage", operation, resource, status: 403, message })
+        : new RemoteRejected({ service: "storage", operation, resource, status: null, reason: code ?? "io", message })
+    }
+
+    const resolve = (operation: string, name: string) =>
+      Effect.suspend(() => {
+        const file = fileOf(name)
+        return file === undefined
+          ? Effect.fail(
+            new RemoteRejected({
+              service: "storage",
+              operation,
+              resource: name,
+              status: 400,
+              reason: "invalid",
+              message: `object name "${name}" leaves the storage directory ${root}`
+            })
+          )
+          : Effect.succeed(file)
+      })
+
+    const generationFile = (name: string) => path.join(root, GENERATIONS_DIR, name)
+
+    const statFile = (name: string, file: string) =>
+      Effect.tryPromise({
+        try: async () => {
+          const s = await fs.stat(file, { bigint: true })
+          const recorded = await fs.readFile(generationFile(name), "utf8").catch(() => undefined)
+          return { s, generation: recorded?.trim() || s.mtimeNs.toString() }
+        },
+        catch: (cause) => cause
+      }).pipe(
+        Effect.map(({ generation, s }): Option.Option<ObjectInfo> =>
+          Option.some({
+            name,
+            generation,
+            size: Number(s.size),
+            contentType: CONTENT_TYPES[path.extname(name)] ?? "application/octet-stream",
+            updated: DateTime.unsafeMake(Number(s.mtimeMs))
+          })
+        ),
+        Effect.catchAll((cause) =>
+          errorCode(cause) === "ENOENT" ? Effect.succeed(Option.none()) : Effect.fail(fail("objects.get", name, cause))
+        )
+      )
+
+    const stat = (name: string) => Effect.flatMap(resolve("objects.get", name), (file) => statFile(name, file))
+
+    const checkGeneration = (operation: string, name: string, file: string, expected: string) =>
+      Effect.flatMap(statFile(name, file), (info) => {
+        const actual = Option.match(info, { onNone: () => "0", onSome: (i) => i.generation })
+        return actual === expected
+          ? Effect.succeed(info)
+          : Effect.fail(
+            new PreconditionFailed({
+              service: "storage",
+              operation,
+              resource: file,
+              expected_generation: expected,
+              message: `generation is ${actual}, the operation required ${expected}`
+            })
+          )
+      })
+
+    return StorageService.of({
+      locate: (name) => fileOf(name) ?? path.join(root, name),
+      stat,
+      read: (name) =>
+        Effect.gen(function*() {
+          const file = yield* resolve("objects.get", name)
+          // Read under the lock so the bytes and the generation belong together.
+          return yield* lock.withPermits(1)(
+            Effect.gen(function*() {
+              const info = yield* statFile(name, file)
+              if (Option.isNone(info)) return Option.none()
+              const bytes = yield* Effect.tryPromise({
+                try: () => fs.readFile(file),
+                catch: (cause) => fail("objects.get", name, cause)
+              })
+              return Option.some({ info: info.value, bytes: new Uint8Array(bytes) })
+            })
+          )
+        }),
+      write: (name, bytes, options) =>
+        Effect.gen(function*() {
+          const file = yield* resolve("objects.insert", name)
+          return yield* lock.withPermits(1)(
+            Effect.gen(function*() {
+              const previous = yield* checkGeneration("objects.insert", name, file, options.ifGenerationMatch)
+              const temp = `${file}.${randomUUID()}${TEMP_SUFFIX}`
+              yield* Effect.tryPromise({
+                try: async () => {
+                  await fs.mkdir(path.dirname(file), { recursive: true })
+                  await fs.writeFile(temp, bytes)
+                  const written = (await fs.stat(temp, { bigint: true })).mtimeNs
+                  const floor = Option.match(previous, { onNone: () => 0n, onSome: (i) => BigInt(i.generation) + 1n })
+                  const generation = written > floor ? written : floor
+                  await fs.mkdir(path.dirname(generationFile(name)), { recursive: true })
+                  await fs.writeFile(generationFile(name), generation.toString())
+                  await fs.rename(temp, file)
+                },
+                catch: (cause) => fail("objects.insert", name, cause)
+              }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temp, { force: true }))))
+              const info = yield* statFile(name, file)
+              return Option.getOrElse(info, (): ObjectInfo => {
+                throw new Error(`${file} vanished right after it was written`)
+              })
+            })
+          )
+        }),
+      list: (prefix) =>
+        Effect.tryPromise({
+          try: () => fs.readdir(root, { recursive: true, withFileTypes: true }),
+          catch: (cause) => cause
+        }).pipe(
+          Effect.catchAll((cause) =>
+            errorCode(cause) === "ENOENT" ? Effect.succeed([]) : Effect.fail(fail("objects.list", prefix, cause))
+          ),
+          Effect.map((entries) =>
+            entries
+              .filter((e) => e.isFile() && !e.name.endsWith(TEMP_SUFFIX))
+              .map((e) => path.relative(root, path.join(e.parentPath, e.name)).split(path.sep).join("/"))
+              .filter((name) => name.startsWith(prefix) && !name.startsWith(`${GENERATIONS_DIR}/`))
+              .sort()
+          ),
+          Effect.flatMap((names) => Effect.forEach(names, stat)),
+          Effect.map((infos) => infos.flatMap(Option.toArray))
+        ),
+      remove: (name, options) =>
+        Effect.gen(function*() {
+          const file = yield* resolve("objects.delete", name)
+          yield* lock.withPermits(1)(
+            Effect.gen(function*() {
+              const info = yield* statFile(name, file)
+              if (Option.isNone(info)) return
+              yield* checkGeneration("objects.delete", name, file, options.ifGenerationMatch)
+              yield* Effect.tryPromise({
+                try: async () => {
+                  await fs.rm(file, { force: true })
+                  await fs.rm(generationFile(name), { force: true })
+                },
+                catch: (cause) => fail("objects.delete", name, cause)
+              })
+            })
+          )
+        })
+    })
+  })
+
+export const LocalStorage = {
+  /** A `StorageService` over `directory` (created on first write). */
+  layer: (directory: string): Layer.Layer<StorageService> => Layer.effect(StorageService, make(directory))
+} as const

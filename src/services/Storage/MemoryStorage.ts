@@ -1,0 +1,149 @@
+/**
+ * An in-memory bucket for tests: objects live in a Ref, the test arranges and inspects them through
+ * `MemoryStorageControl`, and can script failures for the next calls of an operation.
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import { PreconditionFailed } from "../RemoteErrors.ts"
+import { type ObjectContent, type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
+
+export type StorageOperation = "stat" | "read" | "write" | "list" | "remove"
+
+interface State {
+  readonly objects: ReadonlyMap<string, ObjectContent>
+  readonly nextGeneration: number
+  readonly faults: ReadonlyArray<{ readonly operation: StorageOperation; readonly error: StorageError }>
+  readonly calls: ReadonlyArray<{ readonly operation: StorageOperation; readonly name: string }>
+}
+
+/** What a test can do to the in-memory bucket. */
+export interface MemoryBucket {
+  readonly bucket: string
+  /** Puts an object as if written by someone else; returns its generation. */
+  readonly put: (name: string, content: string | Uint8Array, contentType?: string) => Effect.Effect<string>
+  /** The current object, if any. */
+  readonly get: (name: string) => Effect.Effect<Option.Option<ObjectContent>>
+  /** The object's text, if any. */
+  readonly text: (name: string) => Effect.Effect<Option.Option<string>>
+  /** Every object name, sorted. */
+  readonly names: Effect.Effect<ReadonlyArray<string>>
+  /** The next call of `operation` fails with `error` (queued in order). */
+  readonly failNext: (operation: StorageOperation, error: StorageError) => Effect.Effect<void>
+  /** Every call made so far, in order. */
+  readonly calls: Effect.Effect<ReadonlyArray<{ readonly operation: StorageOperation; readonly name: string }>>
+}
+
+export class MemoryStorageControl extends Context.Tag("MetaSync/MemoryStorageControl")<
+  MemoryStorageControl,
+  MemoryBucket
+>() {}
+
+const encoder = new TextEncoder()
+
+const make = (bucket: string) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.make<State>({ objects: new Map(), nextGeneration: 1, faults: [], calls: [] })
+    const locate = (name: string) => `gs://${bucket}/${name}`
+
+    /** Records the call and fails with the first fault scripted for this operation. */
+    const enter = (operation: StorageOperation, name: string) =>
+      Ref.modify(state, (s): [StorageError | undefined, State] => {
+        const index = s.faults.findIndex((f) => f.operation === operation)
+        const calls = [...s.calls, { operation, name }]
+        if (index < 0) return [undefined, { ...s, calls }]
+        return [s.faults[index].error, { ...s, calls, faults: s.faults.filter((_, i) => i !== index) }]
+      }).pipe(Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error))))
+
+    const store = (name: string, bytes: Uint8Array, contentType: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.modify(state, (s): [ObjectInfo, State] => {
+          const info: ObjectInfo = {
+            name,
+            generation: String(s.nextGeneration),
+            size: bytes.byteLength,
+            contentType,
+            updated: DateTime.unsafeMake(now)
+          }
+          const objects = new Map(s.objects).set(name, { info, bytes: bytes.slice() })
+          return [info, { ...s, objects, nextGeneration: s.nextGeneration + 1 }]
+        }))
+
+    const current = (name: string) => Effect.map(Ref.get(state), (s) => Option.fromNullable(s.objects.get(name)))
+
+    const storage = StorageService.of({
+      locate,
+      stat: (name) => enter("stat", name).pipe(Effect.zipRight(current(name)), Effect.map(Option.map((c) => c.info))),
+      read: (name) => enter("read", name).pipe(Effect.zipRight(current(name))),
+      write: (name, bytes, options) =>
+        Effect.gen(function*() {
+          yield* enter("write", name)
+          const existing = yield* current(name)
+          const actual = Option.match(existing, { onNone: () => "0", onSome: (c) => c.info.generation })
+          if (actual !== options.ifGenerationMatch) {
+            return yield* new PreconditionFailed({
+              service: "storage",
+              operation: "objects.insert",
+              resource: locate(name),
+              expected_generation: options.ifGenerationMatch,
+              message: `generation is ${actual}, the write required ${options.ifGenerationMatch}`
+            })
+          }
+          return yield* store(name, bytes, options.contentType)
+        }),
+      list: (prefix) =>
+        enter("list", prefix).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.map((s) =>
+            [...s.objects.values()].map((c) => c.info).filter((i) => i.name.startsWith(prefix)).sort((a, b) =>
+              a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+            )
+          )
+        ),
+      remove: (name, options) =>
+        Effect.gen(function*() {
+          yield* enter("remove", name)
+          const existing = yield* current(name)
+          if (Option.isNone(existing)) return
+          if (existing.value.info.generation !== options.ifGenerationMatch) {
+            return yield* new PreconditionFailed({
+              service: "storage",
+              operation: "objects.delete",
+              resource: locate(name),
+              expected_generation: options.ifGenerationMatch,
+              message: `generation is ${existing.value.info.generation}`
+            })
+          }
+          yield* Ref.update(state, (s) => {
+            const objects = new Map(s.objects)
+            objects.delete(name)
+            return { ...s, objects }
+          })
+        })
+    })
+
+    const control = MemoryStorageControl.of({
+      bucket,
+      put: (name, content, contentType = "application/json") =>
+        Effect.map(
+          store(name, typeof content === "string" ? encoder.encode(content) : content, contentType),
+          (i) => i.generation
+        ),
+      get: current,
+      text: (name) => Effect.map(current(name), Option.map((c) => new TextDecoder().decode(c.bytes))),
+      names: Effect.map(Ref.get(state), (s) => [...s.objects.keys()].sort()),
+      failNext: (operation, error) => Ref.update(state, (s) => ({ ...s, faults: [...s.faults, { operation, error }] })),
+      calls: Effect.map(Ref.get(state), (s) => s.calls)
+    })
+    return Context.make(StorageService, storage).pipe(Context.add(MemoryStorageControl, control))
+  })
+
+/** Provides `StorageService` and its `MemoryStorageControl`, over one empty in-memory bucket. */
+export const MemoryStorage = {
+  layer: (bucket = "test-bucket"): Layer.Layer<StorageService | MemoryStorageControl> =>
+    Layer.effectContext(make(bucket))
+} as const
