@@ -1,0 +1,160 @@
+/**
+ * MetaSync's loader, for the backend that reads the cache (`import … from "metasync"`).
+ *
+ * - Effect programs use `CacheLoader` with a storage layer (`GcsStorage`, `LocalStorage`).
+ * - Other backends use `createCacheLoader`, a Promise facade that returns the document's plain
+ *   JSON shapes (timestamps as ISO strings, `age` in milliseconds) and rejects with the tagged
+ *   error (`CacheUnavailable`, `TableNotCached`), which is an `Error` with a readable message.
+ *
+ * This module stays light: the contract, `effect`, and the storage layers (the Cloud Storage
+ * client is imported only when a GCS loader is first used).
+ */
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { Example, type TableEntryEncoded, TableEntry } from "../contract/CacheDocument.ts"
+import type { FieldPath } from "../contract/Field.ts"
+import { GcsStorage } from "../services/Storage/GcsStorage.ts"
+import { LocalStorage } from "../services/Storage/LocalStorage.ts"
+import {
+  CacheLoader,
+  type CacheLoaderApi,
+  CacheMetadata,
+  DEFAULT_OBJECT_NAME,
+  type ExampleFilter,
+  SchemaInfo
+} from "./CacheLoader.ts"
+
+export * from "../contract/index.ts"
+export {
+  CacheLoader,
+  type CacheLoaderApi,
+  type CacheLoaderOptions,
+  CacheMetadata,
+  CacheUnavailable,
+  DEFAULT_MAX_AGE,
+  DEFAULT_OBJECT_NAME,
+  DEFAULT_REFRESH_INTERVAL,
+  DEFAULT_RETRY_INTERVAL,
+  type ExampleFilter,
+  findTable,
+  LoadFailure,
+  SchemaInfo,
+  TableNotCached
+} from "./CacheLoader.ts"
+export { StorageService } from "../services/Storage/StorageService.ts"
+export { GcsStorage, LocalStorage }
+
+/** Where the document lives: a Cloud Storage bucket, or a local directory standing in for one. */
+export type CacheLocation =
+  | {
+    readonly bucket: string
+    readonly objectName?: string | undefined
+    /** E.g. an emulator's `http://127.0.0.1:4443`; `STORAGE_EMULATOR_HOST` also works. */
+    readonly apiEndpoint?: string | undefined
+    /** Deadline of each storage request; default 30 seconds. */
+    readonly timeout?: Duration.DurationInput | undefined
+  }
+  | { readonly directory: string; readonly objectName?: string | undefined }
+
+export interface CacheTiming {
+  /** Default 1 hour. */
+  readonly refreshInterval?: Duration.DurationInput | undefined
+  /** Default 24 hours. */
+  readonly maxAge?: Duration.DurationInput | undefined
+  /** Default 1 minute. */
+  readonly retryInterval?: Duration.DurationInput | undefined
+}
+
+export type SchemaInfoJson = typeof SchemaInfo.Encoded
+export type ExampleJson = typeof Example.Encoded
+export type TableEntryJson = TableEntryEncoded
+export type CacheMetadataJson = typeof CacheMetadata.Encoded
+
+/** The seed's System B loader as Promises; every method checks storage first when the copy is due. */
+export interface CacheLoaderClient {
+  readonly getSchemaInfo: () => Promise<SchemaInfoJson>
+  readonly getFewShotExamples: (filter?: ExampleFilter) => Promise<ReadonlyArray<ExampleJson>>
+  readonly getSchemaColumns: (tableId?: string) => Promise<ReadonlyArray<FieldPath>>
+  /** `undefined` when the document does not describe the table. */
+  readonly getTable: (tableId: string) => Promise<TableEntryJson | undefined>
+  readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
+  readonly isCacheAvailable: () => Promise<boolean>
+  readonly getCacheMetadata: () => Promise<CacheMetadataJson>
+  /** Checks storage now; resolves with the metadata after the check (a failed check shows in `lastError`). */
+  readonly refresh: () => Promise<CacheMetadataJson>
+  /** Releases the runtime; the client is unusable afterwards. */
+  readonly close: () => Promise<void>
+}
+
+const DEFAULT_TIMEOUT: Duration.DurationInput = "30 seconds"
+
+/** The loader over the storage `location` names, as a layer for Effect programs. */
+export const cacheLoaderLayer = (location: CacheLocation, timing?: CacheTiming): Layer.Layer<CacheLoader> =>
+  CacheLoader.layer({ ...timing, objectName: location.objectName }).pipe(
+    Layer.provide(
+      "directory" in location
+        ? LocalStorage.layer(location.directory)
+        : GcsStorage.layer({
+          bucket: location.bucket,
+          apiEndpoint: location.apiEndpoint,
+          timeout: location.timeout ?? DEFAULT_TIMEOUT
+        })
+    )
+  )
+
+const encodeSchemaInfo = Schema.encodeSync(SchemaInfo)
+const encodeExamples = Schema.encodeSync(Schema.Array(Example))
+const encodeTable = Schema.encodeSync(TableEntry)
+const encodeMetadata = Schema.encodeSync(CacheMetadata)
+
+/** A Promise facade over `CacheLoader`, for backends that do not use Effect. */
+export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming): CacheLoaderClient => {
+  const runtime = ManagedRuntime.make(cacheLoaderLayer(location, timing))
+  // Reject with the error itself, not Effect's FiberFailure wrapper.
+  const run = <A, E>(use: (loader: CacheLoaderApi) => Effect.Effect<A, E>): Promise<A> =>
+    runtime.runPromiseExit(Effect.flatMap(CacheLoader, use)).then((exit) => {
+      if (Exit.isSuccess(exit)) return exit.value
+      throw Cause.squash(exit.cause)
+    })
+  return {
+    getSchemaInfo: () => run((l) => Effect.map(l.getSchemaInfo, encodeSchemaInfo)),
+    getFewShotExamples: (filter) => run((l) => Effect.map(l.getFewShotExamples(filter), encodeExamples)),
+    getSchemaColumns: (tableId) => run((l) => l.getSchemaColumns(tableId)),
+    getTable: (tableId) =>
+      run((l) => Effect.map(l.getTable(tableId), (table) => Option.getOrUndefined(Option.map(table, encodeTable)))),
+    listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
+    isCacheAvailable: () => run((l) => l.isCacheAvailable),
+    getCacheMetadata: () => run((l) => Effect.map(l.getCacheMetadata, encodeMetadata)),
+    refresh: () => run((l) => Effect.map(l.refresh, encodeMetadata)),
+    close: () => runtime.dispose()
+  }
+}
+
+/**
+ * Where the document lives, from the environment the sync uses: `LOCAL_BUCKET_DIR` (a directory,
+ * for local runs) or else `GCS_BUCKET`; `CACHE_OBJECT` names the object (`metadata_cache.json`).
+ */
+export const CacheLocationConfig: Config.Config<CacheLocation> = Config.all({
+  store: Config.nonEmptyString("LOCAL_BUCKET_DIR").pipe(
+    Config.map((directory) => ({ directory })),
+    Config.orElse(() => Config.nonEmptyString("GCS_BUCKET").pipe(Config.map((bucket) => ({ bucket }))))
+  ),
+  objectName: Config.nonEmptyString("CACHE_OBJECT").pipe(Config.withDefault(DEFAULT_OBJECT_NAME))
+}).pipe(Config.map(({ objectName, store }): CacheLocation => ({ ...store, objectName })))
+
+/** `createCacheLoader` at the location the environment names; throws when it names none. */
+export const cacheLoaderFromEnv = (timing?: CacheTiming): CacheLoaderClient => {
+  const location = Effect.runSyncExit(CacheLocationConfig)
+  if (Exit.isFailure(location)) {
+    const error = Cause.squash(location.cause)
+    throw new Error(`MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR): ${String(error)}`, { cause: error })
+  }
+  return createCacheLoader(location.value, timing)
+}

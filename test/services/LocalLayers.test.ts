@@ -1,0 +1,132 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { BigQueryService } from "../../src/services/BigQuery/BigQueryService.ts"
+import { LocalBigQuery } from "../../src/services/BigQuery/LocalBigQuery.ts"
+import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
+import { StorageService } from "../../src/services/Storage/StorageService.ts"
+import { fixtureFields, ref } from "../support/TestLayers.ts"
+
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-"))),
+  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+)
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+
+describe("local storage (a directory standing in for a bucket)", () => {
+  it.scoped("writes under generation preconditions, like Cloud Storage", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+
+      const first = yield* storage.write("metadata_cache.json", bytes("one"), { contentType: "application/json", ifGenerationMatch: "0" })
+      const again = yield* Effect.flip(
+        storage.write("metadata_cache.json", bytes("two"), { contentType: "application/json", ifGenerationMatch: "0" })
+      )
+      expect(again._tag).toBe("PreconditionFailed")
+
+      // Two writes within the file system's time granularity still get distinct, increasing generations.
+      const second = yield* storage.write("metadata_cache.json", bytes("two"), { contentType: "application/json", ifGenerationMatch: first.generation })
+      const third = yield* storage.write("metadata_cache.json", bytes("three"), { contentType: "application/json", ifGenerationMatch: second.generation })
+      expect(BigInt(second.generation)).toBeGreaterThan(BigInt(first.generation))
+      expect(BigInt(third.generation)).toBeGreaterThan(BigInt(second.generation))
+
+      const stale = yield* Effect.flip(
+        storage.write("metadata_cache.json", bytes("late"), { contentType: "application/json", ifGenerationMatch: first.generation })
+      )
+      expect(stale._tag).toBe("PreconditionFailed")
+
+      const read = Option.getOrThrow(yield* storage.read("metadata_cache.json"))
+      expect(new TextDecoder().decode(read.bytes)).toBe("three")
+      expect(read.info.generation).toBe(third.generation)
+      expect(read.info.contentType).toBe("application/json")
+      expect(storage.locate("metadata_cache.json")).toBe(path.join(dir, "metadata_cache.json"))
+    }))
+
+  it.scoped("lists by prefix, reads nothing for a missing object, and removes under a precondition", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      const a = yield* storage.write("history/2026-11-26.json", bytes("a"), { contentType: "application/json", ifGenerationMatch: "0" })
+      yield* storage.write("history/2026-11-27.json", bytes("b"), { contentType: "application/json", ifGenerationMatch: "0" })
+      yield* storage.write("metadata_cache.json", bytes("c"), { contentType: "application/json", ifGenerationMatch: "0" })
+
+      expect((yield* storage.list("history/")).map((o) => o.name)).toEqual(["history/2026-11-26.json", "history/2026-11-27.json"])
+      expect(yield* storage.read("nothing.json")).toEqual(Option.none())
+      expect(yield* storage.stat("nothing.json")).toEqual(Option.none())
+
+      yield* storage.remove("history/2026-11-26.json", { ifGenerationMatch: a.generation })
+      expect((yield* storage.list("history/")).map((o) => o.name)).toEqual(["history/2026-11-27.json"])
+      yield* storage.remove("history/2026-11-26.json", { ifGenerationMatch: a.generation })
+    }))
+
+  it.scoped("refuses object names that leave its directory", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      const error = yield* Effect.flip(storage.read("../outside.json"))
+      expect(error.message).toMatch(/object name "\.\.\/outside\.json" leaves the storage directory/)
+    }))
+})
+
+describe("local table definitions (BigQuery's own JSON)", () => {
+  it.scoped("reads a bq show Table resource and a bare schema.fields array", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const fields = fixtureFields("samples.shakespeare")
+      yield* Effect.promise(() =>
+        fs.writeFile(
+          path.join(dir, "my-proj.samples.shakespeare.json"),
+          JSON.stringify({
+            tableReference: { projectId: "my-proj", datasetId: "samples", tableId: "shakespeare" },
+            type: "TABLE",
+            description: "Word counts",
+            numRows: "164656",
+            lastModifiedTime: "1700000000000",
+            timePartitioning: { type: "DAY", field: "corpus_date", requirePartitionFilter: true },
+            clustering: { fields: ["corpus"] },
+            schema: { fields }
+          })
+        )
+      )
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, "my-proj.samples.bare.json"), JSON.stringify(fields)))
+      const bigQuery = yield* Effect.provide(BigQueryService, LocalBigQuery.layer(dir))
+
+      const table = yield* bigQuery.getTable(ref("my-proj.samples.shakespeare"))
+      expect(table).toMatchObject({
+        table_id: "my-proj.samples.shakespeare",
+        description: "Word counts",
+        row_count: 164656,
+        partitioning: { field: "corpus_date", type: "DAY", require_partition_filter: true, expiration_ms: null },
+        clustering: ["corpus"]
+      })
+      expect(table.columns.map((c) => [c.name, c.type, c.mode])).toEqual([
+        ["word", "STRING", "REQUIRED"],
+        ["word_count", "INTEGER", "REQUIRED"],
+        ["corpus", "STRING", "REQUIRED"],
+        ["corpus_date", "INTEGER", "REQUIRED"]
+      ])
+      const bare = yield* bigQuery.getTable(ref("my-proj.samples.bare"))
+      expect(bare.columns).toEqual(table.columns)
+      expect((yield* bigQuery.listTables("my-proj", "samples")).map((t) => t.table)).toEqual(["bare", "shakespeare"])
+    }))
+
+  it.scoped("says which file is wrong and why", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, "my-proj.d.broken.json"), "{\"schema\": {\"fields\": [{\"name\": \"x\"}]}}"))
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, "my-proj.d.other.json"), JSON.stringify({ tableReference: { projectId: "my-proj", datasetId: "d", tableId: "elsewhere" } })))
+      const bigQuery = yield* Effect.provide(BigQueryService, LocalBigQuery.layer(dir))
+
+      const broken = yield* Effect.flip(bigQuery.getTable(ref("my-proj.d.broken")))
+      expect(broken.message).toMatch(/my-proj\.d\.broken\.json is not a BigQuery table definition: schema\.fields\.0\.type: is missing/)
+      const other = yield* Effect.flip(bigQuery.getTable(ref("my-proj.d.other")))
+      expect(other.message).toMatch(/it describes my-proj\.d\.elsewhere, not my-proj\.d\.other/)
+      const missing = yield* Effect.flip(bigQuery.getTable(ref("my-proj.d.absent")))
+      expect(missing._tag).toBe("ResourceNotFound")
+    }))
+})

@@ -1,0 +1,198 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { flattenFields } from "../../src/contract/Field.ts"
+import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
+import {
+  PermissionDenied,
+  RemoteTimeout,
+  RemoteUnavailable,
+  ResourceNotFound
+} from "../../src/services/RemoteErrors.ts"
+import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
+import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import { GA4_TABLE_ID, ga4Table, testLayer } from "../support/TestLayers.ts"
+
+const OBJECT = "metadata_cache.json"
+
+const unavailable = (status = 503) =>
+  new RemoteUnavailable({
+    service: "bigquery",
+    operation: "tables.get",
+    resource: GA4_TABLE_ID,
+    status,
+    reason: "backendError",
+    message: "Backend error",
+    attempts: 1
+  })
+
+/** The published document, decoded. */
+const published = Effect.gen(function*() {
+  const bucket = yield* MemoryStorageControl
+  const text = Option.getOrThrow(yield* bucket.text(OBJECT))
+  return Either.getOrThrow(parseCacheDocument(text))
+})
+
+/** Runs `effect` in the background and moves the TestClock until it is done. */
+const withTimePassing = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    yield* TestClock.adjust("10 minutes")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("one sync", () => {
+  it.effect("publishes the GA4 table's columns, nested tree and examples, stamped with the clock's time", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table({ description: "GA4 export" }))
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-27T17:00:00Z")))
+
+      const summary = yield* syncOnce()
+
+      const doc = yield* published
+      expect(DateTime.formatIso(doc.generated_at)).toBe("2026-11-27T17:00:00.000Z")
+      expect(doc.schema.table_id).toBe(GA4_TABLE_ID)
+      expect(doc.tables[0].description).toBe("GA4 export")
+      const items = doc.tables[0].columns.find((c) => c.name === "items")
+      expect(items?.mode).toBe("REPEATED")
+      expect(items?.fields?.map((f) => f.name)).toContain("item_name")
+      const paths = flattenFields(doc.tables[0].columns).map((p) => p.path)
+      expect(paths).toContain("event_params.value.string_value")
+      expect(doc.examples.length).toBeGreaterThanOrEqual(4)
+      expect(doc.examples.every((e) => e.sql.includes("`nlq-ex.test_dataset.events_20210131`"))).toBe(true)
+
+      expect(summary).toMatchObject({
+        status: "ok",
+        generated_at: "2026-11-27T17:00:00.000Z",
+        table_count: 1,
+        column_count: 23,
+        field_count: paths.length,
+        example_count: doc.examples.length,
+        object: "gs://test-bucket/metadata_cache.json"
+      })
+      expect(summary.generation).not.toBeNull()
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("writes English questions when configured", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncOnce()
+      const doc = yield* published
+      expect(doc.examples.every((e) => e.language === "en" && !/[가-힣]/.test(e.question))).toBe(true)
+    }).pipe(Effect.provide(testLayer({ language: "en" }))))
+
+  it.effect("retries a transient failure and succeeds, counting the attempts", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* warehouse.failNext("getTable", unavailable(503))
+      yield* warehouse.failNext("getTable", unavailable(429))
+
+      const summary = yield* withTimePassing(syncOnce())
+
+      expect(summary.status).toBe("ok")
+      const calls = yield* warehouse.calls
+      expect(calls.filter((c) => c.operation === "getTable")).toHaveLength(3)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("gives up after the policy's attempts with the attempt count, leaving the published document alone", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      const before = yield* bucket.put(OBJECT, "{\"previous\": true}")
+      for (let i = 0; i < 10; i++) {
+        yield* warehouse.failNext(
+          "getTable",
+          new RemoteTimeout({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, timeout_ms: 30_000, attempts: 1 })
+        )
+      }
+
+      const error = yield* Effect.flip(withTimePassing(syncOnce()))
+
+      expect(error).toMatchObject({ _tag: "RemoteTimeout", resource: GA4_TABLE_ID, attempts: 3 })
+      expect((yield* warehouse.calls).filter((c) => c.operation === "getTable")).toHaveLength(3)
+      const after = Option.getOrThrow(yield* bucket.get(OBJECT))
+      expect(after.info.generation).toBe(before)
+      expect(new TextDecoder().decode(after.bytes)).toBe("{\"previous\": true}")
+    }).pipe(Effect.provide(testLayer({ retryAttempts: 3 }))))
+
+  it.effect.each([
+    ["missing table", new ResourceNotFound({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, message: "Not found" })],
+    ["permission lost", new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, status: 403, message: "Access Denied" })]
+  ])("fails at once on a permanent error (%s) and writes nothing", ([, failure]) =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* warehouse.failNext("getTable", failure)
+
+      const error = yield* Effect.flip(syncOnce())
+
+      expect(error._tag).toBe(failure._tag)
+      expect((yield* warehouse.calls)).toHaveLength(1)
+      expect(yield* bucket.names).toEqual([])
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("retries a failed write under the same generation precondition", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* bucket.failNext(
+        "write",
+        new RemoteUnavailable({ service: "storage", operation: "objects.insert", resource: "gs://test-bucket/metadata_cache.json", status: 500, reason: "backendError", message: "boom", attempts: 1 })
+      )
+
+      const summary = yield* withTimePassing(syncOnce())
+
+      expect(summary.status).toBe("ok")
+      expect((yield* bucket.calls).filter((c) => c.operation === "write")).toHaveLength(2)
+      expect((yield* published).schema.table_id).toBe(GA4_TABLE_ID)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("never replaces a document generated later than its own", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-28T00:00:00Z")))
+      yield* syncOnce()
+      const newer = Option.getOrThrow(yield* bucket.get(OBJECT))
+
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-27T00:00:00Z")))
+      const error = yield* Effect.flip(syncOnce())
+
+      expect(error._tag).toBe("PreconditionFailed")
+      expect(error.message).toMatch(/a newer document \(generated at 2026-11-28T00:00:00.000Z\) is already published/)
+      const after = Option.getOrThrow(yield* bucket.get(OBJECT))
+      expect(after.info.generation).toBe(newer.info.generation)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("replaces a corrupt published object with a valid document", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* bucket.put(OBJECT, "{ not json")
+      yield* syncOnce()
+      expect((yield* published).schema.table_id).toBe(GA4_TABLE_ID)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("a dry run renders and checks the document but writes nothing", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      const summary = yield* syncOnce({ dryRun: true })
+      expect(summary).toMatchObject({ status: "dry_run", generation: null, table_count: 1 })
+      expect(summary.bytes).toBeGreaterThan(1000)
+      expect(yield* bucket.names).toEqual([])
+    }).pipe(Effect.provide(testLayer())))
+})
