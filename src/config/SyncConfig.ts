@@ -51,6 +51,10 @@ export interface SyncSettings {
   readonly retryAttempts: number
   /** Upper bound on the time spent retrying one call. */
   readonly retryBudget: Duration.Duration
+  /** Snapshots of published documents kept at most. */
+  readonly historyKeep: number
+  /** Snapshots older than this are removed. */
+  readonly historyMaxAge: Duration.Duration
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -127,7 +131,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     language: raw("EXAMPLE_LANGUAGE"),
     timeout: raw("REMOTE_TIMEOUT_MS"),
     attempts: raw("RETRY_MAX_ATTEMPTS"),
-    budget: raw("RETRY_BUDGET_MS")
+    budget: raw("RETRY_BUDGET_MS"),
+    historyKeep: raw("HISTORY_KEEP"),
+    historyDays: raw("HISTORY_MAX_AGE_DAYS")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -171,7 +177,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
           : Either.left("expected \"ko\" (Korean questions, the default) or \"en\" (English)"))
   })
 
-  const millis = (variable: string, value: Option.Option<string>, fallback: number): Effect.Effect<number, InvalidConfig> =>
+  const count = (variable: string, value: Option.Option<string>, fallback: number): Effect.Effect<number, InvalidConfig> =>
     Option.match(value, {
       onNone: () => Effect.succeed(fallback),
       onSome: (v) => check(variable, v, positiveInteger)
@@ -186,9 +192,11 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     localBucketDir: Option.getOrElse(env.localBucketDir, () => ".metasync/bucket"),
     localTablesDir: Option.getOrElse(env.localTablesDir, () => "samples/tables"),
     language,
-    remoteTimeout: Duration.millis(yield* millis("REMOTE_TIMEOUT_MS", env.timeout, 30_000)),
-    retryAttempts: yield* millis("RETRY_MAX_ATTEMPTS", env.attempts, 5),
-    retryBudget: Duration.millis(yield* millis("RETRY_BUDGET_MS", env.budget, 120_000))
+    remoteTimeout: Duration.millis(yield* count("REMOTE_TIMEOUT_MS", env.timeout, 30_000)),
+    retryAttempts: yield* count("RETRY_MAX_ATTEMPTS", env.attempts, 5),
+    retryBudget: Duration.millis(yield* count("RETRY_BUDGET_MS", env.budget, 120_000)),
+    historyKeep: yield* count("HISTORY_KEEP", env.historyKeep, 30),
+    historyMaxAge: Duration.days(yield* count("HISTORY_MAX_AGE_DAYS", env.historyDays, 90))
   }
 })
 

@@ -5,3 +5,5 @@
 export * from "./CacheDocument.ts"
 export * from "./Field.ts"
 export * from "./TableId.ts"
+export * from "./Drift.ts"
+export * from "./Metrics.ts"

@@ -2,8 +2,9 @@
  * Publish: write the document to storage without ever losing a better one.
  *
  * - The document is rendered through the codec first; an invalid document is never written.
- * - The write is conditional on the generation read just before, so two overlapping runs cannot
- *   both win; the loser fails with `PreconditionFailed`.
+ * - It is written as a history snapshot, then copied over the latest object, conditional on the
+ *   generation read just before, so two overlapping runs cannot both win; the loser fails with
+ *   `PreconditionFailed`.
  * - A document generated later than ours that is already published is never replaced.
  */
 import * as DateTime from "effect/DateTime"
@@ -14,6 +15,7 @@ import { type CacheDocument, parseCacheDocument, renderCacheDocument } from "../
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
 import { type ObjectContent, type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
+import { pruneHistory, snapshotName } from "./history.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
 export const DOCUMENT_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -24,6 +26,10 @@ export interface Published {
   /** `null` when nothing was written (a dry run). */
   readonly generation: string | null
   readonly bytes: number
+  /** The history snapshot written with it; `null` in a dry run. */
+  readonly snapshot: string | null
+  /** Snapshots removed by retention. */
+  readonly pruned: ReadonlyArray<string>
 }
 
 /** Renders and checks the document as `publishDocument` would, and writes nothing. */
@@ -32,7 +38,13 @@ export const dryRunPublish = (doc: CacheDocument, objectName: string) =>
     const storage = yield* StorageService
     const location = storage.locate(objectName)
     const text = yield* renderCacheDocument(doc, location)
-    return { location, generation: null, bytes: new TextEncoder().encode(text).byteLength } satisfies Published
+    return {
+      location,
+      generation: null,
+      bytes: new TextEncoder().encode(text).byteLength,
+      snapshot: null,
+      pruned: []
+    } satisfies Published
   })
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
@@ -49,6 +61,15 @@ export const readPublished = (objectName: string) =>
         parseCacheDocument(new TextDecoder().decode(content.bytes), storage.locate(objectName))
       )
     }))
+  })
+
+/** Succeeds with the object's info when it already holds exactly `bytes` (our own earlier attempt landed). */
+const alreadyWritten = (name: string, bytes: Uint8Array, conflict: PreconditionFailed) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const storage = yield* StorageService
+    const now = yield* storage.read(name).pipe(retryRemote(settings))
+    return Option.isSome(now) && sameBytes(now.value.bytes, bytes) ? now.value.info : yield* conflict
   })
 
 export const publishDocument = (doc: CacheDocument, objectName: string) =>
@@ -77,22 +98,23 @@ export const publishDocument = (doc: CacheDocument, objectName: string) =>
     }
     const ifGenerationMatch = Option.match(previous, { onNone: () => "0", onSome: (p) => p.info.generation })
 
-    const written: ObjectInfo = yield* storage.write(objectName, bytes, {
-      contentType: DOCUMENT_CONTENT_TYPE,
-      ifGenerationMatch
-    }).pipe(
+    // The snapshot first (create-only): a write that goes wrong can only ever touch the new snapshot.
+    const snapshot = snapshotName(objectName, doc.generated_at)
+    const snapshotInfo = yield* storage.write(snapshot, bytes, { contentType: DOCUMENT_CONTENT_TYPE, ifGenerationMatch: "0" }).pipe(
       retryRemote(settings),
-      // A retried write whose first attempt landed meets its own precondition: if the object now
-      // holds exactly our bytes, the write succeeded.
+      Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(snapshot, bytes, conflict))
+    )
+    // Then the latest object, replaced whole by a server-side copy, only if nobody published since we read it.
+    const written: ObjectInfo = yield* storage.copy(snapshot, objectName, { ifGenerationMatch }).pipe(
+      retryRemote(settings),
       Effect.catchTag("PreconditionFailed", (conflict) =>
-        storage.read(objectName).pipe(
-          retryRemote(settings),
-          Effect.flatMap((now) =>
-            Option.isSome(now) && sameBytes(now.value.bytes, bytes)
-              ? Effect.succeed(now.value.info)
-              : Effect.fail(conflict)
-          )
+        alreadyWritten(objectName, bytes, conflict).pipe(
+          // We lost the race: our snapshot never became the latest document, so it leaves no trace.
+          Effect.tapError(() => Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation })))
         ))
     )
-    return { location, generation: written.generation, bytes: bytes.byteLength } satisfies Published
+    const pruned = yield* pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
+      Effect.catchAll((error) => Effect.as(Effect.logWarning(`history pruning failed: ${error.message}`), []))
+    )
+    return { location, generation: written.generation, bytes: bytes.byteLength, snapshot, pruned } satisfies Published
   }).pipe(Effect.withSpan("sync.publish"))

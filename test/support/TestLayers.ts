@@ -49,6 +49,8 @@ export const testSettings = (overrides: Partial<SyncSettings> = {}): SyncSetting
   remoteTimeout: Duration.seconds(30),
   retryAttempts: 5,
   retryBudget: Duration.minutes(2),
+  historyKeep: 30,
+  historyMaxAge: Duration.days(90),
   ...overrides
 })
 

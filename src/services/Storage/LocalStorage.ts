@@ -15,7 +15,7 @@ import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { PermissionDenied, PreconditionFailed, RemoteRejected } from "../RemoteErrors.ts"
+import { PermissionDenied, PreconditionFailed, RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
 
 const CONTENT_TYPES: Record<string, string> = { ".json": "application/json", ".yaml": "application/yaml" }
@@ -104,6 +104,30 @@ const make = (directory: string) =>
           )
       })
 
+    /** Replaces `file` atomically under a generation precondition; the caller holds the lock. */
+    const writeUnlocked = (operation: string, name: string, file: string, bytes: Uint8Array, ifGenerationMatch: string) =>
+      Effect.gen(function*() {
+        const previous = yield* checkGeneration(operation, name, file, ifGenerationMatch)
+        const temp = `${file}.${randomUUID()}${TEMP_SUFFIX}`
+        yield* Effect.tryPromise({
+          try: async () => {
+            await fs.mkdir(path.dirname(file), { recursive: true })
+            await fs.writeFile(temp, bytes)
+            const written = (await fs.stat(temp, { bigint: true })).mtimeNs
+            const floor = Option.match(previous, { onNone: () => 0n, onSome: (i) => BigInt(i.generation) + 1n })
+            const generation = written > floor ? written : floor
+            await fs.mkdir(path.dirname(generationFile(name)), { recursive: true })
+            await fs.writeFile(generationFile(name), generation.toString())
+            await fs.rename(temp, file)
+          },
+          catch: (cause) => fail(operation, name, cause)
+        }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temp, { force: true }))))
+        const info = yield* statFile(name, file)
+        return Option.getOrElse(info, (): ObjectInfo => {
+          throw new Error(`${file} vanished right after it was written`)
+        })
+      })
+
     return StorageService.of({
       locate: (name) => fileOf(name) ?? path.join(root, name),
       stat,
@@ -124,30 +148,29 @@ const make = (directory: string) =>
           )
         }),
       write: (name, bytes, options) =>
+        Effect.flatMap(resolve("objects.insert", name), (file) =>
+          lock.withPermits(1)(writeUnlocked("objects.insert", name, file, bytes, options.ifGenerationMatch))),
+      copy: (source, destination, options) =>
         Effect.gen(function*() {
-          const file = yield* resolve("objects.insert", name)
+          const from = yield* resolve("objects.rewrite", source)
+          const to = yield* resolve("objects.rewrite", destination)
           return yield* lock.withPermits(1)(
-            Effect.gen(function*() {
-              const previous = yield* checkGeneration("objects.insert", name, file, options.ifGenerationMatch)
-              const temp = `${file}.${randomUUID()}${TEMP_SUFFIX}`
-              yield* Effect.tryPromise({
-                try: async () => {
-                  await fs.mkdir(path.dirname(file), { recursive: true })
-                  await fs.writeFile(temp, bytes)
-                  const written = (await fs.stat(temp, { bigint: true })).mtimeNs
-                  const floor = Option.match(previous, { onNone: () => 0n, onSome: (i) => BigInt(i.generation) + 1n })
-                  const generation = written > floor ? written : floor
-                  await fs.mkdir(path.dirname(generationFile(name)), { recursive: true })
-                  await fs.writeFile(generationFile(name), generation.toString())
-                  await fs.rename(temp, file)
-                },
-                catch: (cause) => fail("objects.insert", name, cause)
-              }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temp, { force: true }))))
-              const info = yield* statFile(name, file)
-              return Option.getOrElse(info, (): ObjectInfo => {
-                throw new Error(`${file} vanished right after it was written`)
-              })
-            })
+            Effect.tryPromise({
+              try: () => fs.readFile(from),
+              catch: (cause) =>
+                errorCode(cause) === "ENOENT"
+                  ? new ResourceNotFound({
+                    service: "storage",
+                    operation: "objects.rewrite",
+                    resource: from,
+                    message: `${from} does not exist`
+                  })
+                  : fail("objects.rewrite", source, cause)
+            }).pipe(
+              Effect.flatMap((bytes) =>
+                writeUnlocked("objects.rewrite", destination, to, new Uint8Array(bytes), options.ifGenerationMatch)
+              )
+            )
           )
         }),
       list: (prefix) =>

@@ -9,10 +9,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { PreconditionFailed } from "../RemoteErrors.ts"
+import { PreconditionFailed, ResourceNotFound } from "../RemoteErrors.ts"
 import { type ObjectContent, type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
 
-export type StorageOperation = "stat" | "read" | "write" | "list" | "remove"
+export type StorageOperation = "stat" | "read" | "write" | "copy" | "list" | "remove"
 
 interface State {
   readonly objects: ReadonlyMap<string, ObjectContent>
@@ -75,6 +75,21 @@ const make = (bucket: string) =>
 
     const current = (name: string) => Effect.map(Ref.get(state), (s) => Option.fromNullable(s.objects.get(name)))
 
+    /** Fails unless `name`'s generation is `expected` (`"0"`: absent). */
+    const precondition = (operation: string, name: string, expected: string) =>
+      Effect.flatMap(current(name), (existing) => {
+        const actual = Option.match(existing, { onNone: () => "0", onSome: (c) => c.info.generation })
+        return actual === expected ? Effect.void : Effect.fail(
+          new PreconditionFailed({
+            service: "storage",
+            operation,
+            resource: locate(name),
+            expected_generation: expected,
+            message: `generation is ${actual}, the operation required ${expected}`
+          })
+        )
+      })
+
     const storage = StorageService.of({
       locate,
       stat: (name) => enter("stat", name).pipe(Effect.zipRight(current(name)), Effect.map(Option.map((c) => c.info))),
@@ -82,18 +97,23 @@ const make = (bucket: string) =>
       write: (name, bytes, options) =>
         Effect.gen(function*() {
           yield* enter("write", name)
-          const existing = yield* current(name)
-          const actual = Option.match(existing, { onNone: () => "0", onSome: (c) => c.info.generation })
-          if (actual !== options.ifGenerationMatch) {
-            return yield* new PreconditionFailed({
+          yield* precondition("objects.insert", name, options.ifGenerationMatch)
+          return yield* store(name, bytes, options.contentType)
+        }),
+      copy: (source, destination, options) =>
+        Effect.gen(function*() {
+          yield* enter("copy", destination)
+          const from = yield* current(source)
+          if (Option.isNone(from)) {
+            return yield* new ResourceNotFound({
               service: "storage",
-              operation: "objects.insert",
-              resource: locate(name),
-              expected_generation: options.ifGenerationMatch,
-              message: `generation is ${actual}, the write required ${options.ifGenerationMatch}`
+              operation: "objects.rewrite",
+              resource: locate(source),
+              message: `${locate(source)} does not exist`
             })
           }
-          return yield* store(name, bytes, options.contentType)
+          yield* precondition("objects.rewrite", destination, options.ifGenerationMatch)
+          return yield* store(destination, from.value.bytes, from.value.info.contentType)
         }),
       list: (prefix) =>
         enter("list", prefix).pipe(
@@ -109,15 +129,7 @@ const make = (bucket: string) =>
           yield* enter("remove", name)
           const existing = yield* current(name)
           if (Option.isNone(existing)) return
-          if (existing.value.info.generation !== options.ifGenerationMatch) {
-            return yield* new PreconditionFailed({
-              service: "storage",
-              operation: "objects.delete",
-              resource: locate(name),
-              expected_generation: options.ifGenerationMatch,
-              message: `generation is ${existing.value.info.generation}`
-            })
-          }
+          yield* precondition("objects.delete", name, options.ifGenerationMatch)
           yield* Ref.update(state, (s) => {
             const objects = new Map(s.objects)
             objects.delete(name)

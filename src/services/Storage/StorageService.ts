@@ -64,6 +64,15 @@ export interface Storage {
     bytes: Uint8Array,
     options: WriteOptions
   ) => Effect.Effect<ObjectInfo, StorageError | PreconditionFailed>
+  /**
+   * Copies `source` over `destination` inside the bucket (server-side), under a generation
+   * precondition on the destination; returns the destination's new metadata.
+   */
+  readonly copy: (
+    source: string,
+    destination: string,
+    options: { readonly ifGenerationMatch: string }
+  ) => Effect.Effect<ObjectInfo, StorageError | PreconditionFailed>
   /** Every object whose name starts with `prefix`, in name order. */
   readonly list: (prefix: string) => Effect.Effect<ReadonlyArray<ObjectInfo>, StorageError>
   /** Deletes one generation of an object; a missing object is not an error. */

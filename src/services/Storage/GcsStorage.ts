@@ -1,0 +1,222 @@
+/**
+ * Cloud Storage through `@google-cloud/storage`, one bucket.
+ *
+ * - The client is imported when the layer is built, so modules that only name `StorageService`
+ *   stay light.
+ * - The client's own retries are off: the Effect retry policy owns retrying, and each call here
+ *   makes exactly one HTTP request per attempt (a `read` makes two: metadata, then bytes).
+ * - Every request has a deadline (`RemoteTimeout`): the client has none of its own, and offers no
+ *   way to abort a request, so a stalled request is abandoned rather than cancelled.
+ * - `STORAGE_EMULATOR_HOST` (honoured by the client) or `apiEndpoint` points it at a local
+ *   server; either one also turns authentication off (no credentials, no metadata server).
+ */
+import type { Bucket } from "@google-cloud/storage"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
+import { RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
+import { type ObjectInfo, type Storage, type StorageError, StorageService } from "./StorageService.ts"
+
+export interface GcsStorageOptions {
+  readonly bucket: string
+  /** E.g. `http://127.0.0.1:4443`. Without it, `STORAGE_EMULATOR_HOST` or Google's endpoint is used. */
+  readonly apiEndpoint?: string | undefined
+  /** The deadline of each request. */
+  readonly timeout: Duration.DurationInput
+}
+
+/** The fields of a GCS object resource that MetaSync reads. */
+const ObjectResource = Schema.Struct({
+  name: Schema.String,
+  generation: Schema.String,
+  size: Schema.NumberFromString,
+  contentType: Schema.optionalWith(Schema.String, { default: () => "application/octet-stream" }),
+  updated: Schema.DateTimeUtc
+})
+
+const ObjectList = Schema.Struct({
+  items: Schema.optionalWith(Schema.Array(ObjectResource), { default: () => [] }),
+  nextPageToken: Schema.optional(Schema.String)
+})
+
+/**
+ * Puts what the client threw into the shape `fromGoogleError` reads. Media downloads carry the
+ * raw JSON error body as their message; a reply that is not JSON surfaces as a `SyntaxError`.
+ */
+const normalizeError = (error: unknown): unknown => {
+  if (error instanceof SyntaxError) {
+    return { message: `malformed response: ${error.message}`, errors: [{ reason: "malformedResponse" }] }
+  }
+  if (!(error instanceof Error) || !("code" in error) || typeof error.code !== "number") return error
+  try {
+    const body = JSON.parse(error.message) as { error?: { message?: unknown; errors?: unknown } }
+    if (typeof body.error?.message !== "string") return error
+    return { code: error.code, message: body.error.message, errors: body.error.errors }
+  } catch {
+    return error
+  }
+}
+
+const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
+  Effect.gen(function*() {
+    const { Storage: Client } = yield* Effect.promise(() => import("@google-cloud/storage"))
+    const client = new Client({
+      retryOptions: { autoRetry: false },
+      ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint })
+    })
+    const bucket: Bucket = client.bucket(options.bucket)
+    const timeout = Duration.decode(options.timeout)
+
+    const locate = (name: string) => `gs://${options.bucket}/${name}`
+
+    const contextOf = (operation: string, name: string): RemoteCallContext => ({
+      service: "storage",
+      operation,
+      resource: locate(name)
+    })
+
+    /** One request, its failure mapped by `toError`, bounded by the deadline. */
+    const call = <A, E>(
+      operation: string,
+      name: string,
+      run: () => Promise<A>,
+      toError: (context: RemoteCallContext, error: unknown) => E
+    ) => {
+      const context = contextOf(operation, name)
+      return Effect.tryPromise({ try: run, catch: (error) => toError(context, normalizeError(error)) }).pipe(
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new RemoteTimeout({ ...context, timeout_ms: Duration.toMillis(timeout), attempts: 1 })
+        }),
+        Effect.withSpan(`GcsStorage.${operation}`, { attributes: { resource: context.resource } })
+      )
+    }
+
+    /** A request without a generation precondition: it cannot fail with `PreconditionFailed`. */
+    const request = <A>(operation: string, name: string, run: () => Promise<A>) =>
+      call(operation, name, run, (context, error): StorageError => {
+        const mapped = fromGoogleError(context, error)
+        return mapped._tag === "PreconditionFailed"
+          ? new RemoteRejected({ ...context, status: 412, reason: "conditionNotMet", message: mapped.message })
+          : mapped
+      })
+
+    /** A write under `ifGenerationMatch`: a 412 is `PreconditionFailed`. */
+    const conditionalRequest = <A>(operation: string, name: string, ifGenerationMatch: string, run: () => Promise<A>) =>
+      call(operation, name, run, (context, error) => fromGoogleError(context, error, ifGenerationMatch))
+
+    const decode = <A, I>(schema: Schema.Schema<A, I>, operation: string, name: string) => (reply: unknown) =>
+      Schema.decodeUnknown(schema)(reply).pipe(
+        Effect.mapError((error) =>
+          new RemoteRejected({
+            ...contextOf(operation, name),
+            status: null,
+            reason: "malformedResponse",
+            message: `unexpected response: ${error.message}`
+          })
+        )
+      )
+
+    const decodeInfo = (operation: string, name: string) => decode(ObjectResource, operation, name)
+
+    const stat: Storage["stat"] = (name) =>
+      request("objects.get", name, () => bucket.file(name).getMetadata().then(([metadata]) => metadata)).pipe(
+        Effect.flatMap(decodeInfo("objects.get", name)),
+        Effect.asSome,
+        Effect.catchTag("ResourceNotFound", () => Effect.succeedNone)
+      )
+
+    const list = (
+      prefix: string,
+      pageToken: string | undefined
+    ): Effect.Effect<ReadonlyArray<ObjectInfo>, StorageError> =>
+      request(
+        "objects.list",
+        prefix,
+        () =>
+          bucket.getFiles({ prefix, autoPaginate: false, ...(pageToken === undefined ? {} : { pageToken }) })
+            .then(([, , response]) => response)
+      ).pipe(
+        Effect.flatMap(decode(ObjectList, "objects.list", prefix)),
+        Effect.flatMap(({ items, nextPageToken }) =>
+          nextPageToken === undefined
+            ? Effect.succeed(items)
+            : Effect.map(list(prefix, nextPageToken), (rest) => [...items, ...rest])
+        )
+      )
+
+    return StorageService.of({
+      locate,
+      stat,
+      // The bytes are downloaded pinned to the generation just read, so bytes and generation match.
+      // If that generation is gone by then (replaced or deleted in between), the read is transient:
+      // the retry policy reads again and sees the new state.
+      read: (name) =>
+        Effect.flatMap(stat(name), (found) => {
+          if (Option.isNone(found)) return Effect.succeedNone
+          const info = found.value
+          return request(
+            "objects.get",
+            name,
+            () => bucket.file(name, { generation: info.generation }).download({ validation: "crc32c" })
+          ).pipe(
+            Effect.catchTag("ResourceNotFound", (error) =>
+              Effect.fail(
+                new RemoteUnavailable({
+                  ...contextOf("objects.get", name),
+                  status: 404,
+                  reason: "generationChanged",
+                  message: `generation ${info.generation} changed while it was read: ${error.message}`,
+                  attempts: 1
+                })
+              )),
+            Effect.map(([contents]) => Option.some({ info, bytes: new Uint8Array(contents) }))
+          )
+        }),
+      write: (name, bytes, { contentType, ifGenerationMatch }) => {
+        const file = bucket.file(name)
+        return conditionalRequest(
+          "objects.insert",
+          name,
+          ifGenerationMatch,
+          () =>
+            file.save(bytes, {
+              resumable: false,
+              contentType,
+              validation: "crc32c",
+              preconditionOpts: { ifGenerationMatch }
+            }).then(() => file.metadata)
+        ).pipe(Effect.flatMap(decodeInfo("objects.insert", name)))
+      },
+      copy: (source, destination, { ifGenerationMatch }) =>
+        conditionalRequest(
+          "objects.rewrite",
+          destination,
+          ifGenerationMatch,
+          () =>
+            bucket.file(source).copy(bucket.file(destination), { preconditionOpts: { ifGenerationMatch } })
+              .then(([copied]) => copied.metadata)
+        ).pipe(Effect.flatMap(decodeInfo("objects.rewrite", destination))),
+      list: (prefix) => list(prefix, undefined),
+      remove: (name, { ifGenerationMatch }) =>
+        conditionalRequest(
+          "objects.delete",
+          name,
+          ifGenerationMatch,
+          () => bucket.file(name).delete({ ifGenerationMatch })
+        ).pipe(
+          Effect.asVoid,
+          Effect.catchTag("ResourceNotFound", () => Effect.void)
+        )
+    })
+  })
+
+export const GcsStorage = {
+  /** The `Storage` over one bucket; the client is imported on first use. */
+  make,
+  /** `StorageService` over one bucket. */
+  layer: (options: GcsStorageOptions): Layer.Layer<StorageService> => Layer.effect(StorageService, make(options))
+} as const
