@@ -49,7 +49,7 @@ export const parseSyncRequest = (
     )
   }
   if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
-    return Either.left(refuse(415, "UnsupportedMediaType", `the request body must be application/json, not ${contentType}`))
+    return Either.left(refuse(400, "InvalidRequest", `the request body must be application/json, not ${contentType}`))
   }
   let body: unknown
   try {

@@ -1,0 +1,293 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { type Alert, AlertService } from "../../src/services/Alerting/AlertService.ts"
+import { WebhookAlerts, type WebhookAlertsOptions } from "../../src/services/Alerting/WebhookAlerts.ts"
+import { type FakeWebhookReceiver, start } from "../support/FakeWebhookReceiver.ts"
+
+const TARGET = "gs://metasync-prod/metadata_cache.json"
+
+const syncFailed: Alert = {
+  kind: "sync_failed",
+  error: { tag: "RemoteUnavailable", message: "storage objects.insert on gs://metasync-prod/metadata_cache.json: 503 <backendError>" },
+  target: TARGET
+}
+const syncPartial: Alert = {
+  kind: "sync_partial",
+  failed_tables: [
+    { table_id: "nlq-ex.sales.orders", tag: "ResourceNotFound", message: "Not found: Table nlq-ex:sales.orders" },
+    { table_id: "nlq-ex.sales.refunds", tag: "PermissionDenied", message: "Access Denied: Table nlq-ex:sales.refunds" }
+  ],
+  target: TARGET
+}
+const breakingDrift: Alert = {
+  kind: "breaking_drift",
+  changes: ["events_20210131: column event_params removed", "events_20210131: user_id changed from STRING to INT64"],
+  target: TARGET
+}
+const staleCache: Alert = {
+  kind: "stale_cache",
+  generated_at: "2026-11-20T03:00:00.000Z",
+  age_hours: 49.25,
+  threshold_hours: 26,
+  target: TARGET
+}
+
+const receiver = Effect.acquireRelease(
+  Effect.promise(() => start()),
+  (fake) => Effect.promise(() => fake.close())
+)
+
+/** The live layer pointed at the fake receiver. */
+const alertsFor = (fake: FakeWebhookReceiver, options: Omit<WebhookAlertsOptions, "url"> = {}) =>
+  Effect.provide(AlertService, WebhookAlerts.layer({ url: Redacted.make(fake.url), ...options }))
+
+/** Log lines as logfmt text, to assert on exactly what an operator would read. */
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const layer = Logger.replace(Logger.defaultLogger, Logger.map(Logger.logfmtLogger, (line) => void lines.push(line)))
+  return { lines, layer }
+}
+
+const texts = (fake: FakeWebhookReceiver): ReadonlyArray<string> => fake.messages().map((m) => m.text)
+
+describe("WebhookAlerts", () => {
+  describe("messages", () => {
+    it.scopedLive("posts a Slack-compatible message for each kind, naming the deployment, the target and the facts", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const logs = captureLogs()
+        const alerts = yield* alertsFor(fake, { deployment: "metasync-prod" })
+
+        for (const alert of [syncFailed, syncPartial, breakingDrift, staleCache]) {
+          expect(yield* alerts.notify(alert).pipe(Effect.provide(logs.layer))).toBe("sent")
+        }
+        expect(logs.lines.map((line) => /message="([^"]*)".* alert_kind=(\w+)/.exec(line)?.slice(1))).toEqual(
+          ["sync_failed", "sync_partial", "breaking_drift", "stale_cache"].map((kind) => [
+            `alert sent to the webhook at ${fake.host}`,
+            kind
+          ])
+        )
+
+        expect(fake.requests.map((r) => [r.method, r.path, r.contentType])).toEqual(
+          Array(4).fill(["POST", fake.secretPath, "application/json; charset=utf-8"])
+        )
+        const [failed, partial, drift, stale] = fake.messages()
+        for (const [message, kind] of [[failed, "sync_failed"], [partial, "sync_partial"], [drift, "breaking_drift"], [stale, "stale_cache"]]) {
+          expect(message.text).toContain(`[MetaSync metasync-prod] ${kind} on ${TARGET}`)
+          expect(message.blocks[0].type).toBe("section")
+          expect(message.blocks[1].elements[0].text).toBe(
+            `kind: \`${kind}\` · target: \`${TARGET}\` · deployment: \`metasync-prod\``
+          )
+        }
+
+        // mrkdwn's reserved characters are escaped, so the error shows as written.
+        expect(failed.text).toContain("RemoteUnavailable: storage objects.insert")
+        expect(failed.text).toContain("503 &lt;backendError&gt;")
+        expect(failed.blocks[0].text.text).toContain("*Sync failed — nothing was published*")
+
+        expect(partial.text).toContain("2 tables failed: nlq-ex.sales.orders, nlq-ex.sales.refunds")
+        expect(partial.blocks[0].text.text).toContain("• nlq-ex.sales.refunds — PermissionDenied: Access Denied")
+
+        expect(drift.text).toContain("2 breaking changes: events_20210131: column event_params removed; ")
+        expect(drift.blocks[0].text.text).toContain("• events_20210131: user_id changed from STRING to INT64")
+
+        expect(stale.text).toContain("generated at 2026-11-20T03:00:00.000Z, 49.3 hours old (threshold 26 hours)")
+      }))
+
+    it.scopedLive("lists at most ten tables or changes in the message", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake)
+        const changes = Array.from({ length: 13 }, (_, i) => `column c${i} removed`)
+
+        expect(yield* alerts.notify({ kind: "breaking_drift", changes, target: TARGET }).pipe(Effect.provide(captureLogs().layer)))
+          .toBe("sent")
+
+        const [message] = fake.messages()
+        expect(message.text).toContain(`[MetaSync] breaking_drift on ${TARGET} — 13 breaking changes`)
+        const detail: string = message.blocks[0].text.text
+        expect(detail).toContain("• column c9 removed\n…and 3 more")
+        expect(detail).not.toContain("c10")
+      }))
+  })
+
+  describe("rate limit", () => {
+    it.scoped("sends the same alert once per window, and again once the window has passed", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake)
+
+        expect(yield* alerts.notify(syncFailed)).toBe("sent")
+        expect(yield* alerts.notify(syncFailed)).toBe("suppressed")
+        yield* TestClock.adjust("359 minutes")
+        expect(yield* alerts.notify(syncFailed)).toBe("suppressed")
+        expect(fake.messages()).toHaveLength(1)
+
+        yield* TestClock.adjust("1 minute")
+        expect(yield* alerts.notify(syncFailed)).toBe("sent")
+        expect(fake.messages()).toHaveLength(2)
+      }))
+
+    it.scoped("limits each kind and each target separately", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake)
+        const otherTarget = "gs://metasync-staging/metadata_cache.json"
+
+        expect(yield* alerts.notify(syncFailed)).toBe("sent")
+        expect(yield* alerts.notify(staleCache)).toBe("sent")
+        expect(yield* alerts.notify({ ...syncFailed, target: otherTarget })).toBe("sent")
+
+        expect(texts(fake).map((text) => text.split(" — ")[0])).toEqual([
+          `[MetaSync] sync_failed on ${TARGET}`,
+          `[MetaSync] stale_cache on ${TARGET}`,
+          `[MetaSync] sync_failed on ${otherTarget}`
+        ])
+      }))
+
+    it.scoped("sends at most maxPerWindow messages per window overall", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake, { maxPerWindow: 3, window: "1 hour" })
+        const forBucket = (n: number): Alert => ({ ...syncFailed, target: `gs://bucket-${n}/metadata_cache.json` })
+
+        const outcomes = []
+        for (const n of [1, 2, 3, 4]) outcomes.push(yield* alerts.notify(forBucket(n)))
+        expect(outcomes).toEqual(["sent", "sent", "sent", "suppressed"])
+
+        yield* TestClock.adjust("1 hour")
+        expect(yield* alerts.notify(forBucket(4))).toBe("sent")
+        expect(texts(fake).map((text) => text.split(" on ")[1].split(" — ")[0])).toEqual([
+          "gs://bucket-1/metadata_cache.json",
+          "gs://bucket-2/metadata_cache.json",
+          "gs://bucket-3/metadata_cache.json",
+          "gs://bucket-4/metadata_cache.json"
+        ])
+      }))
+
+    it.scoped("does not count an alert that was not delivered, so the next sync tries again", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake)
+        fake.failNext({ type: "status", status: 503 })
+
+        expect(yield* alerts.notify(syncFailed)).toBe("failed")
+        expect(yield* alerts.notify(syncFailed)).toBe("sent")
+        expect(fake.requests.map((r) => r.answer)).toEqual([503, 200])
+      }))
+  })
+
+  describe("a failing webhook", () => {
+    // Only the stall gets a short deadline: the others must be answered, however busy the machine.
+    const cases = [
+      { name: "500", fault: { type: "status", status: 500 }, timeout: "30 seconds", says: "answered 500: Internal Server Error" },
+      { name: "404 (webhook revoked)", fault: { type: "status", status: 404, body: "no_service" }, timeout: "30 seconds", says: "answered 404: no_service" },
+      { name: "a reset connection", fault: { type: "reset" }, timeout: "30 seconds", says: "could not be reached (UND_ERR_SOCKET)" },
+      { name: "no answer before the deadline", fault: { type: "stall" }, timeout: "300 millis", says: "did not answer within 300 ms" }
+    ] as const
+
+    for (const { fault, name, says, timeout } of cases) {
+      it.scopedLive(`reports ${name} as "failed" with a warning that hides the URL's secret path`, () =>
+        Effect.gen(function*() {
+          const fake = yield* receiver
+          const logs = captureLogs()
+          const alerts = yield* alertsFor(fake, { timeout })
+          fake.failNext(fault)
+
+          const exit = yield* Effect.exit(alerts.notify(syncFailed).pipe(Effect.provide(logs.layer)))
+
+          expect(exit).toEqual(Exit.succeed("failed"))
+          const warnings = logs.lines.filter((line) => line.includes("level=WARN"))
+          expect(warnings).toHaveLength(1)
+          expect(warnings[0]).toContain("alert not delivered: ")
+          expect(warnings[0]).toContain(fake.host)
+          expect(warnings[0]).toContain(says)
+          expect(warnings[0]).toContain("alert_kind=sync_failed")
+          for (const line of logs.lines) {
+            expect(line).not.toContain(fake.secretPath)
+            expect(line).not.toContain("s3cr3tT0ken")
+          }
+        }))
+    }
+
+    it.scopedLive("does not show a secret the receiver echoes back", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const logs = captureLogs()
+        const alerts = yield* alertsFor(fake)
+        fake.failNext({ type: "status", status: 400, body: `invalid_payload for ${fake.url}` })
+
+        expect(yield* alerts.notify(breakingDrift).pipe(Effect.provide(logs.layer))).toBe("failed")
+        expect(logs.lines.join("\n")).toContain("answered 400: invalid_payload for …")
+        expect(logs.lines.join("\n")).not.toContain("s3cr3tT0ken")
+      }))
+  })
+
+  describe("configuration", () => {
+    const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromJson(env))
+    const notifyWithEnv = (env: Record<string, string>, alert: Alert) =>
+      Effect.flatMap(Effect.provide(AlertService, WebhookAlerts.layerFromConfig), (alerts) => alerts.notify(alert)).pipe(
+        withEnv(env)
+      )
+
+    it.effect("the Disabled layer sends nothing", () =>
+      Effect.gen(function*() {
+        const alerts = yield* Effect.provide(AlertService, AlertService.Disabled)
+        expect(yield* alerts.notify(syncFailed)).toBe("disabled")
+      }))
+
+    it.scopedLive("disables alerting when ALERT_WEBHOOK_URL is absent or blank", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        expect(yield* notifyWithEnv({}, syncFailed)).toBe("disabled")
+        expect(yield* notifyWithEnv({ ALERT_WEBHOOK_URL: "  ", ALERT_WINDOW_HOURS: "1" }, syncFailed)).toBe("disabled")
+        expect(fake.requests).toHaveLength(0)
+      }))
+
+    it.scoped("posts to ALERT_WEBHOOK_URL, names ALERT_DEPLOYMENT or K_SERVICE, and limits per ALERT_WINDOW_HOURS", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* Effect.provide(AlertService, WebhookAlerts.layerFromConfig).pipe(
+          withEnv({ ALERT_WEBHOOK_URL: fake.url, ALERT_WINDOW_HOURS: "1.5", K_SERVICE: "metasync-sync" })
+        )
+
+        expect(yield* alerts.notify(staleCache)).toBe("sent")
+        yield* TestClock.adjust("89 minutes")
+        expect(yield* alerts.notify(staleCache)).toBe("suppressed")
+        yield* TestClock.adjust("1 minute")
+        expect(yield* alerts.notify(staleCache)).toBe("sent")
+        expect(texts(fake).map((text) => text.split(" on ")[0])).toEqual(Array(2).fill("[MetaSync metasync-sync] stale_cache"))
+
+        expect(
+          yield* notifyWithEnv({ ALERT_WEBHOOK_URL: fake.url, ALERT_DEPLOYMENT: "nightly", K_SERVICE: "x" }, syncPartial)
+        ).toBe("sent")
+        expect(texts(fake)[2]).toContain("[MetaSync nightly] sync_partial")
+      }))
+
+    it.effect("refuses a webhook URL that is not http(s), without showing its secret", () =>
+      Effect.gen(function*() {
+        for (const url of ["ftp://hooks.example.com/services/s3cr3tT0ken", "hooks.example.com/services/s3cr3tT0ken"]) {
+          const error = yield* Effect.flip(notifyWithEnv({ ALERT_WEBHOOK_URL: url }, syncFailed))
+          expect(error._tag).toBe("InvalidConfig")
+          expect(error.message).toMatch(/^ALERT_WEBHOOK_URL is ".*": expected .*http\(s\)/)
+          expect(error.message).not.toContain("s3cr3tT0ken")
+        }
+        const ftp = yield* Effect.flip(notifyWithEnv({ ALERT_WEBHOOK_URL: "ftp://hooks.example.com/services/s3cr3tT0ken" }, syncFailed))
+        expect(ftp.message).toBe("ALERT_WEBHOOK_URL is \"ftp://hooks.example.com/…\": expected an http(s) URL, not ftp:")
+      }))
+
+    it.effect("refuses a malformed ALERT_WINDOW_HOURS or ALERT_MAX_PER_WINDOW, naming the variable", () =>
+      Effect.gen(function*() {
+        const url = "https://hooks.example.com/services/s3cr3tT0ken"
+        const window = yield* Effect.flip(notifyWithEnv({ ALERT_WEBHOOK_URL: url, ALERT_WINDOW_HOURS: "soon" }, syncFailed))
+        expect(window.message).toBe("ALERT_WINDOW_HOURS is \"soon\": expected a number of hours greater than 0")
+        const max = yield* Effect.flip(notifyWithEnv({ ALERT_WEBHOOK_URL: url, ALERT_MAX_PER_WINDOW: "0" }, syncFailed))
+        expect(max.message).toBe("ALERT_MAX_PER_WINDOW is \"0\": expected a whole number greater than 0")
+      }))
+  })
+})
