@@ -20,7 +20,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { Field } from "./Field.ts"
+import { Field, FieldMode } from "./Field.ts"
 import { TableId } from "./TableId.ts"
 
 /** The newest format this code writes and reads natively. */
@@ -120,6 +120,25 @@ export const TableStatus = Schema.Union(
 ).annotations({ identifier: "TableStatus" })
 export type TableStatus = typeof TableStatus.Type
 
+/**
+ * One field of a table at any depth, with what a query needs to reach it: the REPEATED fields to
+ * UNNEST on the way (the part of nested data models get wrong most) and a ready-made expression.
+ */
+export const FieldPathEntry = Schema.Struct({
+  /** Dotted path from the table's top level, e.g. `event_params.value.string_value`. */
+  path: Schema.String,
+  type: Schema.String,
+  mode: FieldMode,
+  description: Schema.NullOr(Schema.String),
+  /** Paths of the REPEATED fields that must be UNNESTed to reach single values, outermost first. */
+  unnest: Schema.Array(Schema.String),
+  /** FROM-clause joins that bring it into scope, e.g. `CROSS JOIN UNNEST(event_params) AS event_param`. */
+  joins: Schema.Array(Schema.String),
+  /** The expression that reads one value once `joins` are in the FROM clause, e.g. `event_param.value.string_value`. */
+  expression: Schema.String
+}).annotations({ identifier: "FieldPathEntry" })
+export type FieldPathEntry = typeof FieldPathEntry.Type
+
 const nullByDefault = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.NullOr(schema), { default: () => null })
 
@@ -139,6 +158,8 @@ export const TableEntry = Schema.Struct({
   view_query: nullByDefault(Schema.String),
   sharding: nullByDefault(Sharding),
   columns: Schema.Array(Field),
+  /** Every field at every depth, flattened, with how to reach it. */
+  field_paths: Schema.optionalWith(Schema.Array(FieldPathEntry), { default: () => [] }),
   status: Schema.optionalWith(TableStatus, { default: () => ({ state: "fresh" as const }) })
 }).annotations({ identifier: "TableEntry" })
 export type TableEntry = typeof TableEntry.Type
@@ -228,6 +249,7 @@ export const migrateV1 = (doc: CacheDocumentV1): CacheDocumentV2 => {
     view_query: null,
     sharding: null,
     columns: doc.schema.columns,
+    field_paths: [],
     status: { state: "fresh" }
   }
   return makeCacheDocument({

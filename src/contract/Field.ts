@@ -19,6 +19,8 @@ export interface Field {
   readonly description: string | null
   /** The nested fields of a RECORD/STRUCT column, in BigQuery's order; absent for scalar columns. */
   readonly fields?: ReadonlyArray<Field>
+  /** Data Catalog policy tags on the column (column-level security); absent when none. */
+  readonly policy_tags?: ReadonlyArray<string>
 }
 
 export interface FieldEncoded {
@@ -27,6 +29,7 @@ export interface FieldEncoded {
   readonly mode: FieldMode
   readonly description?: string | null | undefined
   readonly fields?: ReadonlyArray<FieldEncoded>
+  readonly policy_tags?: ReadonlyArray<string>
 }
 
 export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
@@ -36,7 +39,8 @@ export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
   description: Schema.optionalWith(Schema.NullOr(Schema.String), { default: () => null }),
   fields: Schema.optionalWith(Schema.Array(Schema.suspend((): Schema.Schema<Field, FieldEncoded> => Field)), {
     exact: true
-  })
+  }),
+  policy_tags: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
 }).annotations({ identifier: "Field" })
 
 const RECORD_TYPES = new Set(["RECORD", "STRUCT"])

@@ -6,6 +6,8 @@
  * - Dataset names: 1–1024 ASCII letters, digits and underscores.
  * - Table names: 1–1024 UTF-8 bytes of Unicode letters (L), marks (M), numbers (N),
  *   connector punctuation (Pc, including `_`), dashes (Pd) and spaces (Zs).
+ * - A table name ending in `*` names a wildcard table: a date-sharded family such as `events_*`
+ *   (`events_20210101`, `events_20210102`, …), queried as one table with `_TABLE_SUFFIX`.
  *
  * @see https://cloud.google.com/bigquery/docs/tables#table_naming
  * @see https://cloud.google.com/bigquery/docs/datasets#dataset-naming
@@ -45,9 +47,16 @@ export const datasetNameProblem = (dataset: string): string | undefined => {
   return `dataset name "${dataset}" may hold only letters, digits and underscores (at most 1024)`
 }
 
-/** Why `table` is not a valid table name, or `undefined` when it is. */
+/** Why `table` is not a valid table name (or wildcard family `prefix*`), or `undefined` when it is. */
 export const tableNameProblem = (table: string): string | undefined => {
   if (table.length === 0) return "the table name is empty"
+  if (table.endsWith("*")) {
+    const prefix = table.slice(0, -1)
+    if (prefix.length === 0) return "a wildcard table needs a prefix before *, such as events_*"
+    return prefix.includes("*")
+      ? `table name "${table}" may hold * only at its end (a wildcard table)`
+      : tableNameProblem(prefix)
+  }
   if (new TextEncoder().encode(table).length > MAX_TABLE_NAME_BYTES) {
     return `table name "${table.slice(0, 40)}…" is longer than ${MAX_TABLE_NAME_BYTES} UTF-8 bytes`
   }
@@ -113,6 +122,9 @@ export const TableId = Schema.String.pipe(
   })
 )
 export type TableId = typeof TableId.Type
+
+/** Does `id` name a wildcard table (a date-sharded family) rather than one table? */
+export const isWildcardTable = (ref: TableRef): boolean => ref.table.endsWith("*")
 
 /** The parts of an already validated id. */
 export const tableRefOf = (id: TableId): TableRef => Either.getOrThrow(parseTableRef(id))

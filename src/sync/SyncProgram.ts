@@ -11,6 +11,7 @@ import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
 import { buildExamples } from "./examples.ts"
+import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument } from "./publish.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
@@ -36,7 +37,12 @@ export interface SyncSummary {
   readonly duration_ms: number
 }
 
-const describe = (table: TableMetadata): TableEntry => ({ ...table, sharding: null, status: { state: "fresh" } })
+const describe = (table: TableMetadata): TableEntry => ({
+  ...table,
+  sharding: null,
+  field_paths: fieldPathEntries(table.columns),
+  status: { state: "fresh" }
+})
 
 export interface SyncOptions {
   /** Collect, generate and validate, render the document, but publish nothing. */

@@ -37,7 +37,7 @@ describe("sync configuration", () => {
       expect(settings.localTablesDir).toBe("samples/tables")
     }))
 
-  it.effect.each([
+  it.effect.each<readonly [Record<string, string>, string]>([
     [{ ...live, TARGET_TABLE_ID: "events" }, "TARGET_TABLE_ID is \"events\": \"events\" is not of the form project.dataset.table"],
     [{ ...live, TARGET_TABLE_ID: "nlq-ex.my-ds.t" }, "TARGET_TABLE_ID is \"nlq-ex.my-ds.t\": dataset name \"my-ds\" may hold only letters, digits and underscores (at most 1024)"],
     [{ GOOGLE_CLOUD_PROJECT: "nlq-ex", GCS_BUCKET: "b-1" }, "TARGET_TABLE_ID is not set: expected the table to describe, as project.dataset.table"],

@@ -29,6 +29,7 @@ const table = (id: string, columns: TableEntry["columns"]): TableEntry => ({
   view_query: null,
   sharding: null,
   columns,
+  field_paths: [],
   status: { state: "fresh" }
 })
 

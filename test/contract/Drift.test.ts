@@ -58,6 +58,7 @@ const table = (id: string, overrides: Partial<TableEntry> = {}): TableEntry => (
   view_query: null,
   sharding: null,
   columns: orderColumns(),
+  field_paths: [],
   status: { state: "fresh" },
   ...overrides
 })

@@ -40,6 +40,7 @@ const table = (id: string, description: string | null, columns: ReadonlyArray<Fi
   view_query: null,
   sharding: null,
   columns,
+  field_paths: [],
   status: stale
     ? { state: "stale", failure: { tag: "BigQueryPermissionDenied", message: "denied", since: DateTime.unsafeMake("2026-11-27T00:00:00Z") } }
     : { state: "fresh" }

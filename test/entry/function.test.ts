@@ -8,6 +8,11 @@ import * as fs from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { SyncSummary } from "../../src/sync/SyncProgram.ts"
+
+interface ErrorBody {
+  readonly error: { readonly tag: string; readonly message: string }
+}
 
 let server: Server
 let base: string
@@ -40,7 +45,7 @@ describe("the update_metadata_cache function", () => {
   it("runs one sync on POST and answers with its summary", async () => {
     const response = await post()
     expect(response.status).toBe(200)
-    const summary = await response.json()
+    const summary = (await response.json()) as SyncSummary
     expect(summary).toMatchObject({
       status: "ok",
       table_count: 1,
@@ -59,7 +64,8 @@ describe("the update_metadata_cache function", () => {
   it("serves concurrent requests one at a time, each publishing a newer generation", async () => {
     const answers = await Promise.all([post(), post("{}"), post()])
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200])
-    const generations = (await Promise.all(answers.map((r) => r.json()))).map((s) => BigInt(s.generation))
+    const summaries = (await Promise.all(answers.map((r) => r.json()))) as ReadonlyArray<SyncSummary>
+    const generations = summaries.map((s) => BigInt(s.generation ?? "0"))
     expect(new Set(generations).size).toBe(3)
   })
 
@@ -86,7 +92,7 @@ describe("the update_metadata_cache function", () => {
     const response = await fetch(base, { method })
     expect(response.status).toBe(status)
     expect(response.headers.get("allow")).toBe("POST")
-    const body = await response.json()
+    const body = (await response.json()) as ErrorBody
     expect(body.error.tag).toBe(tag)
     expect(body.error.message).toMatch(message)
   })
@@ -103,7 +109,7 @@ describe("the update_metadata_cache function", () => {
     const before = await fs.readFile(path.join(bucketDir, "metadata_cache.json"))
     const response = await post(body, name.includes("text/plain") ? "text/plain" : "application/json")
     expect(response.status).toBe(status)
-    expect((await response.json()).error.message).toMatch(message)
+    expect(((await response.json()) as ErrorBody).error.message).toMatch(message)
     expect(await fs.readFile(path.join(bucketDir, "metadata_cache.json"))).toEqual(before)
   })
 })

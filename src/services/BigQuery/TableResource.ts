@@ -20,6 +20,7 @@ export interface RestField {
   readonly mode?: RestMode | undefined
   readonly description?: string | undefined
   readonly fields?: ReadonlyArray<RestField> | undefined
+  readonly policyTags?: { readonly names?: ReadonlyArray<string> | undefined } | undefined
 }
 
 const RestMode = Schema.Literal("NULLABLE", "REQUIRED", "REPEATED", "nullable", "required", "repeated")
@@ -30,7 +31,8 @@ const RestField: Schema.Schema<RestField> = Schema.Struct({
   type: Schema.NonEmptyString,
   mode: Schema.optional(RestMode),
   description: Schema.optional(Schema.String),
-  fields: Schema.optional(Schema.Array(Schema.suspend((): Schema.Schema<RestField> => RestField)))
+  fields: Schema.optional(Schema.Array(Schema.suspend((): Schema.Schema<RestField> => RestField))),
+  policyTags: Schema.optional(Schema.Struct({ names: Schema.optional(Schema.Array(Schema.String)) }))
 })
 
 /** Int64 values arrive as decimal strings. */
@@ -67,7 +69,7 @@ export const RestTable = Schema.Struct({
 export type RestTable = typeof RestTable.Type
 
 /** What the sync learns about a table from BigQuery (a cache `TableEntry` without run status). */
-export type TableMetadata = Omit<TableEntry, "status" | "sharding">
+export type TableMetadata = Omit<TableEntry, "status" | "sharding" | "field_paths">
 
 const TABLE_KINDS: ReadonlySet<string> = new Set<TableKind>([
   "TABLE",
@@ -87,7 +89,12 @@ export const fieldFromRest = (field: RestField): Field => {
     mode: (field.mode ?? "NULLABLE").toUpperCase() as FieldMode,
     description: field.description === undefined || field.description === "" ? null : field.description
   }
-  return field.fields === undefined ? base : { ...base, fields: field.fields.map(fieldFromRest) }
+  const tags = field.policyTags?.names ?? []
+  return {
+    ...base,
+    ...(field.fields === undefined ? {} : { fields: field.fields.map(fieldFromRest) }),
+    ...(tags.length === 0 ? {} : { policy_tags: tags })
+  }
 }
 
 const fromMillis = (ms: number | undefined) => (ms === undefined ? null : DateTime.unsafeMake(ms))
