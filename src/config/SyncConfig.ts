@@ -12,7 +12,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Language } from "../contract/CacheDocument.ts"
-import { parseTableRef, projectIdProblem, type TableRef } from "../contract/TableId.ts"
+import { parseTableRef, projectIdProblem } from "../contract/TableId.ts"
+import { exactTarget, parseTargets, type TargetPattern } from "./Targets.ts"
 
 /** A configuration value that is missing or malformed. */
 export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
@@ -34,8 +35,8 @@ export interface SyncSettings {
   readonly mode: SyncMode
   /** The GCP project that runs queries and is billed (live mode). */
   readonly project: string | null
-  /** The tables to describe; the first is the document's primary table. */
-  readonly targets: ReadonlyArray<TableRef>
+  /** The tables and patterns to describe, in order; the first table found is the primary one. */
+  readonly targets: ReadonlyArray<TargetPattern>
   /** Live mode: the Cloud Storage bucket. */
   readonly bucket: string | null
   /** The cache document's object name in the bucket (or file name in the local directory). */
@@ -124,6 +125,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     mode: raw("METASYNC_MODE"),
     project: raw("GOOGLE_CLOUD_PROJECT"),
     tableId: raw("TARGET_TABLE_ID"),
+    tableList: raw("TARGET_TABLES"),
     bucket: raw("GCS_BUCKET"),
     objectName: raw("CACHE_OBJECT"),
     localBucketDir: raw("LOCAL_BUCKET_DIR"),
@@ -151,10 +153,26 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     )
     : Option.getOrNull(env.project)
 
-  const tableId = mode === "live"
-    ? yield* required("TARGET_TABLE_ID", env.tableId, "expected the table to describe, as project.dataset.table")
-    : Option.getOrElse(env.tableId, () => SAMPLE_TABLE_ID)
-  const target = yield* check("TARGET_TABLE_ID", tableId, parseTableRef)
+  // TARGET_TABLE_ID (the seed's single table) comes first and is the primary table; TARGET_TABLES adds more.
+  const primary = yield* Option.match(env.tableId, {
+    onNone: () =>
+      mode === "local" && Option.isNone(env.tableList)
+        ? Effect.succeed([exactTarget(Either.getOrThrow(parseTableRef(SAMPLE_TABLE_ID)))])
+        : Effect.succeed([]),
+    onSome: (value) => Effect.map(check("TARGET_TABLE_ID", value, parseTableRef), (ref) => [exactTarget(ref)])
+  })
+  const listed = yield* Option.match(env.tableList, {
+    onNone: () => Effect.succeed<ReadonlyArray<TargetPattern>>([]),
+    onSome: (value) => check("TARGET_TABLES", value, parseTargets)
+  })
+  const targets = [...primary, ...listed]
+  if (targets.length === 0) {
+    return yield* new InvalidConfig({
+      variable: "TARGET_TABLE_ID",
+      value: null,
+      problem: "expected the table to describe, as project.dataset.table (or a list in TARGET_TABLES)"
+    })
+  }
 
   const bucket = mode === "live"
     ? yield* required("GCS_BUCKET", env.bucket, "live mode needs the Cloud Storage bucket to publish to").pipe(
@@ -186,7 +204,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
   return {
     mode,
     project,
-    targets: [target],
+    targets,
     bucket,
     objectName,
     localBucketDir: Option.getOrElse(env.localBucketDir, () => ".metasync/bucket"),

@@ -22,7 +22,8 @@
  * it is compared as unchanged.
  */
 import * as Schema from "effect/Schema"
-import { type CacheDocument, Partitioning, type TableEntry } from "./CacheDocument.ts"
+import type { CacheDocument } from "./CacheDocument.ts"
+import { Partitioning, type TableEntry } from "./TableEntry.ts"
 import { type FieldPath, FieldMode, flattenFields } from "./Field.ts"
 import { TableId } from "./TableId.ts"
 

@@ -12,7 +12,8 @@
  * - Percentages are 0–100, rounded to one decimal; checks compare the exact counts.
  */
 import * as Schema from "effect/Schema"
-import { type CacheDocument, ExampleSource } from "./CacheDocument.ts"
+import type { CacheDocument } from "./CacheDocument.ts"
+import { ExampleSource } from "./TableEntry.ts"
 import { countFields, flattenFields } from "./Field.ts"
 import { TableId } from "./TableId.ts"
 

@@ -87,6 +87,11 @@ const STATUS_BY_TAG: Record<string, number> = {
   PreconditionFailed: 409
 }
 
+const statusOf = (error: { readonly _tag: string }): number =>
+  error._tag === "AllTablesFailed" && (error as { readonly transient?: boolean }).transient === true
+    ? 503
+    : STATUS_BY_TAG[error._tag] ?? 500
+
 /** The HTTP answer for a finished run. */
 export const answerOf = (exit: Exit.Exit<SyncSummary, { readonly _tag: string; readonly message: string }>): HttpAnswer =>
   Exit.match(exit, {
@@ -94,7 +99,7 @@ export const answerOf = (exit: Exit.Exit<SyncSummary, { readonly _tag: string; r
     onFailure: (cause) =>
       Option.match(Cause.failureOption(cause), {
         onSome: (error) => ({
-          status: STATUS_BY_TAG[error._tag] ?? 500,
+          status: statusOf(error),
           body: { error: { ...error, tag: error._tag, message: error.message } }
         }),
         onNone: () => refuse(500, "Defect", Cause.pretty(cause))

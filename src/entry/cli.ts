@@ -2,7 +2,8 @@
  * The operator CLI: `metasync sync` runs one sync with the settings from the environment and
  * prints what it published.
  *
- * Exit codes: 0 success, 1 the run failed, 2 bad configuration or usage.
+ * Exit codes: 0 success, 1 the run failed, 2 bad configuration or usage, 3 partial (some tables
+ * failed; the others were published).
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
@@ -18,6 +19,7 @@ import { SyncLayer } from "./ServiceLayers.ts"
 
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
+export const EXIT_PARTIAL = 3
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON"))
 const dryRun = Options.boolean("dry-run").pipe(
@@ -31,10 +33,14 @@ export const formatSummary = (summary: SyncSummary, mode: string): string => {
   const width = Math.max(...summary.tables.map((t) => t.table_id.length))
   const rejected = Object.entries(summary.rejected_examples)
   return [
-    `${summary.status === "dry_run" ? "Dry run: would publish" : "Published"} ${summary.table_count} table${
+    `${summary.status === "dry_run" ? "Dry run: would publish" : summary.status === "partial" ? "Published (partial)" : "Published"} ${summary.table_count} table${
       summary.table_count === 1 ? "" : "s"
     } in ${(summary.duration_ms / 1000).toFixed(2)} s (${mode} mode)`,
-    ...summary.tables.map((t) => `  ${t.table_id.padEnd(width)}  ${t.columns} columns, ${t.fields} fields`),
+    ...summary.tables.map((t) =>
+      `  ${t.table_id.padEnd(width)}  ${t.columns} columns, ${t.fields} fields${t.state === "stale" ? "  (stale: kept from the previous document)" : ""}`
+    ),
+    ...summary.failed_tables.map((f) => `  failed: ${f.table_id}: ${f.tag}: ${f.message}`),
+    ...(summary.drift.total === 0 ? [] : [`Drift: ${summary.drift.total} changes, ${summary.drift.breaking} breaking`]),
     `Examples: ${summary.example_count}${
       rejected.length === 0 ? "" : ` (rejected: ${rejected.map(([reason, n]) => `${reason} ${n}`).join(", ")})`
     }`,
@@ -59,6 +65,7 @@ const sync = Command.make("sync", { json, dryRun }, (options) =>
     const settings = yield* SyncConfig
     const summary = yield* syncOnce({ dryRun: options.dryRun })
     yield* Console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, settings.mode))
+    if (summary.status === "partial") process.exitCode = EXIT_PARTIAL
   }).pipe(
     Effect.provide(SyncLayer.pipe(runtimeLogger("pretty"))),
     Effect.catchAll(reportFailure)

@@ -1,6 +1,8 @@
 /**
  * History: every published document is also kept as an immutable snapshot next to the latest one,
- * `history/<object name>/<generated at>.json`, pruned by count and age.
+ * `history/<object name>/<generated at>-<digest>.json`, pruned by count and age. The digest of the
+ * bytes keeps two different documents stamped with the same time apart, and makes a retried
+ * write of the same document land on the same name.
  *
  * Publishing writes the snapshot first and then copies it over the latest object server-side, so
  * the latest object is only ever replaced whole, under a generation precondition.
@@ -8,6 +10,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { createHash } from "node:crypto"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 
 /** Where the snapshots of `objectName` live. */
@@ -16,12 +19,14 @@ export const historyPrefix = (objectName: string) => `history/${objectName}/`
 /** `2026-11-27T17:00:00.000Z` → `20261127T170000.000Z`: sortable, and safe in any file system. */
 const compactStamp = (at: DateTime.Utc) => DateTime.formatIso(at).replace(/[-:]/g, "")
 
-export const snapshotName = (objectName: string, generatedAt: DateTime.Utc) =>
-  `${historyPrefix(objectName)}${compactStamp(generatedAt)}.json`
+export const snapshotName = (objectName: string, generatedAt: DateTime.Utc, bytes: Uint8Array) =>
+  `${historyPrefix(objectName)}${compactStamp(generatedAt)}-${
+    createHash("sha256").update(bytes).digest("hex").slice(0, 12)
+  }.json`
 
 /** The generation time a snapshot's name carries, if it is one of ours. */
 export const snapshotTime = (objectName: string, name: string): DateTime.Utc | undefined => {
-  const stamp = name.slice(historyPrefix(objectName).length).replace(/\.json$/, "")
+  const stamp = name.slice(historyPrefix(objectName).length).replace(/(-[0-9a-f]+)?\.json$/, "")
   const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?Z$/.exec(stamp)
   if (!name.startsWith(historyPrefix(objectName)) || match === null) return undefined
   const [, y, mo, d, h, mi, s, frac] = match

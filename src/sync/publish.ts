@@ -14,7 +14,12 @@ import * as Option from "effect/Option"
 import { type CacheDocument, parseCacheDocument, renderCacheDocument } from "../contract/CacheDocument.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
-import { type ObjectContent, type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
+import {
+  type ObjectContent,
+  type ObjectInfo,
+  type StorageError,
+  StorageService
+} from "../services/Storage/StorageService.ts"
 import { pruneHistory, snapshotName } from "./history.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
@@ -33,7 +38,7 @@ export interface Published {
 }
 
 /** Renders and checks the document as `publishDocument` would, and writes nothing. */
-export const dryRunPublish = (doc: CacheDocument, objectName: string) =>
+export const dryRunPublish = (doc: CacheDocument, objectName: string, _previous?: Option.Option<PublishedObject>) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
     const location = storage.locate(objectName)
@@ -49,13 +54,22 @@ export const dryRunPublish = (doc: CacheDocument, objectName: string) =>
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.byteLength === b.byteLength && a.every((x, i) => x === b[i])
 
-/** The document currently published, if it decodes; a corrupt one counts as absent but keeps its generation. */
-export const readPublished = (objectName: string) =>
+/** The object currently published, and its document if it decodes (a corrupt one still has a generation). */
+export interface PublishedObject {
+  readonly info: ObjectInfo
+  readonly document: Option.Option<CacheDocument>
+}
+
+export const readPublished = (objectName: string): Effect.Effect<
+  Option.Option<PublishedObject>,
+  StorageError,
+  SyncConfig | StorageService
+> =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
     const current = yield* storage.read(objectName).pipe(retryRemote(settings))
-    return Option.map(current, (content: ObjectContent) => ({
+    return Option.map(current, (content: ObjectContent): PublishedObject => ({
       info: content.info,
       document: Either.getRight(
         parseCacheDocument(new TextDecoder().decode(content.bytes), storage.locate(objectName))
@@ -72,14 +86,17 @@ const alreadyWritten = (name: string, bytes: Uint8Array, conflict: PreconditionF
     return Option.isSome(now) && sameBytes(now.value.bytes, bytes) ? now.value.info : yield* conflict
   })
 
-export const publishDocument = (doc: CacheDocument, objectName: string) =>
+/**
+ * Publishes `doc` over the object read as `previous` (read it with `readPublished`; none: the
+ * object did not exist).
+ */
+export const publishDocument = (doc: CacheDocument, objectName: string, previous: Option.Option<PublishedObject>) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
     const location = storage.locate(objectName)
     const bytes = new TextEncoder().encode(yield* renderCacheDocument(doc, location))
 
-    const previous = yield* readPublished(objectName)
     if (Option.isSome(previous) && Option.isSome(previous.value.document)) {
       const published = previous.value.document.value
       if (DateTime.greaterThan(published.generated_at, doc.generated_at)) {
@@ -99,7 +116,7 @@ export const publishDocument = (doc: CacheDocument, objectName: string) =>
     const ifGenerationMatch = Option.match(previous, { onNone: () => "0", onSome: (p) => p.info.generation })
 
     // The snapshot first (create-only): a write that goes wrong can only ever touch the new snapshot.
-    const snapshot = snapshotName(objectName, doc.generated_at)
+    const snapshot = snapshotName(objectName, doc.generated_at, bytes)
     const snapshotInfo = yield* storage.write(snapshot, bytes, { contentType: DOCUMENT_CONTENT_TYPE, ifGenerationMatch: "0" }).pipe(
       retryRemote(settings),
       Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(snapshot, bytes, conflict))

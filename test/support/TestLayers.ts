@@ -7,6 +7,7 @@ import * as Duration from "effect/Duration"
 import * as Layer from "effect/Layer"
 import { readFileSync } from "node:fs"
 import { SyncConfig, type SyncSettings } from "../../src/config/SyncConfig.ts"
+import { exactTarget } from "../../src/config/Targets.ts"
 import { parseTableRef, type TableRef } from "../../src/contract/TableId.ts"
 import { MemoryBigQuery } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { type RestField, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
@@ -40,7 +41,7 @@ export const ga4Table = (extra: Partial<TableMetadata> = {}) =>
 export const testSettings = (overrides: Partial<SyncSettings> = {}): SyncSettings => ({
   mode: "live",
   project: "nlq-ex",
-  targets: [ref(GA4_TABLE_ID)],
+  targets: [exactTarget(ref(GA4_TABLE_ID))],
   bucket: "test-bucket",
   objectName: "metadata_cache.json",
   localBucketDir: ".metasync/bucket",

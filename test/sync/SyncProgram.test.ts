@@ -92,14 +92,14 @@ describe("one sync", () => {
     Effect.gen(function*() {
       const warehouse = yield* MemoryBigQueryControl
       yield* warehouse.putTable(ga4Table())
-      yield* warehouse.failNext("getTable", unavailable(503))
-      yield* warehouse.failNext("getTable", unavailable(429))
+      yield* warehouse.failNext("getTables", unavailable(503))
+      yield* warehouse.failNext("getTables", unavailable(429))
 
       const summary = yield* withTimePassing(syncOnce())
 
       expect(summary.status).toBe("ok")
       const calls = yield* warehouse.calls
-      expect(calls.filter((c) => c.operation === "getTable")).toHaveLength(3)
+      expect(calls.filter((c) => c.operation === "getTables")).toHaveLength(3)
     }).pipe(Effect.provide(testLayer())))
 
   it.effect("gives up after the policy's attempts with the attempt count, leaving the published document alone", () =>
@@ -109,21 +109,23 @@ describe("one sync", () => {
       const before = yield* bucket.put(OBJECT, "{\"previous\": true}")
       for (let i = 0; i < 10; i++) {
         yield* warehouse.failNext(
-          "getTable",
+          "getTables",
           new RemoteTimeout({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, timeout_ms: 30_000, attempts: 1 })
         )
       }
 
       const error = yield* Effect.flip(withTimePassing(syncOnce()))
 
-      expect(error).toMatchObject({ _tag: "RemoteTimeout", resource: GA4_TABLE_ID, attempts: 3 })
-      expect((yield* warehouse.calls).filter((c) => c.operation === "getTable")).toHaveLength(3)
+      expect(error._tag).toBe("AllTablesFailed")
+      expect(error).toMatchObject({ transient: true, failures: [{ table_id: GA4_TABLE_ID, tag: "RemoteTimeout" }] })
+      expect(error.message).toMatch(/nlq-ex\.test_dataset\.events_20210131: RemoteTimeout: .*attempts: 3/)
+      expect((yield* warehouse.calls).filter((c) => c.operation === "getTables")).toHaveLength(3)
       const after = Option.getOrThrow(yield* bucket.get(OBJECT))
       expect(after.info.generation).toBe(before)
       expect(new TextDecoder().decode(after.bytes)).toBe("{\"previous\": true}")
     }).pipe(Effect.provide(testLayer({ retryAttempts: 3 }))))
 
-  it.effect.each([
+  it.effect.each<readonly [string, ResourceNotFound | PermissionDenied]>([
     ["missing table", new ResourceNotFound({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, message: "Not found" })],
     ["permission lost", new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, status: 403, message: "Access Denied" })]
   ])("fails at once on a permanent error (%s) and writes nothing", ([, failure]) =>
@@ -131,11 +133,11 @@ describe("one sync", () => {
       const warehouse = yield* MemoryBigQueryControl
       const bucket = yield* MemoryStorageControl
       yield* warehouse.putTable(ga4Table())
-      yield* warehouse.failNext("getTable", failure)
+      yield* warehouse.failNext("getTables", failure)
 
       const error = yield* Effect.flip(syncOnce())
 
-      expect(error._tag).toBe(failure._tag)
+      expect(error).toMatchObject({ _tag: "AllTablesFailed", transient: false, failures: [{ tag: failure._tag }] })
       expect((yield* warehouse.calls)).toHaveLength(1)
       expect(yield* bucket.names).toEqual([])
     }).pipe(Effect.provide(testLayer())))

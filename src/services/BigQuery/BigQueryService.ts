@@ -48,6 +48,16 @@ export interface DryRunResult {
 export interface BigQuery {
   /** The table's schema and metadata (`tables.get`). */
   readonly getTable: (ref: TableRef) => Effect.Effect<TableMetadata, BigQueryError>
+  /**
+   * Several tables of one dataset at once (the live layer reads INFORMATION_SCHEMA in a few
+   * queries when that is cheaper than one `tables.get` each). Tables that do not exist are
+   * absent from the result.
+   */
+  readonly getTables: (
+    project: string,
+    dataset: string,
+    tables: ReadonlyArray<string>
+  ) => Effect.Effect<ReadonlyMap<string, TableMetadata>, BigQueryError>
   /** Every table of a dataset (`tables.list`, all pages). */
   readonly listTables: (
     project: string,

@@ -64,8 +64,7 @@ const make = (directory: string) => {
       })
     )
 
-  return BigQueryService.of({
-    getTable: (ref) =>
+  const getTable = (ref: TableRef) =>
       Effect.gen(function*() {
         const file = fileOf(ref)
         const { mtimeMs, text } = yield* Effect.tryPromise({
@@ -80,7 +79,20 @@ const make = (directory: string) => {
         const mismatch = referenceMismatch(ref, resource)
         if (mismatch !== undefined) return yield* invalid(file, mismatch)
         return tableMetadataFromRest(ref, resource, DateTime.unsafeMake(mtimeMs))
-      }),
+      })
+
+  return BigQueryService.of({
+    getTable,
+    getTables: (project, dataset, tables) =>
+      Effect.forEach(
+        tables,
+        (table) =>
+          getTable({ project, dataset, table }).pipe(
+            Effect.map((metadata) => [[table, metadata] as const]),
+            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
+          ),
+        { concurrency: 8 }
+      ).pipe(Effect.map((found) => new Map(found.flat()))),
     listTables: (project, dataset) =>
       Effect.tryPromise({
         try: () => fs.readdir(root),

@@ -12,7 +12,7 @@ import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
 import { type BigQueryError, BigQueryService, type QueryResult } from "./BigQueryService.ts"
 import type { TableMetadata } from "./TableResource.ts"
 
-export type BigQueryOperation = "getTable" | "listTables" | "query" | "dryRun"
+export type BigQueryOperation = "getTable" | "getTables" | "listTables" | "query" | "dryRun"
 
 export interface BigQueryCall {
   readonly operation: BigQueryOperation
@@ -91,6 +91,19 @@ const make = (options: MemoryBigQueryOptions) =>
           })
         )
       },
+      // One call per batch, as the live layer's INFORMATION_SCHEMA read is a fixed number of queries.
+      getTables: (project, dataset, tables) =>
+        enter("getTables", `${project}.${dataset}`).pipe(
+          Effect.zipRight(Ref.get(state)),
+          Effect.map((s) => {
+            const found = new Map<string, TableMetadata>()
+            for (const table of tables) {
+              const metadata = s.tables.get(formatTableRef({ project, dataset, table }))
+              if (metadata !== undefined) found.set(table, metadata)
+            }
+            return found
+          })
+        ),
       listTables: (project, dataset) =>
         enter("listTables", `${project}.${dataset}`).pipe(
           Effect.zipRight(Ref.get(state)),

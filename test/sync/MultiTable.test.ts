@@ -1,0 +1,190 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as TestClock from "effect/TestClock"
+import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { parseTargets } from "../../src/config/Targets.ts"
+import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
+import { PermissionDenied, ResourceNotFound } from "../../src/services/RemoteErrors.ts"
+import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
+import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import { groupShards, shardOf } from "../../src/sync/targets.ts"
+import { fixtureTable, ga4Table, testLayer } from "../support/TestLayers.ts"
+
+const targets = (list: string) => Either.getOrThrow(parseTargets(list))
+
+const published = Effect.gen(function*() {
+  const bucket = yield* MemoryStorageControl
+  return Either.getOrThrow(parseCacheDocument(Option.getOrThrow(yield* bucket.text("metadata_cache.json"))))
+})
+
+/** A warehouse with two datasets: GA4 shards and three ordinary tables. */
+const arrange = Effect.gen(function*() {
+  const warehouse = yield* MemoryBigQueryControl
+  for (const day of ["20210129", "20210130", "20210131"]) {
+    yield* warehouse.putTable(
+      ga4Table({ table_id: `nlq-ex.ga4.events_${day}` as never, description: `GA4 events of ${day}` })
+    )
+  }
+  yield* warehouse.putTable(fixtureTable("nlq-ex.public.shakespeare", "samples.shakespeare", { description: "Word counts" }))
+  yield* warehouse.putTable(fixtureTable("nlq-ex.public.usa_names", "usa_names.usa_1910_current"))
+  yield* warehouse.putTable(fixtureTable("nlq-ex.public.tmp_scratch", "samples.shakespeare"))
+  return warehouse
+})
+
+describe("targets", () => {
+  it("parses ids, patterns and exclusions, and says which entry is wrong", () => {
+    expect(targets("nlq-ex.ga4.events_*, !nlq-ex.public.tmp_*\nnlq-ex.public.*")).toEqual([
+      { project: "nlq-ex", dataset: "ga4", table: "events_*", exclude: false },
+      { project: "nlq-ex", dataset: "public", table: "tmp_*", exclude: true },
+      { project: "nlq-ex", dataset: "public", table: "*", exclude: false }
+    ])
+    expect(parseTargets("nlq-ex.ga4.*, nlq-ex.bad-ds.*")).toEqual(
+      Either.left("entry \"nlq-ex.bad-ds.*\": dataset name \"bad-ds\" may hold only letters, digits and underscores (at most 1024)")
+    )
+    expect(parseTargets("!nlq-ex.ga4.*")).toEqual(Either.left("the list only excludes tables; name at least one to include"))
+    expect(parseTargets(" , ")).toEqual(Either.left("the list names no table"))
+  })
+
+  it("recognises date shards and groups them into families", () => {
+    expect(shardOf("events_20210131")).toEqual({ prefix: "events_", suffix: "20210131" })
+    expect(shardOf("events_20211331")).toBeUndefined()
+    expect(shardOf("events_intraday_20210131")).toEqual({ prefix: "events_intraday_", suffix: "20210131" })
+    const grouped = groupShards("p-roject", "d", ["events_20210102", "events_20210101", "orders", "events_intraday_20210102"])
+    expect(grouped.map((t) => [t.id, t.read.table, t.sharding?.shard_count ?? null])).toEqual([
+      ["p-roject.d.events_*", "events_20210102", 2],
+      ["p-roject.d.events_intraday_*", "events_intraday_20210102", 1],
+      ["p-roject.d.orders", "orders", null]
+    ])
+  })
+})
+
+describe("a sync of many tables", () => {
+  it.effect("describes whole datasets and sharded families, with calls growing with datasets", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const summary = yield* syncOnce()
+
+      const doc = yield* published
+      expect(doc.tables.map((t) => t.table_id)).toEqual([
+        "nlq-ex.ga4.events_*",
+        "nlq-ex.public.shakespeare",
+        "nlq-ex.public.usa_names"
+      ])
+      expect(doc.tables[0].sharding).toEqual({
+        prefix: "events_",
+        first_suffix: "20210129",
+        last_suffix: "20210131",
+        shard_count: 3
+      })
+      expect(doc.tables[0].description).toBe("GA4 events of 20210131")
+      expect(doc.schema.table_id).toBe("nlq-ex.ga4.events_*")
+      expect(summary).toMatchObject({ status: "ok", table_count: 3, failed_tables: [] })
+      const calls = (yield* warehouse.calls).map((c) => `${c.operation} ${c.target}`)
+      expect(calls.sort()).toEqual([
+        "getTables nlq-ex.ga4",
+        "getTables nlq-ex.public",
+        "listTables nlq-ex.ga4",
+        "listTables nlq-ex.public"
+      ])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.ga4.events_*, nlq-ex.public.*, !nlq-ex.public.tmp_*") }))))
+
+  it.effect("publishes the other tables when one fails, keeping the failed one's previous entry as stale", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-26T17:00:00Z")))
+      yield* syncOnce()
+
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-27T17:00:00Z")))
+      yield* warehouse.failNext(
+        "getTables",
+        new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: "nlq-ex.public", status: 403, message: "Access Denied: Dataset nlq-ex:public" }),
+        "nlq-ex.public"
+      )
+      const summary = yield* syncOnce()
+
+      expect(summary.status).toBe("partial")
+      expect(summary.failed_tables).toEqual([
+        { table_id: "nlq-ex.public.shakespeare", tag: "PermissionDenied", message: "Access Denied: Dataset nlq-ex:public", kept_stale: true }
+      ])
+      const doc = yield* published
+      expect(DateTime.formatIso(doc.generated_at)).toBe("2026-11-27T17:00:00.000Z")
+      const shakespeare = doc.tables.find((t) => t.table_id === "nlq-ex.public.shakespeare")
+      expect(shakespeare?.status).toEqual({
+        state: "stale",
+        failure: { tag: "PermissionDenied", message: "Access Denied: Dataset nlq-ex:public", since: DateTime.unsafeMake("2026-11-27T17:00:00Z") }
+      })
+      expect(shakespeare?.description).toBe("Word counts")
+      // Its examples stay, valid against the schema kept.
+      expect(doc.examples.some((e) => e.tables.includes(shakespeare!.table_id))).toBe(true)
+      expect(doc.tables.find((t) => t.table_id === "nlq-ex.ga4.events_20210131")?.status).toEqual({ state: "fresh" })
+
+      // Still failing a day later: `since` stays at the first failure.
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-28T17:00:00Z")))
+      yield* warehouse.dropTable("nlq-ex.public.shakespeare")
+      const next = yield* syncOnce()
+      expect(next.failed_tables[0]).toMatchObject({ tag: "ResourceNotFound", kept_stale: true })
+      const later = (yield* published).tables.find((t) => t.table_id === "nlq-ex.public.shakespeare")
+      expect(later?.status.state === "stale" && DateTime.formatIso(later.status.failure.since)).toBe("2026-11-27T17:00:00.000Z")
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.ga4.events_20210131, nlq-ex.public.shakespeare") }))))
+
+  it.effect("keeps the tables of a dataset it could not list", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      yield* syncOnce()
+      yield* warehouse.failNext(
+        "listTables",
+        new ResourceNotFound({ service: "bigquery", operation: "tables.list", resource: "nlq-ex.public", message: "Not found: Dataset nlq-ex:public" }),
+        "nlq-ex.public"
+      )
+      const summary = yield* syncOnce()
+      expect(summary.status).toBe("partial")
+      expect(summary.failed_tables).toEqual([
+        { table_id: "nlq-ex.public.*", tag: "ResourceNotFound", message: "Not found: Dataset nlq-ex:public", kept_stale: true }
+      ])
+      const doc = yield* published
+      expect(doc.tables.map((t) => [t.table_id, t.status.state])).toEqual([
+        ["nlq-ex.ga4.events_*", "fresh"],
+        ["nlq-ex.public.shakespeare", "stale"],
+        ["nlq-ex.public.tmp_scratch", "stale"],
+        ["nlq-ex.public.usa_names", "stale"]
+      ])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.ga4.events_*, nlq-ex.public.*") }))))
+
+  it.effect("writes nothing when every table fails", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const bucket = yield* MemoryStorageControl
+      yield* syncOnce()
+      const before = Option.getOrThrow(yield* bucket.get("metadata_cache.json"))
+      for (const dataset of ["nlq-ex.ga4", "nlq-ex.public"]) {
+        yield* warehouse.failNext(
+          "getTables",
+          new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: dataset, status: 403, message: "Access Denied" }),
+          dataset
+        )
+      }
+      const error = yield* Effect.flip(syncOnce())
+      expect(error._tag).toBe("AllTablesFailed")
+      expect(error.message).toMatch(/no table could be read, so nothing was published: nlq-ex\.ga4\.events_20210131: PermissionDenied/)
+      const after = Option.getOrThrow(yield* bucket.get("metadata_cache.json"))
+      expect(after.info.generation).toBe(before.info.generation)
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.ga4.events_20210131, nlq-ex.public.shakespeare") }))))
+
+  it.effect("records drift against the previous document", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      yield* syncOnce()
+      const shakespeare = fixtureTable("nlq-ex.public.shakespeare", "samples.shakespeare", { description: "Word counts" })
+      yield* warehouse.putTable({ ...shakespeare, columns: shakespeare.columns.filter((c) => c.name !== "corpus_date") })
+      const summary = yield* syncOnce()
+      expect(summary.drift).toEqual({ total: 1, breaking: 1 })
+      const doc = yield* published
+      expect(doc.drift?.changes).toEqual([
+        { kind: "column_removed", table_id: "nlq-ex.public.shakespeare", column: "corpus_date", type: "INTEGER", mode: "REQUIRED", breaking: true }
+      ])
+      expect(doc.metrics?.tables).toBe(1)
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare") }))))
+})
