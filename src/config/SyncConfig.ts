@@ -56,6 +56,14 @@ export interface SyncSettings {
   readonly historyKeep: number
   /** Snapshots older than this are removed. */
   readonly historyMaxAge: Duration.Duration
+  /** Tables whose columns are profiled (opt-in); none by default. */
+  readonly profileTargets: ReadonlyArray<TargetPattern>
+  /** The most bytes one table's profile may bill. */
+  readonly profileMaxBytesBilled: number
+  /** Column names never sampled; `null`: the built-in list (email, phone, ssn, name, address, …). */
+  readonly sensitiveColumnPattern: RegExp | null
+  /** The most bytes one metadata query (INFORMATION_SCHEMA) may bill. */
+  readonly metadataMaxBytesBilled: number
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -135,7 +143,11 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     attempts: raw("RETRY_MAX_ATTEMPTS"),
     budget: raw("RETRY_BUDGET_MS"),
     historyKeep: raw("HISTORY_KEEP"),
-    historyDays: raw("HISTORY_MAX_AGE_DAYS")
+    historyDays: raw("HISTORY_MAX_AGE_DAYS"),
+    profileTables: raw("PROFILE_TABLES"),
+    profileBytes: raw("PROFILE_MAX_BYTES_BILLED"),
+    sensitive: raw("SENSITIVE_COLUMN_PATTERN"),
+    metadataBytes: raw("MAX_BYTES_BILLED")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -201,6 +213,22 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       onSome: (v) => check(variable, v, positiveInteger)
     })
 
+  const profileTargets = yield* Option.match(env.profileTables, {
+    onNone: () => Effect.succeed<ReadonlyArray<TargetPattern>>([]),
+    onSome: (value) => check("PROFILE_TABLES", value, parseTargets)
+  })
+  const sensitiveColumnPattern = yield* Option.match(env.sensitive, {
+    onNone: () => Effect.succeed(null),
+    onSome: (value) =>
+      check("SENSITIVE_COLUMN_PATTERN", value, (v) => {
+        try {
+          return Either.right(new RegExp(v, "iu"))
+        } catch (cause) {
+          return Either.left(`not a regular expression: ${cause instanceof Error ? cause.message : String(cause)}`)
+        }
+      })
+  })
+
   return {
     mode,
     project,
@@ -214,7 +242,11 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     retryAttempts: yield* count("RETRY_MAX_ATTEMPTS", env.attempts, 5),
     retryBudget: Duration.millis(yield* count("RETRY_BUDGET_MS", env.budget, 120_000)),
     historyKeep: yield* count("HISTORY_KEEP", env.historyKeep, 30),
-    historyMaxAge: Duration.days(yield* count("HISTORY_MAX_AGE_DAYS", env.historyDays, 90))
+    historyMaxAge: Duration.days(yield* count("HISTORY_MAX_AGE_DAYS", env.historyDays, 90)),
+    profileTargets,
+    profileMaxBytesBilled: yield* count("PROFILE_MAX_BYTES_BILLED", env.profileBytes, 1024 ** 3),
+    sensitiveColumnPattern,
+    metadataMaxBytesBilled: yield* count("MAX_BYTES_BILLED", env.metadataBytes, 100 * 1024 ** 2)
   }
 })
 

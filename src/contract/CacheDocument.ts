@@ -24,7 +24,7 @@ import { Field } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
 import { TableId } from "./TableId.ts"
-import { Example, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
+import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
 
 export * from "./TableEntry.ts"
 
@@ -142,23 +142,11 @@ export const makeCacheDocument = (input: {
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */
 export const migrateV1 = (doc: CacheDocumentV1): CacheDocumentV2 => {
-  const table: TableEntry = {
+  const table = makeTableEntry({
     table_id: doc.schema.table_id,
-    kind: "TABLE",
-    description: null,
     last_updated: doc.schema.last_updated,
-    created: null,
-    row_count: null,
-    size_bytes: null,
-    labels: {},
-    partitioning: null,
-    clustering: [],
-    view_query: null,
-    sharding: null,
-    columns: doc.schema.columns,
-    field_paths: [],
-    status: { state: "fresh" }
-  }
+    columns: doc.schema.columns
+  })
   return makeCacheDocument({
     generated_at: doc.generated_at,
     generator: { name: "metasync", version: "format-1" },

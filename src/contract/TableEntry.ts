@@ -4,6 +4,7 @@
  */
 import * as Schema from "effect/Schema"
 import { Field, FieldMode } from "./Field.ts"
+import { TableProfile } from "./Profile.ts"
 import { TableId } from "./TableId.ts"
 
 /** An ISO-8601 UTC timestamp string in the file, a `DateTime.Utc` in memory. */
@@ -108,9 +109,31 @@ export const TableEntry = Schema.Struct({
   view_query: nullByDefault(Schema.String),
   sharding: nullByDefault(Sharding),
   columns: Schema.Array(Field),
+  /** What the values look like (opt-in per table, sampled under a cost cap); `null` when not profiled. */
+  profile: nullByDefault(TableProfile),
   /** Every field at every depth, flattened, with how to reach it. */
   field_paths: Schema.optionalWith(Schema.Array(FieldPathEntry), { default: () => [] }),
   status: Schema.optionalWith(TableStatus, { default: () => ({ state: "fresh" as const }) })
 }).annotations({ identifier: "TableEntry" })
 export type TableEntry = typeof TableEntry.Type
 export type TableEntryEncoded = typeof TableEntry.Encoded
+
+/** A table entry with every optional part at its default (no metadata beyond the columns, fresh). */
+export const makeTableEntry = (
+  input: Pick<TableEntry, "table_id" | "last_updated" | "columns"> & Partial<TableEntry>
+): TableEntry => ({
+  kind: "TABLE",
+  description: null,
+  created: null,
+  row_count: null,
+  size_bytes: null,
+  labels: {},
+  partitioning: null,
+  clustering: [],
+  view_query: null,
+  sharding: null,
+  profile: null,
+  field_paths: [],
+  status: { state: "fresh" },
+  ...input
+})

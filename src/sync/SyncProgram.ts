@@ -27,6 +27,7 @@ import { collectTables } from "./collect.ts"
 import { buildExamples } from "./examples.ts"
 import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
+import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingCalls, currentCallCounter } from "./RetryPolicy.ts"
 import { resolveTargets } from "./targets.ts"
 
@@ -91,6 +92,7 @@ export interface SyncOptions {
 const describe = (table: TableMetadata, sharding: TableEntry["sharding"]): TableEntry => ({
   ...table,
   sharding,
+  profile: null,
   field_paths: fieldPathEntries(table.columns),
   status: { state: "fresh" }
 })
@@ -130,13 +132,27 @@ const run = (options: SyncOptions) =>
     const [resolution, resolveMs] = yield* timed(resolveTargets(settings.targets))
     const [collected, collectMs] = yield* timed(collectTables(resolution.tables))
 
+    const [profiled, profileMs] = yield* timed(
+      Effect.forEach(
+        collected,
+        ({ result, table }) =>
+          Either.isRight(result)
+            ? Effect.map(
+              withProfile(table, describe(result.right, table.sharding), previousEntries.get(table.id)),
+              Option.some
+            )
+            : Effect.succeedNone,
+        { concurrency: PROFILE_CONCURRENCY }
+      )
+    )
+
     const fresh = new Map<string, TableMetadata>()
     const entries: Array<TableEntry> = []
     const failures: Array<TableFailureSummary> = []
-    for (const { result, table } of collected) {
+    for (const [index, { result, table }] of collected.entries()) {
       if (Either.isRight(result)) {
         fresh.set(table.id, result.right)
-        entries.push(describe(result.right, table.sharding))
+        entries.push(Option.getOrThrow(profiled[index]))
         continue
       }
       const kept = previousEntries.get(table.id)
@@ -181,7 +197,7 @@ const run = (options: SyncOptions) =>
     })
     const drift = Option.map(previous, (doc) => computeDrift(doc, draft))
     const publish = options.dryRun === true ? dryRunPublish : publishDocument
-    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs }
+    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs }
     const withMetrics = (document: CacheDocument, remoteCalls: number, retries: number): CacheDocument => ({
       ...document,
       drift: Option.getOrNull(drift),

@@ -20,7 +20,7 @@ describe("sync configuration", () => {
       expect(settings).toMatchObject({
         mode: "live",
         project: "nlq-ex",
-        targets: [{ project: "nlq-ex", dataset: "test_dataset", table: "events_20210131" }],
+        targets: [{ project: "nlq-ex", dataset: "test_dataset", table: "events_20210131", exclude: false }],
         bucket: "nlq-metadata-cache",
         objectName: "metadata_cache.json",
         language: "ko",
@@ -33,7 +33,7 @@ describe("sync configuration", () => {
     Effect.gen(function*() {
       const settings = yield* load({})
       expect(settings.mode).toBe("local")
-      expect(settings.targets).toEqual([{ project: "nlq-ex", dataset: "test_dataset", table: "events_20210131" }])
+      expect(settings.targets).toEqual([{ project: "nlq-ex", dataset: "test_dataset", table: "events_20210131", exclude: false }])
       expect(settings.localTablesDir).toBe("samples/tables")
     }))
 

@@ -28,6 +28,7 @@ const table = (id: string, columns: TableEntry["columns"]): TableEntry => ({
   clustering: ["country"],
   view_query: null,
   sharding: null,
+  profile: null,
   columns,
   field_paths: [],
   status: { state: "fresh" }

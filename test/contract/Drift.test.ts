@@ -57,6 +57,7 @@ const table = (id: string, overrides: Partial<TableEntry> = {}): TableEntry => (
   clustering: ["id"],
   view_query: null,
   sharding: null,
+  profile: null,
   columns: orderColumns(),
   field_paths: [],
   status: { state: "fresh" },

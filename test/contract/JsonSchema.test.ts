@@ -29,7 +29,7 @@ describe("the published JSON Schema", () => {
     const doc = makeCacheDocument({
       generated_at: DateTime.unsafeMake("2026-11-27T17:00:00Z"),
       generator: { name: "metasync", version: "test" },
-      tables: [{ ...table, sharding: null, field_paths: fieldPathEntries(table.columns), status: { state: "fresh" } }],
+      tables: [{ ...table, sharding: null, profile: null, field_paths: fieldPathEntries(table.columns), status: { state: "fresh" } }],
       examples: []
     })
     const written = JSON.parse(Either.getOrThrow(renderCacheDocument(doc)))

@@ -39,6 +39,7 @@ const table = (id: string, description: string | null, columns: ReadonlyArray<Fi
   clustering: [],
   view_query: null,
   sharding: null,
+  profile: null,
   columns,
   field_paths: [],
   status: stale

@@ -54,6 +54,7 @@ const table = (table_id: TableId, columns: TableEntry["columns"], extra: Partial
   clustering: [],
   view_query: null,
   sharding: null,
+  profile: null,
   field_paths: [],
   columns,
   status: { state: "fresh" },

@@ -39,6 +39,7 @@ const version2 = (generatedAt: Date) =>
       clustering: [],
       view_query: null,
       sharding: null,
+      profile: null,
       field_paths: [],
       columns: [{ name: "event_name", type: "STRING", mode: "NULLABLE", description: null }],
       status: { state: "fresh" }

@@ -52,6 +52,10 @@ export const testSettings = (overrides: Partial<SyncSettings> = {}): SyncSetting
   retryBudget: Duration.minutes(2),
   historyKeep: 30,
   historyMaxAge: Duration.days(90),
+  profileTargets: [],
+  profileMaxBytesBilled: 1024 ** 3,
+  sensitiveColumnPattern: null,
+  metadataMaxBytesBilled: 100 * 1024 ** 2,
   ...overrides
 })
 

@@ -187,4 +187,49 @@ describe("a sync of many tables", () => {
       ])
       expect(doc.metrics?.tables).toBe(1)
     }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare") }))))
+
+  it.effect("profiles only the tables that opted in, never touching sensitive columns", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const queries: Array<string> = []
+      // Any profile query: 100 rows, no nulls, 5 distinct values, no range, no top values.
+      const VALUES: Record<string, unknown> = { nulls: 0, distinct: 5, min: null, max: null, top: [] }
+      yield* warehouse.answerQuery((sql) => {
+        queries.push(sql)
+        return sql.includes("COUNT(*) AS row_count") || sql.includes("APPROX_TOP_COUNT")
+      }, (sql) => ({
+        rows: [
+          Object.fromEntries([
+            ["row_count", 100],
+            ...[...sql.matchAll(/AS (c\d+_([a-z]+))/g)].map(([, alias, kind]) => [alias, VALUES[kind]])
+          ])
+        ],
+        totalBytesProcessed: 2048
+      }))
+      const summary = yield* syncOnce()
+      expect(summary.status).toBe("ok")
+      const doc = yield* published
+      const names = doc.tables.find((t) => t.table_id === "nlq-ex.public.usa_names")
+      expect(names?.profile?.rows_sampled).toBe(100)
+      expect(names?.profile?.skipped).toContainEqual(expect.objectContaining({ column: "name", reason: "sensitive_name" }))
+      expect(queries.length).toBeGreaterThan(0)
+      expect(queries.every((q) => !q.includes("SELECT *") && !/\bname\b/.test(q.replace(/`[^`]*`/g, "")))).toBe(true)
+      expect(doc.tables.find((t) => t.table_id === "nlq-ex.public.shakespeare")?.profile).toBeNull()
+      const getTableCalls = (yield* warehouse.calls).filter((c) => c.operation === "getTable").map((c) => c.target)
+      expect(getTableCalls).toEqual(["nlq-ex.public.usa_names"])
+    }).pipe(Effect.provide(testLayer({
+      targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.usa_names"),
+      profileTargets: targets("nlq-ex.public.usa_*")
+    }))))
+
+  it.effect("keeps going when a profile fails", () =>
+    Effect.gen(function*() {
+      yield* arrange
+      const summary = yield* syncOnce()
+      expect(summary.status).toBe("ok")
+      expect((yield* published).tables[0].profile).toBeNull()
+    }).pipe(Effect.provide(testLayer({
+      targets: targets("nlq-ex.public.usa_names"),
+      profileTargets: targets("nlq-ex.public.*")
+    }))))
 })

@@ -6,6 +6,7 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { formatTableRef, type TableRef, tableRefOf } from "../../contract/TableId.ts"
 import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
@@ -22,8 +23,10 @@ export interface BigQueryCall {
 
 interface QueryAnswer {
   readonly matches: (sql: string) => boolean
-  readonly result: QueryResult
+  readonly result: QueryResult | ((sql: string) => QueryResult)
 }
+
+const answer = (a: QueryAnswer, sql: string): QueryResult => typeof a.result === "function" ? a.result(sql) : a.result
 
 interface State {
   readonly tables: ReadonlyMap<string, TableMetadata>
@@ -41,8 +44,11 @@ export interface MemoryWarehouse {
   /** Adds or replaces a table. */
   readonly putTable: (table: TableMetadata) => Effect.Effect<void>
   readonly dropTable: (tableId: string) => Effect.Effect<void>
-  /** Answers queries whose SQL satisfies `matches` (first arranged answer wins). */
-  readonly answerQuery: (matches: (sql: string) => boolean, result: QueryResult) => Effect.Effect<void>
+  /** Answers queries whose SQL satisfies `matches` (first arranged answer wins), with a result or a function of the SQL. */
+  readonly answerQuery: (
+    matches: (sql: string) => boolean,
+    result: QueryResult | ((sql: string) => QueryResult)
+  ) => Effect.Effect<void>
   /** The next call of `operation` (on `target`, when given) fails with `error` (queued in order). */
   readonly failNext: (operation: BigQueryOperation, error: BigQueryError, target?: string) => Effect.Effect<void>
   readonly calls: Effect.Effect<ReadonlyArray<BigQueryCall>>
@@ -121,8 +127,8 @@ const make = (options: MemoryBigQueryOptions) =>
         enter("query", sql).pipe(
           Effect.zipRight(Ref.get(state)),
           Effect.flatMap((s) => {
-            const answer = s.answers.find((a) => a.matches(sql))
-            return answer === undefined
+            const found = s.answers.find((a) => a.matches(sql))
+            return found === undefined
               ? Effect.fail(
                 new RemoteRejected({
                   service: "bigquery",
@@ -133,14 +139,17 @@ const make = (options: MemoryBigQueryOptions) =>
                   message: "no answer arranged for this query"
                 })
               )
-              : Effect.succeed(answer.result)
+              : Effect.succeed(answer(found, sql))
           })
         ),
       dryRun: (_project, sql) =>
         enter("dryRun", sql).pipe(
           Effect.zipRight(Ref.get(state)),
           Effect.map((s) => ({
-            totalBytesProcessed: s.answers.find((a) => a.matches(sql))?.result.totalBytesProcessed ?? 0
+            totalBytesProcessed: Option.match(Option.fromNullable(s.answers.find((a) => a.matches(sql))), {
+              onNone: () => 0,
+              onSome: (found) => answer(found, sql).totalBytesProcessed
+            })
           }))
         )
     })

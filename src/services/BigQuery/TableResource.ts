@@ -69,7 +69,7 @@ export const RestTable = Schema.Struct({
 export type RestTable = typeof RestTable.Type
 
 /** What the sync learns about a table from BigQuery (a cache `TableEntry` without run status). */
-export type TableMetadata = Omit<TableEntry, "status" | "sharding" | "field_paths">
+export type TableMetadata = Omit<TableEntry, "status" | "sharding" | "field_paths" | "profile">
 
 const TABLE_KINDS: ReadonlySet<string> = new Set<TableKind>([
   "TABLE",
