@@ -1,0 +1,512 @@
+/**
+ * `BigQueryService` over BigQuery's REST API, through `@google-cloud/bigquery`.
+ *
+ * The client is used for what it does well — credentials, the endpoint, turning error replies into
+ * `ApiError`s — and every call goes through its low-level `request`, one REST call at a time:
+ * - Effect owns retrying: the client's own retries are off, so one call here is one HTTP request.
+ * - Effect owns paging and polling, so each REST call gets its own deadline (the client has none).
+ * - Replies are decoded with schemas, so a malformed reply is a typed `RemoteRejected`; the client's
+ *   own job helpers crash the process on some malformed dry-run replies.
+ *
+ * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
+ * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
+ * (requests at `/bigquery/v2/projects/...`), else Google's. A local endpoint is used without
+ * credentials, so nothing is looked up and no metadata server is probed.
+ */
+import type { BigQuery as BigQueryClient } from "@google-cloud/bigquery"
+import * as Config from "effect/Config"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { formatTableRef, type TableRef } from "../../contract/TableId.ts"
+import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
+import { RemoteRejected, RemoteTimeout } from "../RemoteErrors.ts"
+import {
+  type BigQuery,
+  type BigQueryError,
+  BigQueryService,
+  type DryRunResult,
+  type QueryOptions,
+  type QueryResult,
+  type TableListing
+} from "./BigQueryService.ts"
+import { referenceMismatch, RestTable, type TableMetadata, tableMetadataFromRest } from "./TableResource.ts"
+
+/** How many tables.get calls of one getTables batch are in flight at once. */
+const TABLES_GET_CONCURRENCY = 8
+
+export interface LiveBigQueryOptions {
+  /** The project the client is created for (jobs name their own project). */
+  readonly projectId: string
+  /** A BigQuery-compatible endpoint such as `http://127.0.0.1:9050`; `BIGQUERY_EMULATOR_HOST` wins over it. */
+  readonly apiEndpoint?: string | undefined
+  /** Where jobs run (`US`, `EU`, `asia-northeast3`); BigQuery infers it from the tables when absent. */
+  readonly location?: string | undefined
+  /** The deadline of each REST call (and of the wait for a query job to finish). */
+  readonly timeout: Duration.DurationInput
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replies, as far as MetaSync reads them
+
+const Int64String = Schema.Union(Schema.NumberFromString, Schema.Number).pipe(
+  Schema.compose(Schema.NonNegativeInt, { strict: false })
+)
+
+const TableList = Schema.Struct({
+  tables: Schema.optional(
+    Schema.Array(Schema.Struct({
+      tableReference: Schema.Struct({ tableId: Schema.String }),
+      type: Schema.optional(Schema.String)
+    }))
+  ),
+  nextPageToken: Schema.optional(Schema.String)
+})
+
+interface QueryField {
+  readonly name: string
+  readonly type: string
+  readonly mode?: string | undefined
+  readonly fields?: ReadonlyArray<QueryField> | undefined
+}
+
+const QueryField: Schema.Schema<QueryField> = Schema.Struct({
+  name: Schema.String,
+  type: Schema.String,
+  mode: Schema.optional(Schema.String),
+  fields: Schema.optional(Schema.Array(Schema.suspend((): Schema.Schema<QueryField> => QueryField)))
+})
+
+const JobReference = Schema.Struct({
+  projectId: Schema.String,
+  jobId: Schema.String,
+  location: Schema.optional(Schema.String)
+})
+type JobReference = typeof JobReference.Type
+
+/** What jobs.query and jobs.getQueryResults both answer. */
+const QueryResponse = Schema.Struct({
+  jobReference: Schema.optional(JobReference),
+  jobComplete: Schema.Boolean,
+  schema: Schema.optional(Schema.Struct({ fields: Schema.optional(Schema.Array(QueryField)) })),
+  rows: Schema.optional(Schema.Array(Schema.Struct({ f: Schema.Array(Schema.Struct({ v: Schema.Unknown })) }))),
+  pageToken: Schema.optional(Schema.String),
+  totalBytesProcessed: Schema.optional(Int64String)
+})
+type QueryResponse = typeof QueryResponse.Type
+
+const ErrorProto = Schema.Struct({ reason: Schema.optional(Schema.String), message: Schema.optional(Schema.String) })
+
+const DryRunJob = Schema.Struct({
+  status: Schema.optional(Schema.Struct({ errorResult: Schema.optional(ErrorProto) })),
+  statistics: Schema.optional(Schema.Struct({
+    totalBytesProcessed: Schema.optional(Int64String),
+    query: Schema.optional(Schema.Struct({ totalBytesProcessed: Schema.optional(Int64String) }))
+  }))
+})
+
+const formatIssues = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`)
+    .join("; ")
+
+// ---------------------------------------------------------------------------------------------
+// Query rows: BigQuery's `{f:[{v}]}` cells to plain values
+
+class MalformedCell extends Error {}
+
+const INTEGER = /^-?\d+$/
+
+/** Microseconds since the epoch (`formatOptions.useInt64Timestamp`) or float seconds, as ISO-8601. */
+const timestampIso = (value: string): string => {
+  if (!INTEGER.test(value)) {
+    const ms = Number(value) * 1000
+    if (!Number.isFinite(ms)) throw new MalformedCell(`"${value}" is not a timestamp`)
+    return DateTime.formatIso(DateTime.unsafeMake(Math.round(ms)))
+  }
+  const micros = BigInt(value)
+  let ms = micros / 1000n
+  let rest = micros % 1000n
+  if (rest < 0n) {
+    ms -= 1n
+    rest += 1000n
+  }
+  const iso = DateTime.formatIso(DateTime.unsafeMake(Number(ms)))
+  return rest === 0n ? iso : `${iso.slice(0, -1)}${String(rest).padStart(3, "0")}Z`
+}
+
+const scalar = (type: string, value: string, path: string): unknown => {
+  switch (type) {
+    case "INTEGER":
+    case "INT64": {
+      if (!INTEGER.test(value)) throw new MalformedCell(`${path}: "${value}" is not an integer`)
+      const n = Number(value)
+      // Beyond 2^53 a number would silently change the value; the exact digits are kept instead.
+      return Number.isSafeInteger(n) ? n : value
+    }
+    case "FLOAT":
+    case "FLOAT64": {
+      const n = Number(value)
+      if (Number.isNaN(n) && value !== "NaN") throw new MalformedCell(`${path}: "${value}" is not a number`)
+      return n
+    }
+    case "BOOLEAN":
+    case "BOOL":
+      if (value !== "true" && value !== "false") throw new MalformedCell(`${path}: "${value}" is not a boolean`)
+      return value === "true"
+    case "TIMESTAMP":
+      return timestampIso(value)
+    default:
+      // NUMERIC and BIGNUMERIC stay exact as strings; DATE, TIME, DATETIME, BYTES (base64), JSON,
+      // GEOGRAPHY and INTERVAL are already in their canonical text form.
+      return value
+  }
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+
+const single = (field: QueryField, value: unknown, path: string): unknown => {
+  if (value === null || value === undefined) return null
+  const type = field.type.toUpperCase()
+  if (type === "RECORD" || type === "STRUCT") {
+    if (!isObject(value) || !Array.isArray(value.f)) throw new MalformedCell(`${path}: expected a record {f: [...]}`)
+    return record(field.fields ?? [], value.f, path)
+  }
+  if (typeof value !== "string") throw new MalformedCell(`${path}: expected a string, got ${JSON.stringify(value)}`)
+  return scalar(type, value, path)
+}
+
+const cell = (field: QueryField, value: unknown, path: string): unknown => {
+  if (field.mode?.toUpperCase() !== "REPEATED") return single(field, value, path)
+  // BigQuery arrays are never NULL: an empty one may come as null.
+  if (value === null || value === undefined) return []
+  if (!Array.isArray(value)) throw new MalformedCell(`${path}: expected an array for a REPEATED field`)
+  return value.map((item: unknown, i) => {
+    if (!isObject(item)) throw new MalformedCell(`${path}[${i}]: expected {v: ...}`)
+    return single(field, item.v, `${path}[${i}]`)
+  })
+}
+
+const record = (fields: ReadonlyArray<QueryField>, cells: ReadonlyArray<unknown>, path: string) => {
+  if (cells.length !== fields.length) {
+    throw new MalformedCell(`${path || "row"}: ${cells.length} values for ${fields.length} fields`)
+  }
+  const out: Record<string, unknown> = {}
+  fields.forEach((field, i) => {
+    const value = cells[i]
+    out[field.name] = cell(field, isObject(value) ? value.v : value, path === "" ? field.name : `${path}.${field.name}`)
+  })
+  return out
+}
+
+const queryParameter = (name: string, value: string | number | boolean) => ({
+  name,
+  parameterType: {
+    type: typeof value === "string"
+      ? "STRING"
+      : typeof value === "boolean"
+      ? "BOOL"
+      : Number.isInteger(value)
+      ? "INT64"
+      : "FLOAT64"
+  },
+  parameterValue: { value: String(value) }
+})
+
+// ---------------------------------------------------------------------------------------------
+// The endpoint
+
+interface LocalEndpoint {
+  readonly apiEndpoint: string
+  /** What the client prefixes to `/projects/...`. */
+  readonly baseUrl: string
+}
+
+const trimSlashes = (url: string) => url.replace(/\/+$/, "")
+
+/**
+ * The client itself would use `BIGQUERY_EMULATOR_HOST` verbatim as its base URL (a bare
+ * `host:port` then yields unusable URLs) and still look up credentials; both are settled here.
+ */
+const localEndpoint = (
+  emulatorHost: string | undefined,
+  apiEndpoint: string | undefined
+): LocalEndpoint | undefined => {
+  if (emulatorHost !== undefined) {
+    const url = trimSlashes(/^https?:\/\//i.test(emulatorHost) ? emulatorHost : `http://${emulatorHost}`)
+    return { apiEndpoint: url, baseUrl: url }
+  }
+  if (apiEndpoint !== undefined) {
+    const url = trimSlashes(/^https?:\/\//i.test(apiEndpoint) ? apiEndpoint : `https://${apiEndpoint}`)
+    return { apiEndpoint: url, baseUrl: `${url}/bigquery/v2` }
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// The layer
+
+interface RestCall {
+  readonly operation: string
+  /** A table id, `project.dataset` or a project: what the errors name. */
+  readonly resource: string
+  readonly project: string
+  readonly method: "GET" | "POST"
+  /** Relative to `/projects/{project}`. */
+  readonly uri: string
+  readonly qs?: Readonly<Record<string, string | number | boolean>>
+  readonly json?: unknown
+}
+
+const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
+  Effect.gen(function*() {
+    const emulatorHost = yield* Config.option(Config.string("BIGQUERY_EMULATOR_HOST")).pipe(
+      Effect.map(Option.filter((host) => host.trim() !== "")),
+      Effect.orDie
+    )
+    const endpoint = localEndpoint(Option.getOrUndefined(emulatorHost), options.apiEndpoint)
+    const timeoutMs = Duration.toMillis(Duration.decode(options.timeout))
+    // How long BigQuery may hold a jobs.query or getQueryResults call open waiting for the job.
+    const serverWaitMs = Math.max(1, Math.min(10_000, Math.floor(timeoutMs / 2)))
+
+    // Loaded here, not at the top, so that modules needing only the service tag stay light.
+    const { BigQuery: Client } = yield* Effect.promise(() => import("@google-cloud/bigquery"))
+    const { PassThroughClient } = yield* Effect.promise(() => import("google-auth-library"))
+
+    const client: BigQueryClient = new Client({
+      projectId: options.projectId,
+      ...(options.location === undefined ? {} : { location: options.location }),
+      // Retries belong to the caller's Effect schedule; the legacy top-level flags must stay unset.
+      retryOptions: { autoRetry: false },
+      ...(endpoint === undefined ? {} : { apiEndpoint: endpoint.apiEndpoint, authClient: new PassThroughClient() })
+    })
+    if (endpoint !== undefined) client.baseUrl = endpoint.baseUrl
+
+    const contextOf = (call: Pick<RestCall, "operation" | "resource">): RemoteCallContext => ({
+      service: "bigquery",
+      operation: call.operation,
+      resource: call.resource
+    })
+
+    const toBigQueryError = (context: RemoteCallContext, error: unknown): BigQueryError => {
+      const mapped = fromGoogleError(context, error)
+      // No BigQuery read carries a generation precondition; a 412 is a plain refusal here.
+      return mapped._tag === "PreconditionFailed"
+        ? new RemoteRejected({ ...context, status: 412, reason: "conditionNotMet", message: mapped.message })
+        : mapped
+    }
+
+    const malformed = (call: Pick<RestCall, "operation" | "resource">, problem: string) =>
+      new RemoteRejected({
+        ...contextOf(call),
+        status: null,
+        reason: "malformedResponse",
+        message: `BigQuery ${call.operation} on ${call.resource} answered with a reply MetaSync cannot read: ${problem}`
+      })
+
+    const withDeadline = (call: Pick<RestCall, "operation" | "resource">) =>
+      Effect.timeoutFail({
+        duration: options.timeout,
+        onTimeout: () => new RemoteTimeout({ ...contextOf(call), timeout_ms: timeoutMs, attempts: 1 })
+      })
+
+    /** One HTTP request, its reply decoded with `schema`; no deadline (callers set it). */
+    const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
+      Effect.async<unknown, BigQueryError>((resume) => {
+        try {
+          client.request(
+            {
+              method: call.method,
+              uri: call.uri,
+              projectId: call.project,
+              ...(call.qs === undefined ? {} : { qs: call.qs }),
+              ...(call.json === undefined ? {} : { json: call.json })
+            },
+            (error, body) =>
+              resume(
+                error === null || error === undefined
+                  ? Effect.succeed(body)
+                  // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
+                  : error instanceof SyntaxError
+                  ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
+                  : Effect.fail(toBigQueryError(contextOf(call), error))
+              )
+          )
+        } catch (error) {
+          resume(Effect.fail(toBigQueryError(contextOf(call), error)))
+        }
+      }).pipe(
+        Effect.flatMap((body) =>
+          typeof body === "string" || body === undefined
+            ? Effect.fail(malformed(call, `not a JSON object: ${JSON.stringify(body ?? "").slice(0, 120)}`))
+            : Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(body).pipe(
+              Effect.mapError((error) => malformed(call, formatIssues(error)))
+            )
+        )
+      )
+
+    const getTable = Effect.fn("LiveBigQuery.getTable")(function*(ref: TableRef) {
+      const call: RestCall = {
+        operation: "tables.get",
+        resource: formatTableRef(ref),
+        project: ref.project,
+        method: "GET",
+        uri: `/datasets/${ref.dataset}/tables/${ref.table}`
+      }
+      const table = yield* send(call, RestTable).pipe(withDeadline(call))
+      const mismatch = referenceMismatch(ref, table)
+      if (mismatch !== undefined) return yield* Effect.fail(malformed(call, mismatch))
+      return tableMetadataFromRest(ref, table, yield* DateTime.now)
+    })
+
+    // One free tables.get per table; a batch over INFORMATION_SCHEMA would bill at least 10 MB a query.
+    const getTables = Effect.fn("LiveBigQuery.getTables")(function*(
+      project: string,
+      dataset: string,
+      tables: ReadonlyArray<string>
+    ) {
+      const found = yield* Effect.forEach(
+        [...new Set(tables)],
+        (table) =>
+          getTable({ project, dataset, table }).pipe(
+            Effect.map((metadata) => [[table, metadata] as const]),
+            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
+          ),
+        { concurrency: TABLES_GET_CONCURRENCY }
+      )
+      return new Map(found.flat()) as ReadonlyMap<string, TableMetadata>
+    })
+
+    const listTables = Effect.fn("LiveBigQuery.listTables")(function*(project: string, dataset: string) {
+      const listings: Array<TableListing> = []
+      const seen = new Set<string>()
+      let pageToken: string | undefined
+      do {
+        const call: RestCall = {
+          operation: "tables.list",
+          resource: `${project}.${dataset}`,
+          project,
+          method: "GET",
+          uri: `/datasets/${dataset}/tables`,
+          qs: pageToken === undefined ? { maxResults: 1000 } : { maxResults: 1000, pageToken }
+        }
+        const page = yield* send(call, TableList).pipe(withDeadline(call))
+        for (const table of page.tables ?? []) {
+          listings.push({ table: table.tableReference.tableId, kind: table.type ?? "TABLE" })
+        }
+        pageToken = page.nextPageToken
+        if (pageToken !== undefined && seen.has(pageToken)) {
+          return yield* Effect.fail(malformed(call, `page token ${pageToken} came back twice`))
+        }
+        if (pageToken !== undefined) seen.add(pageToken)
+      } while (pageToken !== undefined)
+      return listings
+    })
+
+    const query = Effect.fn("LiveBigQuery.query")(function*(project: string, sql: string, queryOptions: QueryOptions) {
+      const start: RestCall = {
+        operation: "jobs.query",
+        resource: project,
+        project,
+        method: "POST",
+        uri: "/queries",
+        json: {
+          query: sql,
+          useLegacySql: false,
+          maximumBytesBilled: BigInt(Math.trunc(queryOptions.maximumBytesBilled)).toString(),
+          formatOptions: { useInt64Timestamp: true },
+          timeoutMs: serverWaitMs,
+          ...(options.location === undefined ? {} : { location: options.location }),
+          ...(queryOptions.params === undefined ? {} : {
+            parameterMode: "NAMED",
+            queryParameters: Object.entries(queryOptions.params).map(([name, value]) => queryParameter(name, value))
+          })
+        }
+      }
+      const resultsCall = (job: JobReference, pageToken: string | undefined): RestCall => ({
+        operation: "jobs.getQueryResults",
+        resource: project,
+        project,
+        method: "GET",
+        uri: `/queries/${job.jobId}`,
+        qs: {
+          timeoutMs: serverWaitMs,
+          "formatOptions.useInt64Timestamp": true,
+          ...(job.location ?? options.location) === undefined ? {} : { location: job.location ?? options.location! },
+          ...(pageToken === undefined ? {} : { pageToken })
+        }
+      })
+      const jobOf = (call: RestCall, response: QueryResponse) =>
+        response.jobReference === undefined
+          ? Effect.fail(malformed(call, "more results to fetch but no jobReference"))
+          : Effect.succeed(response.jobReference)
+
+      // Waiting for the job, however many polls it takes, shares one deadline.
+      const first = yield* Effect.gen(function*() {
+        let response = yield* send(start, QueryResponse)
+        while (!response.jobComplete) {
+          const call = resultsCall(yield* jobOf(start, response), undefined)
+          response = yield* send(call, QueryResponse)
+        }
+        return response
+      }).pipe(withDeadline(start))
+
+      const fields = first.schema?.fields ?? []
+      const decodeRows = (call: RestCall, response: QueryResponse) =>
+        Effect.try({
+          try: () => (response.rows ?? []).map((row) => record(fields, row.f, "")),
+          catch: (error) => malformed(call, error instanceof Error ? error.message : String(error))
+        })
+
+      const rows = [...yield* decodeRows(start, first)]
+      const seen = new Set<string>()
+      let pageToken = first.pageToken
+      while (pageToken !== undefined) {
+        if (seen.has(pageToken)) return yield* Effect.fail(malformed(start, `page token ${pageToken} came back twice`))
+        seen.add(pageToken)
+        const call = resultsCall(yield* jobOf(start, first), pageToken)
+        const page = yield* send(call, QueryResponse).pipe(withDeadline(call))
+        if (!page.jobComplete) return yield* Effect.fail(malformed(call, "a page of a finished job says jobComplete: false"))
+        rows.push(...yield* decodeRows(call, page))
+        pageToken = page.pageToken
+      }
+      return { rows, totalBytesProcessed: first.totalBytesProcessed ?? 0 } satisfies QueryResult
+    })
+
+    const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {
+      const call: RestCall = {
+        operation: "jobs.insert",
+        resource: project,
+        project,
+        method: "POST",
+        uri: "/jobs",
+        json: {
+          configuration: { query: { query: sql, useLegacySql: false }, dryRun: true },
+          jobReference: { projectId: project, ...(options.location === undefined ? {} : { location: options.location }) }
+        }
+      }
+      const job = yield* send(call, DryRunJob).pipe(withDeadline(call))
+      const failure = job.status?.errorResult
+      if (failure !== undefined) {
+        return yield* Effect.fail(toBigQueryError(contextOf(call), {
+          message: failure.message ?? `the dry run failed (${failure.reason ?? "no reason given"})`,
+          errors: [failure]
+        }))
+      }
+      const bytes = job.statistics?.query?.totalBytesProcessed ?? job.statistics?.totalBytesProcessed
+      if (bytes === undefined) return yield* Effect.fail(malformed(call, "no statistics.totalBytesProcessed"))
+      return { totalBytesProcessed: bytes } satisfies DryRunResult
+    })
+
+    return BigQueryService.of({ getTable, getTables, listTables, query, dryRun } satisfies BigQuery)
+  })
+
+export const LiveBigQuery = {
+  /** The service itself. Construction loads the Google client; it needs no credentials for a local endpoint. */
+  make,
+  layer: (options: LiveBigQueryOptions): Layer.Layer<BigQueryService> => Layer.effect(BigQueryService, make(options))
+} as const

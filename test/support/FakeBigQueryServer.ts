@@ -1,0 +1,512 @@
+/**
+ * A local BigQuery for tests: the parts of the BigQuery v2 REST API that MetaSync reads through
+ * @google-cloud/bigquery (tables.get, tables.list, jobs.query with paging and polling,
+ * jobs.getQueryResults, dry-run jobs.insert), over real HTTP on 127.0.0.1.
+ *
+ * Paths are accepted under `/bigquery/v2/projects/...` (the client with `apiEndpoint`) and
+ * `/projects/...` (the client with `BIGQUERY_EMULATOR_HOST`).
+ *
+ * Tables are arranged as REST `Table` resources; queries as answers picked by a matcher on the SQL
+ * (unknown SQL is a 400 `invalidQuery`, as BigQuery says for a query it cannot run). Faults are
+ * scripted per request: `fake.faults.inject(Fault.status(503), { kind: "jobs.query" })` makes the
+ * next matching request fail that way. Every request, faulted or not, is recorded in `fake.requests`.
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+
+// ---------------------------------------------------------------------------------------------
+// Arrangements
+
+/** `TableFieldSchema`, as the REST API writes it. */
+export interface FakeField {
+  readonly name: string
+  readonly type: string
+  readonly mode?: string
+  readonly description?: string
+  readonly fields?: ReadonlyArray<FakeField>
+}
+
+/** A REST `Table` resource; `tableReference.tableId` names the table, the rest is served as given. */
+export interface TableResourceJson {
+  readonly tableReference: { readonly tableId: string; readonly projectId?: string; readonly datasetId?: string }
+  readonly [key: string]: unknown
+}
+
+export interface FakeTables {
+  /** Adds (or replaces) a table, creating its dataset; `id`, `kind` and the full `tableReference` are filled in. */
+  readonly put: (project: string, dataset: string, resource: TableResourceJson) => void
+  /** Creates an empty dataset (tables.list on an unknown dataset is a 404). */
+  readonly putDataset: (project: string, dataset: string) => void
+  readonly remove: (project: string, dataset: string, table: string) => void
+}
+
+/**
+ * The answer to every query whose SQL matches: a string matches as a substring.
+ *
+ * Rows are plain arrays in the order of `schema`. A RECORD value is an array in the order of its
+ * fields or an object keyed by field name; a REPEATED value is an array; a TIMESTAMP may be an ISO
+ * string; `null` is NULL. The fake encodes them as BigQuery does (`{f:[{v}]}`, values as strings).
+ */
+export interface QueryAnswer {
+  readonly match: string | RegExp | ((sql: string) => boolean)
+  readonly schema: ReadonlyArray<FakeField>
+  readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
+  readonly totalBytesProcessed?: number
+  /** Rows per page (all in one page by default). */
+  readonly pageSize?: number
+  /** How many replies (jobs.query's included) say `jobComplete: false` before the results are ready (0 by default). */
+  readonly pendingPolls?: number
+}
+
+export interface FakeQueries {
+  /** Arranges an answer; the first arranged answer that matches wins. */
+  readonly answer: (answer: QueryAnswer) => void
+  readonly clear: () => void
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and faults
+
+export type RequestKind =
+  | "tables.get"
+  | "tables.list"
+  | "jobs.query"
+  | "jobs.getQueryResults"
+  | "jobs.insert"
+  | "other"
+
+export interface RecordedRequest {
+  readonly method: string
+  /** The path as sent, without the query. */
+  readonly path: string
+  readonly query: Readonly<Record<string, string>>
+  readonly headers: http.IncomingHttpHeaders
+  /** The JSON body (`undefined` when there is none). */
+  readonly body: unknown
+  readonly kind: RequestKind
+  readonly project: string | undefined
+}
+
+export type Fault =
+  /** An error reply with BigQuery's JSON error body; `reason` defaults to the one BigQuery uses for the status. */
+  | { readonly type: "status"; readonly status: number; readonly reason?: string }
+  /** The socket is destroyed before any reply. */
+  | { readonly type: "reset" }
+  /** No reply at all, until the server closes. */
+  | { readonly type: "stall" }
+  /** A 200 reply whose body is not valid JSON. */
+  | { readonly type: "malformed" }
+  /** The reply stops halfway through its announced Content-Length and the connection drops. */
+  | { readonly type: "truncated" }
+  /** This JSON reply instead of the real one (e.g. a 200 that lacks fields the client relies on). */
+  | { readonly type: "reply"; readonly status: number; readonly body: unknown }
+
+export const Fault = {
+  status: (status: number, reason?: string): Fault =>
+    reason === undefined ? { type: "status", status } : { type: "status", status, reason },
+  reset: { type: "reset" } as Fault,
+  stall: { type: "stall" } as Fault,
+  malformed: { type: "malformed" } as Fault,
+  truncated: { type: "truncated" } as Fault,
+  reply: (status: number, body: unknown): Fault => ({ type: "reply", status, body })
+} as const
+
+export type FaultMatch =
+  | { readonly kind?: RequestKind; readonly method?: string }
+  | ((request: RecordedRequest) => boolean)
+
+export interface FaultScript {
+  /** Queues `fault` for the next `times` requests matching `when` (every request by default). */
+  readonly inject: (fault: Fault, when?: FaultMatch, times?: number) => void
+  /** Faults queued and not yet used. */
+  readonly pending: () => number
+  readonly clear: () => void
+}
+
+/** BigQuery's reasons by status; 403 defaults to the rate-limit reason BigQuery sends with 403. */
+const REASONS: Record<number, string> = {
+  400: "invalidQuery",
+  401: "authError",
+  403: "rateLimitExceeded",
+  404: "notFound",
+  429: "rateLimitExceeded",
+  500: "backendError",
+  502: "backendError",
+  503: "backendError",
+  504: "backendError"
+}
+
+const matches = (when: FaultMatch, request: RecordedRequest): boolean =>
+  typeof when === "function"
+    ? when(request)
+    : (when.kind === undefined || when.kind === request.kind) &&
+      (when.method === undefined || when.method.toUpperCase() === request.method)
+
+// ---------------------------------------------------------------------------------------------
+// Replies are values first, so that a fault can damage them before they are sent.
+
+interface Reply {
+  readonly status: number
+  readonly body: Buffer
+}
+
+const json = (status: number, value: unknown): Reply => ({ status, body: Buffer.from(JSON.stringify(value)) })
+
+const errorReply = (status: number, message: string, reason = REASONS[status] ?? "invalid"): Reply =>
+  json(status, { error: { code: status, message, errors: [{ message, domain: "global", reason }] } })
+
+// ---------------------------------------------------------------------------------------------
+// Query results in BigQuery's wire form
+
+const isRecordType = (field: FakeField) => field.type === "RECORD" || field.type === "STRUCT"
+
+const encodeScalar = (field: FakeField, value: unknown, int64Timestamps: boolean): unknown => {
+  if (value === null || value === undefined) return null
+  if (isRecordType(field)) {
+    const fields = field.fields ?? []
+    const values = Array.isArray(value) ? value : fields.map((f) => (value as Record<string, unknown>)[f.name])
+    return { f: fields.map((f, i) => ({ v: encodeValue(f, values[i], int64Timestamps) })) }
+  }
+  if (field.type === "TIMESTAMP" && typeof value === "string" && !/^-?\d+$/.test(value)) {
+    const micros = Date.parse(value) * 1000
+    return int64Timestamps ? String(micros) : (micros / 1e6).toExponential().replace("e+", "E")
+  }
+  return typeof value === "object" ? JSON.stringify(value) : String(value)
+}
+
+const encodeValue = (field: FakeField, value: unknown, int64Timestamps: boolean): unknown =>
+  field.mode === "REPEATED"
+    ? ((value ?? []) as ReadonlyArray<unknown>).map((item) => ({ v: encodeScalar(field, item, int64Timestamps) }))
+    : encodeScalar(field, value, int64Timestamps)
+
+const encodeRow = (schema: ReadonlyArray<FakeField>, row: ReadonlyArray<unknown>, int64Timestamps: boolean) => ({
+  f: schema.map((field, i) => ({ v: encodeValue(field, row[i], int64Timestamps) }))
+})
+
+interface Job {
+  readonly id: string
+  readonly project: string
+  readonly answer: QueryAnswer
+  pollsLeft: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing
+
+interface Route {
+  readonly kind: RequestKind
+  readonly project: string | undefined
+  readonly dataset?: string
+  readonly table?: string
+  readonly jobId?: string
+}
+
+const route = (method: string, path: string): Route => {
+  const segments = path.split("/").slice(1).map(decodeURIComponent)
+  const rest = segments[0] === "bigquery" && segments[1] === "v2" ? segments.slice(2) : segments
+  if (rest[0] !== "projects" || rest[1] === undefined) return { kind: "other", project: undefined }
+  const project = rest[1]
+  const [collection, id, sub, subId] = rest.slice(2)
+  if (collection === "datasets" && id !== undefined && sub === "tables" && method === "GET") {
+    return subId === undefined
+      ? { kind: "tables.list", project, dataset: id }
+      : { kind: "tables.get", project, dataset: id, table: subId }
+  }
+  if (collection === "queries" && id === undefined && method === "POST") return { kind: "jobs.query", project }
+  if (collection === "queries" && id !== undefined && method === "GET") {
+    return { kind: "jobs.getQueryResults", project, jobId: id }
+  }
+  if (collection === "jobs" && id === undefined && method === "POST") return { kind: "jobs.insert", project }
+  return { kind: "other", project }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+export interface FakeBigQueryOptions {
+  /** Largest page tables.list returns when the client does not ask for less (BigQuery: 50). */
+  readonly listPageSize?: number
+}
+
+export interface FakeBigQuery {
+  /** `http://127.0.0.1:PORT`, for `apiEndpoint` or `BIGQUERY_EMULATOR_HOST`. */
+  readonly url: string
+  readonly port: number
+  readonly tables: FakeTables
+  readonly queries: FakeQueries
+  readonly requests: ReadonlyArray<RecordedRequest>
+  /** Requests of one kind, e.g. to assert that a call made exactly one. */
+  readonly requestsOf: (kind: RequestKind) => ReadonlyArray<RecordedRequest>
+  readonly faults: FaultScript
+  /** Stops the server, dropping open connections and stalled requests. */
+  readonly close: () => Promise<void>
+}
+
+export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> => {
+  const listPageSize = options.listPageSize ?? 50
+  /** `project:dataset` → table name → resource. */
+  const datasets = new Map<string, Map<string, Record<string, unknown>>>()
+  const answers: Array<QueryAnswer> = []
+  const jobs = new Map<string, Job>()
+  const requests: Array<RecordedRequest> = []
+  const queued: Array<{ fault: Fault; when: FaultMatch; times: number }> = []
+  let lastJob = 0
+
+  const datasetOf = (project: string, dataset: string) => {
+    const key = `${project}:${dataset}`
+    let tables = datasets.get(key)
+    if (tables === undefined) datasets.set(key, tables = new Map())
+    return tables
+  }
+
+  const tables: FakeTables = {
+    put: (project, dataset, resource) => {
+      const table = resource.tableReference.tableId
+      datasetOf(project, dataset).set(table, {
+        kind: "bigquery#table",
+        id: `${project}:${dataset}.${table}`,
+        type: "TABLE",
+        ...resource,
+        tableReference: { projectId: project, datasetId: dataset, tableId: table }
+      })
+    },
+    putDataset: (project, dataset) => void datasetOf(project, dataset),
+    remove: (project, dataset, table) => void datasets.get(`${project}:${dataset}`)?.delete(table)
+  }
+
+  const answerFor = (sql: string) =>
+    answers.find(({ match }) =>
+      typeof match === "string" ? sql.includes(match) : match instanceof RegExp ? match.test(sql) : match(sql)
+    )
+
+  const invalidQuery = (sql: string) =>
+    errorReply(400, `Syntax error: FakeBigQueryServer has no answer arranged for: ${sql.slice(0, 200)}`, "invalidQuery")
+
+  /** One page of a finished job, as jobs.query and jobs.getQueryResults both return it. */
+  const resultPage = (
+    job: Job,
+    kind: string,
+    pageToken: string | undefined,
+    maxResults: number | undefined,
+    int64Timestamps: boolean
+  ) => {
+    const { answer } = job
+    const start = pageToken === undefined ? 0 : Number(pageToken.replace("offset-", ""))
+    const size = Math.min(answer.pageSize ?? Number.POSITIVE_INFINITY, maxResults ?? Number.POSITIVE_INFINITY)
+    const rows = answer.rows.slice(start, start + size)
+    const end = start + rows.length
+    return {
+      kind,
+      jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+      jobComplete: true,
+      schema: { fields: answer.schema },
+      totalRows: String(answer.rows.length),
+      totalBytesProcessed: String(answer.totalBytesProcessed ?? 0),
+      cacheHit: false,
+      // BigQuery leaves `rows` out of an empty page.
+      ...(rows.length > 0 ? { rows: rows.map((row) => encodeRow(answer.schema, row, int64Timestamps)) } : {}),
+      ...(end < answer.rows.length ? { pageToken: `offset-${end}` } : {})
+    }
+  }
+
+  const pending = (job: Job, kind: string) => ({
+    kind,
+    jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+    jobComplete: false
+  })
+
+  const serve = (request: RecordedRequest, target: Route): Reply => {
+    const project = target.project ?? ""
+    const body = (request.body ?? {}) as Record<string, unknown>
+    switch (target.kind) {
+      case "tables.get": {
+        const dataset = datasets.get(`${project}:${target.dataset}`)
+        if (dataset === undefined) return errorReply(404, `Not found: Dataset ${project}:${target.dataset}`)
+        const table = dataset.get(target.table ?? "")
+        if (table === undefined) return errorReply(404, `Not found: Table ${project}:${target.dataset}.${target.table}`)
+        return json(200, table)
+      }
+      case "tables.list": {
+        const dataset = datasets.get(`${project}:${target.dataset}`)
+        if (dataset === undefined) return errorReply(404, `Not found: Dataset ${project}:${target.dataset}`)
+        const names = [...dataset.keys()].sort()
+        const limit = Math.min(listPageSize, Number(request.query.maxResults ?? listPageSize))
+        const start = request.query.pageToken === undefined ? 0 : names.indexOf(request.query.pageToken)
+        if (start < 0) return errorReply(400, `Invalid page token: ${request.query.pageToken}`, "invalid")
+        const page = names.slice(start, start + limit)
+        const next = names[start + limit]
+        return json(200, {
+          kind: "bigquery#tableList",
+          etag: `"${names.length}"`,
+          tables: page.map((name) => {
+            const table = dataset.get(name)!
+            return { kind: "bigquery#table", id: table.id, tableReference: table.tableReference, type: table.type }
+          }),
+          totalItems: names.length,
+          ...(next !== undefined ? { nextPageToken: next } : {})
+        })
+      }
+      case "jobs.query": {
+        const sql = String(body.query ?? "")
+        if (body.useLegacySql !== false) {
+          return errorReply(400, "FakeBigQueryServer speaks GoogleSQL only: send useLegacySql: false", "invalid")
+        }
+        const answer = answerFor(sql)
+        if (answer === undefined) return invalidQuery(sql)
+        const limit = body.maximumBytesBilled === undefined ? undefined : Number(body.maximumBytesBilled)
+        const bytes = answer.totalBytesProcessed ?? 0
+        if (limit !== undefined && bytes > limit) {
+          return errorReply(
+            400,
+            `Query exceeded limit for bytes billed: ${limit}. ${bytes} or higher required.`,
+            "bytesBilledLimitExceeded"
+          )
+        }
+        const job: Job = { id: `job_${++lastJob}`, project, answer, pollsLeft: answer.pendingPolls ?? 0 }
+        jobs.set(job.id, job)
+        const kind = "bigquery#queryResponse"
+        if (job.pollsLeft > 0) {
+          job.pollsLeft -= 1
+          return json(200, pending(job, kind))
+        }
+        const maxResults = typeof body.maxResults === "number" ? body.maxResults : undefined
+        const formatOptions = body.formatOptions as { useInt64Timestamp?: boolean } | undefined
+        return json(200, resultPage(job, kind, undefined, maxResults, formatOptions?.useInt64Timestamp === true))
+      }
+      case "jobs.getQueryResults": {
+        const job = jobs.get(target.jobId ?? "")
+        if (job === undefined || job.project !== project) {
+          return errorReply(404, `Not found: Job ${project}:${target.jobId}`)
+        }
+        const kind = "bigquery#getQueryResultsResponse"
+        if (job.pollsLeft > 0) {
+          job.pollsLeft -= 1
+          return json(200, pending(job, kind))
+        }
+        const maxResults = request.query.maxResults === undefined ? undefined : Number(request.query.maxResults)
+        const int64Timestamps = request.query["formatOptions.useInt64Timestamp"] === "true"
+        return json(200, resultPage(job, kind, request.query.pageToken, maxResults, int64Timestamps))
+      }
+      case "jobs.insert": {
+        const configuration = (body.configuration ?? {}) as { dryRun?: boolean; query?: { query?: string } }
+        if (configuration.dryRun !== true) return errorReply(400, "FakeBigQueryServer runs dry runs only", "invalid")
+        const sql = String(configuration.query?.query ?? "")
+        const answer = answerFor(sql)
+        if (answer === undefined) return invalidQuery(sql)
+        const bytes = String(answer.totalBytesProcessed ?? 0)
+        return json(200, {
+          kind: "bigquery#job",
+          configuration: { ...configuration, jobType: "QUERY" },
+          jobReference: { projectId: project, location: "US" },
+          status: { state: "DONE" },
+          statistics: {
+            creationTime: String(Date.now()),
+            totalBytesProcessed: bytes,
+            query: { totalBytesProcessed: bytes, totalBytesBilled: "0", cacheHit: false, statementType: "SELECT", schema: { fields: answer.schema } }
+          }
+        })
+      }
+      case "other":
+        return errorReply(404, `FakeBigQueryServer does not serve ${request.method} ${request.path}`, "notFound")
+    }
+  }
+
+  const send = (response: http.ServerResponse, reply: Reply) => {
+    response.writeHead(reply.status, {
+      "content-type": "application/json; charset=UTF-8",
+      "content-length": String(reply.body.length)
+    })
+    response.end(reply.body)
+  }
+
+  const nextFault = (request: RecordedRequest): Fault | undefined => {
+    const index = queued.findIndex((entry) => matches(entry.when, request))
+    if (index === -1) return undefined
+    const entry = queued[index]
+    if (--entry.times <= 0) queued.splice(index, 1)
+    return entry.fault
+  }
+
+  const handle = (incoming: http.IncomingMessage, response: http.ServerResponse, raw: Buffer) => {
+    const url = new URL(incoming.url ?? "/", "http://127.0.0.1")
+    const method = incoming.method ?? "GET"
+    const target = route(method, url.pathname)
+    const text = raw.toString("utf8")
+    const request: RecordedRequest = {
+      method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: incoming.headers,
+      body: text.length === 0 ? undefined : JSON.parse(text),
+      kind: target.kind,
+      project: target.project
+    }
+    requests.push(request)
+
+    const fault = nextFault(request)
+    switch (fault?.type) {
+      case undefined:
+        return send(response, serve(request, target))
+      case "status":
+        return send(response, errorReply(fault.status, `Injected fault: HTTP ${fault.status}`, fault.reason))
+      case "reset":
+        return void incoming.socket.destroy()
+      case "stall":
+        return // closeAllConnections() in close() ends it
+      case "malformed":
+        return send(response, { status: 200, body: Buffer.from('{"kind": "bigquery#') })
+      case "reply":
+        return send(response, json(fault.status, fault.body))
+      case "truncated": {
+        const reply = serve(request, target)
+        response.writeHead(reply.status, {
+          "content-type": "application/json; charset=UTF-8",
+          "content-length": String(reply.body.length)
+        })
+        // Cut the connection once half of the announced body is on the wire.
+        return void response.write(reply.body.subarray(0, Math.floor(reply.body.length / 2)), () =>
+          incoming.socket.destroy())
+      }
+    }
+  }
+
+  const server = http.createServer((incoming, response) => {
+    const chunks: Array<Buffer> = []
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
+    incoming.on("end", () => {
+      try {
+        handle(incoming, response, Buffer.concat(chunks))
+      } catch (error) {
+        send(response, errorReply(400, `FakeBigQueryServer could not serve the request: ${String(error)}`, "invalid"))
+      }
+    })
+  })
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        tables,
+        queries: {
+          answer: (answer) => void answers.push(answer),
+          clear: () => void answers.splice(0)
+        },
+        requests,
+        requestsOf: (kind) => requests.filter((r) => r.kind === kind),
+        faults: {
+          inject: (fault, when = {}, times = 1) => void queued.push({ fault, when, times }),
+          pending: () => queued.reduce((sum, entry) => sum + entry.times, 0),
+          clear: () => void queued.splice(0)
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done())
+            server.closeAllConnections()
+          })
+      })
+    })
+  })
+}
