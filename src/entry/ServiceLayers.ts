@@ -8,6 +8,8 @@ import { loadSyncSettings, SyncConfig, type SyncSettings } from "../config/SyncC
 import type { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery } from "../services/BigQuery/LiveBigQuery.ts"
 import { LocalBigQuery } from "../services/BigQuery/LocalBigQuery.ts"
+import { WebhookAlerts } from "../services/Alerting/WebhookAlerts.ts"
+import { AnthropicExampleGenerator } from "../services/ExampleGenerator/AnthropicExampleGenerator.ts"
 import { GcsStorage } from "../services/Storage/GcsStorage.ts"
 import { LocalStorage } from "../services/Storage/LocalStorage.ts"
 import type { StorageService } from "../services/Storage/StorageService.ts"
@@ -20,7 +22,13 @@ export const serviceLayers = (settings: SyncSettings): Layer.Layer<BigQueryServi
     )
     : Layer.merge(LocalBigQuery.layer(settings.localTablesDir), LocalStorage.layer(settings.localBucketDir))
 
-/** Settings read from the environment, and the services they select. */
+/** Settings read from the environment, and the services they select (alerting and LLM examples included). */
 export const SyncLayer = Layer.unwrapEffect(
-  Effect.map(loadSyncSettings, (settings) => Layer.merge(Layer.succeed(SyncConfig, settings), serviceLayers(settings)))
+  Effect.map(loadSyncSettings, (settings) =>
+    Layer.mergeAll(
+      Layer.succeed(SyncConfig, settings),
+      serviceLayers(settings),
+      WebhookAlerts.layerFromConfig,
+      AnthropicExampleGenerator.layerFromConfig
+    ))
 )

@@ -1,18 +1,29 @@
 /**
- * The operator CLI: `metasync sync` runs one sync with the settings from the environment and
- * prints what it published.
+ * The operator CLI (`metasync`, or `npm run cli --`), on GCS in live mode or the local directory in
+ * local mode, configured by the same environment variables as the function.
  *
- * Exit codes: 0 success, 1 the run failed, 2 bad configuration or usage, 3 partial (some tables
- * failed; the others were published).
+ * Exit codes: 0 success; 1 the run or check failed (or the file is invalid); 2 bad configuration
+ * or usage; 3 partial (some tables failed, the others were published); 4 the cache is stale.
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { readFile } from "node:fs/promises"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { syncOnce, type SyncSummary } from "../sync/SyncProgram.ts"
+import { parseCacheDocument } from "../contract/CacheDocument.ts"
+import { checkFreshness, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
+import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
+import { syncAndNotify } from "../sync/notify.ts"
+import type { SyncSummary } from "../sync/SyncProgram.ts"
 import { GENERATOR } from "../version.ts"
 import { runtimeLogger } from "./logging.ts"
 import { SyncLayer } from "./ServiceLayers.ts"
@@ -20,11 +31,12 @@ import { SyncLayer } from "./ServiceLayers.ts"
 export const EXIT_FAILED = 1
 export const EXIT_USAGE = 2
 export const EXIT_PARTIAL = 3
+export const EXIT_STALE = 4
 
-const json = Options.boolean("json").pipe(Options.withDescription("Print the summary as JSON"))
-const dryRun = Options.boolean("dry-run").pipe(
-  Options.withDescription("Collect, generate and validate, but publish nothing")
-)
+/** A document older than this is stale (`show`, `check`). */
+const DEFAULT_MAX_AGE_HOURS = 26
+
+const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
 
 const kilobytes = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
@@ -32,55 +44,157 @@ const kilobytes = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 export const formatSummary = (summary: SyncSummary, mode: string): string => {
   const width = Math.max(...summary.tables.map((t) => t.table_id.length))
   const rejected = Object.entries(summary.rejected_examples)
+  const headline = summary.status === "dry_run"
+    ? "Dry run: would publish"
+    : summary.status === "partial"
+    ? "Published (partial)"
+    : "Published"
   return [
-    `${summary.status === "dry_run" ? "Dry run: would publish" : summary.status === "partial" ? "Published (partial)" : "Published"} ${summary.table_count} table${
-      summary.table_count === 1 ? "" : "s"
-    } in ${(summary.duration_ms / 1000).toFixed(2)} s (${mode} mode)`,
+    `${headline} ${summary.table_count} table${summary.table_count === 1 ? "" : "s"} in ${
+      (summary.duration_ms / 1000).toFixed(2)
+    } s (${mode} mode)`,
     ...summary.tables.map((t) =>
-      `  ${t.table_id.padEnd(width)}  ${t.columns} columns, ${t.fields} fields${t.state === "stale" ? "  (stale: kept from the previous document)" : ""}`
+      `  ${t.table_id.padEnd(width)}  ${t.columns} columns, ${t.fields} fields${
+        t.state === "stale" ? "  (stale: kept from the previous document)" : ""
+      }`
     ),
     ...summary.failed_tables.map((f) => `  failed: ${f.table_id}: ${f.tag}: ${f.message}`),
-    ...(summary.drift.total === 0 ? [] : [`Drift: ${summary.drift.total} changes, ${summary.drift.breaking} breaking`]),
     `Examples: ${summary.example_count}${
       rejected.length === 0 ? "" : ` (rejected: ${rejected.map(([reason, n]) => `${reason} ${n}`).join(", ")})`
     }`,
-    `Document: ${summary.object}${summary.generation === null ? "" : ` (generation ${summary.generation}`}${
-      summary.generation === null ? ` (${kilobytes(summary.bytes)})` : `, ${kilobytes(summary.bytes)})`
+    ...(summary.drift.total === 0
+      ? []
+      : [`Drift: ${summary.drift.total} changes, ${summary.drift.breaking} breaking`, ...summary.drift.breaking_changes.map((c) => `  ${c}`)]),
+    `Document: ${summary.object}${
+      summary.generation === null ? ` (${kilobytes(summary.bytes)})` : ` (generation ${summary.generation}, ${kilobytes(summary.bytes)})`
     }`,
     `Generated at: ${summary.generated_at}`
   ].join("\n")
 }
 
-/** Prints a failure and sets the exit code; the error's own message says what went wrong. */
-const reportFailure = (error: { readonly _tag: string; readonly message: string }) =>
-  Effect.zipRight(
-    Console.error(`metasync: ${error._tag}: ${error.message}`),
-    Effect.sync(() => {
-      process.exitCode = error._tag === "InvalidConfig" ? EXIT_USAGE : EXIT_FAILED
-    })
+const setExitCode = (code: number) => Effect.sync(() => {
+  process.exitCode = code
+})
+
+/** Runs a command's work on the configured services; failures are printed with their tag and set the exit code. */
+const withServices = <E extends { readonly _tag: string; readonly message: string }>(
+  work: Effect.Effect<void, E, Layer.Layer.Success<typeof SyncLayer>>
+) =>
+  work.pipe(
+    Effect.provide(SyncLayer.pipe(runtimeLogger("pretty"))),
+    Effect.catchAll((error: { readonly _tag: string; readonly message: string }) =>
+      Effect.zipRight(
+        Console.error(`metasync: ${error._tag}: ${error.message}`),
+        setExitCode(error._tag === "InvalidConfig" ? EXIT_USAGE : EXIT_FAILED)
+      )
+    )
   )
 
-const sync = Command.make("sync", { json, dryRun }, (options) =>
-  Effect.gen(function*() {
-    const settings = yield* SyncConfig
-    const summary = yield* syncOnce({ dryRun: options.dryRun })
-    yield* Console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, settings.mode))
-    if (summary.status === "partial") process.exitCode = EXIT_PARTIAL
-  }).pipe(
-    Effect.provide(SyncLayer.pipe(runtimeLogger("pretty"))),
-    Effect.catchAll(reportFailure)
-  )).pipe(Command.withDescription("Run one sync and publish the cache document"))
+const sync = Command.make(
+  "sync",
+  { json, dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Collect, generate and validate, but publish nothing")) },
+  (options) =>
+    withServices(Effect.gen(function*() {
+      const settings = yield* SyncConfig
+      const summary = yield* syncAndNotify({ dryRun: options.dryRun })
+      yield* Console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, settings.mode))
+      if (summary.status === "partial") yield* setExitCode(EXIT_PARTIAL)
+    }))
+).pipe(Command.withDescription("Run one sync and publish the cache document"))
+
+const maxAgeHours = Options.integer("max-age-hours").pipe(
+  Options.withDefault(DEFAULT_MAX_AGE_HOURS),
+  Options.withDescription("A document older than this many hours is stale")
+)
+
+const show = Command.make("show", { json, maxAgeHours }, (options) =>
+  withServices(Effect.gen(function*() {
+    const latest = yield* readLatest
+    if (options.json) return yield* Console.log(JSON.stringify(latest.document.metrics === null ? {} : {
+      location: latest.location,
+      generation: latest.info.generation,
+      generated_at: DateTime.formatIso(latest.document.generated_at),
+      tables: latest.document.tables.map((t) => ({ table_id: t.table_id, state: t.status.state })),
+      metrics: latest.document.metrics
+    }, null, 2))
+    yield* Console.log(formatShow(latest, yield* DateTime.now, Duration.hours(options.maxAgeHours)))
+  }))).pipe(Command.withDescription("Summarise the published document: tables, freshness, metrics"))
+
+const historyCommand = Command.make("history", { json }, (options) =>
+  withServices(Effect.gen(function*() {
+    const snapshots = yield* history
+    const latest = yield* Effect.option(readLatest)
+    yield* Console.log(
+      options.json
+        ? JSON.stringify(snapshots.map((s) => ({ name: s.info.name, generated_at: DateTime.formatIso(s.generatedAt), size: s.info.size })), null, 2)
+        : formatHistory(snapshots, Option.getOrUndefined(Option.map(latest, (l) => l.document)))
+    )
+  }))).pipe(Command.withDescription("List the snapshots kept of the document, newest first"))
+
+const diffCommand = Command.make(
+  "diff",
+  {
+    from: Args.text({ name: "from" }).pipe(Args.withDescription("A snapshot name, or latest")),
+    to: Args.text({ name: "to" }).pipe(Args.withDefault(LATEST), Args.withDescription("A snapshot name, or latest (the default)"))
+  },
+  ({ from, to }) =>
+    withServices(Effect.gen(function*() {
+      const result = yield* diff(from, to)
+      yield* Console.log(formatDiff(result.from, result.to, result.drift))
+    }))
+).pipe(Command.withDescription("Show the schema drift between two snapshots"))
+
+const rollbackCommand = Command.make(
+  "rollback",
+  { snapshot: Args.text({ name: "snapshot" }).pipe(Args.withDescription("The snapshot to make the latest document again")) },
+  ({ snapshot }) =>
+    withServices(Effect.gen(function*() {
+      const result = yield* rollback(snapshot)
+      yield* Console.log(
+        `Rolled back ${result.location} to ${result.from.name} (generated ${
+          DateTime.formatIso(result.from.document.generated_at)
+        }); new generation ${result.generation}`
+      )
+    }))
+).pipe(Command.withDescription("Make a snapshot the latest document again (recorded as a new generation)"))
+
+const check = Command.make("check", { maxAgeHours }, (options) =>
+  withServices(Effect.gen(function*() {
+    const freshness = yield* checkFreshness(Duration.hours(options.maxAgeHours))
+    yield* Console.log(
+      `${freshness.location}: generated ${DateTime.formatIso(freshness.generated_at)}, ${formatAge(freshness.age)} ago: ${
+        freshness.stale ? `STALE (alert ${freshness.alert})` : "fresh"
+      }`
+    )
+    if (freshness.stale) yield* setExitCode(EXIT_STALE)
+  }))).pipe(Command.withDescription("Check the document's age; alert and exit 4 when it is stale"))
+
+const validate = Command.make(
+  "validate",
+  { file: Args.file({ name: "file", exists: "yes" }).pipe(Args.withDescription("A cache document (JSON)")) },
+  ({ file }) =>
+    Effect.gen(function*() {
+      const text = yield* Effect.promise(() => readFile(file, "utf8"))
+      yield* Either.match(parseCacheDocument(text, file), {
+        onLeft: (error) => Effect.zipRight(Console.error(error.message), setExitCode(EXIT_FAILED)),
+        onRight: (doc) =>
+          Console.log(
+            `${file}: a valid cache document (format ${doc.format_version}, ${doc.tables.length} tables, ${doc.examples.length} examples)`
+          )
+      })
+    })
+).pipe(Command.withDescription("Check a cache document file against the contract"))
 
 const metasync = Command.make("metasync").pipe(
   Command.withDescription("Publishes BigQuery table metadata and few-shot SQL examples as one cache document"),
-  Command.withSubcommands([sync])
+  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate])
 )
 
 export const cli = Command.run(metasync, { name: "metasync", version: GENERATOR.version })
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),
-  // Sync failures are reported by the command itself: what reaches here is a usage error.
-  Effect.tapError(() => Effect.sync(() => (process.exitCode = EXIT_USAGE))),
-  NodeRuntime.runMain({ disableErrorReporting: true })
+  // Failures of the work are reported by each command: what reaches here is a usage error.
+  Effect.tapError(() => setExitCode(EXIT_USAGE)),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
 )

@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { syncOnce } from "../sync/SyncProgram.ts"
+import { syncAndNotify } from "../sync/notify.ts"
 import { runtimeLogger } from "./logging.ts"
 import { SyncLayer } from "./ServiceLayers.ts"
 import { answerOf, parseSyncRequest } from "./SyncHttp.ts"
@@ -31,7 +31,7 @@ functions.http(FUNCTION_NAME, async (req, res) => {
   const answer = await Either.match(parseSyncRequest(req.method, req.rawBody, req.get("content-type")), {
     onLeft: async (refusal) => refusal,
     onRight: async (options) => {
-      const exit = await runtime.runPromiseExit(oneAtATime.withPermits(1)(syncOnce(options)))
+      const exit = await runtime.runPromiseExit(oneAtATime.withPermits(1)(syncAndNotify(options)))
       await logger.runPromise(
         Exit.match(exit, {
           onSuccess: (summary) =>

@@ -33,6 +33,20 @@ export const cloudLoggingLogger = Logger.make(({ annotations, cause, date, logLe
   globalThis.console.log(JSON.stringify(entry))
 })
 
+/**
+ * One short line per entry on stderr, for people at a terminal: the time, the level and the
+ * message; the annotations only on warnings and errors, where they say which resource failed.
+ */
+export const terminalLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
+  const details = logLevel.ordinal >= 30000 // WARN and above
+    ? HashMap.toEntries(annotations).map(([key, value]) => ` ${key}=${text(value)}`).join("")
+    : ""
+  const failure = Cause.isEmpty(cause) ? "" : `\n${Cause.pretty(cause)}`
+  globalThis.process.stderr.write(
+    `${date.toISOString().slice(11, 19)} ${logLevel.label.padEnd(5)} ${text(message)}${details}${failure}\n`
+  )
+})
+
 /** Replaces the default logger: `json` for Cloud Logging, `pretty` for people at a terminal (stderr). */
 export const runtimeLogger = (format: "json" | "pretty") =>
 <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
@@ -40,6 +54,6 @@ export const runtimeLogger = (format: "json" | "pretty") =>
     layer,
     Logger.replace(
       Logger.defaultLogger,
-      format === "json" ? cloudLoggingLogger : Logger.prettyLogger({ stderr: true, colors: "auto" })
+      format === "json" ? cloudLoggingLogger : terminalLogger
     )
   )

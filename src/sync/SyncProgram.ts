@@ -14,17 +14,19 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { type CacheDocument, makeCacheDocument, type TableEntry } from "../contract/CacheDocument.ts"
-import { computeDrift } from "../contract/Drift.ts"
+import { computeDrift, describeDrift } from "../contract/Drift.ts"
 import { countFields } from "../contract/Field.ts"
-import { computeMetrics } from "../contract/Metrics.ts"
+import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { parseTableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { formatTarget, matchesTable } from "../config/Targets.ts"
 import type { BigQueryError } from "../services/BigQuery/BigQueryService.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
-import { buildExamples } from "./examples.ts"
+import { acceptExamples, llmCandidates } from "./examples.ts"
+import { templateExamples } from "./examples/TemplateExamples.ts"
 import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
@@ -59,8 +61,8 @@ export interface SyncSummary {
   readonly example_count: number
   readonly rejected_examples: Readonly<Record<string, number>>
   readonly failed_tables: ReadonlyArray<TableFailureSummary>
-  /** Changes since the previous document: how many, and how many of them breaking. */
-  readonly drift: { readonly total: number; readonly breaking: number }
+  /** Changes since the previous document: how many, how many breaking, and those in words. */
+  readonly drift: { readonly total: number; readonly breaking: number; readonly breaking_changes: ReadonlyArray<string> }
   /** Where the document went (or would go, in a dry run). */
   readonly object: string
   /** The published object's generation; `null` in a dry run. */
@@ -180,7 +182,12 @@ const run = (options: SyncOptions) =>
       })
     }
 
-    const generated = buildExamples([...fresh.values()], settings.language)
+    const freshTables = [...fresh.values()]
+    const [llm, llmMs] = yield* timed(llmCandidates(freshTables, [], settings.language))
+    const generated = acceptExamples(
+      [...freshTables.flatMap((table) => templateExamples(table, settings.language)), ...llm],
+      freshTables
+    )
     // Examples of tables kept stale stay as they were: they were valid against the schema kept.
     const staleIds = new Set(entries.filter((e) => e.status.state === "stale").map((e) => e.table_id as string))
     const keptExamples = Option.match(previous, {
@@ -197,7 +204,7 @@ const run = (options: SyncOptions) =>
     })
     const drift = Option.map(previous, (doc) => computeDrift(doc, draft))
     const publish = options.dryRun === true ? dryRunPublish : publishDocument
-    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs }
+    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs }
     const withMetrics = (document: CacheDocument, remoteCalls: number, retries: number): CacheDocument => ({
       ...document,
       drift: Option.getOrNull(drift),
@@ -214,16 +221,19 @@ export const syncOnce = (options: SyncOptions = {}) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const started = yield* Clock.currentTimeMillis
-    const [[plan, published], calls] = yield* countingCalls(
+    const [[plan, document, published], calls] = yield* countingCalls(
       Effect.gen(function*() {
-        const plan = yield* run(options)
+        const plan = yield* withFreshCallBudget(run(options))
         // Metrics count the calls made up to now; the publish itself is a handful more.
         const counter = yield* FiberRef.get(currentCallCounter)
         const document = plan.withMetrics(plan.draft, counter?.calls ?? 0, counter?.retries ?? 0)
-        return [plan, yield* plan.publish(document, settings.objectName, plan.previousObject)] as const
+        return [plan, document, yield* plan.publish(document, settings.objectName, plan.previousObject)] as const
       })
     )
     const finished = yield* Clock.currentTimeMillis
+    if (document.metrics !== null) {
+      yield* Effect.logInfo("sync metrics").pipe(Effect.annotateLogs(metricsLogFields(document.metrics)))
+    }
 
     const perTable = plan.draft.tables.map((t) => ({
       table_id: t.table_id,
@@ -242,8 +252,12 @@ export const syncOnce = (options: SyncOptions = {}) =>
       rejected_examples: plan.generated.rejected,
       failed_tables: plan.failures,
       drift: Option.match(plan.drift, {
-        onNone: () => ({ total: 0, breaking: 0 }),
-        onSome: (d) => ({ total: d.total, breaking: d.breaking })
+        onNone: () => ({ total: 0, breaking: 0, breaking_changes: [] }),
+        onSome: (d) => ({
+          total: d.total,
+          breaking: d.breaking,
+          breaking_changes: describeDrift({ ...d, changes: d.changes.filter((c) => c.breaking) })
+        })
       }),
       object: published.location,
       generation: published.generation,

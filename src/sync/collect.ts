@@ -38,6 +38,7 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
         const { dataset, project } = group[0].read
         return bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
           retryRemote(settings),
+          Effect.tap((found) => Effect.logInfo(`read ${found.size} of ${group.length} tables of ${project}.${dataset}`)),
           Effect.either,
           Effect.map((batch) =>
             group.map((table): readonly [string, Collected] => {

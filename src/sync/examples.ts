@@ -1,11 +1,15 @@
 /**
- * Generate and validate: few-shot examples from every source, each checked by the one SQL
- * validator before it may enter the document. Rejections are counted by reason.
+ * Generate and validate: few-shot examples from every source — templates, and the LLM when it is
+ * configured — each checked by the one SQL validator before it may enter the document.
+ * Rejections are counted by reason.
  */
+import * as Effect from "effect/Effect"
 import type { Example, Language } from "../contract/CacheDocument.ts"
+import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { ExampleGeneratorService } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { validateSql } from "../sql/SqlValidator.ts"
-import { templateExamples } from "./examples/TemplateExamples.ts"
+import { retryRemote } from "./RetryPolicy.ts"
 
 export interface ExampleSet {
   readonly examples: ReadonlyArray<Example>
@@ -41,6 +45,27 @@ export const acceptExamples = (
   return { examples, rejected }
 }
 
-/** The deterministic template examples for every table, validated. */
-export const buildExamples = (tables: ReadonlyArray<TableMetadata>, language: Language): ExampleSet =>
-  acceptExamples(tables.flatMap((table) => templateExamples(table, language)), tables)
+/** How many tables are sent to the LLM at once. */
+export const LLM_CONCURRENCY = 2
+
+/**
+ * The LLM's candidates for every table (none when generation is off). A table whose generation
+ * fails contributes nothing and is logged: the templates still stand.
+ */
+export const llmCandidates = (tables: ReadonlyArray<TableMetadata>, curated: ReadonlyArray<Example>, language: Language) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const generator = yield* ExampleGeneratorService
+    const perTable = yield* Effect.forEach(
+      tables,
+      (table) =>
+        generator.generate({ table, curated: curated.filter((e) => e.tables.includes(table.table_id)), language }).pipe(
+          retryRemote(settings),
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning(`LLM examples for ${table.table_id} skipped: ${error.message}`), [])
+          )
+        ),
+      { concurrency: LLM_CONCURRENCY }
+    )
+    return perTable.flat()
+  })

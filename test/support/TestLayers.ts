@@ -11,6 +11,8 @@ import { exactTarget } from "../../src/config/Targets.ts"
 import { parseTableRef, type TableRef } from "../../src/contract/TableId.ts"
 import { MemoryBigQuery } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { type RestField, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
+import { AlertService } from "../../src/services/Alerting/AlertService.ts"
+import { ExampleGeneratorService } from "../../src/services/ExampleGenerator/ExampleGeneratorService.ts"
 import { MemoryStorage } from "../../src/services/Storage/MemoryStorage.ts"
 
 export const GA4_TABLE_ID = "nlq-ex.test_dataset.events_20210131"
@@ -64,5 +66,7 @@ export const testLayer = (overrides: Partial<SyncSettings> = {}) =>
   Layer.mergeAll(
     Layer.succeed(SyncConfig, testSettings(overrides)),
     MemoryBigQuery.layer(),
-    MemoryStorage.layer("test-bucket")
+    MemoryStorage.layer("test-bucket"),
+    ExampleGeneratorService.Disabled,
+    AlertService.Disabled
   )

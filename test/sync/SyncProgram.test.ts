@@ -3,6 +3,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
@@ -15,6 +16,10 @@ import {
   ResourceNotFound
 } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
+import {
+  MemoryExampleGenerator,
+  MemoryExampleGeneratorControl
+} from "../../src/services/ExampleGenerator/MemoryExampleGenerator.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import { GA4_TABLE_ID, ga4Table, testLayer } from "../support/TestLayers.ts"
 
@@ -197,4 +202,25 @@ describe("one sync", () => {
       expect(summary.bytes).toBeGreaterThan(1000)
       expect(yield* bucket.names).toEqual([])
     }).pipe(Effect.provide(testLayer())))
+
+  it.effect("takes the LLM's examples through the same validator, rejecting the unsafe ones", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const llm = yield* MemoryExampleGeneratorControl
+      yield* warehouse.putTable(ga4Table())
+      yield* llm.answer(GA4_TABLE_ID, [
+        { question: "모바일 기기 이벤트 수는?", sql: "SELECT COUNT(*) AS n FROM `nlq-ex.test_dataset.events_20210131` WHERE device.category = 'mobile'" },
+        { question: "Delete everything", sql: "DELETE FROM `nlq-ex.test_dataset.events_20210131` WHERE TRUE" },
+        { question: "Unknown column", sql: "SELECT nope FROM `nlq-ex.test_dataset.events_20210131`" }
+      ])
+
+      const summary = yield* syncOnce()
+
+      const doc = yield* published
+      const fromLlm = doc.examples.filter((e) => e.source === "llm")
+      expect(fromLlm).toEqual([expect.objectContaining({ question: "모바일 기기 이벤트 수는?", generator: "llm:memory-model", language: "ko" })])
+      expect(summary.rejected_examples).toMatchObject({ not_read_only: 1, unknown_column: 1 })
+      expect(doc.metrics?.examples_by_source.llm).toBe(1)
+      expect((yield* llm.calls).map((c) => c.table.table_id)).toEqual([GA4_TABLE_ID])
+    }).pipe(Effect.provide(Layer.merge(testLayer(), MemoryExampleGenerator.layer()))))
 })

@@ -1,0 +1,112 @@
+/**
+ * What an operator does to a published cache besides syncing: look at it, compare snapshots,
+ * roll back, validate a file, and check freshness. The CLI is a thin layer over these.
+ */
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { type CacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
+import { computeDrift, type SchemaDrift } from "../contract/Drift.ts"
+import { SyncConfig } from "../config/SyncConfig.ts"
+import { AlertService, type AlertOutcome } from "../services/Alerting/AlertService.ts"
+import { ResourceNotFound } from "../services/RemoteErrors.ts"
+import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
+import { listSnapshots } from "../sync/history.ts"
+import { retryRemote } from "../sync/RetryPolicy.ts"
+
+/** The name that stands for the latest published document in `diff`. */
+export const LATEST = "latest"
+
+export interface StoredDocument {
+  readonly name: string
+  readonly location: string
+  readonly info: ObjectInfo
+  readonly document: CacheDocument
+}
+
+/** Reads and decodes one object: the latest document or a snapshot. */
+export const readDocument = (name: string) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const storage = yield* StorageService
+    const location = storage.locate(name)
+    const content = yield* storage.read(name).pipe(retryRemote(settings))
+    if (Option.isNone(content)) {
+      return yield* new ResourceNotFound({
+        service: "storage",
+        operation: "objects.get",
+        resource: location,
+        message: `${location} does not exist`
+      })
+    }
+    const document = yield* parseCacheDocument(new TextDecoder().decode(content.value.bytes), location)
+    return { name, location, info: content.value.info, document } satisfies StoredDocument
+  })
+
+/** The latest document. */
+export const readLatest = Effect.flatMap(SyncConfig, (settings) => readDocument(settings.objectName))
+
+/** `latest` or a snapshot name (with or without its `history/<object>/` prefix). */
+export const resolveName = (name: string) =>
+  Effect.map(SyncConfig, (settings) =>
+    name === LATEST || name === settings.objectName
+      ? settings.objectName
+      : name.startsWith("history/")
+      ? name
+      : `history/${settings.objectName}/${name}`)
+
+export const history = Effect.flatMap(SyncConfig, (settings) => listSnapshots(settings.objectName))
+
+/** What changed from `from` to `to` (each `latest` or a snapshot). */
+export const diff = (from: string, to: string) =>
+  Effect.gen(function*() {
+    const a = yield* readDocument(yield* resolveName(from))
+    const b = yield* readDocument(yield* resolveName(to))
+    return { from: a, to: b, drift: computeDrift(a.document, b.document) as SchemaDrift }
+  })
+
+/**
+ * Makes a snapshot the latest document again: a server-side copy over the latest object, under
+ * the generation just read, so a sync publishing at the same moment is not overwritten unseen.
+ */
+export const rollback = (snapshot: string) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const storage = yield* StorageService
+    const source = yield* readDocument(yield* resolveName(snapshot))
+    const current = yield* storage.stat(settings.objectName).pipe(retryRemote(settings))
+    const ifGenerationMatch = Option.match(current, { onNone: () => "0", onSome: (i) => i.generation })
+    const written = yield* storage.copy(source.name, settings.objectName, { ifGenerationMatch }).pipe(
+      retryRemote(settings)
+    )
+    return { from: source, location: storage.locate(settings.objectName), generation: written.generation }
+  })
+
+export interface Freshness {
+  readonly location: string
+  readonly generated_at: DateTime.Utc
+  readonly age: Duration.Duration
+  readonly stale: boolean
+  readonly alert: AlertOutcome | null
+}
+
+/** Is the latest document older than `maxAge`? If so, the stale-cache alert goes out. */
+export const checkFreshness = (maxAge: Duration.Duration) =>
+  Effect.gen(function*() {
+    const latest = yield* readLatest
+    const now = yield* DateTime.now
+    const age = Duration.millis(DateTime.distance(latest.document.generated_at, now))
+    const stale = Duration.greaterThan(age, maxAge)
+    const alerts = yield* AlertService
+    const alert = stale
+      ? yield* alerts.notify({
+        kind: "stale_cache",
+        generated_at: DateTime.formatIso(latest.document.generated_at),
+        age_hours: Math.round(Duration.toHours(age) * 10) / 10,
+        threshold_hours: Duration.toHours(maxAge),
+        target: latest.location
+      })
+      : null
+    return { location: latest.location, generated_at: latest.document.generated_at, age, stale, alert } satisfies Freshness
+  })
