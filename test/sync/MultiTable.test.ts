@@ -180,7 +180,7 @@ describe("a sync of many tables", () => {
       const shakespeare = fixtureTable("nlq-ex.public.shakespeare", "samples.shakespeare", { description: "Word counts" })
       yield* warehouse.putTable({ ...shakespeare, columns: shakespeare.columns.filter((c) => c.name !== "corpus_date") })
       const summary = yield* syncOnce()
-      expect(summary.drift).toEqual({ total: 1, breaking: 1, breaking_changes: ["BREAKING nlq-ex.public.shakespeare: column corpus_date removed (INTEGER REQUIRED)"] })
+      expect(summary.drift).toEqual({ total: 1, breaking: 1, breaking_changes: ["BREAKING nlq-ex.public.shakespeare: column corpus_date removed (was INTEGER REQUIRED)"] })
       const doc = yield* published
       expect(doc.drift?.changes).toEqual([
         { kind: "column_removed", table_id: "nlq-ex.public.shakespeare", column: "corpus_date", type: "INTEGER", mode: "REQUIRED", breaking: true }
