@@ -64,6 +64,10 @@ export interface SyncSettings {
   readonly sensitiveColumnPattern: RegExp | null
   /** The most bytes one metadata query (INFORMATION_SCHEMA) may bill. */
   readonly metadataMaxBytesBilled: number
+  /** A directory of curated example files shipped with the deployment. */
+  readonly curatedExamplesDir: string
+  /** An object prefix in the bucket holding curated example files; `null`: none. */
+  readonly curatedExamplesPrefix: string | null
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -147,7 +151,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     profileTables: raw("PROFILE_TABLES"),
     profileBytes: raw("PROFILE_MAX_BYTES_BILLED"),
     sensitive: raw("SENSITIVE_COLUMN_PATTERN"),
-    metadataBytes: raw("MAX_BYTES_BILLED")
+    metadataBytes: raw("MAX_BYTES_BILLED"),
+    curatedDir: raw("CURATED_EXAMPLES_DIR"),
+    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -229,6 +235,17 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       })
   })
 
+  const curatedExamplesPrefix = yield* Option.match(env.curatedPrefix, {
+    onNone: () => Effect.succeed(null),
+    onSome: (value) =>
+      check("CURATED_EXAMPLES_PREFIX", value, (v) =>
+        !v.endsWith("/")
+          ? Either.left("expected a folder-like prefix ending in /, such as curated/")
+          : objectName.startsWith(v) || v.startsWith("history/")
+          ? Either.left(`the prefix would take in the cache document (${objectName}) or its history`)
+          : Either.right(v))
+  })
+
   return {
     mode,
     project,
@@ -246,7 +263,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     profileTargets,
     profileMaxBytesBilled: yield* count("PROFILE_MAX_BYTES_BILLED", env.profileBytes, 1024 ** 3),
     sensitiveColumnPattern,
-    metadataMaxBytesBilled: yield* count("MAX_BYTES_BILLED", env.metadataBytes, 100 * 1024 ** 2)
+    metadataMaxBytesBilled: yield* count("MAX_BYTES_BILLED", env.metadataBytes, 100 * 1024 ** 2),
+    curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
+    curatedExamplesPrefix
   }
 })
 

@@ -196,5 +196,5 @@ cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),
   // Failures of the work are reported by each command: what reaches here is a usage error.
   Effect.tapError(() => setExitCode(EXIT_USAGE)),
-  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+  NodeRuntime.runMain({ disablePrettyLogger: true })
 )

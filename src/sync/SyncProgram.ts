@@ -25,7 +25,8 @@ import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
-import { acceptExamples, llmCandidates } from "./examples.ts"
+import { gatherCurated, mergeCurated } from "./curated.ts"
+import { llmCandidates } from "./examples.ts"
 import { templateExamples } from "./examples/TemplateExamples.ts"
 import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
@@ -183,11 +184,16 @@ const run = (options: SyncOptions) =>
     }
 
     const freshTables = [...fresh.values()]
-    const [llm, llmMs] = yield* timed(llmCandidates(freshTables, [], settings.language))
-    const generated = acceptExamples(
+    const curated = yield* gatherCurated
+    const [llm, llmMs] = yield* timed(
+      llmCandidates(freshTables, curated.map((c) => c.example), settings.language)
+    )
+    const generated = mergeCurated(
+      curated,
       [...freshTables.flatMap((table) => templateExamples(table, settings.language)), ...llm],
       freshTables
     )
+    for (const error of generated.errors) yield* Effect.logWarning(error.message)
     // Examples of tables kept stale stay as they were: they were valid against the schema kept.
     const staleIds = new Set(entries.filter((e) => e.status.state === "stale").map((e) => e.table_id as string))
     const keptExamples = Option.match(previous, {
