@@ -194,7 +194,8 @@ export const cli = Command.run(metasync, { name: "metasync", version: GENERATOR.
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),
-  // Failures of the work are reported by each command: what reaches here is a usage error.
-  Effect.tapError(() => setExitCode(EXIT_USAGE)),
+  // Failures of the work are reported by each command: what reaches here is a usage error,
+  // which @effect/cli has already printed. Defects are left to runMain to report.
+  Effect.catchAll(() => setExitCode(EXIT_USAGE)),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )
