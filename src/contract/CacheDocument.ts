@@ -20,7 +20,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { Field } from "./Field.ts"
+import { Columns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
 import { TableId } from "./TableId.ts"
@@ -42,7 +42,7 @@ const Timestamp = Schema.DateTimeUtc
 export const SeedSchema = Schema.Struct({
   table_id: TableId,
   last_updated: Timestamp,
-  columns: Schema.Array(Field)
+  columns: Columns
 }).annotations({ identifier: "SeedSchema" })
 export type SeedSchema = typeof SeedSchema.Type
 

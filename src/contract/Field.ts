@@ -3,6 +3,7 @@
  * `tables.get` response), and the flat list of field paths a prompt needs to reach nested data.
  */
 import * as Schema from "effect/Schema"
+import { isStringArray, withFastPath } from "./fastPath.ts"
 
 /** `NULLABLE`, `REQUIRED` or `REPEATED`. The REST API omits the mode when it is `NULLABLE`; the cache always writes it. */
 export const FieldMode = Schema.Literal("NULLABLE", "REQUIRED", "REPEATED").annotations({ identifier: "FieldMode" })
@@ -32,6 +33,36 @@ export interface FieldEncoded {
   readonly policy_tags?: ReadonlyArray<string>
 }
 
+const MODES: ReadonlySet<unknown> = new Set(["NULLABLE", "REQUIRED", "REPEATED"])
+
+/** The plainly valid field (as in the file, or in memory), normalised; `undefined` for anything else. */
+const plainField = (u: unknown): Field | undefined => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
+  const f = u as Record<string, unknown>
+  if (typeof f.name !== "string" || f.name === "" || typeof f.type !== "string" || f.type === "") return undefined
+  if (!MODES.has(f.mode)) return undefined
+  if (f.description !== undefined && f.description !== null && typeof f.description !== "string") return undefined
+  if (f.policy_tags !== undefined && !isStringArray(f.policy_tags)) return undefined
+  let fields: Array<Field> | undefined
+  if (f.fields !== undefined) {
+    if (!Array.isArray(f.fields)) return undefined
+    fields = []
+    for (const child of f.fields) {
+      const plain = plainField(child)
+      if (plain === undefined) return undefined
+      fields.push(plain)
+    }
+  }
+  return {
+    name: f.name,
+    type: f.type,
+    mode: f.mode as FieldMode,
+    description: (f.description as string | null | undefined) ?? null,
+    ...(fields === undefined ? {} : { fields }),
+    ...(f.policy_tags === undefined ? {} : { policy_tags: f.policy_tags as ReadonlyArray<string> })
+  }
+}
+
 export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
   name: Schema.NonEmptyString,
   type: Schema.NonEmptyString,
@@ -42,6 +73,24 @@ export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
   }),
   policy_tags: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
 }).annotations({ identifier: "Field" })
+
+const plainFields = (u: unknown): ReadonlyArray<Field> | undefined => {
+  if (!Array.isArray(u)) return undefined
+  const out: Array<Field> = []
+  for (const item of u) {
+    const field = plainField(item)
+    if (field === undefined) return undefined
+    out.push(field)
+  }
+  return out
+}
+
+/** A table's columns: `Field`s, with a fast path for the common, valid case. */
+export const Columns: Schema.Schema<ReadonlyArray<Field>, ReadonlyArray<FieldEncoded>> = withFastPath(
+  Schema.Array(Field),
+  { decode: plainFields, encode: plainFields },
+  "Columns"
+)
 
 const RECORD_TYPES = new Set(["RECORD", "STRUCT"])
 

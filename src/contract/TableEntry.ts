@@ -3,7 +3,8 @@
  * the document, drift and metrics modules all build on.
  */
 import * as Schema from "effect/Schema"
-import { Field, FieldMode } from "./Field.ts"
+import { isStringArray, withFastPath } from "./fastPath.ts"
+import { Columns } from "./Field.ts"
 import { TableProfile } from "./Profile.ts"
 import { TableId } from "./TableId.ts"
 
@@ -76,11 +77,8 @@ export type TableStatus = typeof TableStatus.Type
  * UNNEST on the way (the part of nested data models get wrong most) and a ready-made expression.
  */
 export const FieldPathEntry = Schema.Struct({
-  /** Dotted path from the table's top level, e.g. `event_params.value.string_value`. */
+  /** Dotted path from the table's top level, e.g. `event_params.value.string_value` (its type and description are in `columns`). */
   path: Schema.String,
-  type: Schema.String,
-  mode: FieldMode,
-  description: Schema.NullOr(Schema.String),
   /** Paths of the REPEATED fields that must be UNNESTed to reach single values, outermost first. */
   unnest: Schema.Array(Schema.String),
   /** FROM-clause joins that bring it into scope, e.g. `CROSS JOIN UNNEST(event_params) AS event_param`. */
@@ -89,6 +87,21 @@ export const FieldPathEntry = Schema.Struct({
   expression: Schema.String
 }).annotations({ identifier: "FieldPathEntry" })
 export type FieldPathEntry = typeof FieldPathEntry.Type
+
+const plainFieldPaths = (u: unknown): ReadonlyArray<FieldPathEntry> | undefined => {
+  if (!Array.isArray(u)) return undefined
+  for (const p of u) {
+    if (typeof p !== "object" || p === null) return undefined
+    const { expression, joins, path, unnest } = p as Record<string, unknown>
+    if (typeof path !== "string" || typeof expression !== "string" || !isStringArray(unnest) || !isStringArray(joins)) {
+      return undefined
+    }
+  }
+  return u.map(({ expression, joins, path, unnest }: FieldPathEntry) => ({ path, unnest, joins, expression }))
+}
+
+/** A table's field paths, with a fast path for the common, valid case (there is one per field). */
+const FieldPaths = withFastPath(Schema.Array(FieldPathEntry), { decode: plainFieldPaths, encode: plainFieldPaths }, "FieldPaths")
 
 const nullByDefault = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.NullOr(schema), { default: () => null })
@@ -108,11 +121,11 @@ export const TableEntry = Schema.Struct({
   /** The SQL of a view or materialized view. */
   view_query: nullByDefault(Schema.String),
   sharding: nullByDefault(Sharding),
-  columns: Schema.Array(Field),
+  columns: Columns,
   /** What the values look like (opt-in per table, sampled under a cost cap); `null` when not profiled. */
   profile: nullByDefault(TableProfile),
   /** Every field at every depth, flattened, with how to reach it. */
-  field_paths: Schema.optionalWith(Schema.Array(FieldPathEntry), { default: () => [] }),
+  field_paths: Schema.optionalWith(FieldPaths, { default: () => [] }),
   status: Schema.optionalWith(TableStatus, { default: () => ({ state: "fresh" as const }) })
 }).annotations({ identifier: "TableEntry" })
 export type TableEntry = typeof TableEntry.Type

@@ -17,7 +17,11 @@ import type { StorageService } from "../services/Storage/StorageService.ts"
 export const serviceLayers = (settings: SyncSettings): Layer.Layer<BigQueryService | StorageService> =>
   settings.mode === "live"
     ? Layer.merge(
-      LiveBigQuery.layer({ projectId: settings.project ?? "", timeout: settings.remoteTimeout }),
+      LiveBigQuery.layer({
+        projectId: settings.project ?? "",
+        timeout: settings.remoteTimeout,
+        maximumBytesBilled: settings.metadataMaxBytesBilled
+      }),
       GcsStorage.layer({ bucket: settings.bucket ?? "", timeout: settings.remoteTimeout })
     )
     : Layer.merge(LocalBigQuery.layer(settings.localTablesDir), LocalStorage.layer(settings.localBucketDir))

@@ -37,6 +37,7 @@ import {
 } from "../contract/CacheDocument.ts"
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
 import { type StorageError, StorageService } from "../services/Storage/StorageService.ts"
+import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -147,6 +148,8 @@ export interface CacheLoaderApi {
   readonly listTables: Effect.Effect<ReadonlyArray<TableEntry>, CacheUnavailable>
   /** The whole document, in its newest form. */
   readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable>
+  /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
+  readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
   readonly getCacheMetadata: Effect.Effect<CacheMetadata>
   /** Checks storage now, whatever the copy's age; returns the metadata after the check. */
@@ -406,6 +409,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
             })),
       getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
       listTables: Effect.map(getDocument, (doc) => doc.tables),
+      getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getCacheMetadata: Effect.flatMap(current, metadata),
       refresh: checkLock.withPermits(1)(check).pipe(Effect.zipRight(Ref.get(state)), Effect.flatMap(metadata))

@@ -30,6 +30,7 @@ import {
   type ExampleFilter,
   SchemaInfo
 } from "./CacheLoader.ts"
+import type { PromptContext, PromptContextRequest } from "./PromptContext.ts"
 
 export * from "../contract/index.ts"
 export {
@@ -48,6 +49,19 @@ export {
   SchemaInfo,
   TableNotCached
 } from "./CacheLoader.ts"
+export {
+  DEFAULT_MAX_EXAMPLES,
+  DEFAULT_MAX_TABLES,
+  estimateTokens,
+  type PromptContext,
+  type PromptContextRequest,
+  relevance,
+  type Relevance,
+  renderPromptContext,
+  type ScoredExample,
+  type ScoredTable,
+  tokenize
+} from "./PromptContext.ts"
 export { StorageService } from "../services/Storage/StorageService.ts"
 export { GcsStorage, LocalStorage }
 
@@ -85,6 +99,8 @@ export interface CacheLoaderClient {
   /** `undefined` when the document does not describe the table. */
   readonly getTable: (tableId: string) => Promise<TableEntryJson | undefined>
   readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
+  /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
+  readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>
   readonly isCacheAvailable: () => Promise<boolean>
   readonly getCacheMetadata: () => Promise<CacheMetadataJson>
   /** Checks storage now; resolves with the metadata after the check (a failed check shows in `lastError`). */
@@ -130,6 +146,7 @@ export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming)
     getTable: (tableId) =>
       run((l) => Effect.map(l.getTable(tableId), (table) => Option.getOrUndefined(Option.map(table, encodeTable)))),
     listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
+    getPromptContext: (request) => run((l) => l.getPromptContext(request)),
     isCacheAvailable: () => run((l) => l.isCacheAvailable),
     getCacheMetadata: () => run((l) => Effect.map(l.getCacheMetadata, encodeMetadata)),
     refresh: () => run((l) => Effect.map(l.refresh, encodeMetadata)),

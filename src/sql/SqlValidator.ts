@@ -10,12 +10,15 @@
  * 2. node-sql-parser's BigQuery grammar; whatever it cannot parse is refused (fail closed). The
  *    tree it returns is then resolved name by name: tables against the catalog, columns and
  *    nested paths against the tables' field trees, through UNNEST aliases, CTEs and subqueries.
+ *
+ * A catalog table whose id ends in `*` is a wildcard table (a date-sharded family); queries over
+ * it may read its `_TABLE_SUFFIX` pseudo column, and only queries over it may.
  */
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import sqlParser from "node-sql-parser/build/bigquery.js"
 import { isRecord, type Field } from "../contract/Field.ts"
-import type { TableId } from "../contract/TableId.ts"
+import { isWildcardTable, type TableId, tableRefOf } from "../contract/TableId.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 
 export const SqlRejectionReason = Schema.Literal(
@@ -286,6 +289,14 @@ interface Member {
 const UNKNOWN: SqlType = { kind: "unknown" }
 const INT64: SqlType = { kind: "scalar", name: "INT64" }
 
+/** Ingestion-time partitioning's pseudo columns; lower-cased, as names are compared. */
+const PARTITION_PSEUDO_COLUMNS: ReadonlyArray<Member> = [
+  { name: "_partitiontime", type: { kind: "scalar", name: "TIMESTAMP" } },
+  { name: "_partitiondate", type: { kind: "scalar", name: "DATE" } }
+]
+/** What the `*` of a wildcard table matched in each row's shard name. */
+const TABLE_SUFFIX: Member = { name: "_table_suffix", type: { kind: "scalar", name: "STRING" } }
+
 const fieldType = (field: Field): SqlType => {
   const base: SqlType = isRecord(field)
     ? { kind: "struct", members: (field.fields ?? []).map((f) => ({ name: f.name, type: fieldType(f) })) }
@@ -305,7 +316,8 @@ interface Relation {
   readonly kind: "row" | "value"
   readonly type: SqlType
   readonly table: TableMetadata | null
-  readonly pseudoColumns: ReadonlyArray<string>
+  /** Columns BigQuery adds to the table's own (`_PARTITIONTIME`, `_TABLE_SUFFIX`), lower-cased; unqualified only. */
+  readonly pseudoColumns: ReadonlyArray<Member>
 }
 
 interface Scope {
@@ -413,7 +425,13 @@ const resolvePath = (segments: ReadonlyArray<string>, scope: Scope): Resolved | 
     }
     // … or a column of one of the relations in FROM.
     for (const relation of s.relations) {
-      if (relation.pseudoColumns.includes(head)) return { relation, path: [head], type: UNKNOWN }
+      const pseudo = relation.pseudoColumns.find((m) => m.name === head)
+      if (pseudo !== undefined) {
+        const type = walkPath(pseudo.type, segments.slice(1), segments[0])
+        if (typeof type !== "string") return { relation, path: [head], type }
+        firstProblem ??= type
+        continue
+      }
       const row = relation.type
       // An opaque row (a PIVOT, an unaliased UNNEST of an expression) may hold any column.
       if (row.kind === "unknown" && (relation.kind === "row" || relation.names.length === 0)) {
@@ -643,11 +661,14 @@ const addTableRef = (item: Node, alias: string | null, scope: Scope, ctx: Contex
       }
     }
     const parts = path.split(".")
+    const known = [...ctx.catalog.keys()].join(", ") || "none"
     return reject(
       "unknown_table",
       parts.length < 3
         ? `table ${path} is not fully qualified (project.dataset.table)`
-        : `table ${path} is not in the catalog (known: ${[...ctx.catalog.keys()].join(", ") || "none"})`
+        : path.endsWith("*")
+        ? `wildcard table ${path} is not in the catalog: only the catalog's own families can be queried with * (known: ${known})`
+        : `table ${path} is not in the catalog (known: ${known})`
     )
   }
   if (!ctx.tablesRead.includes(table.table_id)) ctx.tablesRead.push(table.table_id)
@@ -657,9 +678,10 @@ const addTableRef = (item: Node, alias: string | null, scope: Scope, ctx: Contex
     kind: "row",
     type: { kind: "struct", members: table.columns.map((c) => ({ name: c.name, type: fieldType(c) })) },
     table,
-    pseudoColumns: table.partitioning !== null && table.partitioning.field === null
-      ? ["_partitiontime", "_partitiondate"]
-      : []
+    pseudoColumns: [
+      ...(table.partitioning !== null && table.partitioning.field === null ? PARTITION_PSEUDO_COLUMNS : []),
+      ...(isWildcardTable(tableRefOf(table.table_id)) ? [TABLE_SUFFIX] : [])
+    ]
   })
 }
 
@@ -760,7 +782,7 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
         if (partitioning === null || partitioning === undefined) return
         const column = partitioning.field === null ? null : lower(partitioning.field)
         const hit = column === null
-          ? path.length === 1 && relation.pseudoColumns.includes(path[0])
+          ? path.length === 1 && PARTITION_PSEUDO_COLUMNS.some((m) => m.name === path[0])
           : path.length === 1 && path[0] === column
         ;(hit ? partitionHits : otherHits).add(relation)
       }

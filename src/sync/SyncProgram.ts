@@ -190,7 +190,7 @@ const run = (options: SyncOptions) =>
     )
     const generated = mergeCurated(
       curated,
-      [...freshTables.flatMap((table) => templateExamples(table, settings.language)), ...llm],
+      [...entries.filter((e) => fresh.has(e.table_id)).flatMap((entry) => templateExamples(entry, settings.language)), ...llm],
       freshTables
     )
     for (const error of generated.errors) yield* Effect.logWarning(error.message)

@@ -44,14 +44,6 @@ export const fieldPathEntries = (columns: ReadonlyArray<Field>): ReadonlyArray<F
     const expression = scope.alias === null
       ? quoteFieldPath(rest)
       : [quoteIdentifier(scope.alias), ...rest.map(quoteIdentifier)].join(".")
-    return {
-      path: field.path,
-      type: field.type,
-      mode: field.mode,
-      description: field.description,
-      unnest: field.repeated,
-      joins,
-      expression
-    }
+    return { path: field.path, unnest: field.repeated, joins, expression }
   })
 }

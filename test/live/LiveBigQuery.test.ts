@@ -1,7 +1,9 @@
 /**
  * The BigQuery layer against a local BigQuery over real HTTP: what each call returns, what each
  * server failure becomes, and that every call makes exactly the requests it should (the client's
- * own retries are off; retrying belongs to the Effect retry policy).
+ * own retries are off; retrying belongs to the Effect retry policy). `getTables` of more than ten
+ * tables reads the dataset's INFORMATION_SCHEMA, served by the fake from rows derived from the same
+ * table resources that `tables.get` serves.
  */
 import { readFileSync } from "node:fs"
 import * as http from "node:http"
@@ -14,15 +16,21 @@ import * as Effect from "effect/Effect"
 import type { TableRef } from "../../src/contract/TableId.ts"
 import type { BigQuery } from "../../src/services/BigQuery/BigQueryService.ts"
 import { BigQueryService } from "../../src/services/BigQuery/BigQueryService.ts"
-import { LiveBigQuery } from "../../src/services/BigQuery/LiveBigQuery.ts"
+import { LiveBigQuery, type LiveBigQueryOptions, TABLES_GET_LIMIT } from "../../src/services/BigQuery/LiveBigQuery.ts"
 import {
   type FakeBigQuery,
   type FakeBigQueryOptions,
   type FakeField,
   Fault,
+  type RecordedRequest,
   type RequestKind,
   start
 } from "../support/FakeBigQueryServer.ts"
+import {
+  arrangeInformationSchema,
+  informationSchemaQueryOf,
+  type TableResourceFixture
+} from "../support/InformationSchemaRows.ts"
 
 const PROJECT = "metasync-test"
 /** Generous: only the stall tests are meant to reach a deadline. */
@@ -61,8 +69,12 @@ const fakeBigQuery = (options?: FakeBigQueryOptions) =>
   Effect.acquireRelease(Effect.promise(() => start(options)), (fake) => Effect.promise(() => fake.close()))
 
 /** The layer's service on the fake's `apiEndpoint`, whatever the developer's environment says. */
-const bigQueryOn = (fake: FakeBigQuery, timeout: Duration.DurationInput = DEADLINE) =>
-  LiveBigQuery.make({ projectId: PROJECT, apiEndpoint: fake.url, timeout }).pipe(
+const bigQueryOn = (
+  fake: FakeBigQuery,
+  timeout: Duration.DurationInput = DEADLINE,
+  options: Partial<LiveBigQueryOptions> = {}
+) =>
+  LiveBigQuery.make({ projectId: PROJECT, apiEndpoint: fake.url, timeout, ...options }).pipe(
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
   )
 
@@ -79,6 +91,122 @@ const putGa4 = (fake: FakeBigQuery) =>
     location: "US",
     labels: { source: "ga4" }
   })
+
+// A dataset of another project with 26 tables of every kind, for getTables over INFORMATION_SCHEMA.
+const WAREHOUSE = { project: "shop-warehouse", dataset: "sales" } as const
+const SHAKESPEARE_FIELDS = JSON.parse(
+  readFileSync(new URL("../fixtures/bigquery/samples.shakespeare.schema.json", import.meta.url), "utf8")
+) as ReadonlyArray<FakeField>
+
+const ga4Shard = (day: number): TableResourceFixture => ({
+  tableReference: { tableId: `events_202101${String(day).padStart(2, "0")}` },
+  type: "TABLE",
+  description: `Obfuscated GA4 export of the Google Merchandise Store, 2021-01-${day}.`,
+  schema: { fields: GA4_FIELDS.map(asRest) },
+  numRows: String(20_000 + day),
+  numBytes: String(100_000_000 + day),
+  creationTime: String(1_609_459_200_000 + day * 86_400_000),
+  lastModifiedTime: String(1_609_459_200_000 + day * 86_400_000 + 3_600_000),
+  labels: { source: "ga4" }
+})
+
+const WAREHOUSE_TABLES: ReadonlyArray<TableResourceFixture> = [
+  ...Array.from({ length: 20 }, (_, i) => ga4Shard(i + 1)),
+  {
+    tableReference: { tableId: "shakespeare" },
+    description: "Word index for works of Shakespeare",
+    schema: { fields: SHAKESPEARE_FIELDS.map(asRest) },
+    numRows: "164656",
+    numBytes: "6432064",
+    creationTime: "1335916040125",
+    lastModifiedTime: "1652781846016"
+  },
+  {
+    tableReference: { tableId: "orders" },
+    description: "Orders, \"as placed\".",
+    schema: {
+      fields: [
+        { name: "order_date", type: "DATE", mode: "REQUIRED" },
+        { name: "customer_id", type: "STRING", mode: "REQUIRED", description: "Who ordered." },
+        {
+          name: "items",
+          type: "RECORD",
+          mode: "REPEATED",
+          fields: [{ name: "sku", type: "STRING" }, { name: "price", type: "NUMERIC", policyTags: { names: ["projects/p/locations/us/taxonomies/1/policyTags/2"] } }]
+        }
+      ]
+    },
+    numRows: "1200",
+    numBytes: "524288",
+    creationTime: "1690000000000",
+    lastModifiedTime: "1700000000000",
+    labels: { team: "shop" },
+    timePartitioning: { type: "DAY", field: "order_date", expirationMs: "7776000000" },
+    requirePartitionFilter: true,
+    clustering: { fields: ["customer_id"] }
+  },
+  {
+    tableReference: { tableId: "recent orders" },
+    type: "VIEW",
+    view: { query: "SELECT * FROM `shop-warehouse.sales.orders` WHERE order_date > '2024-01-01'" },
+    schema: { fields: [{ name: "order_date", type: "DATE" }, { name: "customer_id", type: "STRING" }] },
+    numRows: "0",
+    numBytes: "0",
+    creationTime: "1700000000000",
+    lastModifiedTime: "1700000000000"
+  },
+  {
+    tableReference: { tableId: "daily_totals" },
+    type: "MATERIALIZED_VIEW",
+    materializedView: { query: "SELECT order_date, COUNT(*) AS n FROM `shop-warehouse.sales.orders` GROUP BY order_date" },
+    schema: { fields: [{ name: "order_date", type: "DATE" }, { name: "n", type: "INTEGER" }] },
+    numRows: "30",
+    numBytes: "480",
+    lastModifiedTime: "1700000000000",
+    timePartitioning: { type: "DAY", field: "order_date" }
+  },
+  {
+    tableReference: { tableId: "hits" },
+    schema: { fields: [{ name: "payload", type: "JSON" }] },
+    numRows: "7",
+    numBytes: "700",
+    lastModifiedTime: "1700000000000",
+    timePartitioning: { type: "HOUR", requirePartitionFilter: true }
+  },
+  {
+    tableReference: { tableId: "scores" },
+    schema: { fields: [{ name: "customer_id", type: "INTEGER" }, { name: "score", type: "FLOAT" }] },
+    numRows: "9",
+    numBytes: "144",
+    lastModifiedTime: "1700000000000",
+    rangePartitioning: { field: "customer_id", range: { start: "0", end: "1000", interval: "10" } }
+  }
+]
+
+/** 24 of the warehouse's 26 tables and one that does not exist: 25 names. */
+const WAREHOUSE_EXISTING = WAREHOUSE_TABLES.map((t) => t.tableReference.tableId).filter(
+  (name) => name !== "events_20210119" && name !== "events_20210120"
+)
+const WAREHOUSE_REQUESTED = [...WAREHOUSE_EXISTING, "events_20990101"]
+
+/** The fake holds the warehouse both as table resources and as INFORMATION_SCHEMA answers. */
+const putWarehouse = (fake: FakeBigQuery, options?: Parameters<typeof arrangeInformationSchema>[4]) => {
+  for (const table of WAREHOUSE_TABLES) fake.tables.put(WAREHOUSE.project, WAREHOUSE.dataset, table)
+  arrangeInformationSchema(fake, WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_TABLES, options)
+}
+
+const metadataQueryOf = (request: RecordedRequest) =>
+  request.kind === "jobs.query" ? informationSchemaQueryOf(String((request.body as { query?: unknown }).query)) : undefined
+
+/** How many jobs.query requests each INFORMATION_SCHEMA query made. */
+const metadataQueryCounts = (fake: FakeBigQuery) => {
+  const counts: Record<string, number> = {}
+  for (const request of fake.requestsOf("jobs.query")) {
+    const which = metadataQueryOf(request) ?? "other"
+    counts[which] = (counts[which] ?? 0) + 1
+  }
+  return counts
+}
 
 // Query results exercising every shape a cell can take.
 const EVENT_SCHEMA: ReadonlyArray<FakeField> = [
@@ -322,6 +450,173 @@ describe("LiveBigQuery", () => {
         const failure = yield* Effect.flip(bigquery.getTables(PROJECT, "shop", ["orders", "items"]))
         expect(failure).toMatchObject({ _tag: "PermissionDenied", operation: "tables.get", resource: `${PROJECT}.shop.items` })
       }))
+
+    it.scopedLive(`up to ${TABLES_GET_LIMIT} distinct tables: one tables.get each, no query`, () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        putWarehouse(fake)
+        const ten = WAREHOUSE_EXISTING.slice(0, TABLES_GET_LIMIT)
+
+        const found = yield* bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, [...ten, ten[0], ten[1]])
+        expect([...found.keys()].sort()).toEqual([...ten].sort())
+        expect(fake.requestsOf("tables.get")).toHaveLength(TABLES_GET_LIMIT)
+        expect(fake.requestsOf("jobs.query")).toHaveLength(0)
+      }))
+
+    it.scopedLive("25 tables: three INFORMATION_SCHEMA queries under the byte cap, no tables.get, what tables.get gives", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        putWarehouse(fake, { columnsPageSize: 400 })
+        expect(WAREHOUSE_REQUESTED).toHaveLength(25)
+
+        const found = yield* bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED)
+        expect([...found.keys()].sort()).toEqual([...WAREHOUSE_EXISTING].sort())
+        expect(found.has("events_20990101")).toBe(false)
+
+        expect(fake.requestsOf("tables.get")).toHaveLength(0)
+        const queries = fake.requestsOf("jobs.query")
+        expect(queries.length).toBeLessThanOrEqual(4)
+        expect(metadataQueryCounts(fake)).toEqual({ tables: 1, columns: 1, storage: 1 })
+        // The GA4 shards' field paths come in pages.
+        expect(fake.requestsOf("jobs.getQueryResults").length).toBeGreaterThan(0)
+        for (const request of queries) {
+          // Jobs run in the configured project; the SQL addresses the dataset's own project.
+          expect(request.path).toBe(`/bigquery/v2/projects/${PROJECT}/queries`)
+          expect(String((request.body as { query: string }).query)).toContain("`shop-warehouse`.`sales`.")
+          expect(request.body).toMatchObject({
+            useLegacySql: false,
+            maximumBytesBilled: String(100 * 1024 ** 2),
+            timeoutMs: expect.any(Number),
+            parameterMode: "NAMED",
+            queryParameters: [{
+              name: "tables",
+              parameterType: { type: "ARRAY", arrayType: { type: "STRING" } },
+              parameterValue: { arrayValues: WAREHOUSE_REQUESTED.map((value) => ({ value })) }
+            }]
+          })
+        }
+
+        // Every table exactly as its own tables.get describes it.
+        for (const table of WAREHOUSE_EXISTING) {
+          expect(found.get(table)).toEqual(yield* bigquery.getTable({ ...WAREHOUSE, table }))
+        }
+        expect(found.get("orders")).toMatchObject({
+          partitioning: { field: "order_date", type: "DAY", expiration_ms: 7776000000, require_partition_filter: true },
+          clustering: ["customer_id"],
+          labels: { team: "shop" }
+        })
+        expect(found.get("recent orders")?.view_query).toBe(
+          "SELECT * FROM `shop-warehouse.sales.orders` WHERE order_date > '2024-01-01'"
+        )
+      }))
+
+    it.scopedLive("the layer's maximumBytesBilled caps each query: over it, the batch fails with BigQuery's reason", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake, DEADLINE, { maximumBytesBilled: 5 * 1024 ** 2 })
+        putWarehouse(fake, { totalBytesBilled: 10 * 1024 ** 2 })
+
+        const failure = yield* Effect.flip(bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED))
+        expect(failure).toMatchObject({
+          _tag: "RemoteRejected",
+          status: 400,
+          reason: "bytesBilledLimitExceeded",
+          operation: "jobs.query",
+          resource: "shop-warehouse.sales"
+        })
+        expect(fake.requestsOf("jobs.query").map((r) => (r.body as { maximumBytesBilled: string }).maximumBytesBilled))
+          .toEqual(fake.requestsOf("jobs.query").map(() => String(5 * 1024 ** 2)))
+        expect(Object.values(metadataQueryCounts(fake)).every((n) => n === 1)).toBe(true)
+        expect(fake.requestsOf("tables.get")).toHaveLength(0)
+      }))
+
+    for (const which of ["tables", "columns", "storage"] as const) {
+      const faults = [
+        { title: "503", fault: Fault.status(503), error: { _tag: "RemoteUnavailable", status: 503, reason: "backendError", attempts: 1 } },
+        { title: "403 accessDenied", fault: Fault.status(403, "accessDenied"), error: { _tag: "PermissionDenied", status: 403 } }
+      ] as const
+      for (const { error, fault, title } of faults) {
+        it.scopedLive(`${title} on the ${which} query fails the batch with ${error._tag}, after one request of each query`, () =>
+          Effect.gen(function*() {
+            const fake = yield* fakeBigQuery()
+            const bigquery = yield* bigQueryOn(fake)
+            putWarehouse(fake)
+            fake.faults.inject(fault, (r) => metadataQueryOf(r) === which)
+
+            const failure = yield* Effect.flip(bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED))
+            expect(failure).toMatchObject({
+              service: "bigquery",
+              operation: "jobs.query",
+              resource: "shop-warehouse.sales",
+              ...error
+            })
+            expect(fake.faults.pending()).toBe(0)
+            // No hidden retries: the faulted query was sent once, the others at most once, no tables.get.
+            const counts = metadataQueryCounts(fake)
+            expect(counts[which]).toBe(1)
+            expect(Object.keys(counts).every((key) => key !== "other" && counts[key] === 1)).toBe(true)
+            expect(fake.requestsOf("tables.get")).toHaveLength(0)
+          }))
+      }
+    }
+
+    it.scopedLive("a stalled query → RemoteTimeout at the layer's deadline", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake, `${SHORT_DEADLINE_MS} millis`)
+        putWarehouse(fake)
+        fake.faults.inject(Fault.stall, (r) => metadataQueryOf(r) === "columns")
+
+        const failure = yield* Effect.flip(bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED))
+        expect(failure).toMatchObject({
+          _tag: "RemoteTimeout",
+          operation: "jobs.query",
+          resource: "shop-warehouse.sales",
+          timeout_ms: SHORT_DEADLINE_MS,
+          attempts: 1
+        })
+        expect(metadataQueryCounts(fake).columns).toBe(1)
+      }))
+
+    it.scopedLive("a dataset the queries do not find (missing, or in another location) → what tables.get finds", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake, DEADLINE, { location: "EU" })
+        putWarehouse(fake)
+        // Jobs in EU cannot see a US dataset: BigQuery answers 404 notFound, as for a missing one.
+        fake.faults.inject(Fault.status(404), { kind: "jobs.query" }, 3)
+
+        const found = yield* bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED)
+        expect([...found.keys()].sort()).toEqual([...WAREHOUSE_EXISTING].sort())
+        expect(fake.requestsOf("jobs.query").every((r) => (r.body as { location?: string }).location === "EU")).toBe(true)
+        expect(fake.requestsOf("jobs.query").length).toBeLessThanOrEqual(3)
+        expect(fake.requestsOf("tables.get")).toHaveLength(25)
+
+        fake.faults.inject(Fault.status(404), { kind: "jobs.query" }, 3)
+        expect(yield* bigquery.getTables(WAREHOUSE.project, "gone", WAREHOUSE_REQUESTED)).toEqual(new Map())
+      }))
+
+    it.scopedLive("a table whose INFORMATION_SCHEMA rows cannot be read is read through its own tables.get", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        putWarehouse(fake, {
+          adjust: (rows) => ({
+            ...rows,
+            tables: rows.tables.map((t) =>
+              t.table_name === "scores" ? { ...t, ddl: t.ddl!.replace(/PARTITION BY .*/, "PARTITION BY MOD(customer_id, 7)") } : t
+            )
+          })
+        })
+
+        const found = yield* bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED)
+        expect([...found.keys()].sort()).toEqual([...WAREHOUSE_EXISTING].sort())
+        expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-1))).toEqual(["scores"])
+        expect(found.get("scores")).toMatchObject({ partitioning: { field: "customer_id", type: "RANGE" } })
+        expect(metadataQueryCounts(fake)).toEqual({ tables: 1, columns: 1, storage: 1 })
+      }))
   })
 
   describe("listTables", () => {
@@ -373,6 +668,8 @@ describe("LiveBigQuery", () => {
         )
         expect(result.rows).toEqual(EXPECTED_EVENT_ROWS)
         expect(result.totalBytesProcessed).toBe(52_428_800)
+        // Only a jobs.query reply that holds the results says what was billed; this one did not.
+        expect(result.totalBytesBilled).toBeUndefined()
 
         // jobs.query says "not yet", one poll says "not yet", then three pages.
         expect(fake.requests.map((r) => r.kind)).toEqual([
@@ -406,8 +703,31 @@ describe("LiveBigQuery", () => {
 
         expect(yield* bigquery.query(PROJECT, "SELECT * FROM t WHERE FALSE", { maximumBytesBilled: 1 })).toEqual({
           rows: [],
-          totalBytesProcessed: 0
+          totalBytesProcessed: 0,
+          totalBytesBilled: 0
         })
+      }))
+
+    it.scopedLive("says what BigQuery billed, which may exceed what it processed", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        fake.queries.answer({
+          match: "INFORMATION_SCHEMA",
+          schema: [{ name: "table_name", type: "STRING" }],
+          rows: [["orders"]],
+          totalBytesProcessed: 2_048,
+          totalBytesBilled: 10_485_760
+        })
+
+        const result = yield* bigquery.query(PROJECT, "SELECT table_name FROM shop.INFORMATION_SCHEMA.TABLES", {
+          maximumBytesBilled: 20_000_000
+        })
+        expect(result).toEqual({ rows: [{ table_name: "orders" }], totalBytesProcessed: 2_048, totalBytesBilled: 10_485_760 })
+        const overCap = yield* Effect.flip(
+          bigquery.query(PROJECT, "SELECT table_name FROM shop.INFORMATION_SCHEMA.TABLES", { maximumBytesBilled: 5_000_000 })
+        )
+        expect(overCap).toMatchObject({ _tag: "RemoteRejected", reason: "bytesBilledLimitExceeded" })
       }))
 
     it.scopedLive("keeps microseconds of a TIMESTAMP", () =>

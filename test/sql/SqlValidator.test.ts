@@ -8,18 +8,11 @@ import { type SqlRejectionReason, validateSql } from "../../src/sql/SqlValidator
 
 const now = DateTime.unsafeMake("2024-01-15T17:00:00Z")
 
+const fixtureFields = (dataset: string, table: string) =>
+  JSON.parse(readFileSync(new URL(`../fixtures/bigquery/${dataset}.${table}.schema.json`, import.meta.url), "utf8"))
+
 const fixture = (dataset: string, table: string) =>
-  tableMetadataFromRest(
-    { project: "bigquery-public-data", dataset, table },
-    {
-      schema: {
-        fields: JSON.parse(
-          readFileSync(new URL(`../fixtures/bigquery/${dataset}.${table}.schema.json`, import.meta.url), "utf8")
-        )
-      }
-    },
-    now
-  )
+  tableMetadataFromRest({ project: "bigquery-public-data", dataset, table }, { schema: { fields: fixtureFields(dataset, table) } }, now)
 
 const partitioned = (table: string, resource: RestTable) =>
   tableMetadataFromRest({ project: "my-project", dataset: "shop", table }, resource, now)
@@ -43,12 +36,24 @@ const ingested = partitioned("ingested", {
 const meters = partitioned("meters", {
   schema: { fields: [{ name: "load", type: "FLOAT" }, { name: "begin", type: "TIMESTAMP" }, { name: "export", type: "STRING" }] }
 })
-const catalog = { tables: [ga4, hn, orders, ingested, meters] }
+/** A date-sharded GA4 family, catalogued under its wildcard id. */
+const ga4Family = tableMetadataFromRest(
+  { project: "nlq-ex", dataset: "ga4", table: "events_*" },
+  { schema: { fields: fixtureFields("ga4_obfuscated_sample_ecommerce", "events_20210131") } },
+  now
+)
+/** A sharded family of ingestion-time partitioned shards that require a partition filter. */
+const loggedFamily = partitioned("logs_*", {
+  timePartitioning: { type: "DAY", requirePartitionFilter: true },
+  schema: { fields: [{ name: "message", type: "STRING" }] }
+})
+const catalog = { tables: [ga4, hn, orders, ingested, meters, ga4Family, loggedFamily] }
 
 const G = "`bigquery-public-data.ga4_obfuscated_sample_ecommerce.events_20210131`"
 const H = "`bigquery-public-data.hacker_news.full`"
 const O = "`my-project.shop.orders`"
 const I = "`my-project.shop.ingested`"
+const W = "`nlq-ex.ga4.events_*`"
 
 const rejection = (sql: string) => {
   const verdict = validateSql(sql, catalog)
@@ -141,6 +146,21 @@ describe("validateSql accepts", () => {
     [
       "columns of a derived table after * EXCEPT",
       `SELECT s.title FROM (SELECT * EXCEPT (text) FROM ${H}) AS s`
+    ],
+    ["a wildcard table filtered on _TABLE_SUFFIX", `SELECT COUNT(*) AS n FROM ${W} WHERE _TABLE_SUFFIX BETWEEN '20210125' AND '20210131'`],
+    [
+      "_TABLE_SUFFIX as a date, grouped by",
+      `SELECT PARSE_DATE('%Y%m%d', _TABLE_SUFFIX) AS day, COUNT(*) AS n FROM ${W} WHERE _table_suffix >= '20210101' GROUP BY day ORDER BY day`
+    ],
+    [
+      "a wildcard table with UNNEST and a correlated subquery",
+      `SELECT (SELECT event_param.value.int_value FROM UNNEST(event_params) AS event_param WHERE event_param.key = 'ga_session_id') AS session_id FROM ${W} AS e CROSS JOIN UNNEST(e.items) AS item WHERE _TABLE_SUFFIX = '20210131' AND item.price > 1`
+    ],
+    ["a wildcard table without a _TABLE_SUFFIX filter", `SELECT event_name, COUNT(*) AS n FROM ${W} GROUP BY event_name`],
+    ["_TABLE_SUFFIX compared with a subquery's result", `SELECT COUNT(*) FROM ${W} WHERE _TABLE_SUFFIX IN (SELECT MAX(event_date) FROM ${G})`],
+    [
+      "a sharded, ingestion-time partitioned family with both filters",
+      "SELECT message FROM `my-project.shop.logs_*` WHERE _TABLE_SUFFIX = '20240101' AND _PARTITIONDATE = '2024-01-01'"
     ]
   ]
   for (const [name, sql] of valid) {
@@ -148,6 +168,12 @@ describe("validateSql accepts", () => {
       accepted(sql)
     })
   }
+
+  it("reports a wildcard table under its wildcard id", () => {
+    expect(accepted(`SELECT COUNT(*) FROM ${W} WHERE _TABLE_SUFFIX BETWEEN '20210125' AND '20210131'`).tables).toEqual([
+      ga4Family.table_id
+    ])
+  })
 
   it("reports the catalog tables a query reads, in order", () => {
     const result = accepted(`SELECT t.title FROM ${H} AS t WHERE t.id IN (SELECT COUNT(*) FROM ${G})`)
@@ -252,6 +278,37 @@ describe("validateSql refuses", () => {
     // A condition that also reads another column cannot prune partitions.
     expectRejected(`SELECT COUNT(*) FROM ${O} WHERE order_date >= '2024-01-01' OR status = 'x'`, "missing_partition_filter")
     expectRejected(`SELECT payload FROM ${I}`, "missing_partition_filter", "_PARTITIONTIME")
+  })
+
+  it("_TABLE_SUFFIX where no wildcard table is in FROM", () => {
+    expectRejected(`SELECT COUNT(*) FROM ${G} WHERE _TABLE_SUFFIX = '20210131'`, "unknown_column", "_TABLE_SUFFIX")
+    expectRejected(`SELECT _TABLE_SUFFIX FROM ${H}`, "unknown_column", "_TABLE_SUFFIX")
+    // Only the query over the wildcard table sees it, not one wrapped around it.
+    expectRejected(
+      `SELECT s.n FROM (SELECT COUNT(*) AS n FROM ${W}) AS s WHERE _TABLE_SUFFIX = '20210131'`,
+      "unknown_column",
+      "_TABLE_SUFFIX"
+    )
+    expectRejected(`SELECT COUNT(*) FROM ${W} WHERE _TABLE_SUFFIX.x = 'a'`, "unknown_column", "STRING")
+  })
+
+  it("wildcard tables that are not in the catalog", () => {
+    // A shard of the family is catalogued, but not the family.
+    expectRejected(
+      "SELECT COUNT(*) FROM `bigquery-public-data.ga4_obfuscated_sample_ecommerce.events_*`",
+      "unknown_table",
+      "wildcard table bigquery-public-data.ga4_obfuscated_sample_ecommerce.events_*"
+    )
+    // A narrower wildcard over a catalogued family is a different table.
+    expectRejected("SELECT COUNT(*) FROM `nlq-ex.ga4.events_2021*`", "unknown_table", "nlq-ex.ga4.events_2021*")
+  })
+
+  it("a _TABLE_SUFFIX filter in place of a required partition filter", () => {
+    expectRejected(
+      "SELECT message FROM `my-project.shop.logs_*` WHERE _TABLE_SUFFIX = '20240101'",
+      "missing_partition_filter",
+      "_PARTITIONTIME"
+    )
   })
 
   it("what the parser cannot read, with the parser's message (fail closed)", () => {

@@ -7,7 +7,9 @@
  * `/projects/...` (the client with `BIGQUERY_EMULATOR_HOST`).
  *
  * Tables are arranged as REST `Table` resources; queries as answers picked by a matcher on the SQL
- * (unknown SQL is a 400 `invalidQuery`, as BigQuery says for a query it cannot run). Faults are
+ * (unknown SQL is a 400 `invalidQuery`, as BigQuery says for a query it cannot run), their rows
+ * possibly a function of the query parameters, each billing `totalBytesBilled` against the
+ * request's `maximumBytesBilled`. Faults are
  * scripted per request: `fake.faults.inject(Fault.status(503), { kind: "jobs.query" })` makes the
  * next matching request fail that way. Every request, faulted or not, is recorded in `fake.requests`.
  */
@@ -40,18 +42,27 @@ export interface FakeTables {
   readonly remove: (project: string, dataset: string, table: string) => void
 }
 
+/** A query's named parameters as sent: scalars as their string value, arrays as lists of those. */
+export type QueryParams = Readonly<Record<string, string | ReadonlyArray<string | null> | null>>
+
 /**
  * The answer to every query whose SQL matches: a string matches as a substring.
  *
- * Rows are plain arrays in the order of `schema`. A RECORD value is an array in the order of its
- * fields or an object keyed by field name; a REPEATED value is an array; a TIMESTAMP may be an ISO
- * string; `null` is NULL. The fake encodes them as BigQuery does (`{f:[{v}]}`, values as strings).
+ * Rows are plain arrays in the order of `schema`, or a function of the query's parameters (to
+ * answer `WHERE x IN UNNEST(@names)` as BigQuery would). A RECORD value is an array in the order
+ * of its fields or an object keyed by field name; a REPEATED value is an array; a TIMESTAMP may be
+ * an ISO string; `null` is NULL. The fake encodes them as BigQuery does (`{f:[{v}]}`, values as strings).
  */
 export interface QueryAnswer {
   readonly match: string | RegExp | ((sql: string) => boolean)
   readonly schema: ReadonlyArray<FakeField>
-  readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
+  readonly rows: ReadonlyArray<ReadonlyArray<unknown>> | ((params: QueryParams) => ReadonlyArray<ReadonlyArray<unknown>>)
   readonly totalBytesProcessed?: number
+  /**
+   * What the query bills (`totalBytesProcessed` by default), checked against `maximumBytesBilled`
+   * and reported in jobs.query replies; BigQuery bills INFORMATION_SCHEMA queries at least 10 MB.
+   */
+  readonly totalBytesBilled?: number
   /** Rows per page (all in one page by default). */
   readonly pageSize?: number
   /** How many replies (jobs.query's included) say `jobComplete: false` before the results are ready (0 by default). */
@@ -179,6 +190,8 @@ const encodeValue = (field: FakeField, value: unknown, int64Timestamps: boolean)
     ? ((value ?? []) as ReadonlyArray<unknown>).map((item) => ({ v: encodeScalar(field, item, int64Timestamps) }))
     : encodeScalar(field, value, int64Timestamps)
 
+const billedBy = (answer: QueryAnswer) => answer.totalBytesBilled ?? answer.totalBytesProcessed ?? 0
+
 const encodeRow = (schema: ReadonlyArray<FakeField>, row: ReadonlyArray<unknown>, int64Timestamps: boolean) => ({
   f: schema.map((field, i) => ({ v: encodeValue(field, row[i], int64Timestamps) }))
 })
@@ -187,8 +200,27 @@ interface Job {
   readonly id: string
   readonly project: string
   readonly answer: QueryAnswer
+  readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
   pollsLeft: number
 }
+
+interface WireParameter {
+  readonly name?: string
+  readonly parameterValue?: {
+    readonly value?: string
+    readonly arrayValues?: ReadonlyArray<{ readonly value?: string }>
+  }
+}
+
+const paramsOf = (body: Record<string, unknown>): QueryParams =>
+  Object.fromEntries(
+    ((body.queryParameters ?? []) as ReadonlyArray<WireParameter>).map((p) => [
+      p.name ?? "",
+      p.parameterValue?.arrayValues !== undefined
+        ? p.parameterValue.arrayValues.map((item) => item.value ?? null)
+        : p.parameterValue?.value ?? null
+    ])
+  )
 
 // ---------------------------------------------------------------------------------------------
 // Routing
@@ -293,19 +325,21 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     const { answer } = job
     const start = pageToken === undefined ? 0 : Number(pageToken.replace("offset-", ""))
     const size = Math.min(answer.pageSize ?? Number.POSITIVE_INFINITY, maxResults ?? Number.POSITIVE_INFINITY)
-    const rows = answer.rows.slice(start, start + size)
+    const rows = job.rows.slice(start, start + size)
     const end = start + rows.length
     return {
       kind,
       jobReference: { projectId: job.project, jobId: job.id, location: "US" },
       jobComplete: true,
       schema: { fields: answer.schema },
-      totalRows: String(answer.rows.length),
+      totalRows: String(job.rows.length),
       totalBytesProcessed: String(answer.totalBytesProcessed ?? 0),
+      // As BigQuery does, only jobs.query replies say what was billed.
+      ...(kind === "bigquery#queryResponse" ? { totalBytesBilled: String(billedBy(answer)) } : {}),
       cacheHit: false,
       // BigQuery leaves `rows` out of an empty page.
       ...(rows.length > 0 ? { rows: rows.map((row) => encodeRow(answer.schema, row, int64Timestamps)) } : {}),
-      ...(end < answer.rows.length ? { pageToken: `offset-${end}` } : {})
+      ...(end < job.rows.length ? { pageToken: `offset-${end}` } : {})
     }
   }
 
@@ -354,7 +388,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         const answer = answerFor(sql)
         if (answer === undefined) return invalidQuery(sql)
         const limit = body.maximumBytesBilled === undefined ? undefined : Number(body.maximumBytesBilled)
-        const bytes = answer.totalBytesProcessed ?? 0
+        const bytes = billedBy(answer)
         if (limit !== undefined && bytes > limit) {
           return errorReply(
             400,
@@ -362,7 +396,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
             "bytesBilledLimitExceeded"
           )
         }
-        const job: Job = { id: `job_${++lastJob}`, project, answer, pollsLeft: answer.pendingPolls ?? 0 }
+        const rows = typeof answer.rows === "function" ? answer.rows(paramsOf(body)) : answer.rows
+        const job: Job = { id: `job_${++lastJob}`, project, answer, rows, pollsLeft: answer.pendingPolls ?? 0 }
         jobs.set(job.id, job)
         const kind = "bigquery#queryResponse"
         if (job.pollsLeft > 0) {

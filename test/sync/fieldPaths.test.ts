@@ -9,7 +9,6 @@ describe("field paths", () => {
   it("reaches GA4's repeated records through UNNEST", () => {
     const paths = byPath(ga4Table().columns)
     expect(paths.get("event_params.value.string_value")).toMatchObject({
-      type: "STRING",
       unnest: ["event_params"],
       joins: ["CROSS JOIN UNNEST(event_params) AS event_param"],
       expression: "event_param.value.string_value"
@@ -47,9 +46,6 @@ describe("field paths", () => {
     const paths = byPath(columns)
     expect(paths.get("items.order.매출 금액")).toEqual({
       path: "items.order.매출 금액",
-      type: "NUMERIC",
-      mode: "NULLABLE",
-      description: "amount",
       unnest: ["items", "items.order"],
       // `item` is a column already, so the alias for `items` steps aside.
       joins: ["CROSS JOIN UNNEST(items) AS item_2", "CROSS JOIN UNNEST(item_2.`order`) AS order_item"],

@@ -38,6 +38,8 @@ export interface QueryResult {
   /** Rows as plain objects keyed by column name (INT64 as number, TIMESTAMP as ISO string). */
   readonly rows: ReadonlyArray<Readonly<Record<string, unknown>>>
   readonly totalBytesProcessed: number
+  /** What BigQuery billed for the query, when its reply says (jobs.query replies do). */
+  readonly totalBytesBilled?: number
 }
 
 export interface DryRunResult {

@@ -8,6 +8,12 @@
  * - Replies are decoded with schemas, so a malformed reply is a typed `RemoteRejected`; the client's
  *   own job helpers crash the process on some malformed dry-run replies.
  *
+ * `getTables` reads up to `TABLES_GET_LIMIT` tables with one free `tables.get` each, and more than
+ * that from the dataset's INFORMATION_SCHEMA in three queries (`InformationSchema.ts`), each under
+ * the `maximumBytesBilled` cap and the call deadline, so a run's requests grow with its datasets.
+ * A table whose INFORMATION_SCHEMA rows cannot be read, and a batch whose queries find no dataset
+ * (it is missing, or outside the jobs' `location`), fall back to `tables.get`.
+ *
  * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
  * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
  * (requests at `/bigquery/v2/projects/...`), else Google's. A local endpoint is used without
@@ -18,6 +24,7 @@ import * as Config from "effect/Config"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
@@ -34,10 +41,25 @@ import {
   type QueryResult,
   type TableListing
 } from "./BigQueryService.ts"
+import {
+  decodeInformationSchemaRows,
+  informationSchemaQueries,
+  TABLE_NAMES_PARAMETER,
+  tablesFromInformationSchema
+} from "./InformationSchema.ts"
 import { referenceMismatch, RestTable, type TableMetadata, tableMetadataFromRest } from "./TableResource.ts"
+
+/**
+ * Up to this many tables a getTables batch uses one tables.get each: tables.get is free, while
+ * each INFORMATION_SCHEMA query bills at least 10 MB.
+ */
+export const TABLES_GET_LIMIT = 10
 
 /** How many tables.get calls of one getTables batch are in flight at once. */
 const TABLES_GET_CONCURRENCY = 8
+
+/** The default cap on the bytes each INFORMATION_SCHEMA query of getTables may bill: 100 MiB. */
+const DEFAULT_METADATA_MAX_BYTES_BILLED = 100 * 1024 ** 2
 
 export interface LiveBigQueryOptions {
   /** The project the client is created for (jobs name their own project). */
@@ -48,6 +70,8 @@ export interface LiveBigQueryOptions {
   readonly location?: string | undefined
   /** The deadline of each REST call (and of the wait for a query job to finish). */
   readonly timeout: Duration.DurationInput
+  /** The most bytes each INFORMATION_SCHEMA query of `getTables` may bill (default 100 MiB). */
+  readonly maximumBytesBilled?: number | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -95,7 +119,9 @@ const QueryResponse = Schema.Struct({
   schema: Schema.optional(Schema.Struct({ fields: Schema.optional(Schema.Array(QueryField)) })),
   rows: Schema.optional(Schema.Array(Schema.Struct({ f: Schema.Array(Schema.Struct({ v: Schema.Unknown })) }))),
   pageToken: Schema.optional(Schema.String),
-  totalBytesProcessed: Schema.optional(Int64String)
+  totalBytesProcessed: Schema.optional(Int64String),
+  /** Only jobs.query replies carry it (getQueryResults replies do not). */
+  totalBytesBilled: Schema.optional(Int64String)
 })
 type QueryResponse = typeof QueryResponse.Type
 
@@ -203,19 +229,27 @@ const record = (fields: ReadonlyArray<QueryField>, cells: ReadonlyArray<unknown>
   return out
 }
 
-const queryParameter = (name: string, value: string | number | boolean) => ({
-  name,
-  parameterType: {
-    type: typeof value === "string"
-      ? "STRING"
-      : typeof value === "boolean"
-      ? "BOOL"
-      : Number.isInteger(value)
-      ? "INT64"
-      : "FLOAT64"
-  },
-  parameterValue: { value: String(value) }
-})
+type ScalarParameter = string | number | boolean
+/** What a query parameter may hold here: the service's scalars, and lists of names. */
+type QueryParameterValue = ScalarParameter | ReadonlyArray<string>
+
+const scalarType = (value: ScalarParameter) =>
+  typeof value === "string"
+    ? "STRING"
+    : typeof value === "boolean"
+    ? "BOOL"
+    : Number.isInteger(value)
+    ? "INT64"
+    : "FLOAT64"
+
+const queryParameter = (name: string, value: QueryParameterValue) =>
+  typeof value === "object"
+    ? {
+      name,
+      parameterType: { type: "ARRAY", arrayType: { type: "STRING" } },
+      parameterValue: { arrayValues: value.map((item) => ({ value: item })) }
+    }
+    : { name, parameterType: { type: scalarType(value) }, parameterValue: { value: String(value) } }
 
 // ---------------------------------------------------------------------------------------------
 // The endpoint
@@ -363,24 +397,6 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return tableMetadataFromRest(ref, table, yield* DateTime.now)
     })
 
-    // One free tables.get per table; a batch over INFORMATION_SCHEMA would bill at least 10 MB a query.
-    const getTables = Effect.fn("LiveBigQuery.getTables")(function*(
-      project: string,
-      dataset: string,
-      tables: ReadonlyArray<string>
-    ) {
-      const found = yield* Effect.forEach(
-        [...new Set(tables)],
-        (table) =>
-          getTable({ project, dataset, table }).pipe(
-            Effect.map((metadata) => [[table, metadata] as const]),
-            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
-          ),
-        { concurrency: TABLES_GET_CONCURRENCY }
-      )
-      return new Map(found.flat()) as ReadonlyMap<string, TableMetadata>
-    })
-
     const listTables = Effect.fn("LiveBigQuery.listTables")(function*(project: string, dataset: string) {
       const listings: Array<TableListing> = []
       const seen = new Set<string>()
@@ -407,10 +423,20 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return listings
     })
 
-    const query = Effect.fn("LiveBigQuery.query")(function*(project: string, sql: string, queryOptions: QueryOptions) {
+    /** `query`, with list parameters and the resource errors name (the job's project by default). */
+    const runQuery = Effect.fn("LiveBigQuery.query")(function*(
+      project: string,
+      sql: string,
+      queryOptions: {
+        readonly maximumBytesBilled: number
+        readonly params?: Readonly<Record<string, QueryParameterValue>> | undefined
+        readonly resource?: string | undefined
+      }
+    ) {
+      const resource = queryOptions.resource ?? project
       const start: RestCall = {
         operation: "jobs.query",
-        resource: project,
+        resource,
         project,
         method: "POST",
         uri: "/queries",
@@ -429,7 +455,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       }
       const resultsCall = (job: JobReference, pageToken: string | undefined): RestCall => ({
         operation: "jobs.getQueryResults",
-        resource: project,
+        resource,
         project,
         method: "GET",
         uri: `/queries/${job.jobId}`,
@@ -446,8 +472,10 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
           : Effect.succeed(response.jobReference)
 
       // Waiting for the job, however many polls it takes, shares one deadline.
+      let totalBytesBilled: number | undefined
       const first = yield* Effect.gen(function*() {
         let response = yield* send(start, QueryResponse)
+        totalBytesBilled = response.totalBytesBilled
         while (!response.jobComplete) {
           const call = resultsCall(yield* jobOf(start, response), undefined)
           response = yield* send(call, QueryResponse)
@@ -474,7 +502,80 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         rows.push(...yield* decodeRows(call, page))
         pageToken = page.pageToken
       }
-      return { rows, totalBytesProcessed: first.totalBytesProcessed ?? 0 } satisfies QueryResult
+      return {
+        rows,
+        totalBytesProcessed: first.totalBytesProcessed ?? 0,
+        ...(totalBytesBilled === undefined ? {} : { totalBytesBilled })
+      } satisfies QueryResult
+    })
+
+    const query = (project: string, sql: string, queryOptions: QueryOptions) => runQuery(project, sql, queryOptions)
+
+    /** One tables.get per table; the ones that do not exist are left out. */
+    const getEach = (project: string, dataset: string, tables: ReadonlyArray<string>) =>
+      Effect.forEach(
+        tables,
+        (table) =>
+          getTable({ project, dataset, table }).pipe(
+            Effect.map((metadata) => [[table, metadata] as const]),
+            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
+          ),
+        { concurrency: TABLES_GET_CONCURRENCY }
+      ).pipe(Effect.map((found) => found.flat()))
+
+    const readInformationSchema = Effect.fn("LiveBigQuery.readInformationSchema")(function*(
+      project: string,
+      dataset: string,
+      tables: ReadonlyArray<string>
+    ) {
+      const resource = `${project}.${dataset}`
+      const sql = informationSchemaQueries(project, dataset)
+      // Jobs run (and are billed) in the configured project; they address the dataset by name.
+      const run = (text: string) =>
+        runQuery(options.projectId, text, {
+          maximumBytesBilled: options.maximumBytesBilled ?? DEFAULT_METADATA_MAX_BYTES_BILLED,
+          params: { [TABLE_NAMES_PARAMETER]: tables },
+          resource
+        })
+      const results = yield* Effect.all([run(sql.tables), run(sql.columns), run(sql.storage)], {
+        concurrency: "unbounded"
+      }).pipe(
+        Effect.map(Option.some),
+        // A 404 means the dataset does not exist, or is not in the layer's `location` (where the
+        // jobs run): tables.get, which has no location, tells which tables exist.
+        Effect.catchIf(
+          (error) => error._tag === "ResourceNotFound" && error.operation === "jobs.query",
+          () => Effect.succeed(Option.none())
+        )
+      )
+      if (Option.isNone(results)) return yield* getEach(project, dataset, tables)
+      const [tablesResult, columnsResult, storageResult] = results.value
+      yield* Effect.annotateCurrentSpan(
+        "bytes_billed",
+        [tablesResult, columnsResult, storageResult].reduce((sum, result) => sum + (result.totalBytesBilled ?? 0), 0)
+      )
+      const rows = yield* Either.mapLeft(
+        decodeInformationSchemaRows({ tables: tablesResult.rows, columns: columnsResult.rows, storage: storageResult.rows }),
+        (problem) => malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA rows: ${problem}`)
+      )
+      const { found, unreadable } = tablesFromInformationSchema(project, dataset, tables, rows, yield* DateTime.now)
+      if (unreadable.size === 0) return [...found]
+      yield* Effect.logWarning("reading tables through tables.get: their INFORMATION_SCHEMA rows are unreadable").pipe(
+        Effect.annotateLogs({ dataset: resource, tables: Object.fromEntries(unreadable) })
+      )
+      return [...found, ...yield* getEach(project, dataset, [...unreadable.keys()])]
+    })
+
+    const getTables = Effect.fn("LiveBigQuery.getTables")(function*(
+      project: string,
+      dataset: string,
+      tables: ReadonlyArray<string>
+    ) {
+      const distinct = [...new Set(tables)]
+      const found = distinct.length <= TABLES_GET_LIMIT
+        ? yield* getEach(project, dataset, distinct)
+        : yield* readInformationSchema(project, dataset, distinct)
+      return new Map(found) as ReadonlyMap<string, TableMetadata>
     })
 
     const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {

@@ -5,6 +5,7 @@
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -45,8 +46,14 @@ export class MemoryStorageControl extends Context.Tag("MetaSync/MemoryStorageCon
 
 const encoder = new TextEncoder()
 
-const make = (bucket: string) =>
+export interface MemoryStorageOptions {
+  /** Simulated round-trip time of every call (benchmarks); none by default. */
+  readonly latency?: Duration.DurationInput
+}
+
+const make = (bucket: string, options: MemoryStorageOptions) =>
   Effect.gen(function*() {
+    const latency = Duration.decode(options.latency ?? Duration.zero)
     const state = yield* Ref.make<State>({ objects: new Map(), nextGeneration: 1, faults: [], calls: [] })
     const locate = (name: string) => `gs://${bucket}/${name}`
 
@@ -57,7 +64,10 @@ const make = (bucket: string) =>
         const calls = [...s.calls, { operation, name }]
         if (index < 0) return [undefined, { ...s, calls }]
         return [s.faults[index].error, { ...s, calls, faults: s.faults.filter((_, i) => i !== index) }]
-      }).pipe(Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error))))
+      }).pipe(
+        Effect.zipLeft(Duration.isZero(latency) ? Effect.void : Effect.sleep(latency)),
+        Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))
+      )
 
     const store = (name: string, bytes: Uint8Array, contentType: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -156,6 +166,6 @@ const make = (bucket: string) =>
 
 /** Provides `StorageService` and its `MemoryStorageControl`, over one empty in-memory bucket. */
 export const MemoryStorage = {
-  layer: (bucket = "test-bucket"): Layer.Layer<StorageService | MemoryStorageControl> =>
-    Layer.effectContext(make(bucket))
+  layer: (bucket = "test-bucket", options: MemoryStorageOptions = {}): Layer.Layer<StorageService | MemoryStorageControl> =>
+    Layer.effectContext(make(bucket, options))
 } as const

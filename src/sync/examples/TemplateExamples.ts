@@ -1,20 +1,48 @@
 /**
- * Few-shot examples made from a table's description alone: no query is run and nothing is
- * guessed about the data, so every filter is one that holds without knowing a value (IS NOT NULL,
- * IS TRUE, a window relative to today). The same table always gives the same examples.
+ * Few-shot examples made from what the sync knows about a table — its description, its shards and
+ * its column profile — without running a query. A value appears in a filter only when the profile
+ * saw it (a top value); otherwise every filter is one that holds without knowing a value (IS NOT
+ * NULL, IS TRUE, a window relative to today or to the newest shard). The same table always gives
+ * the same examples.
+ *
+ * Every example keeps its cost down the way a person would: a sharded family is read through
+ * `_TABLE_SUFFIX` over its newest shards, and a partitioned table through its partition column
+ * when it requires that or is large.
  *
  * A template is skipped when the table has no column that fits it; no column is ever invented.
+ * There are no join templates: joins will come only from declared key relationships, which the
+ * configuration cannot express yet.
  */
-import type { Example, Language } from "../../contract/CacheDocument.ts"
+import * as DateTime from "effect/DateTime"
+import * as Option from "effect/Option"
+import type { Example, Language, Sharding } from "../../contract/CacheDocument.ts"
 import { flattenFields, type FieldPath } from "../../contract/Field.ts"
-import { tableRefOf } from "../../contract/TableId.ts"
+import type { TableProfile } from "../../contract/Profile.ts"
+import { isWildcardTable, tableRefOf } from "../../contract/TableId.ts"
 import type { TableMetadata } from "../../services/BigQuery/TableResource.ts"
 import { isPlainIdentifier, quoteFieldPath, quoteIdentifier, quoteTablePath, stringLiteral } from "../../sql/Identifiers.ts"
+import { fieldPathEntries } from "../fieldPaths.ts"
+
+/**
+ * What the templates read: a table's metadata, with its shards and profile when the sync has them
+ * (a cache `TableEntry` is one).
+ */
+export type TemplateTable = TableMetadata & {
+  readonly sharding?: Sharding | null
+  readonly profile?: TableProfile | null
+}
 
 /** How many rows the top-N templates ask for. */
 const TOP_N = 10
 /** The window, in days, of the filter on a time partition column. */
 const RECENT_DAYS = 30
+/** The window, in days ending at the newest shard, that examples over a date-sharded family read. */
+const SHARD_WINDOW_DAYS = 7
+/** Above either size a partitioned table gets a partition filter even when it does not require one. */
+const LARGE_TABLE_BYTES = 10 * 1024 ** 3
+const LARGE_TABLE_ROWS = 100_000_000
+/** Top values longer than this make poor examples. */
+const MAX_FILTER_VALUE_LENGTH = 60
 
 // ---------------------------------------------------------------------------------------------
 // What the rows are called
@@ -45,9 +73,9 @@ const ENTITIES: ReadonlyArray<readonly [RegExp, Entity]> = [
   [/^posts?$/, { ko: "게시물", en: "posts", singular: "post", plural: "posts" }]
 ]
 
-/** The rows' noun from the table name (`events_20210131` → events), when it is a known one. */
+/** The rows' noun from the table name (`events_20210131`, `events_*` → events), when it is a known one. */
 const entityOf = (tableName: string): Entity | null => {
-  const base = tableName.toLowerCase().replace(/_?\d{6,8}$/, "")
+  const base = tableName.toLowerCase().replace(/_?\*$/, "").replace(/_?\d{6,8}$/, "")
   const lastWord = base.split("_").slice(-1)[0] ?? base
   for (const [pattern, entity] of ENTITIES) {
     if (pattern.test(base) || pattern.test(lastWord)) return entity
@@ -88,12 +116,18 @@ const categoryScore = (field: FieldPath): number => {
   return 1
 }
 
-/** STRING columns that look like categories, best first (top-level before nested on a tie). */
-const categoricalColumns = (fields: ReadonlyArray<FieldPath>): ReadonlyArray<FieldPath> =>
+/**
+ * STRING columns that look like categories, best first (top-level before nested on a tie); a
+ * profile that found top values (few distinct values) confirms a column is one.
+ */
+const categoricalColumns = (
+  fields: ReadonlyArray<FieldPath>,
+  hasTopValues: (field: FieldPath) => boolean
+): ReadonlyArray<FieldPath> =>
   fields
     .map((field, index) => ({ field, index, score: isString(field) && isSingle(field) ? categoryScore(field) : 0 }))
     .filter((c) => c.score > 0)
-    .map((c) => ({ ...c, score: c.score + (c.field.depth === 0 ? 0.5 : 0) }))
+    .map((c) => ({ ...c, score: c.score + (c.field.depth === 0 ? 0.5 : 0) + (hasTopValues(c.field) ? 1 : 0) }))
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .map((c) => c.field)
 
@@ -233,7 +267,7 @@ const labelEn = (field: FieldPath): string => {
 
 interface Wording {
   readonly ko: string
-  /** Without the final question mark: the partition window may follow. */
+  /** Without the final question mark: the shard or partition window may follow. */
   readonly en: string
 }
 
@@ -241,7 +275,8 @@ interface Wording {
 // SQL pieces
 // ---------------------------------------------------------------------------------------------
 
-interface PartitionFilter {
+/** A condition every example of a table carries, and how the question says so. */
+interface ScopeFilter {
   readonly condition: string
   /** Korean opening, e.g. "최근 30일 동안 ". */
   readonly ko: string
@@ -251,13 +286,20 @@ interface PartitionFilter {
 
 const recentWindow = { ko: `최근 ${RECENT_DAYS}일 동안 `, en: ` in the last ${RECENT_DAYS} days` }
 
+/** A table that does not require a partition filter still gets one when it is large, or of unknown size. */
+const wantsPartitionFilter = (table: TemplateTable): boolean => {
+  if (table.partitioning?.require_partition_filter === true) return true
+  if (table.size_bytes === null && table.row_count === null) return true
+  return (table.size_bytes ?? 0) > LARGE_TABLE_BYTES || (table.row_count ?? 0) > LARGE_TABLE_ROWS
+}
+
 /**
- * The filter every example carries when the table is partitioned; `undefined` when the partition
- * column is not among the columns (then no honest example can be written).
+ * The partition filter every example carries, `null` when none is wanted, `undefined` when one is
+ * wanted but the partition column is not among the columns (then no honest example can be written).
  */
-const partitionFilterOf = (table: TableMetadata, fields: ReadonlyArray<FieldPath>): PartitionFilter | null | undefined => {
+const partitionFilterOf = (table: TemplateTable, fields: ReadonlyArray<FieldPath>): ScopeFilter | null | undefined => {
   const partitioning = table.partitioning
-  if (partitioning === null) return null
+  if (partitioning === null || !wantsPartitionFilter(table)) return null
   if (partitioning.field === null) {
     return { condition: `_PARTITIONTIME >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL ${RECENT_DAYS} DAY)`, ...recentWindow }
   }
@@ -281,6 +323,41 @@ const partitionFilterOf = (table: TableMetadata, fields: ReadonlyArray<FieldPath
   }
 }
 
+/** A `YYYYMMDD` shard suffix as a date, or `null` when it is not one. */
+const suffixDate = (suffix: string): DateTime.Utc | null => {
+  if (!/^\d{8}$/.test(suffix)) return null
+  const date = DateTime.make(`${suffix.slice(0, 4)}-${suffix.slice(4, 6)}-${suffix.slice(6)}T00:00:00Z`)
+  return Option.isSome(date) && suffixOf(date.value) === suffix ? date.value : null
+}
+
+const suffixOf = (date: DateTime.Utc): string => DateTime.formatIso(date).slice(0, 10).replaceAll("-", "")
+
+/** The shards a sharded family's examples read: its newest days, `null` for a plain table. */
+interface ShardWindow extends ScopeFilter {
+  /** Whether the suffixes are dates, so `PARSE_DATE` reads them. */
+  readonly dated: boolean
+}
+
+const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
+  const sharding = table.sharding
+  // Only a wildcard id can be queried with `_TABLE_SUFFIX`.
+  if (sharding === null || sharding === undefined || !isWildcardTable(tableRefOf(table.table_id))) return null
+  const { first_suffix: first, last_suffix: last } = sharding
+  const lastDate = suffixDate(last)
+  const dated = lastDate !== null && suffixDate(first) !== null
+  const windowStart = lastDate === null ? first : suffixOf(DateTime.subtract(lastDate, { days: SHARD_WINDOW_DAYS - 1 }))
+  const start = dated && windowStart > first ? windowStart : first
+  const condition = `_TABLE_SUFFIX BETWEEN ${stringLiteral(start)} AND ${stringLiteral(last)}`
+  return start === first
+    ? { condition, dated, ko: `전체 샤드(${first}~${last})에서 `, en: ` across all shards (${first} to ${last})` }
+    : {
+      condition,
+      dated,
+      ko: `최근 ${SHARD_WINDOW_DAYS}일(${start}~${last}) 동안 `,
+      en: ` over the last ${SHARD_WINDOW_DAYS} days of shards (${start} to ${last})`
+    }
+}
+
 /** `base`, or `base_2`, `base_3`, … : a bare alias that no column of the table is called. */
 const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
   for (let n = 1; ; n += 1) {
@@ -289,8 +366,92 @@ const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
   }
 }
 
-const singular = (word: string): string =>
-  /ies$/.test(word) ? `${word.slice(0, -3)}y` : /[^s]s$/.test(word) ? word.slice(0, -1) : word
+/** GA4's "(not set)", "(other)": real values, but poor examples. */
+const PLACEHOLDER_VALUE = /^\(.*\)$/
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
+
+/** The values the profile saw most in `path` that read well in a question, most frequent first. */
+const topValuesOf = (profile: TableProfile | null | undefined, path: string): ReadonlyArray<string> =>
+  (profile?.columns.find((c) => c.column === path)?.top_values ?? [])
+    .map((t) => t.value)
+    .filter((value) =>
+      value.trim() !== "" && value.length <= MAX_FILTER_VALUE_LENGTH && !CONTROL_CHARACTER.test(value) &&
+      !PLACEHOLDER_VALUE.test(value.trim())
+    )
+
+const topValueOf = (profile: TableProfile | null | undefined, path: string): string | undefined =>
+  topValuesOf(profile, path)[0]
+
+// ---------------------------------------------------------------------------------------------
+// GA4-style key/value records
+// ---------------------------------------------------------------------------------------------
+
+/** GA4's documented event parameters and the `value` field each is exported in. */
+const GA4_PARAM_VALUE_FIELD: Readonly<Record<string, string>> = {
+  ga_session_id: "int_value",
+  ga_session_number: "int_value",
+  engagement_time_msec: "int_value",
+  entrances: "int_value",
+  percent_scrolled: "int_value",
+  page_location: "string_value",
+  page_referrer: "string_value",
+  page_title: "string_value",
+  source: "string_value",
+  medium: "string_value",
+  campaign: "string_value",
+  term: "string_value"
+}
+
+const VALUE_FIELDS = ["string_value", "int_value", "float_value", "double_value"]
+
+/** A REPEATED RECORD of `key` + `value.{string,int,float,double}_value` entries (GA4 `event_params`). */
+interface KeyValueRecord {
+  readonly record: FieldPath
+  /** `UNNEST(event_params) AS event_param`, as field_paths writes it. */
+  readonly unnest: string
+  /** `event_param.key`. */
+  readonly key: string
+  /** `string_value` → `event_param.value.string_value`, for the value fields the record has. */
+  readonly values: ReadonlyMap<string, string>
+}
+
+const keyValueRecordOf = (
+  record: FieldPath,
+  fields: ReadonlyArray<FieldPath>,
+  entries: ReadonlyMap<string, { readonly joins: ReadonlyArray<string>; readonly expression: string }>
+): KeyValueRecord | null => {
+  const keyField = fields.find((f) => f.path === `${record.path}.key` && isString(f) && f.repeated.length === 1)
+  const keyEntry = keyField === undefined ? undefined : entries.get(keyField.path)
+  const join = keyEntry?.joins[0]
+  if (keyEntry === undefined || join === undefined || keyEntry.joins.length !== 1) return null
+  const values = new Map<string, string>()
+  for (const name of VALUE_FIELDS) {
+    const path = `${record.path}.value.${name}`
+    const field = fields.find((f) => f.path === path && f.repeated.length === 1)
+    const entry = entries.get(path)
+    if (field !== undefined && entry !== undefined && (name === "string_value" ? isString(field) : isNumeric(field))) {
+      values.set(name, entry.expression)
+    }
+  }
+  if (values.size === 0) return null
+  return { record, unnest: join.replace(/^CROSS JOIN /, ""), key: keyEntry.expression, values }
+}
+
+/** The parameter's value as one expression: its documented field, else every value field as a STRING. */
+const parameterValue = (kv: KeyValueRecord, key: string): string => {
+  const known = kv.values.get(GA4_PARAM_VALUE_FIELD[key] ?? "")
+  if (known !== undefined) return known
+  const all = VALUE_FIELDS.flatMap((name) => {
+    const expression = kv.values.get(name)
+    if (expression === undefined) return []
+    return [name === "string_value" ? expression : `CAST(${expression} AS STRING)`]
+  })
+  return all.length === 1 ? all[0] : `COALESCE(${all.join(", ")})`
+}
+
+/** `(SELECT event_param.value.int_value FROM UNNEST(event_params) AS event_param WHERE event_param.key = 'k')`. */
+const parameterSubquery = (kv: KeyValueRecord, key: string, value: string): string =>
+  `(SELECT ${value} FROM ${kv.unnest} WHERE ${kv.key} = ${stringLiteral(key)})`
 
 // ---------------------------------------------------------------------------------------------
 // The templates
@@ -303,19 +464,22 @@ interface Draft {
 }
 
 /** Examples for `table`, questions in `language` (Korean unless asked otherwise). */
-export const templateExamples = (table: TableMetadata, language: Language = "ko"): ReadonlyArray<Example> => {
+export const templateExamples = (table: TemplateTable, language: Language = "ko"): ReadonlyArray<Example> => {
   const ref = tableRefOf(table.table_id)
   const from = quoteTablePath(ref)
   const fields = flattenFields(table.columns)
   const partition = partitionFilterOf(table, fields)
   if (partition === undefined) return []
+  const shards = shardWindowOf(table)
+  const scope = [shards, partition].filter((f): f is ScopeFilter => f !== null)
+  const profile = table.profile
   const entity = entityOf(ref.table)
   const nounKo = entity?.ko ?? "행"
   const nounEn = entity?.en ?? "rows"
   const taken = new Set(table.columns.map((c) => c.name.toLowerCase()))
   const countAlias = freshAlias(`${entity?.singular ?? "row"}_count`, taken)
   const where = (...conditions: ReadonlyArray<string>) => {
-    const all = [...(partition === null ? [] : [partition.condition]), ...conditions]
+    const all = [...scope.map((f) => f.condition), ...conditions]
     return all.length === 0 ? "" : ` WHERE ${all.join(" AND ")}`
   }
   const drafts: Array<Draft> = []
@@ -343,7 +507,7 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
   }
 
   // Breakdown by the most category-like column.
-  const categories = categoricalColumns(fields)
+  const categories = categoricalColumns(fields, (f) => topValueOf(profile, f.path) !== undefined)
   const category = categories[0]
   if (category !== undefined) {
     const q = quoteFieldPath(category.segments)
@@ -374,9 +538,22 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
     })
   }
 
-  // Trend over the best time column: per day, or per year for a bare year.
+  // Trend: for a sharded family per shard (what prunes), else over the best time column, per day
+  // or per year for a bare year.
   const trend = times[0]
-  if (trend !== undefined) {
+  if (shards !== null) {
+    const alias = freshAlias(shards.dated ? "day" : "shard", taken)
+    drafts.push({
+      generator: "template:trend_by_shard",
+      wording: shards.dated
+        ? {
+          ko: `일별(_TABLE_SUFFIX 샤드 날짜 기준) ${nounKo} 수 추이는 어떻게 되나요?`,
+          en: `How many ${nounEn} are there per day, by shard date (_TABLE_SUFFIX)`
+        }
+        : { ko: `샤드(_TABLE_SUFFIX)별 ${nounKo} 수는 어떻게 되나요?`, en: `How many ${nounEn} are in each shard (_TABLE_SUFFIX)` },
+      sql: `SELECT ${shards.dated ? `PARSE_DATE(${stringLiteral("%Y%m%d")}, _TABLE_SUFFIX)` : "_TABLE_SUFFIX"} AS ${alias}, COUNT(*) AS ${countAlias} FROM ${from}${where()} GROUP BY ${alias} ORDER BY ${alias}`
+    })
+  } else if (trend !== undefined) {
     const day = dayExpression(trend)
     if (day !== null) {
       const dayAlias = freshAlias("day", taken)
@@ -417,7 +594,24 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
     })
   }
 
-  // A filter that holds without knowing any value: a boolean flag, else a category that is set.
+  // Filters: a value the profile saw in a category column (another than the breakdown's when
+  // there is one), a boolean flag, and otherwise a category that is set.
+  const valued = categories.flatMap((field) => {
+    const value = topValueOf(profile, field.path)
+    return value === undefined ? [] : [{ field, value }]
+  })
+  const topFilter = valued.find((v) => v.field !== category) ?? valued[0]
+  if (topFilter !== undefined) {
+    const { field, value } = topFilter
+    drafts.push({
+      generator: "template:filter_top_value",
+      wording: {
+        ko: `${labelKo(field)} 값이 "${value}"인 ${nounKo} 수는 얼마인가요?`,
+        en: `How many ${nounEn} have ${labelEn(field)} equal to "${value}"`
+      },
+      sql: `SELECT COUNT(*) AS ${countAlias} FROM ${from}${where(`${quoteFieldPath(field.segments)} = ${stringLiteral(value)}`)}`
+    })
+  }
   const flag = fields.find((f) => isBoolean(f) && isSingle(f))
   const present = categories.find((f) => f !== category && f.mode !== "REQUIRED") ??
     (category !== undefined && category.mode !== "REQUIRED" ? category : undefined)
@@ -431,7 +625,7 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
       },
       sql: `SELECT COUNT(*) AS ${countAlias} FROM ${from}${where(`${q} IS TRUE`)}`
     })
-  } else if (present !== undefined) {
+  } else if (topFilter === undefined && present !== undefined) {
     const q = quoteFieldPath(present.segments)
     drafts.push({
       generator: "template:filter_not_null",
@@ -443,7 +637,11 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
     })
   }
 
-  // Into each REPEATED RECORD (GA4 event_params, items): its most frequent category-like value.
+  // Into each REPEATED RECORD (GA4 event_params, items), with the aliases field_paths uses: its
+  // most frequent category-like value and, for a key/value record whose keys the profile knows,
+  // one parameter's values (or GA4 sessions).
+  const entries = new Map(fieldPathEntries(table.columns).map((e) => [e.path, e]))
+  const frequency = freshAlias("occurrences", taken)
   for (const record of fields) {
     if (record.mode !== "REPEATED" || record.repeated.length !== 1 || !isRecordField(record)) continue
     const children = fields.filter((f) =>
@@ -455,26 +653,56 @@ export const templateExamples = (table: TableMetadata, language: Language = "ko"
       .filter((c) => c.score > 0)
       .sort((a, b) => b.score - a.score || a.index - b.index)
     const child = ranked[0]?.field
-    if (child === undefined) continue
-    const localTaken = new Set([...taken, ...children.map((c) => lastName(c).toLowerCase())])
-    const word = lastName(record).toLowerCase().split(/[^a-z0-9]+/).filter((w) => w.length > 0).slice(-1)[0] ?? ""
-    const alias = freshAlias(isPlainIdentifier(singular(word)) && singular(word) !== "" ? singular(word) : "elem", localTaken)
-    const frequency = freshAlias("occurrences", localTaken)
-    const value = `${alias}.${quoteIdentifier(lastName(child))}`
+    const entry = child === undefined ? undefined : entries.get(child.path)
+    if (child === undefined || entry === undefined) continue
+    const value = entry.expression
     drafts.push({
       generator: "template:unnest_top_values",
       wording: {
         ko: `${labelKo(record)}의 ${lastName(child)} 값 중 가장 많이 나타나는 상위 ${TOP_N}개는 무엇인가요?`,
         en: `What are the ${TOP_N} most frequent ${lastName(child)} values in ${labelEn(record)}`
       },
-      sql: `SELECT ${value}, COUNT(*) AS ${frequency} FROM ${from} CROSS JOIN UNNEST(${quoteFieldPath(record.segments)}) AS ${alias}${where()} GROUP BY ${value} ORDER BY ${frequency} DESC LIMIT ${TOP_N}`
+      sql: `SELECT ${value}, COUNT(*) AS ${frequency} FROM ${from} ${entry.joins.join(" ")}${where()} GROUP BY ${value} ORDER BY ${frequency} DESC LIMIT ${TOP_N}`
     })
+
+    const kv = keyValueRecordOf(record, fields, entries)
+    if (kv === null) continue
+    const keys = topValuesOf(profile, `${record.path}.key`)
+    const sessionValue = kv.values.get("int_value")
+    if (keys.includes("ga_session_id") && sessionValue !== undefined && user !== undefined) {
+      // GA4 sessions: a session id is unique per user, so a session is the pair.
+      const userText = isString(user) ? quoteFieldPath(user.segments) : `CAST(${quoteFieldPath(user.segments)} AS STRING)`
+      const session = `CAST(${parameterSubquery(kv, "ga_session_id", sessionValue)} AS STRING)`
+      drafts.push({
+        generator: "template:count_sessions",
+        wording: {
+          ko: `세션 수(${user.path}와 ${record.path}의 ga_session_id 기준)는 얼마인가요?`,
+          en: `How many sessions (${user.path} with the ga_session_id of ${record.path}) are there`
+        },
+        sql: `SELECT COUNT(DISTINCT CONCAT(${userText}, ${session})) AS ${freshAlias("sessions", taken)} FROM ${from}${where()}`
+      })
+    }
+    // A parameter worth grouping by: not an identifier, text rather than a number when one is.
+    const groupable = keys.filter((k) => !/(^|_)(id|timestamp)$/i.test(k))
+    const key = groupable.find((k) => GA4_PARAM_VALUE_FIELD[k] !== "int_value") ?? groupable[0]
+    if (key !== undefined) {
+      const base = key.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^_+|_+$/g, "")
+      const alias = freshAlias(/^[a-z]/.test(base) ? base : "param_value", taken)
+      drafts.push({
+        generator: "template:unnest_value_by_key",
+        wording: {
+          ko: `${record.path}의 key가 "${key}"인 값 중 ${nounKo} 수가 가장 많은 상위 ${TOP_N}개는 무엇인가요?`,
+          en: `Which ${TOP_N} values of the "${key}" entry of ${record.path} have the most ${nounEn}`
+        },
+        sql: `SELECT ${parameterSubquery(kv, key, parameterValue(kv, key))} AS ${alias}, COUNT(*) AS ${countAlias} FROM ${from}${where()} GROUP BY ${alias} ORDER BY ${countAlias} DESC LIMIT ${TOP_N}`
+      })
+    }
   }
 
   return drafts.map((draft) => ({
     question: language === "ko"
-      ? `${partition?.ko ?? ""}${draft.wording.ko}`
-      : `${draft.wording.en}${partition?.en ?? ""}?`,
+      ? `${scope.map((f) => f.ko).join("")}${draft.wording.ko}`
+      : `${draft.wording.en}${scope.map((f) => f.en).join("")}?`,
     sql: draft.sql,
     tables: [table.table_id],
     source: "template",
