@@ -19,7 +19,7 @@ export const FUNCTION_NAME = "update_metadata_cache"
  * Settings are read and services built once per instance, on the first request; a configuration
  * error fails every request with the same `InvalidConfig`.
  */
-const runtime = ManagedRuntime.make(SyncLayer)
+const runtime = ManagedRuntime.make(runtimeLogger("json")(SyncLayer))
 
 /** Logs even when the runtime above could not be built. */
 const logger = ManagedRuntime.make(runtimeLogger("json")(Layer.empty))
