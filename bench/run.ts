@@ -107,6 +107,7 @@ const settings = (datasets: number): SyncSettings => ({
   profileMaxBytesBilled: 1024 ** 3,
   sensitiveColumnPattern: null,
   metadataMaxBytesBilled: 100 * 1024 ** 2,
+  exampleMaxBytes: 10 * 1024 ** 3,
   curatedExamplesDir: "bench/no-curated-examples",
   curatedExamplesPrefix: null
 })

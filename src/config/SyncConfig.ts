@@ -64,6 +64,8 @@ export interface SyncSettings {
   readonly sensitiveColumnPattern: RegExp | null
   /** The most bytes one metadata query (INFORMATION_SCHEMA) may bill. */
   readonly metadataMaxBytesBilled: number
+  /** Examples whose dry-run estimate exceeds this many bytes are rejected (live mode). */
+  readonly exampleMaxBytes: number
   /** A directory of curated example files shipped with the deployment. */
   readonly curatedExamplesDir: string
   /** An object prefix in the bucket holding curated example files; `null`: none. */
@@ -152,6 +154,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     profileBytes: raw("PROFILE_MAX_BYTES_BILLED"),
     sensitive: raw("SENSITIVE_COLUMN_PATTERN"),
     metadataBytes: raw("MAX_BYTES_BILLED"),
+    exampleBytes: raw("EXAMPLE_MAX_BYTES"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
     curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
@@ -264,6 +267,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     profileMaxBytesBilled: yield* count("PROFILE_MAX_BYTES_BILLED", env.profileBytes, 1024 ** 3),
     sensitiveColumnPattern,
     metadataMaxBytesBilled: yield* count("MAX_BYTES_BILLED", env.metadataBytes, 100 * 1024 ** 2),
+    exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
     curatedExamplesPrefix
   }

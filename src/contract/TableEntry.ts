@@ -27,7 +27,9 @@ export const Example = Schema.Struct({
   source: ExampleSource,
   /** Which generator made it, e.g. `template:count_total`, `curated:examples/sales.yaml`, `llm:claude-…`. */
   generator: Schema.String,
-  language: Language
+  language: Language,
+  /** BigQuery's dry-run estimate of the bytes the SQL would process (live runs only). */
+  estimated_bytes: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
 }).annotations({ identifier: "Example" })
 export type Example = typeof Example.Type
 

@@ -26,7 +26,7 @@ import { withFreshCallBudget } from "../services/ExampleGenerator/ExampleGenerat
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
 import { gatherCurated, mergeCurated } from "./curated.ts"
-import { llmCandidates } from "./examples.ts"
+import { dryRunExamples, llmCandidates } from "./examples.ts"
 import { templateExamples } from "./examples/TemplateExamples.ts"
 import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
@@ -188,12 +188,13 @@ const run = (options: SyncOptions) =>
     const [llm, llmMs] = yield* timed(
       llmCandidates(freshTables, curated.map((c) => c.example), settings.language)
     )
-    const generated = mergeCurated(
+    const merged = mergeCurated(
       curated,
       [...entries.filter((e) => fresh.has(e.table_id)).flatMap((entry) => templateExamples(entry, settings.language)), ...llm],
       freshTables
     )
-    for (const error of generated.errors) yield* Effect.logWarning(error.message)
+    for (const error of merged.errors) yield* Effect.logWarning(error.message)
+    const [generated, dryRunMs] = yield* timed(dryRunExamples(merged))
     // Examples of tables kept stale stay as they were: they were valid against the schema kept.
     const staleIds = new Set(entries.filter((e) => e.status.state === "stale").map((e) => e.table_id as string))
     const keptExamples = Option.match(previous, {
@@ -210,7 +211,7 @@ const run = (options: SyncOptions) =>
     })
     const drift = Option.map(previous, (doc) => computeDrift(doc, draft))
     const publish = options.dryRun === true ? dryRunPublish : publishDocument
-    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs }
+    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs, dry_run: dryRunMs }
     const withMetrics = (document: CacheDocument, remoteCalls: number, retries: number): CacheDocument => ({
       ...document,
       drift: Option.getOrNull(drift),

@@ -6,6 +6,7 @@
 import * as Effect from "effect/Effect"
 import type { Example, Language } from "../contract/CacheDocument.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
+import { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { ExampleGeneratorService } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { validateSql } from "../sql/SqlValidator.ts"
@@ -68,4 +69,47 @@ export const llmCandidates = (tables: ReadonlyArray<TableMetadata>, curated: Rea
       { concurrency: LLM_CONCURRENCY }
     )
     return perTable.flat()
+  })
+
+/** How many dry runs are in flight at once. */
+export const DRY_RUN_CONCURRENCY = 4
+
+/**
+ * Live mode: BigQuery's own check of every accepted example, by dry run. Its bytes estimate is
+ * recorded on the example; an example BigQuery refuses, or that would process more than
+ * `EXAMPLE_MAX_BYTES`, is rejected. A dry run that cannot be made (BigQuery unavailable after the
+ * retries) leaves the example in without an estimate: the validator has already passed it.
+ */
+export const dryRunExamples = (set: ExampleSet) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const bigQuery = yield* BigQueryService
+    if (settings.mode !== "live" || settings.project === null) return set
+    const project = settings.project
+    type Verdict = { readonly keep: Example } | { readonly reject: "over_bytes_cap" | "dry_run_rejected" }
+    const verdicts = yield* Effect.forEach(
+      set.examples,
+      (example): Effect.Effect<Verdict> =>
+        bigQuery.dryRun(project, example.sql).pipe(
+          retryRemote(settings),
+          Effect.map((estimate): Verdict =>
+            estimate.totalBytesProcessed > settings.exampleMaxBytes
+              ? { reject: "over_bytes_cap" }
+              : { keep: { ...example, estimated_bytes: estimate.totalBytesProcessed } }
+          ),
+          Effect.catchAll((error): Effect.Effect<Verdict> =>
+            error._tag === "RemoteUnavailable" || error._tag === "RemoteTimeout"
+              ? Effect.as(Effect.logWarning(`dry run of an example skipped: ${error.message}`), { keep: example })
+              : Effect.succeed({ reject: "dry_run_rejected" })
+          )
+        ),
+      { concurrency: DRY_RUN_CONCURRENCY }
+    )
+    const rejected: Record<string, number> = { ...set.rejected }
+    const examples: Array<Example> = []
+    for (const verdict of verdicts) {
+      if ("keep" in verdict) examples.push(verdict.keep)
+      else rejected[verdict.reject] = (rejected[verdict.reject] ?? 0) + 1
+    }
+    return { examples, rejected } satisfies ExampleSet
   })

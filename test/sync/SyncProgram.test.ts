@@ -11,6 +11,7 @@ import { flattenFields } from "../../src/contract/Field.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import {
   PermissionDenied,
+  RemoteRejected,
   RemoteTimeout,
   RemoteUnavailable,
   ResourceNotFound
@@ -230,4 +231,36 @@ describe("one sync", () => {
       expect(doc.metrics?.examples_by_source.llm).toBe(1)
       expect((yield* llm.calls).map((c) => c.table.table_id)).toEqual([GA4_TABLE_ID])
     }).pipe(Effect.provide(Layer.merge(testLayer(), MemoryExampleGenerator.layer()))))
+
+  it.effect("dry-runs every example in live mode, recording estimates and rejecting what BigQuery refuses or what costs too much", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      // The breakdown by event name would scan 20 GiB: over the 10 GiB cap.
+      yield* warehouse.answerQuery((sql) => sql.includes("GROUP BY event_name"), { rows: [], totalBytesProcessed: 20 * 1024 ** 3 })
+      yield* warehouse.answerQuery(() => true, { rows: [], totalBytesProcessed: 4096 })
+      yield* warehouse.failNext(
+        "dryRun",
+        new RemoteRejected({ service: "bigquery", operation: "jobs.insert", resource: "nlq-ex", status: 400, reason: "invalidQuery", message: "Unrecognized name" })
+      )
+
+      const summary = yield* syncOnce()
+
+      expect(summary.rejected_examples).toMatchObject({ over_bytes_cap: 1, dry_run_rejected: 1 })
+      const doc = yield* published
+      expect(doc.examples.length).toBeGreaterThan(0)
+      expect(doc.examples.every((e) => e.estimated_bytes === 4096)).toBe(true)
+      expect(doc.examples.some((e) => e.sql.includes("GROUP BY event_name"))).toBe(false)
+      const dryRuns = (yield* warehouse.calls).filter((c) => c.operation === "dryRun")
+      expect(dryRuns.length).toBe(doc.examples.length + 2)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("skips dry runs in local mode", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncOnce()
+      expect((yield* warehouse.calls).filter((c) => c.operation === "dryRun")).toEqual([])
+      expect((yield* published).examples.every((e) => e.estimated_bytes === undefined)).toBe(true)
+    }).pipe(Effect.provide(testLayer({ mode: "local" }))))
 })
