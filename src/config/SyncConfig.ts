@@ -64,6 +64,8 @@ export interface SyncSettings {
   readonly sensitiveColumnPattern: RegExp | null
   /** The most bytes one metadata query (INFORMATION_SCHEMA) may bill. */
   readonly metadataMaxBytesBilled: number
+  /** Live mode: whether every example is checked by a BigQuery dry run (one call per example). */
+  readonly exampleDryRun: boolean
   /** Examples whose dry-run estimate exceeds this many bytes are rejected (live mode). */
   readonly exampleMaxBytes: number
   /** A directory of curated example files shipped with the deployment. */
@@ -155,6 +157,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     sensitive: raw("SENSITIVE_COLUMN_PATTERN"),
     metadataBytes: raw("MAX_BYTES_BILLED"),
     exampleBytes: raw("EXAMPLE_MAX_BYTES"),
+    exampleDryRun: raw("EXAMPLE_DRY_RUN"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
     curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
@@ -267,6 +270,12 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     profileMaxBytesBilled: yield* count("PROFILE_MAX_BYTES_BILLED", env.profileBytes, 1024 ** 3),
     sensitiveColumnPattern,
     metadataMaxBytesBilled: yield* count("MAX_BYTES_BILLED", env.metadataBytes, 100 * 1024 ** 2),
+    exampleDryRun: yield* Option.match(env.exampleDryRun, {
+      onNone: () => Effect.succeed(true),
+      onSome: (value) =>
+        check("EXAMPLE_DRY_RUN", value, (v) =>
+          v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" (the default) or \"off\""))
+    }),
     exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
     curatedExamplesPrefix

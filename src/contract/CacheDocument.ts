@@ -184,8 +184,21 @@ const formatIssues = (error: ParseResult.ParseError): string =>
     .map((issue) => `- ${issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".")}: ${issue.message}`)
     .join("\n")
 
-const decodeV1 = Schema.decodeUnknownEither(CacheDocumentV1, { errors: "all", onExcessProperty: "ignore" })
-const decodeV2 = Schema.decodeUnknownEither(CacheDocumentV2, { errors: "all", onExcessProperty: "ignore" })
+/**
+ * Decodes with `schema`, stopping at the first problem (the fast, common path); a document with
+ * problems is decoded again collecting all of them, for a complete report.
+ */
+const decodeReportingAll = <A, I>(schema: Schema.Schema<A, I>) => {
+  const first = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  const all = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+  return (value: unknown): Either.Either<A, ParseResult.ParseError> => {
+    const result = first(value)
+    return Either.isRight(result) ? result : all(value)
+  }
+}
+
+const decodeV1 = decodeReportingAll(CacheDocumentV1)
+const decodeV2 = decodeReportingAll(CacheDocumentV2)
 const encodeCurrent = Schema.encodeEither(CacheDocument, { errors: "all" })
 
 /**

@@ -35,7 +35,11 @@ export interface FieldEncoded {
 
 const MODES: ReadonlySet<unknown> = new Set(["NULLABLE", "REQUIRED", "REPEATED"])
 
-/** The plainly valid field (as in the file, or in memory), normalised; `undefined` for anything else. */
+/**
+ * The plainly valid field (as in the file, or in memory), normalised; `undefined` for anything
+ * else. A field already in normal form (description present, children normal) is returned as it
+ * is, without copying: that is the common case when reading what MetaSync wrote.
+ */
 const plainField = (u: unknown): Field | undefined => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
   const f = u as Record<string, unknown>
@@ -43,16 +47,12 @@ const plainField = (u: unknown): Field | undefined => {
   if (!MODES.has(f.mode)) return undefined
   if (f.description !== undefined && f.description !== null && typeof f.description !== "string") return undefined
   if (f.policy_tags !== undefined && !isStringArray(f.policy_tags)) return undefined
-  let fields: Array<Field> | undefined
+  let fields: ReadonlyArray<Field> | undefined
   if (f.fields !== undefined) {
-    if (!Array.isArray(f.fields)) return undefined
-    fields = []
-    for (const child of f.fields) {
-      const plain = plainField(child)
-      if (plain === undefined) return undefined
-      fields.push(plain)
-    }
+    fields = plainFields(f.fields)
+    if (fields === undefined) return undefined
   }
+  if (f.description !== undefined && fields === f.fields) return u as Field
   return {
     name: f.name,
     type: f.type,
@@ -61,6 +61,19 @@ const plainField = (u: unknown): Field | undefined => {
     ...(fields === undefined ? {} : { fields }),
     ...(f.policy_tags === undefined ? {} : { policy_tags: f.policy_tags as ReadonlyArray<string> })
   }
+}
+
+/** The plainly valid fields, normalised; the same array when every field already is. */
+const plainFields = (u: unknown): ReadonlyArray<Field> | undefined => {
+  if (!Array.isArray(u)) return undefined
+  let out: Array<Field> | undefined
+  for (let i = 0; i < u.length; i++) {
+    const field = plainField(u[i])
+    if (field === undefined) return undefined
+    if (field !== u[i] && out === undefined) out = u.slice(0, i)
+    out?.push(field)
+  }
+  return out ?? (u as ReadonlyArray<Field>)
 }
 
 export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
@@ -73,17 +86,6 @@ export const Field: Schema.Schema<Field, FieldEncoded> = Schema.Struct({
   }),
   policy_tags: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
 }).annotations({ identifier: "Field" })
-
-const plainFields = (u: unknown): ReadonlyArray<Field> | undefined => {
-  if (!Array.isArray(u)) return undefined
-  const out: Array<Field> = []
-  for (const item of u) {
-    const field = plainField(item)
-    if (field === undefined) return undefined
-    out.push(field)
-  }
-  return out
-}
 
 /** A table's columns: `Field`s, with a fast path for the common, valid case. */
 export const Columns: Schema.Schema<ReadonlyArray<Field>, ReadonlyArray<FieldEncoded>> = withFastPath(

@@ -99,7 +99,7 @@ const plainFieldPaths = (u: unknown): ReadonlyArray<FieldPathEntry> | undefined 
       return undefined
     }
   }
-  return u.map(({ expression, joins, path, unnest }: FieldPathEntry) => ({ path, unnest, joins, expression }))
+  return u as ReadonlyArray<FieldPathEntry>
 }
 
 /** A table's field paths, with a fast path for the common, valid case (there is one per field). */

@@ -84,7 +84,7 @@ export const dryRunExamples = (set: ExampleSet) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bigQuery = yield* BigQueryService
-    if (settings.mode !== "live" || settings.project === null) return set
+    if (settings.mode !== "live" || !settings.exampleDryRun || settings.project === null) return set
     const project = settings.project
     type Verdict = { readonly keep: Example } | { readonly reject: "over_bytes_cap" | "dry_run_rejected" }
     const verdicts = yield* Effect.forEach(

@@ -58,6 +58,7 @@ export const testSettings = (overrides: Partial<SyncSettings> = {}): SyncSetting
   profileMaxBytesBilled: 1024 ** 3,
   sensitiveColumnPattern: null,
   metadataMaxBytesBilled: 100 * 1024 ** 2,
+  exampleDryRun: true,
   exampleMaxBytes: 10 * 1024 ** 3,
   curatedExamplesDir: "test/fixtures/no-curated-examples",
   curatedExamplesPrefix: null,

@@ -82,7 +82,8 @@ describe("a sync of many tables", () => {
       expect(doc.tables[0].description).toBe("GA4 events of 20210131")
       expect(doc.schema.table_id).toBe("nlq-ex.ga4.events_*")
       expect(summary).toMatchObject({ status: "ok", table_count: 3, failed_tables: [] })
-      const calls = (yield* warehouse.calls).map((c) => `${c.operation} ${c.target}`)
+      const calls = (yield* warehouse.calls).filter((c) => c.operation !== "dryRun").map((c) => `${c.operation} ${c.target}`)
+      expect((yield* warehouse.calls).filter((c) => c.operation === "dryRun")).toHaveLength(doc.examples.length)
       expect(calls.sort()).toEqual([
         "getTables nlq-ex.ga4",
         "getTables nlq-ex.public",

@@ -1,0 +1,242 @@
+/**
+ * The operations behind the CLI, in-process on the in-memory bucket and warehouse, with the
+ * TestClock standing in for time: history retention, rollback, diff and the freshness check.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as TestClock from "effect/TestClock"
+import { SyncConfig } from "../../src/config/SyncConfig.ts"
+import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { describeDrift } from "../../src/contract/Drift.ts"
+import { checkFreshness, diff, history, readLatest, rollback } from "../../src/operations/Operations.ts"
+import { AlertService } from "../../src/services/Alerting/AlertService.ts"
+import { MemoryBigQuery, MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
+import { ExampleGeneratorService } from "../../src/services/ExampleGenerator/ExampleGeneratorService.ts"
+import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
+import { StorageService } from "../../src/services/Storage/StorageService.ts"
+import { historyPrefix, pruneHistory } from "../../src/sync/history.ts"
+import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import { GA4_TABLE_ID, ga4Table, testLayer, testSettings } from "../support/TestLayers.ts"
+
+const OBJECT = "metadata_cache.json"
+const START = DateTime.unsafeMake("2026-11-27T00:00:00Z")
+
+const setTime = (at: DateTime.Utc) => TestClock.setTime(DateTime.toEpochMillis(at))
+const at = (hours: number) => DateTime.add(START, { hours })
+
+/** One sync at `time`, which stamps the document and names its snapshot. */
+const syncAt = (time: DateTime.Utc) => Effect.zipRight(setTime(time), syncOnce())
+
+const snapshotTimes = Effect.map(history, (snapshots) => snapshots.map((s) => DateTime.formatIso(s.generatedAt)))
+
+const decode = (bytes: Uint8Array): CacheDocument => Either.getOrThrow(parseCacheDocument(new TextDecoder().decode(bytes)))
+
+const bytesOf = (name: string) =>
+  Effect.flatMap(MemoryStorageControl, (bucket) => Effect.map(bucket.get(name), (c) => Option.getOrThrow(c).bytes))
+
+/** The GA4 table after a breaking change: `event_value_in_usd` dropped, `stream_id` now a STRING. */
+const brokenGa4 = () => {
+  const table = ga4Table()
+  return {
+    ...table,
+    columns: table.columns
+      .filter((c) => c.name !== "event_value_in_usd")
+      .map((c) => (c.name === "stream_id" ? { ...c, type: "STRING" } : c))
+  }
+}
+
+describe("history retention", () => {
+  it.effect("keeps only the newest HISTORY_KEEP snapshots", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      for (let hour = 0; hour < 5; hour++) yield* syncAt(at(hour))
+
+      expect(yield* snapshotTimes).toEqual([2, 3, 4].map((h) => DateTime.formatIso(at(h))))
+      const bucket = yield* MemoryStorageControl
+      expect((yield* bucket.names).filter((n) => n.startsWith(historyPrefix(OBJECT)))).toHaveLength(3)
+      // The newest snapshot is the latest document.
+      const [newest] = (yield* history).slice(-1)
+      expect(yield* bytesOf(newest.info.name)).toEqual(yield* bytesOf(OBJECT))
+    }).pipe(Effect.provide(testLayer({ historyKeep: 3 }))))
+
+  it.effect("removes snapshots older than the maximum age, never the newest", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      for (const hours of [0, 24, 48]) yield* syncAt(at(hours))
+      expect(yield* snapshotTimes).toHaveLength(3)
+
+      // Day 3.5: the cutoff is day 1.5, so days 0 and 1 go.
+      yield* syncAt(at(84))
+      expect(yield* snapshotTimes).toEqual([48, 84].map((h) => DateTime.formatIso(at(h))))
+
+      // A month later, with no sync in between: everything is past the maximum age, but the newest stays.
+      yield* setTime(at(24 * 30))
+      const removed = yield* pruneHistory(OBJECT, { keep: 30, maxAge: Duration.days(2) })
+      expect(removed).toHaveLength(1)
+      expect(yield* snapshotTimes).toEqual([DateTime.formatIso(at(84))])
+    }).pipe(Effect.provide(testLayer({ historyMaxAge: Duration.days(2) }))))
+})
+
+describe("rollback", () => {
+  it.effect("makes an older snapshot the latest again; a later sync publishes over it", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+      yield* warehouse.putTable(brokenGa4())
+      const second = yield* syncAt(at(1))
+      const [a, b] = yield* history
+      expect(yield* bytesOf(OBJECT)).toEqual(yield* bytesOf(b.info.name))
+
+      const result = yield* rollback(a.info.name.split("/").pop() ?? "")
+      expect(result.from.name).toBe(a.info.name)
+      expect(result.location).toBe(`gs://test-bucket/${OBJECT}`)
+      expect(Number(result.generation)).toBeGreaterThan(Number(second.generation))
+      expect(yield* bytesOf(OBJECT)).toEqual(yield* bytesOf(a.info.name))
+      const latest = yield* readLatest
+      expect(latest.info.generation).toBe(result.generation)
+      expect(DateTime.formatIso(latest.document.generated_at)).toBe(DateTime.formatIso(at(0)))
+      expect(latest.document.tables[0].columns.map((c) => c.name)).toContain("event_value_in_usd")
+
+      // The warehouse still has the broken table: the next sync replaces the rollback, and its drift
+      // is measured against the document rolled back to.
+      const third = yield* syncAt(at(2))
+      expect(third.status).toBe("ok")
+      expect(third.drift.breaking).toBe(2)
+      const now = decode(yield* bytesOf(OBJECT))
+      expect(DateTime.formatIso(now.generated_at)).toBe(DateTime.formatIso(at(2)))
+      expect(now.drift === null ? null : DateTime.formatIso(now.drift.previous_generated_at)).toBe(
+        DateTime.formatIso(at(0))
+      )
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("refuses when the latest document changed after it was looked at", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+      yield* syncAt(at(1))
+      const [a] = yield* history
+      const racing = new TextEncoder().encode("{\"published\":\"by another run\"}")
+      yield* Ref.set(yield* RaceTrigger, bucket.put(OBJECT, racing))
+
+      const error = yield* Effect.flip(rollback(a.info.name))
+      expect(error._tag).toBe("PreconditionFailed")
+      // The other run's document was not overwritten unseen.
+      expect(yield* bytesOf(OBJECT)).toEqual(racing)
+    }).pipe(Effect.provide(racingLayer)))
+
+  it.effect("fails with ResourceNotFound for a snapshot that does not exist", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+      const before = yield* bytesOf(OBJECT)
+      const error = yield* Effect.flip(rollback("20200101T000000.000Z-000000000000.json"))
+      expect(error._tag).toBe("ResourceNotFound")
+      expect(error.message).toBe(
+        `gs://test-bucket/${historyPrefix(OBJECT)}20200101T000000.000Z-000000000000.json does not exist`
+      )
+      expect(yield* bytesOf(OBJECT)).toEqual(before)
+    }).pipe(Effect.provide(testLayer())))
+})
+
+/** What runs right after the next `stat` of the latest object: another publisher slipping in. */
+class RaceTrigger extends Effect.Tag("test/RaceTrigger")<RaceTrigger, Ref.Ref<Effect.Effect<unknown>>>() {}
+
+/** The in-memory bucket, except that a `stat` of the latest object lets the race trigger write first. */
+const racingLayer = Layer.effect(
+  StorageService,
+  Effect.gen(function*() {
+    const inner = yield* StorageService
+    const trigger = yield* RaceTrigger
+    return StorageService.of({
+      ...inner,
+      stat: (name) =>
+        inner.stat(name).pipe(
+          Effect.tap(() =>
+            name === OBJECT ? Effect.flatten(Ref.getAndSet(trigger, Effect.void)) : Effect.void
+          )
+        )
+    })
+  })
+).pipe(
+  Layer.provideMerge(Layer.effect(RaceTrigger, Ref.make<Effect.Effect<unknown>>(Effect.void))),
+  Layer.provideMerge(
+    Layer.mergeAll(
+      Layer.succeed(SyncConfig, testSettings()),
+      MemoryBigQuery.layer(),
+      MemoryStorage.layer("test-bucket"),
+      ExampleGeneratorService.Disabled,
+      AlertService.Disabled
+    )
+  )
+)
+
+describe("diff", () => {
+  it.effect("lists the changes between a snapshot and the latest document", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+      yield* warehouse.putTable(brokenGa4())
+      yield* syncAt(at(1))
+      const [a, b] = yield* history
+
+      const result = yield* diff(a.info.name.split("/").pop() ?? "", "latest")
+      expect(result.from.name).toBe(a.info.name)
+      expect(result.to.name).toBe(OBJECT)
+      expect(result.drift.total).toBe(2)
+      expect(result.drift.breaking).toBe(2)
+      expect([...describeDrift(result.drift)].sort()).toEqual([
+        `BREAKING ${GA4_TABLE_ID}: column event_value_in_usd removed (was FLOAT NULLABLE)`,
+        `BREAKING ${GA4_TABLE_ID}: column stream_id type INTEGER → STRING`
+      ])
+
+      // Between two snapshots by their full names: the same changes.
+      const between = yield* diff(a.info.name, b.info.name)
+      expect(between.drift.changes).toEqual(result.drift.changes)
+      const none = yield* diff(b.info.name, OBJECT)
+      expect(none.drift.total).toBe(0)
+
+      const missing = yield* Effect.flip(diff("nope.json", "latest"))
+      expect(missing._tag).toBe("ResourceNotFound")
+    }).pipe(Effect.provide(testLayer())))
+})
+
+describe("freshness check", () => {
+  it.effect("is fresh up to the maximum age, then stale, with the alert reported as disabled", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+
+      yield* setTime(at(26))
+      const edge = yield* checkFreshness(Duration.hours(26))
+      expect(edge).toMatchObject({ location: `gs://test-bucket/${OBJECT}`, stale: false, alert: null })
+      expect(Duration.toHours(edge.age)).toBe(26)
+
+      yield* TestClock.adjust(Duration.minutes(1))
+      const stale = yield* checkFreshness(Duration.hours(26))
+      expect(stale.stale).toBe(true)
+      expect(stale.alert).toBe("disabled")
+      expect(Duration.toMinutes(stale.age)).toBe(26 * 60 + 1)
+      expect(DateTime.formatIso(stale.generated_at)).toBe(DateTime.formatIso(at(0)))
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("fails when nothing is published", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(checkFreshness(Duration.hours(1)))
+      expect(error._tag).toBe("ResourceNotFound")
+      expect(error.message).toBe(`gs://test-bucket/${OBJECT} does not exist`)
+    }).pipe(Effect.provide(testLayer())))
+})

@@ -1,0 +1,214 @@
+/**
+ * Hostile and huge tables through the live path: the local BigQuery serves them over HTTP, the
+ * live layers read them, `syncOnce` publishes to the local Cloud Storage. What comes out must be
+ * the table as served — every column, the full nesting, descriptions to the byte — and every
+ * example must stay correctly quoted: it passes the validator against the table as served and
+ * parses with node-sql-parser's BigQuery grammar.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import sqlParser from "node-sql-parser/build/bigquery.js"
+import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { countFields, flattenFields } from "../../src/contract/Field.ts"
+import { decodeTableDefinition, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
+import { validateSql } from "../../src/sql/SqlValidator.ts"
+import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import type { FakeField } from "../support/FakeBigQueryServer.ts"
+import { exactTarget } from "../../src/config/Targets.ts"
+import {
+  answerDryRuns,
+  type FakeServers,
+  fakeServers,
+  liveLayer,
+  publishedObject
+} from "../support/LiveTestEnvironment.ts"
+import { ref } from "../support/TestLayers.ts"
+
+const PROJECT = "nlq-ex"
+const DATASET = "hostile_data"
+/** BigQuery's limits: 10,000 columns, 15 levels of nesting. */
+const COLUMN_LIMIT = 10_000
+const NESTING_LIMIT = 15
+
+const parser = new sqlParser.Parser()
+
+const column = (name: string, type: string, extra: Partial<FakeField> = {}): FakeField => ({ name, type, ...extra })
+
+/** Columns whose names are SQL keywords, hold spaces, dashes or Hangul, and whose descriptions hold anything. */
+const HOSTILE_COLUMNS: ReadonlyArray<FakeField> = [
+  column("select", "STRING", { description: `He said "select" isn't a column; it's \`select\` -- or /* not */ 'so'.` }),
+  column("order", "TIMESTAMP", { mode: "REQUIRED", description: "주문 시각\nUTC 기준\r\n두 번째 줄\t탭" }),
+  column("group", "STRING", { description: "고객 그룹 👥 (category of the customer)" }),
+  column("매출 금액", "NUMERIC", { description: "매출 금액 (원) 💰 — `SUM` 해도 됩니다" }),
+  column("user id", "STRING", { description: "A backslash \\ and a literal \\n, not a newline; emoji 🧑‍💻" }),
+  column("event-name", "STRING", { description: "" }),
+  column("is-refunded", "BOOLEAN", { description: "환불 여부 ✅/❌" }),
+  column("from", "DATE", { description: "Day of the order; `from` is reserved" }),
+  column("items", "RECORD", {
+    mode: "REPEATED",
+    description: "Line items 🧾",
+    fields: [
+      column("type", "STRING", { description: "Item category, e.g. \"shoes\" or 'hats'" }),
+      column("가격", "FLOAT", { description: "가격\n(부가세 포함)" }),
+      column("where", "STRING"),
+      column("quantity", "INTEGER", { mode: "REQUIRED" })
+    ]
+  })
+]
+
+/** `level 1` > `level-2` > … > the leaf, `NESTING_LIMIT` records deep, every third one REPEATED. */
+const nestedChain = (): FakeField => {
+  const names = (level: number) =>
+    [`level ${level}`, `level-${level}`, `단계 ${level}`, `select`, `order by`][level % 5]
+  let inner: FakeField = column("leaf 🍃", "STRING", { description: `the deepest value, ${NESTING_LIMIT} records down` })
+  for (let level = NESTING_LIMIT; level >= 1; level--) {
+    inner = column(names(level), "RECORD", {
+      ...(level % 3 === 0 ? { mode: "REPEATED" } : {}),
+      description: `level ${level} of ${NESTING_LIMIT}: "quoted", \`ticked\`, 줄\n바꿈 🔁`,
+      fields: [
+        column("kind", "STRING", { description: `the kind at level ${level}` }),
+        column(level % 2 === 0 ? "group" : "매출 금액", level % 2 === 0 ? "STRING" : "NUMERIC"),
+        inner
+      ]
+    })
+  }
+  return inner
+}
+
+const TYPES = ["STRING", "INTEGER", "FLOAT", "BOOLEAN", "TIMESTAMP", "DATE", "NUMERIC", "BYTES", "JSON", "GEOGRAPHY"]
+
+/** Fill-up column `i`: names and descriptions as varied as a real wide table's, never repeating. */
+const wideColumn = (i: number): FakeField => {
+  const name = [`col_${i}`, `열 ${i}`, `c-${i}`, `Select ${i}`, `값_${i}_😀`][i % 5]
+  const description = [undefined, `설명 ${i}`, `"${i}" with \`ticks\``, `line ${i}\nnext`, `emoji ${i} 🎉`][i % 5]
+  return column(name, TYPES[i % TYPES.length], {
+    ...(i % 7 === 0 ? { mode: "REQUIRED" } : {}),
+    ...(description === undefined ? {} : { description })
+  })
+}
+
+/** Serves a table of `fields` at `project.hostile_data.<table>`, and dry runs over it; returns its metadata as served. */
+const serveTable = (servers: FakeServers, table: string, fields: ReadonlyArray<FakeField>): TableMetadata => {
+  const resource = {
+    tableReference: { tableId: table },
+    description: `"${table}" — \`hostile\` 테이블 🧨\nsecond line`,
+    schema: { fields },
+    numRows: "1000",
+    numBytes: "1000000",
+    lastModifiedTime: "1764547200000"
+  }
+  servers.bigQuery.tables.put(PROJECT, DATASET, resource)
+  const tableId = `${PROJECT}.${DATASET}.${table}`
+  answerDryRuns(servers.bigQuery, tableId)
+  const rest = Either.getOrThrowWith(
+    decodeTableDefinition({ ...resource, tableReference: { projectId: PROJECT, datasetId: DATASET, tableId: table } }),
+    (problem) => new Error(problem)
+  )
+  return tableMetadataFromRest(ref(tableId), rest, DateTime.unsafeMake(0))
+}
+
+const syncTable = (servers: FakeServers, tableId: string) =>
+  syncOnce().pipe(Effect.provide(liveLayer(servers, { settings: { targets: [exactTarget(ref(tableId))] } })))
+
+const publishedDocument = (servers: FakeServers): CacheDocument => {
+  const object = publishedObject(servers.gcs)
+  if (object === undefined) throw new Error("nothing was published")
+  return Either.getOrThrow(parseCacheDocument(object.bytes.toString("utf8")))
+}
+
+/** What the cache must say of a served field: its mode written out, no description as null. */
+const expected = (field: FakeField): unknown => ({
+  name: field.name,
+  type: field.type,
+  mode: field.mode ?? "NULLABLE",
+  description: field.description === undefined || field.description === "" ? null : field.description,
+  ...(field.fields === undefined ? {} : { fields: field.fields.map(expected) })
+})
+
+/** Every example is quoted right: the validator accepts it against the table as served, and the BigQuery grammar parses it. */
+const expectExamplesQuotedRight = (doc: CacheDocument, table: TableMetadata) => {
+  expect(doc.examples.length).toBeGreaterThanOrEqual(3)
+  for (const example of doc.examples) {
+    expect(example.tables).toEqual([table.table_id])
+    const verdict = validateSql(example.sql, { tables: [table] })
+    expect(Either.isRight(verdict) ? "valid" : verdict.left.message, example.sql).toBe("valid")
+    expect(() => parser.astify(example.sql, { database: "bigquery" }), example.sql).not.toThrow()
+  }
+}
+
+/** The backtick-quoted names of `sql` (the table path included), unescaped. */
+const quotedNames = (sql: string) => [...sql.matchAll(/`((?:[^`\\]|\\.)*)`/g)].map((m) => m[1].replace(/\\(.)/g, "$1"))
+
+describe("hostile tables over the wire", () => {
+  it.scopedLive("keeps keyword, spaced, dashed and Hangul names, every description and 15 levels of nesting", () =>
+    Effect.gen(function*() {
+      const servers = yield* fakeServers
+      const fields = [...HOSTILE_COLUMNS, nestedChain()]
+      const table = serveTable(servers, "주문 내역-2024", fields)
+
+      const summary = yield* syncTable(servers, table.table_id)
+
+      expect(summary).toMatchObject({
+        status: "ok",
+        column_count: fields.length,
+        field_count: countFields(table.columns),
+        rejected_examples: {}
+      })
+      const doc = publishedDocument(servers)
+      const entry = doc.tables[0]
+      expect(entry.table_id).toBe(table.table_id)
+      expect(entry.description).toBe(table.description)
+      expect(entry.columns).toEqual(fields.map(expected))
+      // Descriptions to the byte, at every depth.
+      const described = (columns: typeof entry.columns) =>
+        flattenFields(columns).map((f) => [f.path, f.description === null ? null : Buffer.from(f.description)])
+      expect(described(entry.columns)).toEqual(described(table.columns))
+
+      const deepest = flattenFields(entry.columns).reduce((a, b) => (b.depth > a.depth ? b : a))
+      expect(deepest.depth).toBe(NESTING_LIMIT)
+      expect(deepest.segments.at(-1)).toBe("leaf 🍃")
+      expect(deepest.repeated).toHaveLength(Math.floor(NESTING_LIMIT / 3))
+
+      expectExamplesQuotedRight(doc, table)
+      // The examples reach the hostile columns, quoted.
+      const used = new Set(doc.examples.flatMap((e) => quotedNames(e.sql)))
+      expect([...used].filter((name) => HOSTILE_COLUMNS.some((c) => c.name === name)).length).toBeGreaterThanOrEqual(3)
+
+      // Every field path's ready-made expression and joins form a query BigQuery's rules accept.
+      expect(entry.field_paths).toHaveLength(countFields(table.columns))
+      for (const path of entry.field_paths) {
+        const sql = `SELECT ${path.expression} FROM \`${table.table_id}\` ${path.joins.join(" ")}`
+        const verdict = validateSql(sql, { tables: [table] })
+        expect(Either.isRight(verdict) ? "valid" : verdict.left.message, sql).toBe("valid")
+      }
+    }))
+
+  it.scopedLive("keeps every one of 10,000 columns", () =>
+    Effect.gen(function*() {
+      const servers = yield* fakeServers
+      const fields = [
+        ...HOSTILE_COLUMNS,
+        nestedChain(),
+        ...Array.from({ length: COLUMN_LIMIT - HOSTILE_COLUMNS.length - 1 }, (_, i) => wideColumn(i))
+      ]
+      expect(fields).toHaveLength(COLUMN_LIMIT)
+      const table = serveTable(servers, "orders", fields)
+
+      const summary = yield* syncTable(servers, table.table_id)
+
+      expect(summary).toMatchObject({
+        status: "ok",
+        column_count: COLUMN_LIMIT,
+        field_count: countFields(table.columns),
+        rejected_examples: {}
+      })
+      const entry = publishedDocument(servers).tables[0]
+      expect(entry.columns).toHaveLength(COLUMN_LIMIT)
+      expect(entry.columns).toEqual(fields.map(expected))
+      expect(entry.field_paths).toHaveLength(countFields(table.columns))
+      expect(Math.max(...flattenFields(entry.columns).map((f) => f.depth))).toBe(NESTING_LIMIT)
+      expectExamplesQuotedRight(publishedDocument(servers), table)
+    }))
+})
