@@ -76,6 +76,8 @@ interface Token {
   readonly text: string
   /** Upper-cased text for words; the character for punctuation. */
   readonly value: string
+  /** Where the token starts in the SQL. */
+  readonly start: number
 }
 
 const isWordStart = (ch: string) => /[A-Za-z_]/.test(ch)
@@ -127,13 +129,13 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
       const q = sql[at]
       const quote = sql.startsWith(q.repeat(3), at) ? q.repeat(3) : q
       const end = endOfQuoted(sql, at, quote, "string literal")
-      tokens.push({ kind: "string", text: sql.slice(i, end), value: "" })
+      tokens.push({ kind: "string", text: sql.slice(i, end), value: "", start: i })
       i = end
       continue
     }
     if (ch === "`") {
       const end = endOfQuoted(sql, i, "`", "quoted identifier")
-      tokens.push({ kind: "quoted", text: sql.slice(i, end), value: sql.slice(i + 1, end - 1) })
+      tokens.push({ kind: "quoted", text: sql.slice(i, end), value: sql.slice(i + 1, end - 1), start: i })
       i = end
       continue
     }
@@ -141,18 +143,18 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
       let end = i + 1
       while (end < sql.length && isWordPart(sql[end])) end += 1
       const text = sql.slice(i, end)
-      tokens.push({ kind: "word", text, value: text.toUpperCase() })
+      tokens.push({ kind: "word", text, value: text.toUpperCase(), start: i })
       i = end
       continue
     }
     if (isDigit(ch) || (ch === "." && isDigit(sql[i + 1] ?? ""))) {
       let end = i + 1
       while (end < sql.length && /[A-Za-z0-9_.]/.test(sql[end])) end += 1
-      tokens.push({ kind: "number", text: sql.slice(i, end), value: sql.slice(i, end) })
+      tokens.push({ kind: "number", text: sql.slice(i, end), value: sql.slice(i, end), start: i })
       i = end
       continue
     }
-    tokens.push({ kind: "punct", text: ch, value: ch })
+    tokens.push({ kind: "punct", text: ch, value: ch, start: i })
     i += 1
   }
   return tokens
@@ -327,8 +329,14 @@ interface Scope {
   readonly aliases: ReadonlySet<string> | null
 }
 
+/** Table lookup by the path written in the query. */
+interface CatalogView {
+  readonly get: (path: string) => TableMetadata | undefined
+  readonly keys: () => Iterable<string>
+}
+
 interface Context {
-  readonly catalog: ReadonlyMap<string, TableMetadata>
+  readonly catalog: CatalogView
   readonly tablesRead: Array<TableId>
   /** Column references resolved directly in the clause being walked (not in its subqueries). */
   readonly onResolved: ((relation: Relation, path: ReadonlyArray<string>) => void) | null
@@ -821,13 +829,69 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
  * Checks that `sql` is one read-only BigQuery query over the catalog's tables and columns, and
  * that it filters on the partition column of every table that requires it.
  */
+/** The catalog's tables by id, built once per catalog (a run validates thousands of queries against one). */
+const catalogIndexes = new WeakMap<ReadonlyArray<TableMetadata>, ReadonlyMap<string, TableMetadata>>()
+
+const catalogIndex = (catalog: SqlCatalog): ReadonlyMap<string, TableMetadata> => {
+  const known = catalogIndexes.get(catalog.tables)
+  if (known !== undefined) return known
+  const index = new Map(catalog.tables.map((t) => [t.table_id as string, t]))
+  catalogIndexes.set(catalog.tables, index)
+  return index
+}
+
+const PLACEHOLDER_PROJECT = "metasync_placeholder"
+
+/**
+ * The query with each quoted catalog table path replaced by a placeholder (`t0`, `t1`, … in
+ * order), so that the same query over tables of one shape — a template run over a thousand tables —
+ * has one text, parsed once. A path whose table name also appears elsewhere in the query (used as
+ * a qualifier) is left as written, so resolution sees exactly what the author wrote.
+ */
+const canonicalize = (sql: string, tokens: ReadonlyArray<Token>, index: ReadonlyMap<string, TableMetadata>) => {
+  const names = new Set(tokens.filter((t) => t.kind === "word" || t.kind === "quoted").map((t) => lower(t.kind === "word" ? t.text : t.value)))
+  const placeholders = new Map<string, TableMetadata>()
+  const byId = new Map<string, string>()
+  let canonical = ""
+  let from = 0
+  for (const token of tokens) {
+    if (token.kind !== "quoted") continue
+    const table = index.get(token.value)
+    const tableName = token.value.slice(token.value.lastIndexOf(".") + 1)
+    if (table === undefined || names.has(lower(tableName))) continue
+    let placeholder = byId.get(token.value)
+    if (placeholder === undefined) {
+      placeholder = `${PLACEHOLDER_PROJECT}.p.t${byId.size}`
+      byId.set(token.value, placeholder)
+      placeholders.set(placeholder, table)
+    }
+    canonical += `${sql.slice(from, token.start)}\`${placeholder}\``
+    from = token.start + token.text.length
+  }
+  return { canonical: canonical + sql.slice(from), placeholders }
+}
+
+/** Parsed canonical queries; the resolver only reads them. Cleared when full. */
+const parsedQueries = new Map<string, unknown>()
+const PARSED_QUERIES_LIMIT = 2_000
+
+const parseCanonical = (canonical: string): unknown => {
+  if (parsedQueries.has(canonical)) return parsedQueries.get(canonical)
+  const parsed = parser().astify(canonical, parserOptions)
+  if (parsedQueries.size >= PARSED_QUERIES_LIMIT) parsedQueries.clear()
+  parsedQueries.set(canonical, parsed)
+  return parsed
+}
+
 export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<ValidatedSql, SqlRejection> => {
   try {
     const tokens = tokenize(sql)
     lexicalGuard(tokens)
+    const index = catalogIndex(catalog)
+    const { canonical, placeholders } = canonicalize(sql, tokens, index)
     let parsed: unknown
     try {
-      parsed = parser().astify(sql, parserOptions)
+      parsed = parseCanonical(canonical)
     } catch (cause) {
       return reject("parse_error", `not BigQuery SQL the validator can parse: ${cause instanceof Error ? cause.message : String(cause)}`)
     }
@@ -836,7 +900,10 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
     const root = statements[0]
     if (!isNode(root)) return reject("parse_error", "the parser returned no statement")
     const ctx: Context = {
-      catalog: new Map(catalog.tables.map((t) => [t.table_id as string, t])),
+      catalog: {
+        get: (path) => placeholders.get(path) ?? index.get(path),
+        keys: () => index.keys()
+      },
       tablesRead: [],
       onResolved: null,
       inFunctionArgs: false,

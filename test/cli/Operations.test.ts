@@ -3,6 +3,7 @@
  * TestClock standing in for time: history retention, rollback, diff and the freshness check.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -151,35 +152,34 @@ describe("rollback", () => {
 })
 
 /** What runs right after the next `stat` of the latest object: another publisher slipping in. */
-class RaceTrigger extends Effect.Tag("test/RaceTrigger")<RaceTrigger, Ref.Ref<Effect.Effect<unknown>>>() {}
+class RaceTrigger extends Context.Tag("test/RaceTrigger")<RaceTrigger, Ref.Ref<Effect.Effect<unknown>>>() {}
 
 /** The in-memory bucket, except that a `stat` of the latest object lets the race trigger write first. */
-const racingLayer = Layer.effect(
-  StorageService,
+const racingStorage = Layer.effectContext(
   Effect.gen(function*() {
     const inner = yield* StorageService
-    const trigger = yield* RaceTrigger
-    return StorageService.of({
+    const control = yield* MemoryStorageControl
+    const trigger = yield* Ref.make<Effect.Effect<unknown>>(Effect.void)
+    const storage = StorageService.of({
       ...inner,
       stat: (name) =>
         inner.stat(name).pipe(
-          Effect.tap(() =>
-            name === OBJECT ? Effect.flatten(Ref.getAndSet(trigger, Effect.void)) : Effect.void
-          )
+          Effect.tap(() => (name === OBJECT ? Effect.flatten(Ref.getAndSet(trigger, Effect.void)) : Effect.void))
         )
     })
-  })
-).pipe(
-  Layer.provideMerge(Layer.effect(RaceTrigger, Ref.make<Effect.Effect<unknown>>(Effect.void))),
-  Layer.provideMerge(
-    Layer.mergeAll(
-      Layer.succeed(SyncConfig, testSettings()),
-      MemoryBigQuery.layer(),
-      MemoryStorage.layer("test-bucket"),
-      ExampleGeneratorService.Disabled,
-      AlertService.Disabled
+    return Context.make(StorageService, storage).pipe(
+      Context.add(MemoryStorageControl, control),
+      Context.add(RaceTrigger, trigger)
     )
-  )
+  })
+).pipe(Layer.provide(MemoryStorage.layer("test-bucket")))
+
+const racingLayer = Layer.mergeAll(
+  Layer.succeed(SyncConfig, testSettings()),
+  MemoryBigQuery.layer(),
+  racingStorage,
+  ExampleGeneratorService.Disabled,
+  AlertService.Disabled
 )
 
 describe("diff", () => {

@@ -24,6 +24,7 @@ import { Fault as GcsFault } from "../support/FakeGcsServer.ts"
 import {
   arrangeGa4,
   BUCKET,
+  DRY_RUN_BYTES,
   type FakeServers,
   fakeServers,
   liveLayer,
@@ -109,6 +110,9 @@ describe("a sync over the wire", () => {
       expect(DateTime.formatIso(doc.generated_at)).toBe(summary.generated_at)
       expect(doc.examples.length).toBe(summary.example_count)
       expect(summary.example_count).toBeGreaterThanOrEqual(4)
+      // Each example was checked by one BigQuery dry run, whose estimate it carries.
+      expect(doc.examples.map((e) => e.estimated_bytes)).toEqual(doc.examples.map(() => DRY_RUN_BYTES))
+      expect(servers.bigQuery.requestsOf("jobs.insert")).toHaveLength(summary.example_count)
       // The latest object is a copy of the one snapshot written.
       expect(now.snapshots).toHaveLength(1)
       expect(servers.gcs.objects.get(BUCKET, now.snapshots[0])?.bytes.equals(now.bytes)).toBe(true)

@@ -1,0 +1,275 @@
+/**
+ * Secrets never reach the output: the webhook URL's path (its token) and the Anthropic API key stay
+ * out of stdout, stderr and log lines, even when the servers behind them fail and echo the request
+ * back; and a failing webhook or LLM never fails the sync.
+ */
+import { afterEach, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs/promises"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as path from "node:path"
+import { WebhookAlerts } from "../../src/services/Alerting/WebhookAlerts.ts"
+import { AlertService } from "../../src/services/Alerting/AlertService.ts"
+import { AnthropicExampleGenerator } from "../../src/services/ExampleGenerator/AnthropicExampleGenerator.ts"
+import { type CliResult, type CliWorkspace, makeCliWorkspace, PROJECT_ROOT, SAMPLE_TABLE_FILE, SAMPLE_TABLE_ID } from "../support/CliRunner.ts"
+import { ga4Table } from "../support/TestLayers.ts"
+
+const WEBHOOK_PATH = "/services/T000/B000/SECRETTOKEN123"
+const API_KEY = "sk-ant-SECRET-KEY-456"
+/** Any part of either secret that identifies it: both secrets' own parts contain this word. */
+const SECRET_WORD = "SECRET"
+
+const SLOW = 180_000
+
+interface EchoRequest {
+  readonly method: string
+  readonly url: string
+  readonly headers: http.IncomingHttpHeaders
+}
+
+interface EchoServer {
+  readonly base: string
+  readonly requests: ReadonlyArray<EchoRequest>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A server that fails every request with 500, its body made by `reply` from the request (by
+ * default: the method, path and headers echoed back, as a careless proxy's error page does).
+ */
+const startFailingServer = (
+  reply: (request: EchoRequest, index: number) => string = (request) => JSON.stringify(request)
+): Promise<EchoServer> => {
+  const requests: Array<EchoRequest> = []
+  const server = http.createServer((request, response) => {
+    request.resume()
+    request.on("end", () => {
+      const seen = { method: request.method ?? "", url: request.url ?? "", headers: request.headers }
+      requests.push(seen)
+      response.writeHead(500, { "content-type": "text/plain" }).end(reply(seen, requests.length - 1))
+    })
+  })
+  return new Promise((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        requests,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections()
+            server.close(() => done())
+          })
+      })
+    })
+  })
+}
+
+const cleanups: Array<() => Promise<void>> = []
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((cleanup) => cleanup()))
+})
+
+const failingServer = async (reply?: Parameters<typeof startFailingServer>[0]) => {
+  const server = await startFailingServer(reply)
+  cleanups.push(server.close)
+  return server
+}
+
+const workspace = async () => {
+  const ws = await makeCliWorkspace()
+  cleanups.push(ws.remove)
+  return ws
+}
+
+const expectExit = (result: CliResult, code: number) => {
+  if (result.code !== code) {
+    throw new Error(`expected exit ${code}, got ${result.code}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`)
+  }
+}
+
+/** Neither secret, nor a recognisable part of one, anywhere in what the command printed. */
+const expectNoSecrets = (result: CliResult) => {
+  const printed = result.stdout + result.stderr
+  expect(printed).not.toContain(API_KEY)
+  expect(printed).not.toContain(WEBHOOK_PATH)
+  expect(printed).not.toContain("SECRETTOKEN123")
+  expect(printed).not.toContain("/services/T000/B000")
+  expect(printed).not.toContain(SECRET_WORD)
+}
+
+const SHAKESPEARE = "my-proj.samples.shakespeare"
+
+/** A workspace whose first sync published two tables; then one table is gone and the other changed. */
+const partialWorkspace = async () => {
+  const ws = await workspace()
+  await fs.copyFile(
+    path.join(PROJECT_ROOT, "test/fixtures/bigquery/samples.shakespeare.schema.json"),
+    path.join(ws.tablesDir, `${SHAKESPEARE}.json`)
+  )
+  const env = { TARGET_TABLES: `${SAMPLE_TABLE_ID},${SHAKESPEARE}` }
+  expectExit(await ws.run(["sync"], env), 0)
+  await fs.rm(path.join(ws.tablesDir, `${SHAKESPEARE}.json`))
+  const file = path.join(ws.tablesDir, SAMPLE_TABLE_FILE)
+  const definition = JSON.parse(await fs.readFile(file, "utf8")) as { schema: { fields: Array<{ name: string }> } }
+  definition.schema.fields = definition.schema.fields.filter((f) => f.name !== "event_value_in_usd")
+  await fs.writeFile(file, JSON.stringify(definition))
+  return { ws, env }
+}
+
+const secretEnv = (webhook: EchoServer, anthropic: EchoServer) => ({
+  ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}`,
+  LLM_EXAMPLES: "anthropic",
+  ANTHROPIC_API_KEY: API_KEY,
+  ANTHROPIC_BASE_URL: anthropic.base,
+  // One retry of the failing LLM call is enough to show retries stay quiet too, and keeps the run short.
+  RETRY_MAX_ATTEMPTS: "2"
+})
+
+describe("a sync whose webhook and LLM both fail", () => {
+  it("publishes, and prints neither the webhook token nor the API key", async () => {
+    const webhook = await failingServer()
+    const anthropic = await failingServer()
+    const { env, ws } = await partialWorkspace()
+
+    const result = await ws.run(["sync"], { ...env, ...secretEnv(webhook, anthropic) })
+
+    // Partial (one table is gone), not failed: the failing webhook and LLM cost nothing but their output.
+    expectExit(result, 3)
+    expect(result.stdout).toMatch(/^Published \(partial\) 2 tables/)
+    expect(result.stdout).toContain(`failed: ${SHAKESPEARE}: ResourceNotFound`)
+    expect(result.stdout).toContain("Drift: 1 changes, 1 breaking")
+    // Both failures happened, and were reported…
+    expect(result.stderr).toContain(`alert not delivered: the webhook at ${webhook.base.slice(7)} answered 500`)
+    expect(result.stderr).toContain(`LLM examples for ${SAMPLE_TABLE_ID} skipped: Anthropic answered 500`)
+    // …to servers that did see the secrets, and echoed them back in their error replies…
+    expect(webhook.requests.map((r) => [r.method, r.url])).toEqual([["POST", WEBHOOK_PATH], ["POST", WEBHOOK_PATH]])
+    expect(anthropic.requests).toHaveLength(2)
+    expect(anthropic.requests.every((r) => r.headers["x-api-key"] === API_KEY)).toBe(true)
+    // …yet nothing printed shows them.
+    expectNoSecrets(result)
+  }, SLOW)
+
+  it("prints neither secret as JSON either", async () => {
+    const webhook = await failingServer()
+    const anthropic = await failingServer()
+    const { env, ws } = await partialWorkspace()
+    const result = await ws.run(["sync", "--json"], { ...env, ...secretEnv(webhook, anthropic) })
+    expectExit(result, 3)
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: "partial" })
+    expect(webhook.requests.length).toBeGreaterThan(0)
+    expect(anthropic.requests.length).toBeGreaterThan(0)
+    expectNoSecrets(result)
+  }, SLOW)
+
+  it("keeps the token out of a stale check whose alert fails", async () => {
+    const webhook = await failingServer()
+    const ws: CliWorkspace = await workspace()
+    expectExit(await ws.run(["sync"]), 0)
+    // `--max-age-hours` counts whole hours; a document can only be stale by its age, so age it.
+    const text = await fs.readFile(ws.documentFile, "utf8")
+    const old = text.replace(/"generated_at": "[^"]+"/, `"generated_at": "${new Date(Date.now() - 3 * 86_400_000).toISOString()}"`)
+    await fs.writeFile(ws.documentFile, old)
+
+    const result = await ws.run(["check", "--max-age-hours", "1"], { ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}` })
+    expectExit(result, 4)
+    expect(result.stdout).toContain("STALE (alert failed)")
+    expect(webhook.requests).toHaveLength(1)
+    expectNoSecrets(result)
+  }, SLOW)
+})
+
+describe("a malformed secret setting", () => {
+  it("names the webhook variable without showing the URL's path", async () => {
+    const ws = await workspace()
+    const result = await ws.run(["sync"], { ALERT_WEBHOOK_URL: `ftp://hooks.example.com${WEBHOOK_PATH}` })
+    expectExit(result, 2)
+    expect(result.stderr).toContain(
+      "metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"ftp://hooks.example.com/…\": expected an http(s) URL, not ftp:"
+    )
+    expectNoSecrets(result)
+
+    const unparseable = await ws.run(["sync"], { ALERT_WEBHOOK_URL: `hooks.example.com${WEBHOOK_PATH}` })
+    expectExit(unparseable, 2)
+    expect(unparseable.stderr).toContain("metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"(hidden: the URL is a secret)\"")
+    expectNoSecrets(unparseable)
+  })
+})
+
+/** Log lines (message and annotations) written while `effect` runs. */
+const capturingLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const logged: Array<string> = []
+    const capture = Logger.make(({ annotations, message }) => {
+      const annotated = HashMap.toEntries(annotations).map(([key, value]) => ` ${key}=${String(value)}`).join("")
+      logged.push(`${Array.isArray(message) ? message.join(" ") : String(message)}${annotated}`)
+    })
+    const result = yield* Effect.provide(effect, Logger.replace(Logger.defaultLogger, capture))
+    return [result, logged] as const
+  })
+
+/** Where a long error page echoes the secret: at every offset from 0 to this, one request each. */
+const OFFSETS = 400
+
+describe("an error reply that echoes a secret deep in a long page", () => {
+  // BUG (src/services/ExampleGenerator/AnthropicExampleGenerator.ts, `excerpt`): the reply is cut to
+  // 300 characters *before* the key is scrubbed, so a key that straddles the cut is no longer found
+  // and its beginning (up to all but its last character) reaches the error message and the log.
+  it.live.fails("never shows part of the API key in the error", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() =>
+        failingServer((request, index) => `${"Upstream error. ".repeat(30).slice(0, index)}${String(request.headers["x-api-key"])} rejected`)
+      )
+      const generator = yield* AnthropicExampleGenerator.make({
+        apiKey: Redacted.make(API_KEY),
+        model: "claude-test",
+        baseUrl: server.base,
+        timeout: "10 seconds",
+        maxTokens: 100,
+        maxCallsPerRun: OFFSETS + 1
+      })
+      const messages: Array<string> = []
+      for (let offset = 0; offset <= OFFSETS; offset++) {
+        const error = yield* Effect.flip(generator.generate({ table: ga4Table(), curated: [], language: "en", count: 1 }))
+        messages.push(error.message)
+      }
+      expect(server.requests).toHaveLength(OFFSETS + 1)
+      expect(messages.every((m) => m.startsWith("Anthropic answered 500 http_500: "))).toBe(true)
+      const leaking = messages.flatMap((m, offset) => (m.includes(SECRET_WORD) ? [offset] : []))
+      expect(leaking, `offsets whose error shows part of the key: ${leaking.join(", ")}`).toEqual([])
+    }), SLOW)
+
+  // BUG (src/services/Alerting/WebhookAlerts.ts, `post`): the receiver's reply is clipped to 200
+  // characters *before* the URL's secret parts are scrubbed, so a path that straddles the cut is not
+  // found and the token's beginning reaches the `alert not delivered` warning.
+  it.live.fails("never shows part of the webhook token in the warning", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() =>
+        failingServer((request, index) => `${"Cannot handle. ".repeat(30).slice(0, index)}POST ${request.url}`)
+      )
+      const [outcomes, logged] = yield* capturingLogs(
+        Effect.gen(function*() {
+          const alerts = yield* AlertService
+          const outcomes: Array<string> = []
+          for (let offset = 0; offset <= OFFSETS; offset++) {
+            outcomes.push(
+              yield* alerts.notify({ kind: "sync_failed", error: { tag: "Test", message: "test" }, target: `target-${offset}` })
+            )
+          }
+          return outcomes
+        }).pipe(
+          Effect.provide(WebhookAlerts.layer({ url: Redacted.make(`${server.base}${WEBHOOK_PATH}`), maxPerWindow: OFFSETS + 1 }))
+        )
+      )
+      expect(server.requests).toHaveLength(OFFSETS + 1)
+      expect(outcomes.every((o) => o === "failed")).toBe(true)
+      const warnings = logged.filter((line) => line.startsWith("alert not delivered: "))
+      expect(warnings).toHaveLength(OFFSETS + 1)
+      const leaking = warnings.flatMap((line, offset) => (line.includes(SECRET_WORD) ? [offset] : []))
+      expect(leaking, `offsets whose warning shows part of the token: ${leaking.join(", ")}`).toEqual([])
+    }), SLOW)
+})
