@@ -251,9 +251,12 @@ export const encodeCacheDocument = (
 ): Either.Either<CacheDocumentEncoded, CacheDocumentError> =>
   Either.mapLeft(encodeCurrent(doc), (e) => new CacheDocumentError({ source, problems: formatIssues(e) }))
 
-/** Renders the document as UTF-8 JSON text; encoding checks it against the codec first. */
+/**
+ * Renders the document as compact JSON text (machines read it; `metasync show` and `jq` are for
+ * people); encoding checks it against the codec first.
+ */
 export const renderCacheDocument = (
   doc: CacheDocument,
   source = "document"
 ): Either.Either<string, CacheDocumentError> =>
-  Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded, null, 2)}\n`)
+  Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded)}\n`)

@@ -117,9 +117,13 @@ export const computeMetrics = (input: {
   const examplesBySource: Record<ExampleSource, number> = { template: 0, curated: 0, llm: 0, legacy: 0 }
   for (const example of document.examples) examplesBySource[example.source] += 1
 
+  const examplesPerTable = new Map<string, number>()
+  for (const example of document.examples) {
+    for (const id of new Set(example.tables)) examplesPerTable.set(id, (examplesPerTable.get(id) ?? 0) + 1)
+  }
   const tableHealth = tables.map((table, i): TableHealth => {
     const fields = fieldsOf[i]
-    const examples = document.examples.filter((e) => e.tables.includes(table.table_id)).length
+    const examples = examplesPerTable.get(table.table_id) ?? 0
     return {
       table_id: table.table_id,
       fields_described: percentCheck(

@@ -188,11 +188,13 @@ const run = (options: SyncOptions) =>
     const [llm, llmMs] = yield* timed(
       llmCandidates(freshTables, curated.map((c) => c.example), settings.language)
     )
-    const merged = mergeCurated(
-      curated,
-      [...entries.filter((e) => fresh.has(e.table_id)).flatMap((entry) => templateExamples(entry, settings.language)), ...llm],
-      freshTables
-    )
+    const [merged, examplesMs] = yield* timed(Effect.sync(() =>
+      mergeCurated(
+        curated,
+        [...entries.filter((e) => fresh.has(e.table_id)).flatMap((entry) => templateExamples(entry, settings.language)), ...llm],
+        freshTables
+      )
+    ))
     for (const error of merged.errors) yield* Effect.logWarning(error.message)
     const [generated, dryRunMs] = yield* timed(dryRunExamples(merged))
     // Examples of tables kept stale stay as they were: they were valid against the schema kept.
@@ -211,7 +213,7 @@ const run = (options: SyncOptions) =>
     })
     const drift = Option.map(previous, (doc) => computeDrift(doc, draft))
     const publish = options.dryRun === true ? dryRunPublish : publishDocument
-    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs, dry_run: dryRunMs }
+    const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs, examples: examplesMs, dry_run: dryRunMs }
     const withMetrics = (document: CacheDocument, remoteCalls: number, retries: number): CacheDocument => ({
       ...document,
       drift: Option.getOrNull(drift),

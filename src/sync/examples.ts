@@ -57,6 +57,7 @@ export const llmCandidates = (tables: ReadonlyArray<TableMetadata>, curated: Rea
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const generator = yield* ExampleGeneratorService
+    if (!generator.enabled) return []
     const perTable = yield* Effect.forEach(
       tables,
       (table) =>

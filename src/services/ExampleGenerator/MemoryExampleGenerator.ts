@@ -53,6 +53,7 @@ const make = (options: MemoryExampleGeneratorOptions) =>
     const budget = options.maxCallsPerRun === undefined ? undefined : yield* makeCallBudget(options.maxCallsPerRun)
 
     const generator = ExampleGeneratorService.of({
+      enabled: true,
       generate: (request) =>
         Effect.gen(function*() {
           const tableId = request.table.table_id

@@ -79,7 +79,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
             contentType,
             updated: DateTime.unsafeMake(now)
           }
-          const objects = new Map(s.objects).set(name, { info, bytes: bytes.slice() })
+          const objects = new Map(s.objects).set(name, { info, bytes })
           return [info, { ...s, objects, nextGeneration: s.nextGeneration + 1 }]
         }))
 

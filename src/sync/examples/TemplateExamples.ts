@@ -15,7 +15,7 @@
  */
 import * as DateTime from "effect/DateTime"
 import * as Option from "effect/Option"
-import type { Example, Language, Sharding } from "../../contract/CacheDocument.ts"
+import type { Example, FieldPathEntry, Language, Sharding } from "../../contract/CacheDocument.ts"
 import { flattenFields, type FieldPath } from "../../contract/Field.ts"
 import type { TableProfile } from "../../contract/Profile.ts"
 import { isWildcardTable, tableRefOf } from "../../contract/TableId.ts"
@@ -30,6 +30,8 @@ import { fieldPathEntries } from "../fieldPaths.ts"
 export type TemplateTable = TableMetadata & {
   readonly sharding?: Sharding | null
   readonly profile?: TableProfile | null
+  /** The table's field paths when already computed (a `TableEntry` has them). */
+  readonly field_paths?: ReadonlyArray<FieldPathEntry>
 }
 
 /** How many rows the top-N templates ask for. */
@@ -640,7 +642,10 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
   // Into each REPEATED RECORD (GA4 event_params, items), with the aliases field_paths uses: its
   // most frequent category-like value and, for a key/value record whose keys the profile knows,
   // one parameter's values (or GA4 sessions).
-  const entries = new Map(fieldPathEntries(table.columns).map((e) => [e.path, e]))
+  const entries = new Map(
+    (table.field_paths !== undefined && table.field_paths.length > 0 ? table.field_paths : fieldPathEntries(table.columns))
+      .map((e) => [e.path, e])
+  )
   const frequency = freshAlias("occurrences", taken)
   for (const record of fields) {
     if (record.mode !== "REPEATED" || record.repeated.length !== 1 || !isRecordField(record)) continue
