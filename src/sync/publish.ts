@@ -124,11 +124,9 @@ export const publishDocument = (doc: CacheDocument, objectName: string, previous
     // Then the latest object, replaced whole by a server-side copy, only if nobody published since we read it.
     const written: ObjectInfo = yield* storage.copy(snapshot, objectName, { ifGenerationMatch }).pipe(
       retryRemote(settings),
-      Effect.catchTag("PreconditionFailed", (conflict) =>
-        alreadyWritten(objectName, bytes, conflict).pipe(
-          // We lost the race: our snapshot never became the latest document, so it leaves no trace.
-          Effect.tapError(() => Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation })))
-        ))
+      Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(objectName, bytes, conflict)),
+      // The snapshot never became the latest document (a lost race, or a failed copy): it leaves no trace.
+      Effect.tapError(() => Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation })))
     )
     const pruned = yield* pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
       Effect.catchAll((error) => Effect.as(Effect.logWarning(`history pruning failed: ${error.message}`), []))

@@ -7,9 +7,10 @@ import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { makeCacheDocument, parseCacheDocument, renderCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import type { SyncSummary } from "../../src/sync/SyncProgram.ts"
 import {
+  ageLatestDocument,
   type CliResult,
   type CliWorkspace,
   filesUnder,
@@ -332,15 +333,6 @@ describe("metasync rollback", () => {
     expect((await fs.readFile(ws.documentFile)).equals(before)).toBe(true)
   })
 })
-
-/** Replaces the latest document with the same content generated `hoursAgo` hours ago. */
-const ageLatestDocument = async (ws: CliWorkspace, hoursAgo: number) => {
-  const current = Either.getOrThrow(parseCacheDocument(await fs.readFile(ws.documentFile, "utf8")))
-  const generatedAt = DateTime.unsafeMake(Date.now() - hoursAgo * 3_600_000)
-  const old = makeCacheDocument({ ...current, generated_at: generatedAt })
-  await fs.writeFile(ws.documentFile, Either.getOrThrow(renderCacheDocument(old)))
-  return DateTime.formatIso(generatedAt)
-}
 
 describe("metasync check", () => {
   it("exits 0 for a fresh document and 4 for a stale one", async () => {

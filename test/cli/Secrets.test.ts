@@ -15,7 +15,15 @@ import * as path from "node:path"
 import { WebhookAlerts } from "../../src/services/Alerting/WebhookAlerts.ts"
 import { AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { AnthropicExampleGenerator } from "../../src/services/ExampleGenerator/AnthropicExampleGenerator.ts"
-import { type CliResult, type CliWorkspace, makeCliWorkspace, PROJECT_ROOT, SAMPLE_TABLE_FILE, SAMPLE_TABLE_ID } from "../support/CliRunner.ts"
+import {
+  ageLatestDocument,
+  type CliResult,
+  type CliWorkspace,
+  makeCliWorkspace,
+  PROJECT_ROOT,
+  SAMPLE_TABLE_FILE,
+  SAMPLE_TABLE_ID
+} from "../support/CliRunner.ts"
 import { ga4Table } from "../support/TestLayers.ts"
 
 const WEBHOOK_PATH = "/services/T000/B000/SECRETTOKEN123"
@@ -170,10 +178,7 @@ describe("a sync whose webhook and LLM both fail", () => {
     const webhook = await failingServer()
     const ws: CliWorkspace = await workspace()
     expectExit(await ws.run(["sync"]), 0)
-    // `--max-age-hours` counts whole hours; a document can only be stale by its age, so age it.
-    const text = await fs.readFile(ws.documentFile, "utf8")
-    const old = text.replace(/"generated_at": "[^"]+"/, `"generated_at": "${new Date(Date.now() - 3 * 86_400_000).toISOString()}"`)
-    await fs.writeFile(ws.documentFile, old)
+    await ageLatestDocument(ws, 72)
 
     const result = await ws.run(["check", "--max-age-hours", "1"], { ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}` })
     expectExit(result, 4)

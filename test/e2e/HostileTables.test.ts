@@ -10,24 +10,23 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import sqlParser from "node-sql-parser/build/bigquery.js"
+import { exactTarget } from "../../src/config/Targets.ts"
 import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { countFields, flattenFields } from "../../src/contract/Field.ts"
 import { decodeTableDefinition, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
 import { validateSql } from "../../src/sql/SqlValidator.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import type { FakeField } from "../support/FakeBigQueryServer.ts"
-import { exactTarget } from "../../src/config/Targets.ts"
 import {
   answerDryRuns,
   type FakeServers,
   fakeServers,
-  GCS_COPY_BUG,
   liveLayer,
+  PROJECT,
   publishedObject
 } from "../support/LiveTestEnvironment.ts"
 import { ref } from "../support/TestLayers.ts"
 
-const PROJECT = "nlq-ex"
 const DATASET = "hostile_data"
 /** BigQuery's limits: 10,000 columns, 15 levels of nesting. */
 const COLUMN_LIMIT = 10_000
@@ -142,11 +141,9 @@ const expectExamplesQuotedRight = (doc: CacheDocument, table: TableMetadata) => 
 /** The backtick-quoted names of `sql` (the table path included), unescaped. */
 const quotedNames = (sql: string) => [...sql.matchAll(/`((?:[^`\\]|\\.)*)`/g)].map((m) => m[1].replace(/\\(.)/g, "$1"))
 
-/** Every test here publishes; marked `fails` while every live publish fails (see `GCS_COPY_BUG`). */
-const publishing = GCS_COPY_BUG ? it.scopedLive.fails : it.scopedLive
 
 describe("hostile tables over the wire", () => {
-  publishing("keeps keyword, spaced, dashed and Hangul names, every description and 15 levels of nesting", () =>
+  it.scopedLive("keeps keyword, spaced, dashed and Hangul names, every description and 15 levels of nesting", () =>
     Effect.gen(function*() {
       const servers = yield* fakeServers
       const fields = [...HOSTILE_COLUMNS, nestedChain()]
@@ -190,7 +187,7 @@ describe("hostile tables over the wire", () => {
       }
     }))
 
-  publishing("keeps every one of 10,000 columns", () =>
+  it.scopedLive("keeps every one of 10,000 columns", () =>
     Effect.gen(function*() {
       const servers = yield* fakeServers
       const fields = [
@@ -209,11 +206,12 @@ describe("hostile tables over the wire", () => {
         field_count: countFields(table.columns),
         rejected_examples: {}
       })
-      const entry = publishedDocument(servers).tables[0]
+      const doc = publishedDocument(servers)
+      const entry = doc.tables[0]
       expect(entry.columns).toHaveLength(COLUMN_LIMIT)
       expect(entry.columns).toEqual(fields.map(expected))
       expect(entry.field_paths).toHaveLength(countFields(table.columns))
       expect(Math.max(...flattenFields(entry.columns).map((f) => f.depth))).toBe(NESTING_LIMIT)
-      expectExamplesQuotedRight(publishedDocument(servers), table)
+      expectExamplesQuotedRight(doc, table)
     }))
 })

@@ -27,7 +27,6 @@ import {
   DRY_RUN_BYTES,
   type FakeServers,
   fakeServers,
-  GCS_COPY_BUG,
   liveLayer,
   type LiveLayerOptions,
   OBJECT,
@@ -88,11 +87,9 @@ const logLengths = (servers: FakeServers) => ({
   gcs: servers.gcs.requests.length
 })
 
-/** Every test here publishes; marked `fails` while every live publish fails (see `GCS_COPY_BUG`). */
-const publishing = GCS_COPY_BUG ? it.scopedLive.fails : it.scopedLive
 
 describe("a sync over the wire", () => {
-  publishing("publishes the GA4 table through the live clients, one request per call", () =>
+  it.scopedLive("publishes the GA4 table through the live clients, one request per call", () =>
     Effect.gen(function*() {
       const servers = yield* fakeServers
       arrangeGa4(servers.bigQuery)
@@ -152,7 +149,7 @@ describe("a sync over the wire", () => {
       }
     ]
     for (const c of cases) {
-      publishing(c.name, () =>
+      it.scopedLive(c.name, () =>
         Effect.gen(function*() {
           const { before, servers } = yield* afterGoodRun
           const from = logLengths(servers)
@@ -188,7 +185,7 @@ describe("a sync over the wire", () => {
   }
 
   const failsAndLeavesThePublishedDocument = (c: FailureCase) =>
-    publishing(c.name, () =>
+    it.scopedLive(c.name, () =>
       Effect.gen(function*() {
         const { before, servers } = yield* afterGoodRun
         const from = logLengths(servers)
@@ -352,7 +349,7 @@ describe("a sync over the wire", () => {
     cases.forEach(failsAndLeavesThePublishedDocument)
   })
 
-  publishing("two overlapping runs: one publishes, the other fails with a conflict and leaves no snapshot", () =>
+  it.scopedLive("two overlapping runs: one publishes, the other fails with a conflict and leaves no snapshot", () =>
     Effect.gen(function*() {
       const { before, servers } = yield* afterGoodRun
       const from = logLengths(servers)

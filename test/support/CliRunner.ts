@@ -6,11 +6,14 @@
  * The child gets a clean environment (PATH, HOME and the temp directory variables, plus what the
  * test gives), so settings of the machine running the tests (a GCP project, a webhook) never leak in.
  */
+import * as DateTime from "effect/DateTime"
+import * as Either from "effect/Either"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { makeCacheDocument, parseCacheDocument, renderCacheDocument } from "../../src/contract/CacheDocument.ts"
 
 export const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url))
 export const CLI_ENTRY = path.join(PROJECT_ROOT, "src", "entry", "cli.ts")
@@ -153,4 +156,15 @@ export const filesUnder = async (dir: string): Promise<ReadonlyArray<string>> =>
     throw error
   })
   return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort()
+}
+
+/**
+ * Rewrites the workspace's latest document as if generated `hoursAgo` hours ago (same content,
+ * rendered by the codec); returns the new `generated_at` as ISO text.
+ */
+export const ageLatestDocument = async (ws: CliWorkspace, hoursAgo: number): Promise<string> => {
+  const current = Either.getOrThrow(parseCacheDocument(await fs.readFile(ws.documentFile, "utf8")))
+  const generatedAt = DateTime.unsafeMake(Date.now() - hoursAgo * 3_600_000)
+  await fs.writeFile(ws.documentFile, Either.getOrThrow(renderCacheDocument(makeCacheDocument({ ...current, generated_at: generatedAt }))))
+  return DateTime.formatIso(generatedAt)
 }

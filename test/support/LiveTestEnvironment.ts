@@ -22,15 +22,6 @@ import { type FakeBigQuery, type FakeField, start as startBigQuery } from "./Fak
 import { type FakeGcs, type StoredObject, start as startGcs } from "./FakeGcsServer.ts"
 import { fixtureFields, GA4_TABLE_ID, ref, testSettings } from "./TestLayers.ts"
 
-/**
- * A known bug in src/, reported and left for its owner to fix: `GcsStorage.copy`
- * (src/services/Storage/GcsStorage.ts, `.then(([copied]) => copied.metadata)`) decodes the
- * metadata of the `File` that `File#copy` resolves with, which the client leaves `{}`; the copied
- * object's resource is the rewrite reply's `resource` (the promise's second element). So every
- * live publish fails at the copy with `RemoteRejected` (`malformedResponse`, `["name"] is missing`).
- * While this is `true`, the tests that need a publish are marked `fails`; set it to `false` with the fix.
- */
-export const GCS_COPY_BUG = true
 
 export const PROJECT = "nlq-ex"
 export const BUCKET = "test-bucket"

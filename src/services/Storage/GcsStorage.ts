@@ -198,7 +198,8 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
           ifGenerationMatch,
           () =>
             bucket.file(source).copy(bucket.file(destination), { preconditionOpts: { ifGenerationMatch } })
-              .then(([copied]) => copied.metadata)
+              // The copy's resource comes in the rewrite response; the returned File's metadata stays empty.
+              .then(([, response]) => (response as { readonly resource?: unknown } | undefined)?.resource)
         ).pipe(Effect.flatMap(decodeInfo("objects.rewrite", destination))),
       list: (prefix) => list(prefix, undefined),
       remove: (name, { ifGenerationMatch }) =>
