@@ -110,7 +110,7 @@ const maxAgeHours = Options.integer("max-age-hours").pipe(
 const show = Command.make("show", { json, maxAgeHours }, (options) =>
   withServices(Effect.gen(function*() {
     const latest = yield* readLatest
-    if (options.json) return yield* Console.log(JSON.stringify(latest.document.metrics === null ? {} : {
+    if (options.json) return yield* Console.log(JSON.stringify({
       location: latest.location,
       generation: latest.info.generation,
       generated_at: DateTime.formatIso(latest.document.generated_at),

@@ -221,10 +221,8 @@ const capturingLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const OFFSETS = 400
 
 describe("an error reply that echoes a secret deep in a long page", () => {
-  // BUG (src/services/ExampleGenerator/AnthropicExampleGenerator.ts, `excerpt`): the reply is cut to
-  // 300 characters *before* the key is scrubbed, so a key that straddles the cut is no longer found
-  // and its beginning (up to all but its last character) reaches the error message and the log.
-  it.live.fails("never shows part of the API key in the error", () =>
+  // The reply is scrubbed before it is cut: a key straddling the cut must not leave its start behind.
+  it.live("never shows part of the API key in the error", () =>
     Effect.gen(function*() {
       const server = yield* Effect.promise(() =>
         failingServer((request, index) => `${"Upstream error. ".repeat(30).slice(0, index)}${String(request.headers["x-api-key"])} rejected`)
@@ -248,10 +246,8 @@ describe("an error reply that echoes a secret deep in a long page", () => {
       expect(leaking, `offsets whose error shows part of the key: ${leaking.join(", ")}`).toEqual([])
     }), SLOW)
 
-  // BUG (src/services/Alerting/WebhookAlerts.ts, `post`): the receiver's reply is clipped to 200
-  // characters *before* the URL's secret parts are scrubbed, so a path that straddles the cut is not
-  // found and the token's beginning reaches the `alert not delivered` warning.
-  it.live.fails("never shows part of the webhook token in the warning", () =>
+  // Likewise for the webhook: the token is scrubbed from the reply before the reply is cut.
+  it.live("never shows part of the webhook token in the warning", () =>
     Effect.gen(function*() {
       const server = yield* Effect.promise(() =>
         failingServer((request, index) => `${"Cannot handle. ".repeat(30).slice(0, index)}POST ${request.url}`)

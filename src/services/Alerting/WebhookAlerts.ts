@@ -175,7 +175,7 @@ const make = (options: WebhookAlertsOptions) =>
             body,
             signal
           })
-          return { status: response.status, reply: scrub(clip(await response.text(), 200)) }
+          return { status: response.status, reply: clip(scrub(await response.text()), 200) }
         },
         catch: (error) =>
           new RemoteUnavailable({

@@ -277,7 +277,11 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
     const key = Redacted.value(options.apiKey)
     // A proxy or a buggy server may echo the key back; nothing it says reaches a message unscrubbed.
     const scrub = (text: string) => (key.length === 0 ? text : text.split(key).join("<redacted>"))
-    const excerpt = (text: string) => scrub(text.length > 300 ? `${text.slice(0, 300)}…` : text)
+    // Scrub before cutting: a key cut in half would no longer match, and its start would show.
+    const excerpt = (text: string) => {
+      const clean = scrub(text)
+      return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean
+    }
 
     const post = (body: unknown): Effect.Effect<RawReply, RemoteUnavailable | RemoteTimeout> =>
       Effect.tryPromise({
