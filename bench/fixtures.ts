@@ -1,6 +1,5 @@
 /** Synthetic warehouses and documents for the benchmarks. */
 import * as DateTime from "effect/DateTime"
-import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import { makeCacheDocument, type TableEntry } from "../src/contract/CacheDocument.ts"
 import type { Field } from "../src/contract/Field.ts"
@@ -10,6 +9,7 @@ import type { SyncSettings } from "../src/config/SyncConfig.ts"
 import { parseTargets } from "../src/config/Targets.ts"
 import type { TableMetadata } from "../src/services/BigQuery/TableResource.ts"
 import { fieldPathEntries } from "../src/sync/fieldPaths.ts"
+import { testSettings } from "../test/support/TestLayers.ts"
 
 export const COLUMNS = 50
 
@@ -62,31 +62,16 @@ export const metadata = (project: string, dataset: string, table: string): Table
   columns: columns(COLUMNS)
 })
 
-export const settings = (datasets: number, exampleDryRun: boolean): SyncSettings => ({
-  mode: "live",
-  project: "bench-project",
-  targets: Either.getOrThrow(
-    parseTargets(Array.from({ length: datasets }, (_, d) => `bench-project.dataset_${d}.*`).join(","))
-  ),
-  bucket: "bench-bucket",
-  objectName: "metadata_cache.json",
-  localBucketDir: ".metasync/bucket",
-  localTablesDir: "samples/tables",
-  language: "ko",
-  remoteTimeout: Duration.seconds(30),
-  retryAttempts: 5,
-  retryBudget: Duration.minutes(2),
-  historyKeep: 30,
-  historyMaxAge: Duration.days(90),
-  profileTargets: [],
-  profileMaxBytesBilled: 1024 ** 3,
-  sensitiveColumnPattern: null,
-  metadataMaxBytesBilled: 100 * 1024 ** 2,
-  exampleDryRun,
-  exampleMaxBytes: 10 * 1024 ** 3,
-  curatedExamplesDir: "bench/no-curated-examples",
-  curatedExamplesPrefix: null
-})
+export const settings = (datasets: number, exampleDryRun: boolean): SyncSettings =>
+  testSettings({
+    project: "bench-project",
+    targets: Either.getOrThrow(
+      parseTargets(Array.from({ length: datasets }, (_, d) => `bench-project.dataset_${d}.*`).join(","))
+    ),
+    bucket: "bench-bucket",
+    exampleDryRun,
+    curatedExamplesDir: "bench/no-curated-examples"
+  })
 
 
 export const wideDocument = (tables: number) => {

@@ -12,27 +12,22 @@ import {
   type TableEntry
 } from "../../src/contract/CacheDocument.ts"
 import { TableId } from "../../src/contract/TableId.ts"
+import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 
 const seedText = readFileSync(new URL("../fixtures/cache/seed-example.json", import.meta.url), "utf8")
 
-const table = (id: string, columns: TableEntry["columns"]): TableEntry => ({
-  table_id: TableId.make(id),
-  kind: "TABLE",
-  description: "orders",
-  last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: 10,
-  size_bytes: 2048,
-  labels: { team: "data" },
-  partitioning: { field: "day", type: "DAY", expiration_ms: null, require_partition_filter: true },
-  clustering: ["country"],
-  view_query: null,
-  sharding: null,
-  profile: null,
-  columns,
-  field_paths: [],
-  status: { state: "fresh" }
-})
+const table = (id: string, columns: TableEntry["columns"]): TableEntry =>
+  makeTableEntry({
+    table_id: TableId.make(id),
+    description: "orders",
+    last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
+    row_count: 10,
+    size_bytes: 2048,
+    labels: { team: "data" },
+    partitioning: { field: "day", type: "DAY", expiration_ms: null, require_partition_filter: true },
+    clustering: ["country"],
+    columns
+  })
 
 const document = (): CacheDocument =>
   makeCacheDocument({

@@ -13,6 +13,7 @@ import {
 import { computeDrift, describeDrift, SchemaDrift } from "../../src/contract/Drift.ts"
 import type { Field } from "../../src/contract/Field.ts"
 import { TableId } from "../../src/contract/TableId.ts"
+import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 
 const seedText = readFileSync(new URL("../fixtures/cache/seed-example.json", import.meta.url), "utf8")
 
@@ -44,25 +45,18 @@ const orderColumns = (): ReadonlyArray<Field> => [
   }
 ]
 
-const table = (id: string, overrides: Partial<TableEntry> = {}): TableEntry => ({
-  table_id: TableId.make(id),
-  kind: "TABLE",
-  description: "orders",
-  last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: 10,
-  size_bytes: 2048,
-  labels: {},
-  partitioning: dayPartitioning,
-  clustering: ["id"],
-  view_query: null,
-  sharding: null,
-  profile: null,
-  columns: orderColumns(),
-  field_paths: [],
-  status: { state: "fresh" },
-  ...overrides
-})
+const table = (id: string, overrides: Partial<TableEntry> = {}): TableEntry =>
+  makeTableEntry({
+    table_id: TableId.make(id),
+    description: "orders",
+    last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
+    row_count: 10,
+    size_bytes: 2048,
+    partitioning: dayPartitioning,
+    clustering: ["id"],
+    columns: orderColumns(),
+    ...overrides
+  })
 
 const document = (generatedAt: string, tables: ReadonlyArray<TableEntry>): CacheDocument =>
   makeCacheDocument({

@@ -11,6 +11,7 @@ import {
 import type { Field } from "../../src/contract/Field.ts"
 import { computeMetrics, metricsLogFields, QualityMetrics, type RunStats } from "../../src/contract/Metrics.ts"
 import { TableId } from "../../src/contract/TableId.ts"
+import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 
 const ORDERS = "proj-one.sales.orders"
 const CUSTOMERS = "proj-one.sales.customers"
@@ -26,22 +27,12 @@ const field = (name: string, description: string | null, more: Partial<Field> = 
   ...more
 })
 
-const table = (id: string, description: string | null, columns: ReadonlyArray<Field>, stale = false): TableEntry => ({
+const table = (id: string, description: string | null, columns: ReadonlyArray<Field>, stale = false): TableEntry =>
+  makeTableEntry({
   table_id: TableId.make(id),
-  kind: "TABLE",
   description,
   last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: null,
-  size_bytes: null,
-  labels: {},
-  partitioning: null,
-  clustering: [],
-  view_query: null,
-  sharding: null,
-  profile: null,
   columns,
-  field_paths: [],
   status: stale
     ? { state: "stale", failure: { tag: "BigQueryPermissionDenied", message: "denied", since: DateTime.unsafeMake("2026-11-27T00:00:00Z") } }
     : { state: "fresh" }

@@ -20,6 +20,7 @@ import {
 } from "../../src/contract/CacheDocument.ts"
 import { Field } from "../../src/contract/Field.ts"
 import { TableId } from "../../src/contract/TableId.ts"
+import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { CacheLoader } from "../../src/loader/CacheLoader.ts"
 import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
@@ -41,25 +42,8 @@ const shakespeareColumns = Schema.decodeUnknownSync(Schema.Array(Field))(
 const EVENTS = TableId.make("bigquery-public-data.ga4_obfuscated_sample_ecommerce.events_20210131")
 const SHAKESPEARE = TableId.make("bigquery-public-data.samples.shakespeare")
 
-const table = (table_id: TableId, columns: TableEntry["columns"], extra: Partial<TableEntry> = {}): TableEntry => ({
-  table_id,
-  kind: "TABLE",
-  description: null,
-  last_updated: DateTime.unsafeMake("2024-01-15T12:00:00Z"),
-  created: null,
-  row_count: null,
-  size_bytes: null,
-  labels: {},
-  partitioning: null,
-  clustering: [],
-  view_query: null,
-  sharding: null,
-  profile: null,
-  field_paths: [],
-  columns,
-  status: { state: "fresh" },
-  ...extra
-})
+const table = (table_id: TableId, columns: TableEntry["columns"], extra: Partial<TableEntry> = {}): TableEntry =>
+  makeTableEntry({ table_id, last_updated: DateTime.unsafeMake("2024-01-15T12:00:00Z"), columns, ...extra })
 
 const example = (question: string, tables: ReadonlyArray<TableId>, language: Example["language"]): Example => ({
   question,

@@ -13,6 +13,7 @@ import {
   cacheLoaderFromEnv,
   createCacheLoader,
   makeCacheDocument,
+  makeTableEntry,
   renderCacheDocument,
   TableId
 } from "../../src/loader/index.ts"
@@ -26,24 +27,14 @@ const version2 = (generatedAt: Date) =>
   Either.getOrThrow(renderCacheDocument(makeCacheDocument({
     generated_at: DateTime.unsafeMake(generatedAt),
     generator: { name: "metasync", version: "2.0.0" },
-    tables: [{
+    tables: [makeTableEntry({
       table_id: TableId.make("nlq-ex.test_dataset.events_20210201"),
-      kind: "TABLE",
       description: "events of 1 February",
       last_updated: DateTime.unsafeMake(generatedAt),
-      created: null,
       row_count: 10,
       size_bytes: 2048,
-      labels: {},
-      partitioning: null,
-      clustering: [],
-      view_query: null,
-      sharding: null,
-      profile: null,
-      field_paths: [],
-      columns: [{ name: "event_name", type: "STRING", mode: "NULLABLE", description: null }],
-      status: { state: "fresh" }
-    }],
+      columns: [{ name: "event_name", type: "STRING", mode: "NULLABLE", description: null }]
+    })],
     examples: []
   })))
 

@@ -7,7 +7,7 @@
  * - `MemoryBigQuery.ts` — in memory, for tests: arrange tables and rows, inject faults, count calls.
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type { TableRef } from "../../contract/TableId.ts"
 import type {
   PermissionDenied,
@@ -72,3 +72,24 @@ export interface BigQuery {
 }
 
 export class BigQueryService extends Context.Tag("MetaSync/BigQueryService")<BigQueryService, BigQuery>() {}
+
+/**
+ * `getTables` as one `getTable` per table, `concurrency` at a time; tables that do not exist are
+ * left out. For layers with no cheaper batch read, and for small batches of the live one.
+ */
+export const getTablesOneByOne = (
+  getTable: BigQuery["getTable"],
+  project: string,
+  dataset: string,
+  tables: ReadonlyArray<string>,
+  concurrency: number
+): Effect.Effect<ReadonlyMap<string, TableMetadata>, BigQueryError> =>
+  Effect.forEach(
+    tables,
+    (table) =>
+      getTable({ project, dataset, table }).pipe(
+        Effect.map((metadata) => [[table, metadata] as const]),
+        Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
+      ),
+    { concurrency }
+  ).pipe(Effect.map((found) => new Map(found.flat())))

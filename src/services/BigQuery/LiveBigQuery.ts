@@ -36,6 +36,7 @@ import {
   type BigQuery,
   type BigQueryError,
   BigQueryService,
+  getTablesOneByOne,
   type DryRunResult,
   type QueryOptions,
   type QueryResult,
@@ -513,15 +514,10 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
 
     /** One tables.get per table; the ones that do not exist are left out. */
     const getEach = (project: string, dataset: string, tables: ReadonlyArray<string>) =>
-      Effect.forEach(
-        tables,
-        (table) =>
-          getTable({ project, dataset, table }).pipe(
-            Effect.map((metadata) => [[table, metadata] as const]),
-            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
-          ),
-        { concurrency: TABLES_GET_CONCURRENCY }
-      ).pipe(Effect.map((found) => found.flat()))
+      Effect.map(
+        getTablesOneByOne(getTable, project, dataset, tables, TABLES_GET_CONCURRENCY),
+        (found) => [...found]
+      )
 
     const readInformationSchema = Effect.fn("LiveBigQuery.readInformationSchema")(function*(
       project: string,

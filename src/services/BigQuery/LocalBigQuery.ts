@@ -12,7 +12,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { formatTableRef, parseTableRef, type TableRef } from "../../contract/TableId.ts"
 import { PermissionDenied, RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
-import { BigQueryService } from "./BigQueryService.ts"
+import { BigQueryService, getTablesOneByOne } from "./BigQueryService.ts"
 import { decodeTableDefinition, referenceMismatch, tableMetadataFromRest } from "./TableResource.ts"
 
 const DEFINITION_SUFFIX = ".json"
@@ -83,16 +83,7 @@ const make = (directory: string) => {
 
   return BigQueryService.of({
     getTable,
-    getTables: (project, dataset, tables) =>
-      Effect.forEach(
-        tables,
-        (table) =>
-          getTable({ project, dataset, table }).pipe(
-            Effect.map((metadata) => [[table, metadata] as const]),
-            Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
-          ),
-        { concurrency: 8 }
-      ).pipe(Effect.map((found) => new Map(found.flat()))),
+    getTables: (project, dataset, tables) => getTablesOneByOne(getTable, project, dataset, tables, 8),
     listTables: (project, dataset) =>
       Effect.tryPromise({
         try: () => fs.readdir(root),
