@@ -19,6 +19,22 @@ const SEVERITY: Record<string, string> = {
 const text = (message: unknown): string =>
   Array.isArray(message) ? message.map(text).join(" ") : typeof message === "string" ? message : JSON.stringify(message)
 
+/** The log annotation that carries the request's trace; Cloud Logging reads it as a top-level field. */
+export const TRACE_ANNOTATION = "logging.googleapis.com/trace"
+
+/**
+ * The trace of a request, as Cloud Logging names it (`projects/<project>/traces/<id>`), from its
+ * `X-Cloud-Trace-Context` (`<id>/<span>;o=1`) or W3C `traceparent` (`00-<id>-<span>-01`) header.
+ */
+export const traceOf = (
+  project: string,
+  headers: { readonly cloudTraceContext?: string | undefined; readonly traceparent?: string | undefined }
+): string | undefined => {
+  const id = /^([0-9a-f]{32})\//i.exec(headers.cloudTraceContext ?? "")?.[1] ??
+    /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/i.exec(headers.traceparent ?? "")?.[1]
+  return id === undefined ? undefined : `projects/${project}/traces/${id.toLowerCase()}`
+}
+
 /** One JSON object per line in Cloud Logging's structured-logging format. */
 export const cloudLoggingLogger = Logger.make(({ annotations, cause, date, logLevel, message }) => {
   const entry: Record<string, unknown> = {
@@ -27,7 +43,10 @@ export const cloudLoggingLogger = Logger.make(({ annotations, cause, date, logLe
     time: date.toISOString()
   }
   const labels: Record<string, unknown> = {}
-  for (const [key, value] of HashMap.toEntries(annotations)) labels[key] = value
+  for (const [key, value] of HashMap.toEntries(annotations)) {
+    if (key === TRACE_ANNOTATION) entry[TRACE_ANNOTATION] = value
+    else labels[key] = value
+  }
   if (Object.keys(labels).length > 0) entry["logging.googleapis.com/labels"] = labels
   if (!Cause.isEmpty(cause)) entry.error = Cause.pretty(cause)
   globalThis.console.log(JSON.stringify(entry))

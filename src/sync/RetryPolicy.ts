@@ -4,8 +4,8 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
 import * as Schedule from "effect/Schedule"
+import { count } from "../services/RunCounters.ts"
 import { isTransient, RemoteTimeout, RemoteUnavailable, type TransientError } from "../services/RemoteErrors.ts"
 
 export interface RetrySettings {
@@ -14,22 +14,6 @@ export interface RetrySettings {
   /** No retry starts after this much time has passed since the first attempt. */
   readonly retryBudget: Duration.Duration
 }
-
-/** Counts of one run's remote calls, for its metrics. */
-export interface CallCounter {
-  calls: number
-  retries: number
-}
-
-/** The counter of the run in progress; calls outside a run are not counted. */
-export const currentCallCounter = FiberRef.unsafeMake<CallCounter | undefined>(undefined)
-
-/** Runs `effect` counting its remote calls into a fresh counter, returned with the result. */
-export const countingCalls = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.suspend(() => {
-    const counter: CallCounter = { calls: 0, retries: 0 }
-    return Effect.map(Effect.locally(effect, currentCallCounter, counter), (result) => [result, counter] as const)
-  })
 
 /** The first retry waits about this long; each further one twice as long (with jitter). */
 export const RETRY_BASE_DELAY = Duration.millis(500)
@@ -70,14 +54,14 @@ export const retryRemote = (settings: RetrySettings) =>
 <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     let attempts = 0
-    return FiberRef.get(currentCallCounter).pipe(
-      Effect.tap((counter) => {
-        attempts += 1
-        if (counter !== undefined) {
-          counter.calls += 1
-          if (attempts > 1) counter.retries += 1
-        }
-      }),
+    return Effect.suspend(() => {
+      attempts += 1
+      const retry = attempts > 1
+      return count((c) => {
+        c.calls += 1
+        if (retry) c.retries += 1
+      })
+    }).pipe(
       Effect.zipRight(call),
       Effect.tapError((error) =>
         isTransient(error)

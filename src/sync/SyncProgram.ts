@@ -31,7 +31,7 @@ import { templateExamples } from "./examples/TemplateExamples.ts"
 import { fieldPathEntries } from "./fieldPaths.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
-import { countingCalls, currentCallCounter } from "./RetryPolicy.ts"
+import { countingRun, currentRunCounters, type RunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 
 /** A table (or pattern) this run could not read. */
@@ -214,34 +214,50 @@ const run = (options: SyncOptions) =>
     const drift = Option.map(previous, (doc) => computeDrift(doc, draft))
     const publish = options.dryRun === true ? dryRunPublish : publishDocument
     const stageMs = { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, llm: llmMs, examples: examplesMs, dry_run: dryRunMs }
-    const withMetrics = (document: CacheDocument, remoteCalls: number, retries: number): CacheDocument => ({
+    const withMetrics = (document: CacheDocument, counters: RunCounters | undefined): CacheDocument => ({
       ...document,
       drift: Option.getOrNull(drift),
       metrics: computeMetrics({
         document,
         rejected: generated.rejected,
-        run: { remote_calls: remoteCalls, retries, bytes_processed: 0, bytes_billed: 0, stage_ms: stageMs }
+        run: {
+          remote_calls: counters?.calls ?? 0,
+          retries: counters?.retries ?? 0,
+          bytes_processed: counters?.bytesProcessed ?? 0,
+          bytes_billed: counters?.bytesBilled ?? 0,
+          stage_ms: stageMs
+        }
       })
     })
     return { draft, drift, failures, generated, previousObject, publish, withMetrics }
   })
 
+/** Drift lines logged per run at most; the document keeps them all. */
+const MAX_DRIFT_LOG_LINES = 50
+
 export const syncOnce = (options: SyncOptions = {}) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const started = yield* Clock.currentTimeMillis
-    const [[plan, document, published], calls] = yield* countingCalls(
+    const [[plan, document, published], calls] = yield* countingRun(
       Effect.gen(function*() {
         const plan = yield* withFreshCallBudget(run(options))
         // Metrics count the calls made up to now; the publish itself is a handful more.
-        const counter = yield* FiberRef.get(currentCallCounter)
-        const document = plan.withMetrics(plan.draft, counter?.calls ?? 0, counter?.retries ?? 0)
+        const counters = yield* FiberRef.get(currentRunCounters)
+        const document = plan.withMetrics(plan.draft, counters)
         return [plan, document, yield* plan.publish(document, settings.objectName, plan.previousObject)] as const
       })
     )
     const finished = yield* Clock.currentTimeMillis
     if (document.metrics !== null) {
       yield* Effect.logInfo("sync metrics").pipe(Effect.annotateLogs(metricsLogFields(document.metrics)))
+    }
+    if (document.drift !== null) {
+      const lines = describeDrift(document.drift)
+      for (const line of lines.slice(0, MAX_DRIFT_LOG_LINES)) {
+        yield* line.startsWith("BREAKING") ? Effect.logWarning(`drift: ${line}`) : Effect.logInfo(`drift: ${line}`)
+      }
+      if (lines.length > MAX_DRIFT_LOG_LINES) yield* Effect.logInfo(`drift: … and ${lines.length - MAX_DRIFT_LOG_LINES} more changes`)
     }
 
     const perTable = plan.draft.tables.map((t) => ({

@@ -2,12 +2,13 @@
  * The HTTP function in-process, through functions-framework's own test server, on the local
  * layers (sample table definitions, a temporary directory as the bucket).
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it, vi } from "@effect/vitest"
 import type { Server } from "node:http"
 import * as fs from "node:fs/promises"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { traceOf } from "../../src/entry/logging.ts"
 import type { SyncSummary } from "../../src/sync/SyncProgram.ts"
 
 interface ErrorBody {
@@ -21,6 +22,7 @@ let bucketDir: string
 beforeAll(async () => {
   bucketDir = await fs.mkdtemp(path.join(os.tmpdir(), "metasync-fn-"))
   process.env.METASYNC_MODE = "local"
+  process.env.GOOGLE_CLOUD_PROJECT = "nlq-ex"
   process.env.LOCAL_BUCKET_DIR = bucketDir
   process.env.LOCAL_TABLES_DIR = path.resolve("samples/tables")
   await import("../../src/entry/function.ts")
@@ -111,5 +113,42 @@ describe("the update_metadata_cache function", () => {
     expect(response.status).toBe(status)
     expect(((await response.json()) as ErrorBody).error.message).toMatch(message)
     expect(await fs.readFile(path.join(bucketDir, "metadata_cache.json"))).toEqual(before)
+  })
+
+  it("logs JSON lines for Cloud Logging, tagged with the request's trace", async () => {
+    const lines: Array<string> = []
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line))
+    })
+    try {
+      const response = await fetch(base, {
+        method: "POST",
+        headers: { "x-cloud-trace-context": "105445aa7843bc8bf206b12000100000/1;o=1" }
+      })
+      expect(response.status).toBe(200)
+    } finally {
+      spy.mockRestore()
+    }
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+    const published = entries.find((e) => e.message === "sync published")
+    expect(published).toMatchObject({
+      severity: "INFO",
+      "logging.googleapis.com/trace": "projects/nlq-ex/traces/105445aa7843bc8bf206b12000100000"
+    })
+    expect(entries.find((e) => e.message === "sync metrics")).toMatchObject({
+      "logging.googleapis.com/trace": "projects/nlq-ex/traces/105445aa7843bc8bf206b12000100000"
+    })
+  })
+})
+
+describe("traces", () => {
+  it("reads X-Cloud-Trace-Context and W3C traceparent", () => {
+    expect(traceOf("p-1", { cloudTraceContext: "ABCDEF0123456789abcdef0123456789/42;o=1" })).toBe(
+      "projects/p-1/traces/abcdef0123456789abcdef0123456789"
+    )
+    expect(traceOf("p-1", { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" })).toBe(
+      "projects/p-1/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    expect(traceOf("p-1", { cloudTraceContext: "not-a-trace" })).toBeUndefined()
   })
 })

@@ -216,6 +216,11 @@ describe("a sync of many tables", () => {
       expect(queries.length).toBeGreaterThan(0)
       expect(queries.every((q) => !q.includes("SELECT *") && !/\bname\b/.test(q.replace(/`[^`]*`/g, "")))).toBe(true)
       expect(doc.tables.find((t) => t.table_id === "nlq-ex.public.shakespeare")?.profile).toBeNull()
+      // The bytes the profile queries processed are counted in the run's metrics.
+      const profileQueries = new Set(queries.filter((q) => q.includes("COUNTIF(") || q.includes("APPROX_TOP_COUNT(")))
+      expect(profileQueries.size).toBe(2)
+      expect(doc.metrics?.bytes_processed).toBe(2048 * profileQueries.size)
+      expect(doc.metrics?.bytes_billed).toBe(2048 * profileQueries.size)
       const getTableCalls = (yield* warehouse.calls).filter((c) => c.operation === "getTable").map((c) => c.target)
       expect(getTableCalls).toEqual(["nlq-ex.public.usa_names"])
     }).pipe(Effect.provide(testLayer({

@@ -30,6 +30,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { formatTableRef, type TableRef } from "../../contract/TableId.ts"
+import { countQueryBytes } from "../RunCounters.ts"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
 import { RemoteRejected, RemoteTimeout } from "../RemoteErrors.ts"
 import {
@@ -503,11 +504,13 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         rows.push(...yield* decodeRows(call, page))
         pageToken = page.pageToken
       }
-      return {
+      const result = {
         rows,
         totalBytesProcessed: first.totalBytesProcessed ?? 0,
         ...(totalBytesBilled === undefined ? {} : { totalBytesBilled })
       } satisfies QueryResult
+      yield* countQueryBytes(result)
+      return result
     })
 
     const query = (project: string, sql: string, queryOptions: QueryOptions) => runQuery(project, sql, queryOptions)

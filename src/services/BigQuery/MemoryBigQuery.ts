@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { formatTableRef, type TableRef, tableRefOf } from "../../contract/TableId.ts"
 import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
+import { countQueryBytes } from "../RunCounters.ts"
 import { type BigQueryError, BigQueryService, type QueryResult } from "./BigQueryService.ts"
 import type { TableMetadata } from "./TableResource.ts"
 
@@ -139,7 +140,7 @@ const make = (options: MemoryBigQueryOptions) =>
                   message: "no answer arranged for this query"
                 })
               )
-              : Effect.succeed(answer(found, sql))
+              : Effect.tap(Effect.succeed(answer(found, sql)), countQueryBytes)
           })
         ),
       dryRun: (_project, sql) =>
