@@ -17,7 +17,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import * as path from "node:path"
 import * as os from "node:os"
 import { performance } from "node:perf_hooks"
 import { parseCacheDocument, renderCacheDocument } from "../src/contract/CacheDocument.ts"
@@ -119,10 +122,25 @@ if (process.argv[2] === "--rss-child") {
       } | ${fmt(run.idealMs)} | ${(run.wallMs / run.idealMs).toFixed(2)}× |`
     )
   }
+  // Measured as deployed: the function runs an esbuild bundle, not the sources through type stripping.
+  const bundle = path.join(mkdtempSync(path.join(os.tmpdir(), "metasync-bench-")), "bench.mjs")
+  await build({
+    entryPoints: [new URL(import.meta.url).pathname],
+    outfile: bundle,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node22",
+    external: ["@google-cloud/*", "google-auth-library"],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    logLevel: "warning"
+  })
   const child = JSON.parse(
-    execFileSync(process.execPath, [new URL(import.meta.url).pathname, "--rss-child"], { encoding: "utf8" })
+    execFileSync(process.execPath, [bundle, "--rss-child"], { encoding: "utf8", cwd: process.cwd() })
   ) as { maxRssKiB: number }
-  console.log(`\n2. Peak RSS of the 1,000-table sync (own process): ${(child.maxRssKiB / 1024).toFixed(0)} MB (target ≤ 200 MB)`)
+  console.log(
+    `\n2. Peak RSS of the 1,000-table sync (own process, bundled as deployed): ${(child.maxRssKiB / 1024).toFixed(0)} MB (target ≤ 200 MB)`
+  )
 
   const loader = loaderBench()
   console.log(`\n3. Loader on a 1,000-table × ${COLUMNS}-column document (${(loader.bytes / 1024 ** 2).toFixed(1)} MB), median of 9`)

@@ -64,7 +64,7 @@ const plainField = (u: unknown): Field | undefined => {
 }
 
 /** The plainly valid fields, normalised; the same array when every field already is. */
-const plainFields = (u: unknown): ReadonlyArray<Field> | undefined => {
+export const plainFields = (u: unknown): ReadonlyArray<Field> | undefined => {
   if (!Array.isArray(u)) return undefined
   let out: Array<Field> | undefined
   for (let i = 0; i < u.length; i++) {

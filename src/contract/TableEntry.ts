@@ -2,9 +2,11 @@
  * What the cache document says about one table, and its examples: the parts of the contract that
  * the document, drift and metrics modules all build on.
  */
+import * as DateTime from "effect/DateTime"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { isStringArray, withFastPath } from "./fastPath.ts"
-import { Columns } from "./Field.ts"
+import { Columns, plainFields } from "./Field.ts"
 import { TableProfile } from "./Profile.ts"
 import { TableId } from "./TableId.ts"
 
@@ -108,8 +110,11 @@ const FieldPaths = withFastPath(Schema.Array(FieldPathEntry), { decode: plainFie
 const nullByDefault = <S extends Schema.Schema.Any>(schema: S) =>
   Schema.optionalWith(Schema.NullOr(schema), { default: () => null })
 
-/** Everything the document says about one table (or one sharded family). */
-export const TableEntry = Schema.Struct({
+/**
+ * Everything the document says about one table (or one sharded family): the schema itself. Use
+ * `TableEntry`, which adds a fast path; this one is exported so tests can hold the two together.
+ */
+export const TableEntryStruct = Schema.Struct({
   table_id: TableId,
   kind: Schema.optionalWith(TableKind, { default: () => "TABLE" as const }),
   description: nullByDefault(Schema.String),
@@ -129,9 +134,134 @@ export const TableEntry = Schema.Struct({
   /** Every field at every depth, flattened, with how to reach it. */
   field_paths: Schema.optionalWith(FieldPaths, { default: () => [] }),
   status: Schema.optionalWith(TableStatus, { default: () => ({ state: "fresh" as const }) })
-}).annotations({ identifier: "TableEntry" })
-export type TableEntry = typeof TableEntry.Type
-export type TableEntryEncoded = typeof TableEntry.Encoded
+})
+export type TableEntry = typeof TableEntryStruct.Type
+export type TableEntryEncoded = typeof TableEntryStruct.Encoded
+
+const isTableId = Schema.is(TableId)
+const isKind = Schema.is(TableKind)
+const isPartitioning = Schema.is(Partitioning)
+const isSharding = Schema.is(Sharding)
+const isLabels = Schema.is(Schema.Record({ key: Schema.String, value: Schema.String }))
+const isCount = Schema.is(Schema.NonNegativeInt)
+
+/**
+ * Entries this fast path produced. The schema runs a declaration on both sides of a
+ * transformation, so a decoded entry comes back once more: it is known good, and not checked again.
+ */
+const decodedEntries = new WeakSet<object>()
+
+/** A marker for "not plainly valid": the entry goes through the schema instead. */
+const NOT_PLAIN = Symbol("not plain")
+
+const utcOf = (u: unknown): DateTime.Utc | typeof NOT_PLAIN => {
+  if (typeof u !== "string") return NOT_PLAIN
+  const parsed = DateTime.make(u)
+  return Option.isSome(parsed) ? DateTime.toUtc(parsed.value) : NOT_PLAIN
+}
+
+/** `undefined` → the default, `null` → null, else the value if `check` passes it. */
+const nullable = <A>(u: unknown, check: (u: unknown) => boolean, fallback: A | null = null): A | null | typeof NOT_PLAIN =>
+  u === undefined ? fallback : u === null ? null : check(u) ? (u as A) : NOT_PLAIN
+
+const statusOf = (u: unknown): TableStatus | typeof NOT_PLAIN => {
+  if (u === undefined) return { state: "fresh" }
+  if (typeof u !== "object" || u === null) return NOT_PLAIN
+  const status = u as { readonly state?: unknown; readonly failure?: Record<string, unknown> }
+  if (status.state === "fresh") return { state: "fresh" }
+  const failure = status.failure
+  if (status.state !== "stale" || typeof failure !== "object" || failure === null) return NOT_PLAIN
+  const since = utcOf(failure.since)
+  if (typeof failure.tag !== "string" || typeof failure.message !== "string" || since === NOT_PLAIN) return NOT_PLAIN
+  return { state: "stale", failure: { tag: failure.tag, message: failure.message, since } }
+}
+
+/**
+ * A plainly valid table entry as written (or as built in memory: the same checks pass), decoded;
+ * `undefined` for anything else, including a profiled entry (profiles are rare: the schema
+ * decodes those).
+ */
+const plainTableEntry = (u: unknown): TableEntry | undefined => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return undefined
+  if (decodedEntries.has(u)) return u as TableEntry
+  const t = u as Record<string, unknown>
+  if (!isTableId(t.table_id) || (t.profile !== undefined && t.profile !== null)) return undefined
+  const kind = t.kind === undefined ? "TABLE" : isKind(t.kind) ? t.kind : NOT_PLAIN
+  const lastUpdated = DateTime.isDateTime(t.last_updated) ? t.last_updated as DateTime.Utc : utcOf(t.last_updated)
+  const created = t.created === undefined || t.created === null
+    ? null
+    : DateTime.isDateTime(t.created)
+    ? t.created as DateTime.Utc
+    : utcOf(t.created)
+  const description = nullable<string>(t.description, (v) => typeof v === "string")
+  const rowCount = nullable<number>(t.row_count, isCount)
+  const sizeBytes = nullable<number>(t.size_bytes, isCount)
+  const labels = t.labels === undefined ? {} : isLabels(t.labels) ? t.labels : NOT_PLAIN
+  const partitioning = nullable<Partitioning>(t.partitioning, isPartitioning)
+  const clustering = t.clustering === undefined ? [] : isStringArray(t.clustering) ? t.clustering : NOT_PLAIN
+  const viewQuery = nullable<string>(t.view_query, (v) => typeof v === "string")
+  const sharding = nullable<Sharding>(t.sharding, isSharding)
+  const columns = plainFields(t.columns)
+  const fieldPaths = t.field_paths === undefined ? [] : plainFieldPaths(t.field_paths)
+  const status = DateTime.isDateTime((t.status as { failure?: { since?: unknown } } | undefined)?.failure?.since)
+    ? t.status as TableStatus
+    : statusOf(t.status)
+  if (
+    kind === NOT_PLAIN || lastUpdated === NOT_PLAIN || created === NOT_PLAIN || description === NOT_PLAIN ||
+    rowCount === NOT_PLAIN || sizeBytes === NOT_PLAIN || labels === NOT_PLAIN || partitioning === NOT_PLAIN ||
+    clustering === NOT_PLAIN || viewQuery === NOT_PLAIN || sharding === NOT_PLAIN || columns === undefined ||
+    fieldPaths === undefined || status === NOT_PLAIN
+  ) return undefined
+  const entry: TableEntry = {
+    table_id: t.table_id,
+    kind,
+    description,
+    last_updated: lastUpdated,
+    created,
+    row_count: rowCount,
+    size_bytes: sizeBytes,
+    labels,
+    partitioning,
+    clustering,
+    view_query: viewQuery,
+    sharding,
+    columns,
+    profile: null,
+    field_paths: fieldPaths,
+    status
+  }
+  decodedEntries.add(entry)
+  return entry
+}
+
+/**
+ * An unprofiled entry as written to the file; `undefined` sends it through the schema. Like the
+ * decoder it takes either form (the schema runs a declaration on both sides of a transformation).
+ */
+const plainTableEntryEncoded = (u: unknown): TableEntryEncoded | undefined => {
+  const entry = plainTableEntry(u)
+  if (entry === undefined) return undefined
+  return {
+    ...entry,
+    profile: null,
+    last_updated: DateTime.formatIso(entry.last_updated),
+    created: entry.created === null ? null : DateTime.formatIso(entry.created),
+    status: entry.status.state === "fresh"
+      ? entry.status
+      : { state: "stale", failure: { ...entry.status.failure, since: DateTime.formatIso(entry.status.failure.since) } }
+  }
+}
+
+/**
+ * Everything the document says about one table, with a fast path for the common, valid entry: a
+ * 1,000-table document decodes several times faster than through the generic walk, and anything
+ * unusual still gets the schema's own checks and messages.
+ */
+export const TableEntry: Schema.Schema<TableEntry, TableEntryEncoded> = withFastPath(
+  TableEntryStruct,
+  { decode: plainTableEntry, encode: plainTableEntryEncoded },
+  "TableEntry"
+)
 
 /** A table entry with every optional part at its default (no metadata beyond the columns, fresh). */
 export const makeTableEntry = (
