@@ -1,5 +1,6 @@
 /**
- * Bundles the entry points into dist/ with esbuild: effect is tree-shaken into each bundle (the
+ * Bundles the entry points into dist/ with esbuild (the package's type declarations come from
+ * `tsc -p tsconfig.build.json`, run after this by `npm run build`): effect is tree-shaken into each bundle (the
  * function starts several times faster than through Node's loader), while the Google clients
  * and functions-framework stay external, installed from package.json as on Cloud Functions.
  */
@@ -32,4 +33,4 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: "warning"
 })
-console.log("built dist/function.js, dist/cli.js, dist/loader.js, dist/contract.js")
+console.log("built dist/function.js, dist/cli.js, dist/loader.js, dist/contract.js (types: tsc -p tsconfig.build.json)")
