@@ -15,6 +15,7 @@
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Arrangements
@@ -126,13 +127,7 @@ export type FaultMatch =
   | { readonly kind?: RequestKind; readonly method?: string }
   | ((request: RecordedRequest) => boolean)
 
-export interface FaultScript {
-  /** Queues `fault` for the next `times` requests matching `when` (every request by default). */
-  readonly inject: (fault: Fault, when?: FaultMatch, times?: number) => void
-  /** Faults queued and not yet used. */
-  readonly pending: () => number
-  readonly clear: () => void
-}
+export type FaultScript = FaultScriptOf<Fault, FaultMatch>
 
 /** BigQuery's reasons by status; 403 defaults to the rate-limit reason BigQuery sends with 403. */
 const REASONS: Record<number, string> = {
@@ -281,7 +276,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
   const answers: Array<QueryAnswer> = []
   const jobs = new Map<string, Job>()
   const requests: Array<RecordedRequest> = []
-  const queued: Array<{ fault: Fault; when: FaultMatch; times: number }> = []
+  const faults = makeFaultQueue<Fault, FaultMatch, RecordedRequest>(matches, {})
   let lastJob = 0
 
   const datasetOf = (project: string, dataset: string) => {
@@ -454,13 +449,6 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     response.end(reply.body)
   }
 
-  const nextFault = (request: RecordedRequest): Fault | undefined => {
-    const index = queued.findIndex((entry) => matches(entry.when, request))
-    if (index === -1) return undefined
-    const entry = queued[index]
-    if (--entry.times <= 0) queued.splice(index, 1)
-    return entry.fault
-  }
 
   const handle = (incoming: http.IncomingMessage, response: http.ServerResponse, raw: Buffer) => {
     const url = new URL(incoming.url ?? "/", "http://127.0.0.1")
@@ -478,7 +466,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     }
     requests.push(request)
 
-    const fault = nextFault(request)
+    const fault = faults.next(request)
     switch (fault?.type) {
       case undefined:
         return send(response, serve(request, target))
@@ -531,11 +519,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         },
         requests,
         requestsOf: (kind) => requests.filter((r) => r.kind === kind),
-        faults: {
-          inject: (fault, when = {}, times = 1) => void queued.push({ fault, when, times }),
-          pending: () => queued.reduce((sum, entry) => sum + entry.times, 0),
-          clear: () => void queued.splice(0)
-        },
+        faults: faults.script,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())

@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
 
 // ---------------------------------------------------------------------------------------------
 // CRC32C (Castagnoli), as Cloud Storage reports it: base64 of the big-endian 32-bit value.
@@ -124,13 +125,7 @@ export type FaultMatch =
   | { readonly kind?: RequestKind; readonly method?: string; readonly name?: string }
   | ((request: RecordedRequest) => boolean)
 
-export interface FaultScript {
-  /** Queues `fault` for the next `times` requests matching `when` (every request by default). */
-  readonly inject: (fault: Fault, when?: FaultMatch, times?: number) => void
-  /** Faults queued and not yet used. */
-  readonly pending: () => number
-  readonly clear: () => void
-}
+export type FaultScript = FaultScriptOf<Fault, FaultMatch>
 
 const REASONS: Record<number, string> = {
   400: "invalid",
@@ -257,7 +252,7 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
   const pageSize = options.pageSize ?? 1000
   const buckets = new Map<string, Map<string, StoredObject>>()
   const requests: Array<RecordedRequest> = []
-  const queued: Array<{ fault: Fault; when: FaultMatch; times: number }> = []
+  const faults = makeFaultQueue<Fault, FaultMatch, RecordedRequest>(matches, {})
   // Monotonic across the whole server, like GCS's microsecond generations.
   let lastGeneration = 1_700_000_000_000_000
 
@@ -385,13 +380,6 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
     response.end(reply.body)
   }
 
-  const nextFault = (request: RecordedRequest): Fault | undefined => {
-    const index = queued.findIndex((entry) => matches(entry.when, request))
-    if (index === -1) return undefined
-    const entry = queued[index]
-    if (--entry.times <= 0) queued.splice(index, 1)
-    return entry.fault
-  }
 
   const handle = (incoming: http.IncomingMessage, response: http.ServerResponse, body: Buffer) => {
     const url = new URL(incoming.url ?? "/", "http://127.0.0.1")
@@ -409,7 +397,7 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
     }
     requests.push(request)
 
-    const fault = nextFault(request)
+    const fault = faults.next(request)
     switch (fault?.type) {
       case undefined:
         return send(response, serve(request, target, body))
@@ -459,11 +447,7 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
         objects,
         requests,
         requestsOf: (kind) => requests.filter((r) => r.kind === kind),
-        faults: {
-          inject: (fault, when = {}, times = 1) => void queued.push({ fault, when, times }),
-          pending: () => queued.reduce((sum, entry) => sum + entry.times, 0),
-          clear: () => void queued.splice(0)
-        },
+        faults: faults.script,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())
