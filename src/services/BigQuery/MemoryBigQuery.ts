@@ -30,14 +30,15 @@ interface QueryAnswer {
 const answer = (a: QueryAnswer, sql: string): QueryResult => typeof a.result === "function" ? a.result(sql) : a.result
 
 interface State {
-  readonly tables: ReadonlyMap<string, TableMetadata>
+  /** Changed in place (as are `calls`): a copy per change would make big arrangements quadratic. */
+  readonly tables: Map<string, TableMetadata>
   readonly answers: ReadonlyArray<QueryAnswer>
   readonly faults: ReadonlyArray<{
     readonly operation: BigQueryOperation
     readonly target: string | undefined
     readonly error: BigQueryError
   }>
-  readonly calls: ReadonlyArray<BigQueryCall>
+  readonly calls: Array<BigQueryCall>
 }
 
 /** What a test can do to the in-memory warehouse. */
@@ -73,12 +74,12 @@ const make = (options: MemoryBigQueryOptions) =>
     /** Records the call, waits the simulated latency, and fails with the first matching scripted fault. */
     const enter = (operation: BigQueryOperation, target: string) =>
       Ref.modify(state, (s): [BigQueryError | undefined, State] => {
-        const calls = [...s.calls, { operation, target }]
+        s.calls.push({ operation, target })
         const index = s.faults.findIndex((f) =>
           f.operation === operation && (f.target === undefined || f.target === target)
         )
-        if (index < 0) return [undefined, { ...s, calls }]
-        return [s.faults[index].error, { ...s, calls, faults: s.faults.filter((_, i) => i !== index) }]
+        if (index < 0) return [undefined, s]
+        return [s.faults[index].error, { ...s, faults: s.faults.filter((_, i) => i !== index) }]
       }).pipe(
         Effect.zipLeft(Duration.isZero(latency) ? Effect.void : Effect.sleep(latency)),
         Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))
@@ -156,18 +157,13 @@ const make = (options: MemoryBigQueryOptions) =>
     })
 
     const control = MemoryBigQueryControl.of({
-      putTable: (table) => Ref.update(state, (s) => ({ ...s, tables: new Map(s.tables).set(table.table_id, table) })),
-      dropTable: (tableId) =>
-        Ref.update(state, (s) => {
-          const tables = new Map(s.tables)
-          tables.delete(tableId)
-          return { ...s, tables }
-        }),
+      putTable: (table) => Effect.map(Ref.get(state), (s) => void s.tables.set(table.table_id, table)),
+      dropTable: (tableId) => Effect.map(Ref.get(state), (s) => void s.tables.delete(tableId)),
       answerQuery: (matches, result) =>
         Ref.update(state, (s) => ({ ...s, answers: [...s.answers, { matches, result }] })),
       failNext: (operation, error, target) =>
         Ref.update(state, (s) => ({ ...s, faults: [...s.faults, { operation, target, error }] })),
-      calls: Effect.map(Ref.get(state), (s) => s.calls)
+      calls: Effect.map(Ref.get(state), (s) => [...s.calls])
     })
     return Context.make(BigQueryService, bigQuery).pipe(Context.add(MemoryBigQueryControl, control))
   })
