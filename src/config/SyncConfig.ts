@@ -13,20 +13,8 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Language } from "../contract/CacheDocument.ts"
 import { parseTableRef, projectIdProblem } from "../contract/TableId.ts"
+import { InvalidConfig } from "./InvalidConfig.ts"
 import { exactTarget, parseTargets, type TargetPattern } from "./Targets.ts"
-
-/** A configuration value that is missing or malformed. */
-export class InvalidConfig extends Schema.TaggedError<InvalidConfig>()("InvalidConfig", {
-  variable: Schema.String,
-  /** The value as given, or `null` when the variable is not set. */
-  value: Schema.NullOr(Schema.String),
-  problem: Schema.String
-}) {
-  override get message(): string {
-    const shown = this.value === null ? "is not set" : `is ${JSON.stringify(this.value)}`
-    return `${this.variable} ${shown}: ${this.problem}`
-  }
-}
 
 /** Where the sync reads tables from and writes the document to. */
 export type SyncMode = "live" | "local"

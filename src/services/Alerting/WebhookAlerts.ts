@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import { InvalidConfig } from "../../config/SyncConfig.ts"
+import { InvalidConfig } from "../../config/InvalidConfig.ts"
 import {
   PermissionDenied,
   RemoteRejected,

@@ -24,7 +24,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
-import { InvalidConfig } from "../../config/SyncConfig.ts"
+import { InvalidConfig } from "../../config/InvalidConfig.ts"
 import { flattenFields } from "../../contract/Field.ts"
 import { PermissionDenied, RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
 import {
