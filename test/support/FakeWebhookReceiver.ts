@@ -9,7 +9,13 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 
 export type WebhookFault =
-  | { readonly type: "status"; readonly status: number; readonly body?: string }
+  | {
+    readonly type: "status"
+    readonly status: number
+    readonly body?: string
+    /** More reply headers, e.g. a redirect's `location`. */
+    readonly headers?: Readonly<Record<string, string>>
+  }
   | { readonly type: "reset" }
   | { readonly type: "stall" }
 
@@ -65,9 +71,9 @@ export const start = (
           body,
           answer
         })
-      const reply = (status: number, message: string) => {
+      const reply = (status: number, message: string, headers: Readonly<Record<string, string>> = {}) => {
         record(status)
-        response.writeHead(status, { "content-type": "text/plain" }).end(message)
+        response.writeHead(status, { "content-type": "text/plain", ...headers }).end(message)
       }
 
       const fault = faults.shift()
@@ -76,7 +82,9 @@ export const start = (
         return request.socket.destroy()
       }
       if (fault?.type === "stall") return record("stall")
-      if (fault?.type === "status") return reply(fault.status, fault.body ?? http.STATUS_CODES[fault.status] ?? "error")
+      if (fault?.type === "status") {
+        return reply(fault.status, fault.body ?? http.STATUS_CODES[fault.status] ?? "error", fault.headers)
+      }
 
       if (request.method !== "POST") return reply(405, "invalid_method")
       if (request.url !== secretPath) return reply(404, "no_service")
