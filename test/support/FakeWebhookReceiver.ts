@@ -7,6 +7,15 @@
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { fileURLToPath } from "node:url"
+
+/**
+ * What a CLI child process needs to post to a local receiver: the test-only preload that allows
+ * loopback webhooks in that process (production has no way to allow them).
+ */
+export const LOCAL_RECEIVER_CHILD_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: `--import=${fileURLToPath(new URL("./allowLoopbackWebhooks.ts", import.meta.url))}`
+}
 
 export type WebhookFault =
   | {
