@@ -17,7 +17,8 @@
  * keep it in Secret Manager and mount it as the `ANTHROPIC_API_KEY` environment variable:
  * `gcloud functions deploy … --set-secrets=ANTHROPIC_API_KEY=anthropic-api-key:latest`.
  */
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk"
+import type Anthropic from "@anthropic-ai/sdk"
+import type { APIError } from "@anthropic-ai/sdk"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -274,7 +275,9 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
     const secrets = makeSecretScrubber([Redacted.value(options.apiKey)])
     const excerpt = (text: string) => secrets.excerpt(text, 300)
 
-    const client = new Anthropic({
+    // Loaded when a generator is built, so a run with LLM examples off never loads the SDK (cold starts).
+    const sdk = yield* Effect.promise(() => import("@anthropic-ai/sdk"))
+    const client = new sdk.Anthropic({
       apiKey: Redacted.value(options.apiKey),
       // Never read from the environment: the settings are validated once, at start.
       authToken: null,
@@ -293,8 +296,8 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
 
     /** The project's tagged error for what the SDK threw. */
     const failureOf = (error: unknown): RemoteUnavailable | RemoteTimeout | PermissionDenied | RemoteRejected => {
-      if (error instanceof APIConnectionTimeoutError) return timedOut()
-      if (error instanceof APIError && typeof error.status === "number") {
+      if (error instanceof sdk.APIConnectionTimeoutError) return timedOut()
+      if (error instanceof sdk.APIError && typeof error.status === "number") {
         const status = error.status
         const type = error.type ?? `http_${status}`
         const said = error.type !== null && error.apiMessage !== null ? secrets.scrub(error.apiMessage) : excerpt(replyText(error))
@@ -313,7 +316,7 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
           message: `Anthropic answered with a body that is not a message: ${excerpt(error.message)}`
         })
       }
-      const { code, detail } = networkReason(error instanceof APIConnectionError && error.cause !== undefined ? error.cause : error)
+      const { code, detail } = networkReason(error instanceof sdk.APIConnectionError && error.cause !== undefined ? error.cause : error)
       return new RemoteUnavailable({ ...context, status: null, reason: code, message: secrets.scrub(detail), attempts: 1 })
     }
 
