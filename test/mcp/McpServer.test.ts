@@ -264,7 +264,7 @@ describe("metasync mcp over Streamable HTTP, reading Cloud Storage", () => {
   it("answers a health check, and refuses requests that name another host", async () => {
     const health = await fetch(new URL("/healthz", server.url))
     expect(health.status).toBe(200)
-    expect((await health.json()).available).toBe(true)
+    expect(((await health.json()) as { available: boolean }).available).toBe(true)
 
     const foreign = await new Promise<number>((resolve, reject) => {
       const request = http.request(server.url, {
