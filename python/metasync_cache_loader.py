@@ -31,8 +31,8 @@ Behaviour, as MetaSync's TypeScript loader:
   function returning an aware ``datetime`` (tests pass their own; nothing sleeps).
 
 The prompt context (relevant tables and examples packed within a token budget) is not re-implemented
-here: ask MetaSync's MCP server for it (``metasync mcp --http``, tool ``get_prompt_context``), see
-:meth:`MetaSyncCacheLoader.get_prompt_context`.
+here: :meth:`MetaSyncCacheLoader.get_prompt_context` asks MetaSync's MCP server for it
+(``metasync mcp --http``, tool ``get_prompt_context``) at ``mcp_url`` / ``METASYNC_MCP_URL``.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ __all__ = [
     "TableNotCached",
     "UnsupportedFormatVersion",
     "SUPPORTED_FORMAT_VERSIONS",
+    "call_mcp_tool",
     "get_metasync_cache_loader",
     "load_document",
     "validate_document",
@@ -77,6 +78,7 @@ SUPPORTED_FORMAT_VERSIONS = (1, 2)
 #: Where the local mode keeps each object's generation (see the TypeScript LocalStorage).
 GENERATIONS_DIR = ".metasync-generations"
 METADATA_TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+METADATA_IDENTITY_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity"
 GCS_READ_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
 
 Clock = Callable[[], datetime]
@@ -666,6 +668,7 @@ class MetaSyncCacheLoader:
         strict: bool = False,
         schema_path: Optional[str] = None,
         mcp_url: Optional[str] = None,
+        mcp_token_provider: Optional[Callable[[], Optional[str]]] = None,
     ) -> None:
         self.source = source
         self.refresh_interval = refresh_interval
@@ -675,6 +678,7 @@ class MetaSyncCacheLoader:
         self.strict = strict
         self.schema_path = schema_path
         self.mcp_url = mcp_url if mcp_url is not None else os.environ.get("METASYNC_MCP_URL")
+        self.mcp_token_provider = mcp_token_provider
         self._lock = threading.Lock()
         self._loaded: Optional[_Loaded] = None
         self._checked_at: Optional[datetime] = None
@@ -860,19 +864,78 @@ class MetaSyncCacheLoader:
                 "example_count": 0 if loaded is None else len(loaded.document["examples"]),
             }
 
-    def get_prompt_context(self, question: str, max_tokens: int = 2000, language: Optional[str] = None) -> Dict[str, Any]:
-        """Not re-implemented in Python: MetaSync's MCP server renders it (tool ``get_prompt_context``).
+    def get_prompt_context(
+        self,
+        question: str,
+        max_tokens: int = 2000,
+        language: Optional[str] = None,
+        max_tables: Optional[int] = None,
+        max_examples: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """The prompt context for ``question``, from MetaSync's MCP server (not re-implemented here).
 
-        Run ``metasync mcp --http`` (or its Cloud Run deployment) and call the tool with any MCP
-        client, or POST JSON-RPC to it; see the README, "Python loader".
+        Calls the server's ``get_prompt_context`` tool at ``mcp_url`` (or ``METASYNC_MCP_URL``), e.g.
+        ``http://127.0.0.1:8080/mcp`` for ``metasync mcp --http`` or the Cloud Run service's
+        ``https://…/mcp`` (with an identity token from the metadata server). Returns
+        ``{text, tokens, tables, example_count, omitted}``; raises :class:`NotImplementedError`
+        when no server is configured and :class:`StorageError` when it cannot be reached.
         """
-        where = f" at {self.mcp_url}" if self.mcp_url else " (`metasync mcp --http`, METASYNC_MCP_URL)"
-        raise NotImplementedError(
-            "the prompt context is rendered by MetaSync's MCP server"
-            + where
-            + f": call its get_prompt_context tool with question={question!r}, max_tokens={max_tokens}"
-            + (f", language={language!r}" if language else "")
-        )
+        if not self.mcp_url:
+            raise NotImplementedError(
+                "the prompt context is rendered by MetaSync's MCP server: run `metasync mcp --http` (or deploy it to "
+                "Cloud Run) and pass mcp_url=… or set METASYNC_MCP_URL"
+            )
+        arguments: Dict[str, Any] = {"question": question, "max_tokens": max_tokens}
+        for key, value in (("language", language), ("max_tables", max_tables), ("max_examples", max_examples)):
+            if value is not None:
+                arguments[key] = value
+        return call_mcp_tool(self.mcp_url, "get_prompt_context", arguments, self.mcp_token_provider)
+
+
+def _identity_token_for(url: str) -> Optional[str]:
+    """An identity token for a Cloud Run URL from the metadata server; ``None`` off GCP or for plain HTTP."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "https":
+        return None
+    audience = f"{parsed.scheme}://{parsed.netloc}"
+    request = urllib.request.Request(
+        METADATA_IDENTITY_URL + "?audience=" + urllib.parse.quote(audience, safe=""), headers={"Metadata-Flavor": "Google"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read().decode("utf-8").strip()
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def call_mcp_tool(
+    url: str,
+    tool: str,
+    arguments: Dict[str, Any],
+    token_provider: Optional[Callable[[], Optional[str]]] = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Dict[str, Any]:
+    """Calls one tool of a stateless MCP server over Streamable HTTP (one JSON-RPC POST); returns its structured content."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    token = token_provider() if token_provider is not None else _identity_token_for(url)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+    request = urllib.request.Request(url, data=body.encode("utf-8"), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        raise StorageError(f"the MCP server at {url} answered HTTP {error.code}", error.code) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise StorageError(f"the MCP server at {url} could not be reached: {getattr(error, 'reason', error)}") from None
+    if "error" in reply:
+        raise MetaSyncCacheError(f"{tool}: {reply['error'].get('message', reply['error'])}")
+    result = reply.get("result", {})
+    if result.get("isError"):
+        texts = [c.get("text", "") for c in result.get("content", []) if c.get("type") == "text"]
+        raise MetaSyncCacheError(f"{tool}: {' '.join(texts)}")
+    return result.get("structuredContent", {})
 
 
 # ---------------------------------------------------------------------------------------------

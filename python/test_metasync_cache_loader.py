@@ -14,7 +14,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import queue
+import re
 import threading
+import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
@@ -320,12 +323,12 @@ class LocalBucketTest(unittest.TestCase):
                 strict.get_few_shot_examples()
         self.assertIn("does not exist", str(raised.exception))
 
-    def test_points_to_the_mcp_server_for_the_prompt_context(self) -> None:
-        loader = self.loader(msl.LocalSource(_bucket), mcp_url="http://127.0.0.1:8080/mcp")
+    def test_without_an_mcp_server_the_prompt_context_says_where_to_get_it(self) -> None:
+        loader = self.loader(msl.LocalSource(_bucket), mcp_url="")
         with self.assertRaises(NotImplementedError) as raised:
             loader.get_prompt_context("국가별 사용자 수", max_tokens=1000)
-        self.assertIn("MCP server at http://127.0.0.1:8080/mcp", str(raised.exception))
-        self.assertIn("get_prompt_context", str(raised.exception))
+        self.assertIn("metasync mcp --http", str(raised.exception))
+        self.assertIn("METASYNC_MCP_URL", str(raised.exception))
 
     def test_get_metasync_cache_loader_reads_the_environment_once(self) -> None:
         msl._reset_default_loader()
@@ -495,6 +498,73 @@ class CloudStorageTest(unittest.TestCase):
         self.assertFalse(loader.is_cache_available())
         downloads = [r for r in self.gcs.requests("download") if "d%2Fmetadata_cache.json" in r["path"]]
         self.assertEqual(len(downloads), 1)
+
+
+class McpServer:
+    """`metasync mcp --http --port 0` over a bucket directory, as a child process on 127.0.0.1."""
+
+    def __init__(self, source: str) -> None:
+        self.process = subprocess.Popen(
+            [node_binary(), os.path.join("src", "entry", "cli.ts"), "mcp", "--http", "--port", "0", "--source", source],
+            cwd=PROJECT_ROOT,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stderr or []], daemon=True).start()
+        deadline = time.monotonic() + 60
+        seen = ""
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.close()
+                raise RuntimeError(f"metasync mcp did not start listening:\n{seen}") from None
+            seen += line
+            match = re.search(r"listening on (http://127\.0\.0\.1:\d+/mcp)", line)
+            if match:
+                self.url = match.group(1)
+                return
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class PromptContextTest(unittest.TestCase):
+    server: McpServer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = McpServer(_bucket)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.close()
+
+    def test_asks_the_mcp_server_for_the_prompt_context(self) -> None:
+        loader = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url=self.server.url, clock=ManualClock(generated_at()))
+        context = loader.get_prompt_context("국가별 사용자 수", max_tokens=800, language="ko")
+        self.assertEqual(context["tables"], [SAMPLE_TABLE])
+        self.assertLessEqual(context["tokens"], 800)
+        self.assertIn(f"## Table `{SAMPLE_TABLE}`", context["text"])
+        self.assertGreater(context["example_count"], 0)
+
+    def test_reports_what_the_server_refuses(self) -> None:
+        loader = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url=self.server.url)
+        with self.assertRaises(msl.MetaSyncCacheError) as raised:
+            loader.get_prompt_context("", max_tokens=5)
+        self.assertIn("Invalid arguments for tool get_prompt_context", str(raised.exception))
+        unreachable = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url="http://127.0.0.1:9/mcp")
+        with self.assertRaises(msl.StorageError):
+            unreachable.get_prompt_context("users")
 
 
 if __name__ == "__main__":
