@@ -402,7 +402,10 @@ def load_document(data: bytes, source: str = "document", schema_path: Optional[s
 
 def parse_timestamp(text: str) -> datetime:
     """An ISO-8601 timestamp as an aware UTC ``datetime`` (a timestamp without an offset is UTC)."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    normalized = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Before Python 3.11 fromisoformat takes only 3 or 6 fractional digits: pad or cut to 6.
+    normalized = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], normalized, count=1)
+    value = datetime.fromisoformat(normalized)
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
@@ -754,6 +757,9 @@ class MetaSyncCacheLoader:
         except FileNotFoundError as error:  # the JSON Schema itself is missing
             self._checked_at = now_before
             self._fail("SchemaNotFound", str(error), now_before)
+        except Exception as error:  # noqa: BLE001 - a bug or a surprise must not take the last good copy away
+            self._checked_at = now_before
+            self._fail(type(error).__name__, f"checking {self.location} failed: {error}", now_before)
 
     def _is_due(self, now: datetime) -> bool:
         if self._checked_at is None or self._loaded is None:
