@@ -487,6 +487,20 @@ class CloudStorageTest(unittest.TestCase):
         recovered = loader.get_cache_metadata()
         self.assertEqual((recovered["generation"], recovered["last_error"]), (newest, None))
 
+    def test_threads_that_find_the_copy_due_share_one_download(self) -> None:
+        name = "e/metadata_cache.json"
+        self.gcs.put("cache", name, _published)
+        loader = msl.MetaSyncCacheLoader(self.source(name), clock=ManualClock(generated_at()))
+        results: List[str] = []
+        threads = [threading.Thread(target=lambda: results.append(loader.get_schema_info()["table_id"])) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(results, [SAMPLE_TABLE] * 8)
+        downloads = [r for r in self.gcs.requests("download") if "e%2Fmetadata_cache.json" in r["path"]]
+        self.assertEqual(len(downloads), 1)
+
     def test_a_refused_generation_is_not_downloaded_again(self) -> None:
         name = "d/metadata_cache.json"
         self.gcs.put("cache", name, "not json")
