@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import { readFile } from "node:fs/promises"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { parseCacheDocument } from "../contract/CacheDocument.ts"
+import { mcpCommand } from "../mcp/McpCommand.ts"
 import { checkFreshness, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
 import { syncAndNotify } from "../sync/notify.ts"
@@ -187,7 +188,7 @@ const validate = Command.make(
 
 const metasync = Command.make("metasync").pipe(
   Command.withDescription("Publishes BigQuery table metadata and few-shot SQL examples as one cache document"),
-  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate])
+  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate, mcpCommand])
 )
 
 export const cli = Command.run(metasync, { name: "metasync", version: GENERATOR.version })
