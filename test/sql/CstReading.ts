@@ -173,6 +173,12 @@ export const fieldAt = (columns: ReadonlyArray<Field>, path: ReadonlyArray<strin
   return found
 }
 
+/** Every function a template example may call, by hand (EXTRACT and CAST are syntax, not calls). */
+export const TEMPLATE_FUNCTIONS: ReadonlySet<string> = new Set([
+  "COUNT", "SUM", "AVG", "CONCAT", "COALESCE", "DATE", "PARSE_DATE", "TIMESTAMP_MICROS", "TIMESTAMP_MILLIS",
+  "TIMESTAMP_SECONDS", "CURRENT_DATE", "DATE_SUB", "CURRENT_TIMESTAMP", "TIMESTAMP_SUB", "CURRENT_DATETIME", "DATETIME_SUB"
+])
+
 /** Date parts and weekdays, which sql-parser-cst reads as names inside DATE_DIFF(…, DAY), WEEK(MONDAY). */
 const DATE_PARTS = new Set([
   "MICROSECOND", "MILLISECOND", "SECOND", "MINUTE", "HOUR", "DAY", "DAYOFWEEK", "DAYOFYEAR", "WEEK", "ISOWEEK",

@@ -11,7 +11,7 @@ import { tableMetadataFromRest } from "../../src/services/BigQuery/TableResource
 import { parseBigQuery, validateSql } from "../../src/sql/SqlValidator.ts"
 import { type TemplateTable, templateExamples } from "../../src/sync/examples/TemplateExamples.ts"
 import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
-import { exampleProblems, readWithCst } from "../sql/CstReading.ts"
+import { exampleProblems, readWithCst, TEMPLATE_FUNCTIONS } from "../sql/CstReading.ts"
 
 const now = DateTime.unsafeMake("2024-01-15T17:00:00Z")
 const fixtureDir = new URL("../fixtures/bigquery/", import.meta.url)
@@ -158,12 +158,6 @@ const catalog = { tables: [...fixtures, hostile, partitionedOrders, ingestionTim
 const languages: ReadonlyArray<Language> = ["ko", "en"]
 const HANGUL = /\p{Script=Hangul}/u
 
-/** Every function a template may call (EXTRACT and CAST are syntax, not calls). */
-const TEMPLATE_FUNCTIONS: ReadonlySet<string> = new Set([
-  "COUNT", "SUM", "AVG", "CONCAT", "COALESCE", "DATE", "PARSE_DATE", "TIMESTAMP_MICROS", "TIMESTAMP_MILLIS",
-  "TIMESTAMP_SECONDS", "CURRENT_DATE", "DATE_SUB", "CURRENT_TIMESTAMP", "TIMESTAMP_SUB", "CURRENT_DATETIME", "DATETIME_SUB"
-])
-
 const byId = (id: string) => {
   const found = catalog.tables.find((t) => t.table_id === id)
   if (found === undefined) throw new Error(`no fixture ${id}`)
@@ -257,6 +251,37 @@ describe("templateExamples on the BigQuery fixtures", () => {
       const entry = paths.get(path)
       expect(sql).toContain(`SELECT ${entry?.expression}, `)
       expect(sql).toContain(` ${entry?.joins.join(" ")} `)
+    }
+  })
+
+  it("reaches a REPEATED record inside a REPEATED record through the outer element's alias", () => {
+    const baskets = table("baskets", {
+      schema: {
+        fields: [
+          { name: "basket_id", type: "STRING" },
+          {
+            name: "lines",
+            type: "RECORD",
+            mode: "REPEATED",
+            fields: [
+              { name: "sku", type: "STRING" },
+              { name: "discounts", type: "RECORD", mode: "REPEATED", fields: [{ name: "code", type: "STRING" }] }
+            ]
+          }
+        ]
+      }
+    })
+    const entries = fieldPathEntries(baskets.columns)
+    expect(entries.find((e) => e.path === "lines.discounts.code")).toEqual({
+      path: "lines.discounts.code",
+      unnest: ["lines", "lines.discounts"],
+      joins: ["CROSS JOIN UNNEST(lines) AS line", "CROSS JOIN UNNEST(line.discounts) AS discount"],
+      expression: "discount.code"
+    })
+    // Every path's joins, as a query, read by the second parser: each UNNEST names the alias before it.
+    for (const entry of entries) {
+      const sql = `SELECT ${entry.expression} FROM \`${baskets.table_id}\` ${entry.joins.join(" ")}`
+      expect(exampleProblems(sql, baskets, TEMPLATE_FUNCTIONS), sql).toEqual([])
     }
   })
 
@@ -372,6 +397,40 @@ describe("templateExamples on awkward tables", () => {
     for (const example of templateExamples(partitionedOrders, "en")) {
       expect(example.question.endsWith(" in the last 30 days?")).toBe(true)
     }
+  })
+
+  it("writes exactly these examples for a partitioned orders table", () => {
+    const within = "WHERE created_at >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 30 DAY)"
+    expect(templateExamples(partitionedOrders, "en").map((e) => [e.question, e.sql])).toEqual([
+      [
+        "How many orders are there in total in the last 30 days?",
+        `SELECT COUNT(*) AS total_orders FROM \`my-project.shop.orders\` ${within}`
+      ],
+      [
+        "Which 10 values of status have the most orders in the last 30 days?",
+        `SELECT status, COUNT(*) AS order_count FROM \`my-project.shop.orders\` ${within} GROUP BY status ORDER BY order_count DESC LIMIT 10`
+      ],
+      [
+        "What is the total amount in the last 30 days?",
+        `SELECT SUM(amount) AS total_amount FROM \`my-project.shop.orders\` ${within}`
+      ],
+      [
+        "How many orders are there per day, by created_at in the last 30 days?",
+        `SELECT DATE(created_at) AS day, COUNT(*) AS order_count FROM \`my-project.shop.orders\` ${within} GROUP BY day ORDER BY day`
+      ],
+      [
+        "How many orders fall in each hour of the day (UTC), by created_at in the last 30 days?",
+        `SELECT EXTRACT(HOUR FROM created_at) AS hour, COUNT(*) AS order_count FROM \`my-project.shop.orders\` ${within} GROUP BY hour ORDER BY hour`
+      ],
+      [
+        "How many orders have is_gift set to TRUE in the last 30 days?",
+        `SELECT COUNT(*) AS order_count FROM \`my-project.shop.orders\` ${within} AND is_gift IS TRUE`
+      ],
+      [
+        "What are the 10 most frequent product_name values in lines in the last 30 days?",
+        `SELECT line.product_name, COUNT(*) AS occurrences FROM \`my-project.shop.orders\` CROSS JOIN UNNEST(lines) AS line ${within} GROUP BY line.product_name ORDER BY occurrences DESC LIMIT 10`
+      ]
+    ])
   })
 
   it("filters an ingestion-time partitioned table on _PARTITIONTIME", () => {
