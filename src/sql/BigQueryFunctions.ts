@@ -132,7 +132,7 @@ export const EXTERNAL_FUNCTIONS: ReadonlySet<string> = new Set([
 ])
 
 /** Namespaces refused wholesale: models, generative AI, BigQuery system procedures, object tables, key management. */
-export const FORBIDDEN_NAMESPACES: ReadonlySet<string> = new Set(["ML", "AI", "BQ", "OBJ", "KEYS", "AEAD", "DETERMINISTIC_ENCRYPT"])
+export const FORBIDDEN_NAMESPACES: ReadonlySet<string> = new Set(["ML", "AI", "BQ", "OBJ", "KEYS", "AEAD"])
 
 export type FunctionVerdict =
   | { readonly allowed: true }

@@ -5,11 +5,14 @@
  * Two independent checks, both of which must pass:
  * 1. A lexical guard that reads the text the way BigQuery's lexer does (comments, string literals
  *    and quoted identifiers set aside) and refuses statement separators, statement keywords and
- *    forbidden functions. It does not depend on the parser, so a gap in the parser's grammar
- *    cannot let DML or scripting through.
+ *    external and identity functions. It does not depend on the parser, so a gap in the parser's
+ *    grammar cannot let DML, scripting or those calls through.
  * 2. node-sql-parser's BigQuery grammar; whatever it cannot parse is refused (fail closed). The
  *    tree it returns is then resolved name by name: tables against the catalog, columns and
- *    nested paths against the tables' field trees, through UNNEST aliases, CTEs and subqueries.
+ *    nested paths against the tables' field trees, through UNNEST aliases (a nested UNNEST must
+ *    start from one), CTEs and subqueries; every function against the allow-list of
+ *    BigQueryFunctions.ts; the partition filter of a table that requires one against every OR
+ *    branch of WHERE. The query must read at least one catalog table.
  *
  * A catalog table whose id ends in `*` is a wildcard table (a date-sharded family); queries over
  * it may read its `_TABLE_SUFFIX` pseudo column, and only queries over it may.
@@ -184,7 +187,6 @@ const STATEMENT_PHRASES: ReadonlyArray<readonly [string, string]> = [
   ["COMMIT", "TRANSACTION"],
   ["ROLLBACK", "TRANSACTION"]
 ]
-
 
 const lexicalGuard = (tokens: ReadonlyArray<Token>): void => {
   if (tokens.length === 0) reject("parse_error", "the query is empty")
