@@ -161,7 +161,7 @@ export const readWithCst = (sql: string): CstReading => {
   }
 }
 
-/** What a field tree says of one path of names (case-insensitive): whether it exists and is REPEATED. */
+/** The field at a path of names in a field tree (names compared case-insensitively), if there is one. */
 export const fieldAt = (columns: ReadonlyArray<Field>, path: ReadonlyArray<string>): Field | undefined => {
   let level: ReadonlyArray<Field> | undefined = columns
   let found: Field | undefined
@@ -215,8 +215,8 @@ export const exampleProblems = (
 
   const shown = (path: ReadonlyArray<string>) => path.join(".")
   const elements = new Map<string, ReadonlyArray<string>>()
-  /** The field path a name path stands for: through an UNNEST alias when it starts with one. */
   const tableAliases = new Set(reading.tableAliases.map((a) => a.toLowerCase()))
+  /** The field path a name path stands for: through an UNNEST alias when it starts with one. */
   const fieldPath = (qualified: ReadonlyArray<string>) => {
     // `t.items` with `t` the table's alias is the column `items`.
     const path = qualified.length > 1 && tableAliases.has(qualified[0].toLowerCase()) ? qualified.slice(1) : qualified
