@@ -33,7 +33,8 @@ export const SqlRejectionReason = Schema.Literal(
   "unknown_column",
   "forbidden_function",
   "missing_partition_filter",
-  "no_table"
+  "no_table",
+  "query_parameter"
 )
 export type SqlRejectionReason = typeof SqlRejectionReason.Type
 
@@ -207,6 +208,12 @@ const lexicalGuard = (tokens: ReadonlyArray<Token>): void => {
     )
   }
   tokens.forEach((token, i) => {
+    // `@name` and `@@system_variable`: an example must run as written, and `@@session_id`-like
+    // variables tell who or where it runs, not what the data holds.
+    if (token.value === "@") {
+      const name = tokens[i + 1]?.value === "@" ? `@@${tokens[i + 2]?.text ?? ""}` : `@${tokens[i + 1]?.text ?? ""}`
+      reject("query_parameter", `${name} is not allowed: an example must run as written, without query parameters or system variables`)
+    }
     if (token.kind !== "word") return
     const previous = tokens[i - 1]
     const next = tokens[i + 1]

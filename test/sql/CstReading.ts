@@ -56,7 +56,8 @@ const pathOf = (node: Node): Array<string> | null => {
 
 /** Reads `sql` with sql-parser-cst's BigQuery grammar; throws its syntax error when it cannot. */
 export const readWithCst = (sql: string): CstReading => {
-  const program = parse(sql, { dialect: "bigquery", includeRange: true })
+  // Query parameters (`@name`) are read, so a test can show one is there.
+  const program = parse(sql, { dialect: "bigquery", includeRange: true, paramTypes: ["@name"] })
   const tables: Array<string> = []
   const functions: Array<string> = []
   const unnests: Array<UnnestReading> = []

@@ -328,6 +328,14 @@ describe("validateSql refuses", () => {
     expectRefusedThoughValidSql(`SELECT CURRENT_USER() AS who FROM ${H}`, "forbidden_function", "CURRENT_USER")
   })
 
+  it("query parameters and system variables: an example must run as written", () => {
+    expect(expectRefusedThoughValidSql(`SELECT COUNT(*) AS n FROM ${H} WHERE type = @kind`, "query_parameter", "@kind").tables)
+      .toEqual([hn.table_id])
+    expectRejected(`SELECT @@project_id AS project, COUNT(*) AS n FROM ${H}`, "query_parameter", "@@project_id")
+    // In a string or a quoted name, @ is text.
+    accepted(`SELECT COUNT(*) AS n FROM ${H} WHERE \`by\` = '@kind' AND text LIKE '%@@x%'`)
+  })
+
   it("a query that reads no catalog table (it would carry a false table label)", () => {
     expect(expectRefusedThoughValidSql("SELECT 1 AS one", "no_table", "no catalog table").tables).toEqual([])
     expect(expectRefusedThoughValidSql("SELECT x FROM UNNEST([1, 2, 3]) AS x", "no_table", "no catalog table").tables).toEqual([])
