@@ -165,6 +165,30 @@ describe("a sync of many tables", () => {
       expect(logs.warnings().some((line) => line.includes("reading the 2 tables of nlq-ex.public one by one"))).toBe(true)
     }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.usa_names") }))))
 
+  it.effect("a table whose metadata the document cannot hold fails alone, saying what is wrong; the rest publish", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const usaNames = fixtureTable("nlq-ex.public.usa_names", "usa_names.usa_1910_current")
+      yield* warehouse.putTable({
+        ...usaNames,
+        row_count: -1,
+        partitioning: { field: null, type: "DAY", expiration_ms: Number.NaN, require_partition_filter: false }
+      })
+
+      const summary = yield* syncOnce()
+
+      expect(summary.status).toBe("partial")
+      expect(summary.failed_tables).toEqual([{
+        table_id: "nlq-ex.public.usa_names",
+        tag: "RemoteRejected",
+        message: expect.stringMatching(
+          /^nlq-ex\.public\.usa_names has metadata the cache document cannot hold: .*row_count: .*partitioning\.expiration_ms: /
+        ),
+        kept_stale: false
+      }])
+      expect((yield* published).tables.map((t) => t.table_id)).toEqual(["nlq-ex.public.shakespeare"])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.usa_names") }))))
+
   it.effect("a TARGET_TABLES pattern that matches nothing is named in a warning", () =>
     Effect.gen(function*() {
       yield* arrange
