@@ -10,8 +10,13 @@ import * as Either from "effect/Either"
 import { formatTableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { type BigQueryError, BigQueryService, type TableRead } from "../services/BigQuery/BigQueryService.ts"
-import { capDescriptions, type TableMetadata } from "../services/BigQuery/TableResource.ts"
-import { isTransient, ResourceNotFound } from "../services/RemoteErrors.ts"
+import {
+  capDescriptions,
+  fieldNestingProblem,
+  metadataProblem,
+  type TableMetadata
+} from "../services/BigQuery/TableResource.ts"
+import { isTransient, RemoteRejected, ResourceNotFound } from "../services/RemoteErrors.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 import { DATASET_CONCURRENCY, type LogicalTable } from "./targets.ts"
 
@@ -41,16 +46,33 @@ const notFound = (table: LogicalTable) =>
     message: `Not found: Table ${table.read.project}:${table.read.dataset}.${table.read.table}`
   })
 
-/** The metadata under the logical id, descriptions cut to BigQuery's limits (each cut logged). */
-const accept = (table: LogicalTable, metadata: TableMetadata) =>
+const invalidMetadata = (table: LogicalTable, problem: string) =>
+  new RemoteRejected({
+    service: "bigquery",
+    operation: "tables.get",
+    resource: formatTableRef(table.read),
+    status: null,
+    reason: "invalidMetadata",
+    message: `${formatTableRef(table.read)} has metadata the cache document cannot hold: ${problem}`
+  })
+
+/**
+ * The metadata under the logical id, descriptions cut to BigQuery's limits (each cut logged); or,
+ * when the cache document could not hold it, that table's own failure.
+ */
+const accept = (table: LogicalTable, metadata: TableMetadata): Effect.Effect<TableRead> =>
   Effect.gen(function*() {
+    // Every layer refuses deeper trees as it decodes; checked again here, before anything below recurses.
+    const tooDeep = fieldNestingProblem(metadata.columns)
+    if (tooDeep !== undefined) return Either.left(invalidMetadata(table, tooDeep))
     const capped = capDescriptions({ ...metadata, table_id: table.id })
     for (const { column, length } of capped.truncated) {
       yield* Effect.logWarning(
         `${column === null ? "the description" : `the description of column ${column}`} of ${table.id} has ${length} characters, more than BigQuery allows: cut`
       ).pipe(Effect.annotateLogs({ table: table.id, ...(column === null ? {} : { column }), length }))
     }
-    return capped.table
+    const problem = metadataProblem(capped.table)
+    return problem === undefined ? Either.right(capped.table) : Either.left(invalidMetadata(table, problem))
   })
 
 /** Every table's metadata or failure, in the order given. Never fails as a whole. */
@@ -91,12 +113,13 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
           )
           const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<readonly [string, Collected]> => {
             const read = reads[i]
-            return Either.isLeft(read)
-              ? Effect.succeed([table.id, { table, result: Either.left(read.left) }])
-              : Effect.map(accept(table, read.right), (metadata) => [table.id, { table, result: Either.right(metadata) }])
+            return Effect.map(
+              Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right),
+              (result) => [table.id, { table, result }]
+            )
           })
           yield* Effect.logInfo(
-            `read ${reads.filter(Either.isRight).length} of ${group.length} tables of ${project}.${dataset}`
+            `read ${collected.filter(([, c]) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
           )
           return collected
         }),

@@ -10,7 +10,7 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { Field, FieldMode } from "../../contract/Field.ts"
-import type { TableEntry, TableKind } from "../../contract/CacheDocument.ts"
+import { type TableEntry, TableEntryStruct, type TableKind } from "../../contract/CacheDocument.ts"
 import { formatTableRef, makeTableId, type TableRef } from "../../contract/TableId.ts"
 
 /** `TableFieldSchema` as the REST API sends it: `mode` may be absent (NULLABLE). */
@@ -272,4 +272,24 @@ export const capDescriptions = (
     : table.description
   const columns = table.columns.map((column) => capField(column, ""))
   return truncated.length === 0 ? { table, truncated } : { table: { ...table, description, columns }, truncated }
+}
+
+const validateMetadata = Schema.validateEither(
+  Schema.typeSchema(TableEntryStruct.omit("status", "sharding", "field_paths", "profile")),
+  { errors: "all", onExcessProperty: "ignore" }
+)
+
+/**
+ * What is wrong with `table` for the cache document (a negative row count, an expiration that is
+ * not a whole number of milliseconds, …), or `undefined`. Checked per table as it is read, so one
+ * table's odd metadata fails that table, not the document that would hold it.
+ */
+export const metadataProblem = (table: TableMetadata): string | undefined => {
+  const checked = validateMetadata(table)
+  return Either.isRight(checked)
+    ? undefined
+    : ParseResult.ArrayFormatter.formatErrorSync(checked.left)
+      .slice(0, 5)
+      .map((issue) => `${issue.path.map(String).join(".") || "(root)"}: ${issue.message}`)
+      .join("; ")
 }
