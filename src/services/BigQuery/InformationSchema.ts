@@ -22,8 +22,10 @@
  * Known differences from `tables.get`, each rare: a nested field is REQUIRED only when its type
  * string says `NOT NULL` (INFORMATION_SCHEMA's nullability is per top-level column); a view's SQL
  * loses surrounding white space; a legacy-SQL view has no DDL. A table whose rows cannot be read
- * (no DDL, a partitioning or type this module does not know) is reported as unreadable, for the
- * caller to read through `tables.get`.
+ * (no DDL, a partitioning or type this module does not know, a row that does not decode, a type
+ * nested deeper than BigQuery's 15 levels) is reported as unreadable, for the caller to read
+ * through `tables.get`. Type strings and option lists are refused past their nesting limits before
+ * they are recursed into, so no hostile row can overflow the stack.
  */
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"

@@ -11,8 +11,11 @@
  * `getTables` reads up to `TABLES_GET_LIMIT` tables with one free `tables.get` each, and more than
  * that from the dataset's INFORMATION_SCHEMA in three queries (`InformationSchema.ts`), each under
  * the `maximumBytesBilled` cap and the call deadline, so a run's requests grow with its datasets.
- * A table whose INFORMATION_SCHEMA rows cannot be read, and a batch whose queries find no dataset
- * (it is missing, or outside the jobs' `location`), fall back to `tables.get`.
+ * A table whose INFORMATION_SCHEMA rows cannot be read (a row that does not decode only makes its
+ * own table unreadable), and a batch whose queries find no dataset (it is missing, or outside the
+ * jobs' `location`), fall back to `tables.get`. Each table of a batch has its own outcome: a
+ * `tables.get` that fails is that table's failure alone; only a failing query fails the batch.
+ * Every `Table` resource is checked before it is walked (nesting, times within the range of dates).
  *
  * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
  * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
