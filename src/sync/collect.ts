@@ -17,6 +17,7 @@ import {
   type TableMetadata
 } from "../services/BigQuery/TableResource.ts"
 import { isTransient, RemoteRejected, ResourceNotFound } from "../services/RemoteErrors.ts"
+import { count } from "../services/RunCounters.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 import { DATASET_CONCURRENCY, type LogicalTable } from "./targets.ts"
 
@@ -85,11 +86,26 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
     const readAlone = (table: LogicalTable): Effect.Effect<TableRead> =>
       bigQuery.getTable(table.read).pipe(retryRemote(settings), Effect.either)
 
+    /**
+     * A table the batch could not read for a transient reason, read again by itself: the batch's
+     * request was its first attempt, and the reads alone are that attempt's retries, under the
+     * same policy (so the policy's attempts are the requests sent for the table).
+     */
+    const retryAlone = (table: LogicalTable, firstFailure: BigQueryError): Effect.Effect<TableRead> => {
+      let replayed = false
+      return Effect.suspend(() => {
+        if (replayed) return bigQuery.getTable(table.read)
+        replayed = true
+        // The first attempt's call was counted with the batch.
+        return Effect.zipRight(count((counters) => void (counters.calls -= 1)), Effect.fail(firstFailure))
+      }).pipe(retryRemote(settings), Effect.either)
+    }
+
     /** What the batch said of `table`; a transient failure of that table alone is retried by itself. */
     const outcomeOf = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): Effect.Effect<TableRead> => {
       const read = reads.get(table.read.table)
       if (read === undefined) return Effect.succeed(Either.left(notFound(table)))
-      return Either.isLeft(read) && isTransient(read.left) ? readAlone(table) : Effect.succeed(read)
+      return Either.isLeft(read) && isTransient(read.left) ? retryAlone(table, read.left) : Effect.succeed(read)
     }
 
     const results = yield* Effect.forEach(
