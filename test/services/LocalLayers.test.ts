@@ -8,7 +8,13 @@ import { BigQueryService } from "../../src/services/BigQuery/BigQueryService.ts"
 import { LocalBigQuery } from "../../src/services/BigQuery/LocalBigQuery.ts"
 import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
-import { fixtureFields, ref } from "../support/TestLayers.ts"
+import * as Either from "effect/Either"
+import { SyncConfig } from "../../src/config/SyncConfig.ts"
+import { makeTableId } from "../../src/contract/TableId.ts"
+import { MAX_COLUMN_DESCRIPTION, MAX_TABLE_DESCRIPTION } from "../../src/services/BigQuery/TableResource.ts"
+import { collectTables } from "../../src/sync/collect.ts"
+import { captureLogs } from "../support/CapturedLogs.ts"
+import { fixtureFields, ref, testSettings } from "../support/TestLayers.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-"))),
@@ -128,5 +134,92 @@ describe("local table definitions (BigQuery's own JSON)", () => {
       expect(other.message).toMatch(/it describes my-proj\.d\.elsewhere, not my-proj\.d\.other/)
       const missing = yield* Effect.flip(bigQuery.getTable(ref("my-proj.d.absent")))
       expect(missing._tag).toBe("ResourceNotFound")
+    }))
+
+  /** A file whose one column nests `levels` RECORDs, as text (JSON.stringify would overflow first). */
+  const deepDefinition = (levels: number) =>
+    `[${Array.from({ length: levels }, (_, i) => `{"name":"l${i}","type":"RECORD","fields":[`).join("")}` +
+    `{"name":"leaf","type":"STRING"}${"]}".repeat(levels)}]`
+
+  const write = (dir: string, name: string, text: string) => Effect.promise(() => fs.writeFile(path.join(dir, name), text))
+
+  const collectFrom = (dir: string, tables: ReadonlyArray<string>) =>
+    collectTables(tables.map((id) => ({ id: makeTableId(ref(id)), read: ref(id), sharding: null }))).pipe(
+      Effect.provide(LocalBigQuery.layer(dir)),
+      Effect.provideService(SyncConfig, testSettings({ mode: "local" }))
+    )
+
+  it.scoped("one bad file of a dataset fails only its own table: not JSON, an impossible time, nesting past 15 levels", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const good = JSON.stringify([{ name: "id", type: "STRING" }])
+      yield* write(dir, "my-proj.d.good.json", good)
+      yield* write(dir, "my-proj.d.broken.json", "{\"schema\": ")
+      yield* write(dir, "my-proj.d.bad_time.json", JSON.stringify({ lastModifiedTime: "8640000000000001", schema: { fields: [] } }))
+      yield* write(dir, "my-proj.d.deep.json", deepDefinition(50_000))
+
+      const collected = yield* collectFrom(dir, ["my-proj.d.good", "my-proj.d.broken", "my-proj.d.bad_time", "my-proj.d.deep"])
+
+      const byTable = Object.fromEntries(collected.map(({ result, table }) => [
+        table.read.table,
+        Either.isRight(result) ? "read" : `${result.left._tag}: ${result.left.message}`
+      ]))
+      expect(byTable.good).toBe("read")
+      expect(byTable.broken).toMatch(/^RemoteRejected: .*my-proj\.d\.broken\.json is not a BigQuery table definition: not JSON/)
+      expect(byTable.bad_time).toMatch(
+        /^RemoteRejected: .*my-proj\.d\.bad_time\.json is not a BigQuery table definition: lastModifiedTime: .*beyond the last representable date/
+      )
+      expect(byTable.deep).toMatch(
+        /^RemoteRejected: .*my-proj\.d\.deep\.json is not a BigQuery table definition: schema\.fields: field l0\.l1\..* nests deeper than BigQuery's 15 levels of RECORDs/
+      )
+    }))
+
+  it.scoped("descriptions longer than BigQuery allows are cut to its limits, marked, and each cut is logged", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const long = "가".repeat(10 * 1024 * 1024)
+      yield* write(dir, "my-proj.d.wordy.json", JSON.stringify({
+        description: long,
+        schema: {
+          fields: [
+            { name: "short", type: "STRING", description: "fine" },
+            { name: "rec", type: "RECORD", fields: [{ name: "note", type: "STRING", description: "x".repeat(5000) }] }
+          ]
+        }
+      }))
+      const logs = captureLogs()
+
+      const [collected] = yield* collectFrom(dir, ["my-proj.d.wordy"]).pipe(Effect.provide(logs.layer))
+      const table = Either.getOrThrow(collected.result)
+
+      // Compared as booleans: a failing comparison of 16,384 characters would print them all.
+      const tableMarker = " … [truncated from 10485760 characters]"
+      expect(table.description?.length).toBe(MAX_TABLE_DESCRIPTION)
+      expect(table.description === `${"가".repeat(MAX_TABLE_DESCRIPTION - tableMarker.length)}${tableMarker}`).toBe(true)
+      const note = table.columns[1].fields![0].description!
+      const noteMarker = " … [truncated from 5000 characters]"
+      expect(note.length).toBe(MAX_COLUMN_DESCRIPTION)
+      expect(note === `${"x".repeat(MAX_COLUMN_DESCRIPTION - noteMarker.length)}${noteMarker}`).toBe(true)
+      expect(table.columns[0].description).toBe("fine")
+      expect(logs.warnings()).toEqual([
+        expect.stringContaining("the description of my-proj.d.wordy has 10485760 characters, more than BigQuery allows: cut"),
+        expect.stringContaining("the description of column rec.note of my-proj.d.wordy has 5000 characters, more than BigQuery allows: cut")
+      ])
+    }))
+
+  it.scoped("a .json file not named project.dataset.table is named in a warning when its directory is listed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* write(dir, "my-proj.d.orders.json", "[]")
+      yield* write(dir, "orders.json", "[]")
+      yield* write(dir, "README.md", "not a table")
+      const logs = captureLogs()
+      const bigQuery = yield* Effect.provide(BigQueryService, LocalBigQuery.layer(dir))
+
+      const listed = yield* bigQuery.listTables("my-proj", "d").pipe(Effect.provide(logs.layer))
+
+      expect(listed.map((t) => t.table)).toEqual(["orders"])
+      expect(logs.warnings()).toHaveLength(1)
+      expect(logs.warnings()[0]).toContain("not named <project>.<dataset>.<table>.json: orders.json (")
     }))
 })

@@ -112,6 +112,11 @@ export type Fault =
   | { readonly type: "truncated" }
   /** This JSON reply instead of the real one (e.g. a 200 that lacks fields the client relies on). */
   | { readonly type: "reply"; readonly status: number; readonly body: unknown }
+  /**
+   * This text as the reply's body, sent as it is: for JSON that `JSON.stringify` cannot produce,
+   * such as a table resource nested thousands of levels deep.
+   */
+  | { readonly type: "raw"; readonly status: number; readonly text: string }
 
 export const Fault = {
   status: (status: number, reason?: string): Fault =>
@@ -120,7 +125,8 @@ export const Fault = {
   stall: { type: "stall" } as Fault,
   malformed: { type: "malformed" } as Fault,
   truncated: { type: "truncated" } as Fault,
-  reply: (status: number, body: unknown): Fault => ({ type: "reply", status, body })
+  reply: (status: number, body: unknown): Fault => ({ type: "reply", status, body }),
+  raw: (status: number, text: string): Fault => ({ type: "raw", status, text })
 } as const
 
 export type FaultMatch =
@@ -480,6 +486,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         return send(response, { status: 200, body: Buffer.from('{"kind": "bigquery#') })
       case "reply":
         return send(response, json(fault.status, fault.body))
+      case "raw":
+        return send(response, { status: fault.status, body: Buffer.from(fault.text) })
       case "truncated": {
         const reply = serve(request, target)
         response.writeHead(reply.status, {
