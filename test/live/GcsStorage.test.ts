@@ -12,6 +12,7 @@ import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
 import type { Storage } from "../../src/services/Storage/StorageService.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { type FakeGcs, Fault, type FakeGcsOptions, type RequestKind, start } from "../support/FakeGcsServer.ts"
+import { allClosed } from "../support/OpenConnections.ts"
 
 const BUCKET = "metasync-cache"
 const DOC = "cache/metadata.json"
@@ -228,17 +229,23 @@ describe("GcsStorage", () => {
         expect(fake.objects.get(BUCKET, "cache/new.json")).toBeUndefined()
       }))
 
+    const copy: Call = (storage) => storage.copy(DOC, "cache/copy.json", { ifGenerationMatch: "0" })
     const stalls: ReadonlyArray<readonly [string, RequestKind, Call, string]> = [
       ["a stalled stat", "metadata", stat, "objects.get"],
+      ["a stalled read", "metadata", read, "objects.get"],
       ["a stalled write", "upload", write, "objects.insert"],
-      ["a stalled list", "list", list, "objects.list"]
+      ["a stalled list", "list", list, "objects.list"],
+      ["a stalled copy", "rewrite", copy, "objects.rewrite"],
+      ["a stalled remove", "delete", remove, "objects.delete"]
     ]
     for (const [title, kind, call, operation] of stalls) {
-      it.scopedLive(`${title} → RemoteTimeout at the deadline`, () =>
+      it.scopedLive(`${title} → RemoteTimeout at the deadline, and its request is cancelled`, () =>
         Effect.gen(function*() {
           const fake = yield* fakeGcs()
           const storage = yield* gcsOn(fake, SHORT_DEADLINE_MS)
+          fake.objects.put(BUCKET, DOC, `{"v":1}`, "application/json")
           fake.faults.inject(Fault.stall, { kind })
+          expect(fake.connections.count()).toBe(0)
 
           const failure = yield* Effect.flip(call(storage))
           expect(failure).toMatchObject({
@@ -249,6 +256,8 @@ describe("GcsStorage", () => {
             attempts: 1
           })
           expect(fake.requests.map((r) => r.kind)).toEqual([kind])
+          // The client closed the stalled request's socket; it was not left for the server to end.
+          yield* allClosed(fake.connections)
         }))
     }
   })

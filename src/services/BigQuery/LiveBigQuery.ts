@@ -33,6 +33,7 @@ import { formatTableRef, type TableRef } from "../../contract/TableId.ts"
 import { countQueryBytes } from "../RunCounters.ts"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
 import { RemoteRejected, RemoteTimeout } from "../RemoteErrors.ts"
+import { cancelledOnAbort } from "../RequestCancellation.ts"
 import {
   type BigQuery,
   type BigQueryError,
@@ -350,28 +351,32 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         onTimeout: () => new RemoteTimeout({ ...contextOf(call), timeout_ms: timeoutMs, attempts: 1 })
       })
 
-    /** One HTTP request, its reply decoded with `schema`; no deadline (callers set it). */
+    /**
+     * One HTTP request, its reply decoded with `schema`; no deadline (callers set it). When the
+     * deadline or an interruption cuts it, the request is cancelled and its socket closed.
+     */
     const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
-      Effect.async<unknown, BigQueryError>((resume) => {
+      Effect.async<unknown, BigQueryError>((resume, signal) => {
         try {
-          client.request(
-            {
-              method: call.method,
-              uri: call.uri,
-              projectId: call.project,
-              ...(call.qs === undefined ? {} : { qs: call.qs }),
-              ...(call.json === undefined ? {} : { json: call.json })
-            },
-            (error, body) =>
-              resume(
-                error === null || error === undefined
-                  ? Effect.succeed(body)
-                  // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
-                  : error instanceof SyntaxError
-                  ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
-                  : Effect.fail(toBigQueryError(contextOf(call), error))
-              )
-          )
+          cancelledOnAbort(signal, () =>
+            client.request(
+              {
+                method: call.method,
+                uri: call.uri,
+                projectId: call.project,
+                ...(call.qs === undefined ? {} : { qs: call.qs }),
+                ...(call.json === undefined ? {} : { json: call.json })
+              },
+              (error, body) =>
+                resume(
+                  error === null || error === undefined
+                    ? Effect.succeed(body)
+                    // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
+                    : error instanceof SyntaxError
+                    ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
+                    : Effect.fail(toBigQueryError(contextOf(call), error))
+                )
+            ))
         } catch (error) {
           resume(Effect.fail(toBigQueryError(contextOf(call), error)))
         }

@@ -5,10 +5,11 @@
  *   stay light.
  * - The client's own retries are off: the Effect retry policy owns retrying, and each call here
  *   makes exactly one HTTP request per attempt (a `read` makes two: metadata, then bytes).
- * - Every request has a deadline (`RemoteTimeout`): the client has none of its own, and offers no
- *   way to abort a request, so a stalled request is abandoned rather than cancelled.
- * - `STORAGE_EMULATOR_HOST` (honoured by the client) or `apiEndpoint` points it at a local
- *   server; either one also turns authentication off (no credentials, no metadata server).
+ * - Every request has a deadline (`RemoteTimeout`): the client has none of its own. A request cut
+ *   by it, or by an interruption, is cancelled (`RequestCancellation.ts`): its socket is closed.
+ * - `STORAGE_EMULATOR_HOST` (`http://host:port` or `host:port`, which wins as it does for JSON
+ *   calls in the client) or `apiEndpoint` points it at a local server; either one also turns
+ *   authentication off (no credentials, no metadata server).
  */
 import type { Bucket } from "@google-cloud/storage"
 import * as Duration from "effect/Duration"
@@ -17,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
+import { cancelledOnAbort } from "../RequestCancellation.ts"
 import { RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
 import { type ObjectInfo, type Storage, type StorageError, StorageService } from "./StorageService.ts"
 
@@ -78,7 +80,7 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
       resource: locate(name)
     })
 
-    /** One request, its failure mapped by `toError`, bounded by the deadline. */
+    /** One request, its failure mapped by `toError`, bounded by the deadline and cancelled when cut. */
     const call = <A, E>(
       operation: string,
       name: string,
@@ -86,7 +88,10 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
       toError: (context: RemoteCallContext, error: unknown) => E
     ) => {
       const context = contextOf(operation, name)
-      return Effect.tryPromise({ try: run, catch: (error) => toError(context, normalizeError(error)) }).pipe(
+      return Effect.tryPromise({
+        try: (signal) => cancelledOnAbort(signal, run),
+        catch: (error) => toError(context, normalizeError(error))
+      }).pipe(
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new RemoteTimeout({ ...context, timeout_ms: Duration.toMillis(timeout), attempts: 1 })
