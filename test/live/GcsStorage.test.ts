@@ -262,33 +262,51 @@ describe("GcsStorage", () => {
     }
   })
 
-  it.scopedLive("honours STORAGE_EMULATOR_HOST, with no credentials and no metadata server", () =>
+  for (const form of ["http://host:port", "host:port"] as const) {
+    it.scopedLive(`honours STORAGE_EMULATOR_HOST as ${form}, with no credentials and no metadata server`, () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        // A credential lookup would fail on the missing key file; a metadata probe would reach the fake.
+        yield* withEnv({
+          STORAGE_EMULATOR_HOST: form === "host:port" ? `127.0.0.1:${fake.port}` : fake.url,
+          GCE_METADATA_HOST: `127.0.0.1:${fake.port}`,
+          GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/metasync-test-key.json"
+        })
+        const storage = yield* GcsStorage.make({ bucket: BUCKET, timeout: DEADLINE })
+
+        const written = yield* storage.write(DOC, utf8("{}"), json({ ifGenerationMatch: "0" }))
+        const read = yield* storage.read(DOC)
+        expect(Option.map(read, ({ bytes, info }) => [text(bytes), info.generation])).toEqual(
+          Option.some(["{}", written.generation])
+        )
+        expect(yield* storage.list("")).toEqual([written])
+        yield* storage.remove(DOC, { ifGenerationMatch: written.generation })
+
+        expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          `POST /upload/storage/v1/b/${BUCKET}/o`,
+          `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
+          `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
+          `GET /b/${BUCKET}/o`,
+          `DELETE /b/${BUCKET}/o/${encodeURIComponent(DOC)}`
+        ])
+        expect(fake.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([])
+      }))
+  }
+
+  it.scopedLive("an apiEndpoint given wins over STORAGE_EMULATOR_HOST, for every call", () =>
     Effect.gen(function*() {
       const fake = yield* fakeGcs()
-      // A credential lookup would fail on the missing key file; a metadata probe would reach the fake.
-      yield* withEnv({
-        STORAGE_EMULATOR_HOST: fake.url,
-        GCE_METADATA_HOST: `127.0.0.1:${fake.port}`,
-        GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/metasync-test-key.json"
-      })
-      const storage = yield* GcsStorage.make({ bucket: BUCKET, timeout: DEADLINE })
+      const other = yield* fakeGcs()
+      yield* withEnv({ STORAGE_EMULATOR_HOST: `127.0.0.1:${other.port}` })
+      const storage = yield* gcsOn(fake)
 
       const written = yield* storage.write(DOC, utf8("{}"), json({ ifGenerationMatch: "0" }))
-      const read = yield* storage.read(DOC)
-      expect(Option.map(read, ({ bytes, info }) => [text(bytes), info.generation])).toEqual(
-        Option.some(["{}", written.generation])
-      )
-      expect(yield* storage.list("")).toEqual([written])
-      yield* storage.remove(DOC, { ifGenerationMatch: written.generation })
-
+      expect(yield* storage.stat(DOC)).toEqual(Option.some(written))
       expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST /upload/storage/v1/b/${BUCKET}/o`,
-        `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
-        `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
-        `GET /b/${BUCKET}/o`,
-        `DELETE /b/${BUCKET}/o/${encodeURIComponent(DOC)}`
+        `GET /storage/v1/b/${BUCKET}/o/${encodeURIComponent(DOC)}`
       ])
-      expect(fake.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([])
+      expect(other.requests).toEqual([])
     }))
 })
 
