@@ -7,6 +7,11 @@
  * takes a strictly larger one, even when file times are too coarse to tell two writes apart.
  * Writes go to a temporary file renamed into place (readers never see half a document), and
  * precondition checks and renames are serialised within the process.
+ *
+ * Every object stays inside the directory: a name that leads out of it (`../x`), into its
+ * internals (the generations sidecar, temporary files) or through a symbolic link to somewhere
+ * outside it is refused before anything is read or written. (A link created between that check
+ * and the write is not caught: the directory is trusted not to be changed under a running sync.)
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -44,24 +49,71 @@ const make = (directory: string) =>
         : new RemoteRejected({ service: "storage", operation, resource, status: null, reason: code ?? "io", message })
     }
 
-    const resolve = (operation: string, name: string) =>
-      Effect.suspend(() => {
-        const file = fileOf(name)
-        return file === undefined
-          ? Effect.fail(
-            new RemoteRejected({
-              service: "storage",
-              operation,
-              resource: name,
-              status: 400,
-              reason: "invalid",
-              message: `object name "${name}" leaves the storage directory ${root}`
-            })
-          )
-          : Effect.succeed(file)
-      })
-
     const generationFile = (name: string) => path.join(root, GENERATIONS_DIR, name)
+
+    /** Why `name` may not be stored here (`file` is where it would be), or undefined. */
+    const reservedOrOutside = (name: string, file: string | undefined) => {
+      if (file === undefined) return `object name "${name}" leaves the storage directory ${root}`
+      const [top] = path.relative(root, file).split(path.sep)
+      if (top === GENERATIONS_DIR) {
+        return `object name "${name}" is inside ${path.join(root, GENERATIONS_DIR)}, where the storage directory keeps its objects' generations`
+      }
+      if (file.endsWith(TEMP_SUFFIX)) {
+        return `object name "${name}" ends in ${TEMP_SUFFIX}, which the storage directory uses for files being written`
+      }
+      return undefined
+    }
+
+    /**
+     * The first symbolic link on the way from the directory to `file` that points outside it, if
+     * any: reading, writing or creating directories through it would touch files elsewhere.
+     */
+    const linkOutside = async (file: string) => {
+      const realRoot = await fs.realpath(root).catch(() => undefined)
+      if (realRoot === undefined) return undefined // nothing exists yet, so no link either
+      let at = root
+      for (const part of path.relative(root, file).split(path.sep)) {
+        at = path.join(at, part)
+        const entry = await fs.lstat(at).catch((cause: unknown) => {
+          if (errorCode(cause) === "ENOENT") return undefined
+          throw cause
+        })
+        if (entry === undefined) return undefined
+        if (!entry.isSymbolicLink()) continue
+        const target = await fs.realpath(at).catch(() => fs.readlink(at).then((link) => path.resolve(path.dirname(at), link)))
+        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
+          return { link: at, target, lands: path.join(target, path.relative(at, file)) }
+        }
+      }
+      return undefined
+    }
+
+    const refuse = (operation: string, name: string, message: string) =>
+      new RemoteRejected({ service: "storage", operation, resource: name, status: 400, reason: "invalid", message })
+
+    /** The file of object `name`, once it is sure that the object and its generation stay inside. */
+    const resolve = (operation: string, name: string) =>
+      Effect.gen(function*() {
+        const file = fileOf(name)
+        const refused = reservedOrOutside(name, file)
+        if (refused !== undefined || file === undefined) {
+          return yield* Effect.fail(refuse(operation, name, refused ?? `object name "${name}" is not usable`))
+        }
+        for (const reached of [file, generationFile(name)]) {
+          const escape = yield* Effect.tryPromise({
+            try: () => linkOutside(reached),
+            catch: (cause) => fail(operation, name, cause)
+          })
+          if (escape !== undefined) {
+            return yield* Effect.fail(refuse(
+              operation,
+              name,
+              `object name "${name}" would be stored at ${escape.lands}, outside the storage directory ${root}: ${escape.link} is a symbolic link to ${escape.target}`
+            ))
+          }
+        }
+        return file
+      })
 
     const statFile = (name: string, file: string) =>
       Effect.tryPromise({
