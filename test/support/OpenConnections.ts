@@ -13,20 +13,29 @@ export interface OpenConnections {
   readonly downTo: (count: number) => Promise<void>
   /** Resolves once at least `count` connections are open. */
   readonly upTo: (count: number) => Promise<void>
+  /**
+   * Requests received and not answered whose connection is still open: a stalled request the
+   * client gave up on stays here until the client closes its socket (idle keep-alive connections,
+   * which `count` includes, do not).
+   */
+  readonly unanswered: () => number
+  /** Resolves once `unanswered()` is 0. */
+  readonly allAnswered: () => Promise<void>
 }
 
 export const trackConnections = (server: http.Server): OpenConnections => {
   const sockets = new Set<Socket>()
-  const waiters = new Set<{ readonly reached: (open: number) => boolean; readonly done: () => void }>()
+  const pending = new Set<http.ServerResponse>()
+  const waiters = new Set<{ readonly reached: () => boolean; readonly done: () => void }>()
   const settle = () => {
     for (const waiter of waiters) {
-      if (waiter.reached(sockets.size)) {
+      if (waiter.reached()) {
         waiters.delete(waiter)
         waiter.done()
       }
     }
   }
-  const waitFor = (reached: (open: number) => boolean) =>
+  const waitFor = (reached: () => boolean) =>
     new Promise<void>((done) => {
       waiters.add({ reached, done })
       settle()
@@ -39,10 +48,20 @@ export const trackConnections = (server: http.Server): OpenConnections => {
       settle()
     })
   })
+  // A response closes when it is sent, or when its connection closes before that.
+  server.on("request", (_request: http.IncomingMessage, response: http.ServerResponse) => {
+    pending.add(response)
+    response.once("close", () => {
+      pending.delete(response)
+      settle()
+    })
+  })
   return {
     count: () => sockets.size,
-    downTo: (count) => waitFor((open) => open <= count),
-    upTo: (count) => waitFor((open) => open >= count)
+    downTo: (count) => waitFor(() => sockets.size <= count),
+    upTo: (count) => waitFor(() => sockets.size >= count),
+    unanswered: () => pending.size,
+    allAnswered: () => waitFor(() => pending.size === 0)
   }
 }
 
@@ -56,5 +75,15 @@ export const allClosed = (connections: OpenConnections) =>
       duration: "10 seconds",
       onTimeout: () =>
         new Error(`${connections.count()} connection(s) still open: a request was abandoned, not cancelled`)
+    })
+  )
+
+/** Succeeds once no request the server received is left open unanswered (same bound as `allClosed`). */
+export const noneLeftOpen = (connections: OpenConnections) =>
+  Effect.promise(() => connections.allAnswered()).pipe(
+    Effect.timeoutFail({
+      duration: "10 seconds",
+      onTimeout: () =>
+        new Error(`${connections.unanswered()} unanswered request(s) still open: abandoned by the client, not cancelled`)
     })
   )
