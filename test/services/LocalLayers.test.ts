@@ -85,9 +85,10 @@ describe("local storage (a directory standing in for a bucket)", () => {
 
       const error = yield* Effect.flip(storage.write(snapshot, bytes("{}"), json("0")))
       expect(error).toMatchObject({ _tag: "RemoteRejected", operation: "objects.insert", resource: snapshot, status: 400 })
+      const target = yield* Effect.promise(() => fs.realpath(outside)) // the temp directory may be behind a link itself
       expect(error.message).toBe(
-        `object name "${snapshot}" would be stored at ${path.join(outside, "metadata_cache.json", "20261127T170000Z-abc.json")}, ` +
-          `outside the storage directory ${bucket}: ${path.join(bucket, "history")} is a symbolic link to ${outside}`
+        `object name "${snapshot}" would be stored at ${path.join(target, "metadata_cache.json", "20261127T170000Z-abc.json")}, ` +
+          `outside the storage directory ${bucket}: ${path.join(bucket, "history")} is a symbolic link to ${target}`
       )
       expect(yield* Effect.promise(() => fs.readdir(outside, { recursive: true }))).toEqual([])
       // Reading, copying and removing through it are refused the same way.
@@ -100,6 +101,21 @@ describe("local storage (a directory standing in for a bucket)", () => {
       ]) {
         expect((yield* Effect.flip(attempt)).message).toMatch(/is a symbolic link to/)
       }
+    }))
+
+  it.scoped("refuses to write through a symbolic link into its generations sidecar", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      yield* storage.write("metadata_cache.json", bytes("one"), json("0"))
+      yield* Effect.promise(() => fs.symlink(path.join(dir, ".metasync-generations"), path.join(dir, "history")))
+
+      const error = yield* Effect.flip(storage.write("history/metadata_cache.json", bytes("1"), json("0")))
+      const sidecar = path.join(yield* Effect.promise(() => fs.realpath(dir)), ".metasync-generations")
+      expect(error.message).toBe(
+        `object name "history/metadata_cache.json" would be stored at ${path.join(sidecar, "metadata_cache.json")}, ` +
+          `where the storage directory keeps its objects' generations: ${path.join(dir, "history")} is a symbolic link to ${sidecar}`
+      )
     }))
 
   it.scoped("follows a symbolic link that stays inside its directory", () =>

@@ -51,9 +51,8 @@ const make = (directory: string) =>
 
     const generationFile = (name: string) => path.join(root, GENERATIONS_DIR, name)
 
-    /** Why `name` may not be stored here (`file` is where it would be), or undefined. */
-    const reservedOrOutside = (name: string, file: string | undefined) => {
-      if (file === undefined) return `object name "${name}" leaves the storage directory ${root}`
+    /** Why `name`, at `file`, would reach into the directory's internals, or undefined. */
+    const reserved = (name: string, file: string) => {
       const [top] = path.relative(root, file).split(path.sep)
       if (top === GENERATIONS_DIR) {
         return `object name "${name}" is inside ${path.join(root, GENERATIONS_DIR)}, where the storage directory keeps its objects' generations`
@@ -65,12 +64,14 @@ const make = (directory: string) =>
     }
 
     /**
-     * The first symbolic link on the way from the directory to `file` that points outside it, if
-     * any: reading, writing or creating directories through it would touch files elsewhere.
+     * Why `name` may not be reached through the file system at `file`: the first symbolic link on
+     * the way there that points outside the directory (reading, writing or creating directories
+     * through it would touch files elsewhere) or into its generations sidecar. Undefined if none.
      */
-    const linkOutside = async (file: string) => {
+    const linkedAway = async (name: string, file: string) => {
       const realRoot = await fs.realpath(root).catch(() => undefined)
       if (realRoot === undefined) return undefined // nothing exists yet, so no link either
+      const within = (target: string, dir: string) => target === dir || target.startsWith(dir + path.sep)
       let at = root
       for (const part of path.relative(root, file).split(path.sep)) {
         at = path.join(at, part)
@@ -81,8 +82,12 @@ const make = (directory: string) =>
         if (entry === undefined) return undefined
         if (!entry.isSymbolicLink()) continue
         const target = await fs.realpath(at).catch(() => fs.readlink(at).then((link) => path.resolve(path.dirname(at), link)))
-        if (target !== realRoot && !target.startsWith(realRoot + path.sep)) {
-          return { link: at, target, lands: path.join(target, path.relative(at, file)) }
+        const lands = path.join(target, path.relative(at, file))
+        if (!within(target, realRoot)) {
+          return `object name "${name}" would be stored at ${lands}, outside the storage directory ${root}: ${at} is a symbolic link to ${target}`
+        }
+        if (within(target, path.join(realRoot, GENERATIONS_DIR)) && !within(file, path.join(root, GENERATIONS_DIR))) {
+          return `object name "${name}" would be stored at ${lands}, where the storage directory keeps its objects' generations: ${at} is a symbolic link to ${target}`
         }
       }
       return undefined
@@ -91,28 +96,21 @@ const make = (directory: string) =>
     const refuse = (operation: string, name: string, message: string) =>
       new RemoteRejected({ service: "storage", operation, resource: name, status: 400, reason: "invalid", message })
 
-    /** The file of object `name`, once it is sure that the object and its generation stay inside. */
+    /**
+     * The file of object `name`, once it is sure that the object and its generation record stay
+     * inside the directory and out of its internals.
+     */
     const resolve = (operation: string, name: string) =>
       Effect.gen(function*() {
         const file = fileOf(name)
-        const refused = reservedOrOutside(name, file)
-        if (refused !== undefined || file === undefined) {
-          return yield* Effect.fail(refuse(operation, name, refused ?? `object name "${name}" is not usable`))
+        if (file === undefined) {
+          return yield* Effect.fail(refuse(operation, name, `object name "${name}" leaves the storage directory ${root}`))
         }
-        for (const reached of [file, generationFile(name)]) {
-          const escape = yield* Effect.tryPromise({
-            try: () => linkOutside(reached),
-            catch: (cause) => fail(operation, name, cause)
-          })
-          if (escape !== undefined) {
-            return yield* Effect.fail(refuse(
-              operation,
-              name,
-              `object name "${name}" would be stored at ${escape.lands}, outside the storage directory ${root}: ${escape.link} is a symbolic link to ${escape.target}`
-            ))
-          }
-        }
-        return file
+        const refused = reserved(name, file) ?? (yield* Effect.tryPromise({
+          try: async () => (await linkedAway(name, file)) ?? (await linkedAway(name, generationFile(name))),
+          catch: (cause) => fail(operation, name, cause)
+        }))
+        return refused === undefined ? file : yield* Effect.fail(refuse(operation, name, refused))
       })
 
     const statFile = (name: string, file: string) =>
