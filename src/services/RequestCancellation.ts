@@ -21,16 +21,20 @@ import type { ClientRequest } from "node:http"
 
 const currentCall = new AsyncLocalStorage<AbortSignal>()
 
-const abandon = (request: ClientRequest, signal: AbortSignal) => {
-  if (request.destroyed) return
-  request.destroy(signal.reason instanceof Error ? signal.reason : new Error("the call was cancelled"))
+/** What a cancelled request fails with, should anything still be listening. */
+const cancelled = () =>
+  Object.assign(new Error("request cancelled: its call was cut by a deadline or interrupted"), { code: "ECANCELED" })
+
+const cancel = (request: ClientRequest) => {
+  if (!request.destroyed) request.destroy(cancelled())
 }
 
 const track = (request: ClientRequest) => {
   const signal = currentCall.getStore()
   if (signal === undefined) return
-  if (signal.aborted) return abandon(request, signal)
-  const onAbort = () => abandon(request, signal)
+  // Announced from the request's constructor: destroyed once that has returned.
+  if (signal.aborted) return void process.nextTick(cancel, request)
+  const onAbort = () => cancel(request)
   signal.addEventListener("abort", onAbort, { once: true })
   request.once("close", () => signal.removeEventListener("abort", onAbort))
 }
