@@ -358,25 +358,24 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
     const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
       Effect.async<unknown, BigQueryError>((resume, signal) => {
         try {
-          cancelledOnAbort(signal, () =>
-            client.request(
-              {
-                method: call.method,
-                uri: call.uri,
-                projectId: call.project,
-                ...(call.qs === undefined ? {} : { qs: call.qs }),
-                ...(call.json === undefined ? {} : { json: call.json })
-              },
-              (error, body) =>
-                resume(
-                  error === null || error === undefined
-                    ? Effect.succeed(body)
-                    // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
-                    : error instanceof SyntaxError
-                    ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
-                    : Effect.fail(toBigQueryError(contextOf(call), error))
-                )
-            ))
+          cancelledOnAbort(signal, () => client.request(
+            {
+              method: call.method,
+              uri: call.uri,
+              projectId: call.project,
+              ...(call.qs === undefined ? {} : { qs: call.qs }),
+              ...(call.json === undefined ? {} : { json: call.json })
+            },
+            (error, body) =>
+              resume(
+                error === null || error === undefined
+                  ? Effect.succeed(body)
+                  // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
+                  : error instanceof SyntaxError
+                  ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
+                  : Effect.fail(toBigQueryError(contextOf(call), error))
+              )
+          ))
         } catch (error) {
           resume(Effect.fail(toBigQueryError(contextOf(call), error)))
         }
