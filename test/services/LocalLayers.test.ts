@@ -22,6 +22,7 @@ const tempDir = Effect.acquireRelease(
 )
 
 const bytes = (text: string) => new TextEncoder().encode(text)
+const json = (ifGenerationMatch: string) => ({ contentType: "application/json", ifGenerationMatch })
 
 describe("local storage (a directory standing in for a bucket)", () => {
   it.scoped("writes under generation preconditions, like Cloud Storage", () =>
@@ -76,6 +77,89 @@ describe("local storage (a directory standing in for a bucket)", () => {
       const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
       const error = yield* Effect.flip(storage.read("../outside.json"))
       expect(error.message).toMatch(/object name "\.\.\/outside\.json" leaves the storage directory/)
+    }))
+
+  it.scoped("refuses to write through a symbolic link that points outside its directory, and writes nothing there", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const outside = yield* tempDir
+      const bucket = path.join(dir, "bucket")
+      yield* Effect.promise(() => fs.mkdir(bucket))
+      yield* Effect.promise(() => fs.symlink(outside, path.join(bucket, "history")))
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(bucket))
+      const snapshot = "history/metadata_cache.json/20261127T170000Z-abc.json"
+
+      const error = yield* Effect.flip(storage.write(snapshot, bytes("{}"), json("0")))
+      expect(error).toMatchObject({ _tag: "RemoteRejected", operation: "objects.insert", resource: snapshot, status: 400 })
+      const target = yield* Effect.promise(() => fs.realpath(outside)) // the temp directory may be behind a link itself
+      expect(error.message).toBe(
+        `object name "${snapshot}" would be stored at ${path.join(target, "metadata_cache.json", "20261127T170000Z-abc.json")}, ` +
+          `outside the storage directory ${bucket}: ${path.join(bucket, "history")} is a symbolic link to ${target}`
+      )
+      expect(yield* Effect.promise(() => fs.readdir(outside, { recursive: true }))).toEqual([])
+      // Reading, copying and removing through it are refused the same way.
+      for (const attempt of [
+        storage.read(snapshot),
+        storage.stat(snapshot),
+        storage.copy(snapshot, "metadata_cache.json", { ifGenerationMatch: "0" }),
+        storage.copy("metadata_cache.json", snapshot, { ifGenerationMatch: "0" }),
+        storage.remove(snapshot, { ifGenerationMatch: "1" })
+      ]) {
+        expect((yield* Effect.flip(attempt)).message).toMatch(/is a symbolic link to/)
+      }
+    }))
+
+  it.scoped("refuses to write through a symbolic link into its generations sidecar", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      yield* storage.write("metadata_cache.json", bytes("one"), json("0"))
+      yield* Effect.promise(() => fs.symlink(path.join(dir, ".metasync-generations"), path.join(dir, "history")))
+
+      const error = yield* Effect.flip(storage.write("history/metadata_cache.json", bytes("1"), json("0")))
+      const sidecar = path.join(yield* Effect.promise(() => fs.realpath(dir)), ".metasync-generations")
+      expect(error.message).toBe(
+        `object name "history/metadata_cache.json" would be stored at ${path.join(sidecar, "metadata_cache.json")}, ` +
+          `where the storage directory keeps its objects' generations: ${path.join(dir, "history")} is a symbolic link to ${sidecar}`
+      )
+    }))
+
+  it.scoped("follows a symbolic link that stays inside its directory", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.promise(() => fs.mkdir(path.join(dir, "snapshots")))
+      yield* Effect.promise(() => fs.symlink(path.join(dir, "snapshots"), path.join(dir, "history")))
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+
+      yield* storage.write("history/a.json", bytes("{}"), json("0"))
+      expect(yield* Effect.promise(() => fs.readFile(path.join(dir, "snapshots", "a.json"), "utf8"))).toBe("{}")
+    }))
+
+  it.scoped("refuses object names inside its generations sidecar or named like its temporary files", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      const first = yield* storage.write("metadata_cache.json", bytes("one"), json("0"))
+
+      // What a publish does with CACHE_OBJECT=.metasync-generations/metadata_cache.json: read, then
+      // write under the generation it read.
+      const sidecar = ".metasync-generations/metadata_cache.json"
+      const error = yield* Effect.flip(
+        storage.stat(sidecar).pipe(
+          Effect.map(Option.match({ onNone: () => "0", onSome: (info) => info.generation })),
+          Effect.flatMap((generation) => storage.write(sidecar, bytes("1"), json(generation)))
+        )
+      )
+      expect(error).toMatchObject({ _tag: "RemoteRejected", resource: sidecar, status: 400 })
+      expect(error.message).toBe(
+        `object name "${sidecar}" is inside ${path.join(dir, ".metasync-generations")}, where the storage directory keeps its objects' generations`
+      )
+      expect((yield* Effect.flip(storage.read("./.metasync-generations/metadata_cache.json"))).message).toMatch(/keeps its objects' generations/)
+      expect((yield* Effect.flip(storage.write("x.json.metasync-tmp", bytes("1"), json("0")))).message).toMatch(
+        /ends in \.metasync-tmp/
+      )
+      // The object's generation is as it was.
+      expect(Option.map(yield* storage.stat("metadata_cache.json"), (info) => info.generation)).toEqual(Option.some(first.generation))
     }))
 })
 

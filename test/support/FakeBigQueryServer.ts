@@ -16,6 +16,7 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
+import { type OpenConnections, trackConnections } from "./OpenConnections.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Arrangements
@@ -271,6 +272,8 @@ export interface FakeBigQuery {
   /** Requests of one kind, e.g. to assert that a call made exactly one. */
   readonly requestsOf: (kind: RequestKind) => ReadonlyArray<RecordedRequest>
   readonly faults: FaultScript
+  /** The connections clients hold open to it: a cancelled request closes its own. */
+  readonly connections: OpenConnections
   /** Stops the server, dropping open connections and stalled requests. */
   readonly close: () => Promise<void>
 }
@@ -513,6 +516,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     })
   })
 
+  const connections = trackConnections(server)
+
   return new Promise((resolve, reject) => {
     server.once("error", reject)
     server.listen(0, "127.0.0.1", () => {
@@ -528,6 +533,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         requests,
         requestsOf: (kind) => requests.filter((r) => r.kind === kind),
         faults: faults.script,
+        connections,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())

@@ -36,6 +36,7 @@ import { formatTableRef, type TableRef } from "../../contract/TableId.ts"
 import { countQueryBytes } from "../RunCounters.ts"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
 import { RemoteRejected, RemoteTimeout } from "../RemoteErrors.ts"
+import { cancelledOnAbort } from "../RequestCancellation.ts"
 import {
   type BigQuery,
   type BigQueryError,
@@ -349,11 +350,14 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         onTimeout: () => new RemoteTimeout({ ...contextOf(call), timeout_ms: timeoutMs, attempts: 1 })
       })
 
-    /** One HTTP request, its reply decoded with `schema`; no deadline (callers set it). */
+    /**
+     * One HTTP request, its reply decoded with `schema`; no deadline (callers set it). When the
+     * deadline or an interruption cuts it, the request is cancelled and its socket closed.
+     */
     const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
-      Effect.async<unknown, BigQueryError>((resume) => {
+      Effect.async<unknown, BigQueryError>((resume, signal) => {
         try {
-          client.request(
+          cancelledOnAbort(signal, () => client.request(
             {
               method: call.method,
               uri: call.uri,
@@ -370,7 +374,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
                   ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
                   : Effect.fail(toBigQueryError(contextOf(call), error))
               )
-          )
+          ))
         } catch (error) {
           resume(Effect.fail(toBigQueryError(contextOf(call), error)))
         }
