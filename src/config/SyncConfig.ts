@@ -60,6 +60,8 @@ export interface SyncSettings {
   readonly curatedExamplesDir: string
   /** An object prefix in the bucket holding curated example files; `null`: none. */
   readonly curatedExamplesPrefix: string | null
+  /** The largest document published (`MAX_DOCUMENT_BYTES`); `DEFAULT_MAX_DOCUMENT_BYTES` when absent. */
+  readonly maxDocumentBytes?: number
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -67,6 +69,8 @@ export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, S
 /** The seed's table, which the shipped sample describes: the local-mode default target. */
 export const SAMPLE_TABLE_ID = "nlq-ex.test_dataset.events_20210131"
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
+/** Far above any real warehouse's document (a few MiB), low enough for the backend to hold in memory. */
+export const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 ** 2
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/
 
@@ -147,7 +151,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     exampleBytes: raw("EXAMPLE_MAX_BYTES"),
     exampleDryRun: raw("EXAMPLE_DRY_RUN"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
-    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
+    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX"),
+    maxDocumentBytes: raw("MAX_DOCUMENT_BYTES")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -266,7 +271,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     }),
     exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
-    curatedExamplesPrefix
+    curatedExamplesPrefix,
+    maxDocumentBytes: yield* count("MAX_DOCUMENT_BYTES", env.maxDocumentBytes, DEFAULT_MAX_DOCUMENT_BYTES)
   }
 })
 
