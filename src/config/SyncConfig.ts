@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Language } from "../contract/CacheDocument.ts"
 import { parseTableRef, projectIdProblem } from "../contract/TableId.ts"
+import { DEFAULT_MAX_DOCUMENT_BYTES } from "../contract/Limits.ts"
 import { InvalidConfig } from "./InvalidConfig.ts"
 import { exactTarget, parseTargets, type TargetPattern } from "./Targets.ts"
 
@@ -69,8 +70,7 @@ export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, S
 /** The seed's table, which the shipped sample describes: the local-mode default target. */
 export const SAMPLE_TABLE_ID = "nlq-ex.test_dataset.events_20210131"
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
-/** Far above any real warehouse's document (a few MiB), low enough for the backend to hold in memory. */
-export const DEFAULT_MAX_DOCUMENT_BYTES = 64 * 1024 ** 2
+export { DEFAULT_MAX_DOCUMENT_BYTES }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/
 

@@ -16,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { type CacheDocument, parseCacheDocument, renderCacheDocument } from "../contract/CacheDocument.ts"
-import { isGeneratedInTheFuture } from "../contract/GeneratedAt.ts"
+import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
 import {
