@@ -72,7 +72,7 @@ export const readRequestBody = (req: IncomingMessage): Promise<Either.Either<Uin
     const chunks: Array<Buffer> = []
     let received = 0
     const finish = (result: Either.Either<Uint8Array, HttpAnswer>) => {
-      req.off("data", onData).off("end", onEnd).off("error", onError)
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onError)
       resolve(result)
     }
     const onData = (chunk: Buffer) => {
@@ -86,7 +86,8 @@ export const readRequestBody = (req: IncomingMessage): Promise<Either.Either<Uin
     }
     const onEnd = () => finish(Either.right(Buffer.concat(chunks)))
     const onError = () => finish(Either.left(refuse(400, "InvalidRequest", "the request body could not be read")))
-    req.on("data", onData).on("end", onEnd).on("error", onError)
+    // A client that goes away mid-body ends the read without an `end`.
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onError)
   })
 }
 
