@@ -15,6 +15,7 @@ import * as TestClock from "effect/TestClock"
 import { SyncConfig } from "../../src/config/SyncConfig.ts"
 import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { describeDrift } from "../../src/contract/Drift.ts"
+import { formatShow } from "../../src/operations/report.ts"
 import { checkFreshness, DEFAULT_MAX_AGE, diff, history, readLatest, rollback } from "../../src/operations/Operations.ts"
 import { type Alert, AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { MemoryBigQuery, MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
@@ -263,6 +264,16 @@ describe("freshness check", () => {
       expect((alerts[0] as { age_hours: number }).age_hours).toBeLessThan(0)
     }).pipe(Effect.provide(Layer.merge(testLayer(), recordingAlerts(alerts))))
   })
+
+  it.effect("is shown by `show` as suspect, not as fresh", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(DateTime.add(START, { hours: 50 }))
+      yield* setTime(START)
+      const text = formatShow(yield* readLatest, START, DEFAULT_MAX_AGE)
+      expect(text).toContain(`Generated at: ${DateTime.formatIso(at(50))} (2 d 2 h in the future: SUSPECT, ahead of this clock)`)
+    }).pipe(Effect.provide(testLayer())))
 
   it.effect("allows up to 5 minutes of clock skew", () =>
     Effect.gen(function*() {
