@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { traceOf } from "../../src/entry/logging.ts"
-import { answerOf } from "../../src/entry/SyncHttp.ts"
+import { answerOf, answerOfFrameworkError } from "../../src/entry/SyncHttp.ts"
 import { PreconditionFailed } from "../../src/services/RemoteErrors.ts"
 import type { SyncSummary } from "../../src/sync/SyncProgram.ts"
 
@@ -285,6 +285,18 @@ describe("answers to a run's outcome", () => {
       }
     })
     expectNoInternals(JSON.stringify(answer.body))
+  })
+
+  it("answers an error raised around the function by its status when it is the caller's, else as internal", () => {
+    const malformed = answerOfFrameworkError(Object.assign(new Error("Failed to decode param"), { status: 400 }), "incident-2")
+    expect(malformed).toEqual({
+      status: 400,
+      body: { error: { tag: "InvalidRequest", message: "the request could not be read (HTTP 400)" } }
+    })
+    const broken = answerOfFrameworkError(new Error(`boom in ${process.cwd()}/node_modules/router/index.js:42`), "incident-3")
+    expect(broken.status).toBe(500)
+    expect(broken.body).toMatchObject({ error: { tag: "InternalError", incident_id: "incident-3" } })
+    expectNoInternals(JSON.stringify(broken.body))
   })
 
   it("answers a failure with its tag and fields, without a stack", () => {
