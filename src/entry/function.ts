@@ -66,6 +66,8 @@ const logIncident = (message: string, incidentId: string, cause: Cause.Cause<unk
  * `handle` is the one place every request passes first: there, the body is read here, within
  * `MAX_REQUEST_BYTES`, before any parser (which then finds it consumed and skips it), and
  * Express's final handler is replaced by one that answers in this function's JSON shape.
+ * The change is made to functions-framework's own copy of Express, before it builds its app
+ * (it loads this module first); a function instance runs no other Express app.
  */
 const takeOverRequestBodies = () => {
   const frameworkRequire = createRequire(createRequire(import.meta.url).resolve("@google-cloud/functions-framework"))
