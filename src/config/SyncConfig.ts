@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Language } from "../contract/CacheDocument.ts"
 import { parseTableRef, projectIdProblem } from "../contract/TableId.ts"
+import { DEFAULT_MAX_DOCUMENT_BYTES } from "../contract/Limits.ts"
 import { InvalidConfig } from "./InvalidConfig.ts"
 import { exactTarget, parseTargets, type TargetPattern } from "./Targets.ts"
 
@@ -66,6 +67,8 @@ export interface SyncSettings {
   readonly curatedExamplesDir: string
   /** An object prefix in the bucket holding curated example files; `null`: none. */
   readonly curatedExamplesPrefix: string | null
+  /** The largest document published (`MAX_DOCUMENT_BYTES`); `DEFAULT_MAX_DOCUMENT_BYTES` when absent. */
+  readonly maxDocumentBytes?: number
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -73,6 +76,7 @@ export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, S
 /** The seed's table, which the shipped sample describes: the local-mode default target. */
 export const SAMPLE_TABLE_ID = "nlq-ex.test_dataset.events_20210131"
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
+export { DEFAULT_MAX_DOCUMENT_BYTES }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/
 
@@ -153,7 +157,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     exampleBytes: raw("EXAMPLE_MAX_BYTES"),
     exampleDryRun: raw("EXAMPLE_DRY_RUN"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
-    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
+    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX"),
+    maxDocumentBytes: raw("MAX_DOCUMENT_BYTES")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -273,7 +278,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     }),
     exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
-    curatedExamplesPrefix
+    curatedExamplesPrefix,
+    maxDocumentBytes: yield* count("MAX_DOCUMENT_BYTES", env.maxDocumentBytes, DEFAULT_MAX_DOCUMENT_BYTES)
   }
 })
 

@@ -6,6 +6,8 @@
  * 503 for a transient failure (worth retrying), 409 when another run already published a newer
  * document (retrying cannot help), 4xx for the caller's mistakes, 500 for everything else.
  */
+import { randomUUID } from "node:crypto"
+import type { IncomingMessage } from "node:http"
 import * as Cause from "effect/Cause"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -27,12 +29,79 @@ const refuse = (status: number, tag: string, message: string, headers?: Record<s
   ...(headers === undefined ? {} : { headers })
 })
 
+/** An id that ties a 500 answer to the log entry holding its details. */
+export const newIncidentId = (): string => randomUUID()
+
+/**
+ * The answer to a fault inside the function: a short message and an id, never the cause itself
+ * (a stack trace names source files); the caller logs the cause under the same id.
+ */
+export const internalError = (incidentId: string): HttpAnswer => ({
+  status: 500,
+  body: {
+    error: {
+      tag: "InternalError",
+      message: `the function failed unexpectedly; its log has the details under incident_id ${incidentId}`,
+      incident_id: incidentId
+    }
+  }
+})
+
+const tooLarge = (bytes: string): HttpAnswer =>
+  refuse(413, "RequestTooLarge", `the request body has ${bytes} bytes; at most ${MAX_REQUEST_BYTES} are accepted`, {
+    // The rest of the body is never read: the connection cannot carry another request.
+    Connection: "close"
+  })
+
+/**
+ * Reads the request body, at most `MAX_REQUEST_BYTES` of it, before anything else does: a body
+ * announced larger is refused from its `Content-Length` without reading a byte, and a chunked
+ * body is refused as soon as it passes the cap, so an instance never holds more than the cap
+ * per request whatever is sent.
+ */
+export const readRequestBody = (req: IncomingMessage): Promise<Either.Either<Uint8Array, HttpAnswer>> => {
+  const encoding = req.headers["content-encoding"]
+  if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+    return Promise.resolve(Either.left(
+      refuse(415, "UnsupportedMediaType", `the request body must not be compressed (Content-Encoding: ${encoding})`)
+    ))
+  }
+  const declared = req.headers["content-length"]
+  if (declared !== undefined && Number(declared) > MAX_REQUEST_BYTES) return Promise.resolve(Either.left(tooLarge(declared)))
+  return new Promise((resolve) => {
+    const chunks: Array<Buffer> = []
+    let received = 0
+    const finish = (result: Either.Either<Uint8Array, HttpAnswer>) => {
+      req.off("data", onData).off("end", onEnd).off("error", onError).off("close", onError)
+      resolve(result)
+    }
+    const onData = (chunk: Buffer) => {
+      received += chunk.byteLength
+      if (received > MAX_REQUEST_BYTES) {
+        req.pause()
+        finish(Either.left(tooLarge(`more than ${MAX_REQUEST_BYTES}`)))
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = () => finish(Either.right(Buffer.concat(chunks)))
+    const onError = () => finish(Either.left(refuse(400, "InvalidRequest", "the request body could not be read")))
+    // A client that goes away mid-body ends the read without an `end`.
+    req.on("data", onData).on("end", onEnd).on("error", onError).on("close", onError)
+  })
+}
+
 /** Request fields that try to choose what is synced: the deployment's configuration decides that. */
 const TARGETING_FIELDS = new Set(["table", "tables", "table_id", "target", "targets", "bucket", "object", "project"])
 
+/** A JSON value named by its kind, never echoed: a request's value may be huge or deeply nested. */
+const kindOf = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`
+
 /**
- * Checks the method and body. The body is optional; when present it is a JSON object whose only
- * field is `dry_run` (boolean).
+ * Checks the method and body. The body is optional; when present it is a JSON object, sent as
+ * `application/json`, whose only field is `dry_run` (boolean). A body is never ignored: one this
+ * function cannot read is refused, so a request never does something other than it asked.
  */
 export const parseSyncRequest = (
   method: string,
@@ -43,19 +112,23 @@ export const parseSyncRequest = (
     return Either.left(refuse(405, "MethodNotAllowed", `${method} is not supported; POST starts a sync`, { Allow: "POST" }))
   }
   if (rawBody === undefined || rawBody.byteLength === 0) return Either.right({})
-  if (rawBody.byteLength > MAX_REQUEST_BYTES) {
+  if (rawBody.byteLength > MAX_REQUEST_BYTES) return Either.left(tooLarge(String(rawBody.byteLength)))
+  if (contentType === undefined || !/^application\/json\s*(;|$)/i.test(contentType)) {
     return Either.left(
-      refuse(413, "RequestTooLarge", `the request body has ${rawBody.byteLength} bytes; at most ${MAX_REQUEST_BYTES} are accepted`)
+      refuse(
+        415,
+        "UnsupportedMediaType",
+        `the request body must be sent as application/json, not ${contentType ?? "without a Content-Type"}`
+      )
     )
-  }
-  if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) {
-    return Either.left(refuse(400, "InvalidRequest", `the request body must be application/json, not ${contentType}`))
   }
   let body: unknown
   try {
     body = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(rawBody))
   } catch (cause) {
-    return Either.left(refuse(400, "InvalidRequest", `the request body is not JSON: ${String(cause)}`))
+    return Either.left(
+      refuse(400, "InvalidRequest", `the request body is not JSON: ${cause instanceof Error ? cause.message : "unreadable"}`)
+    )
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return Either.left(refuse(400, "InvalidRequest", "the request body must be a JSON object, such as {} or {\"dry_run\": true}"))
@@ -71,14 +144,30 @@ export const parseSyncRequest = (
       )
     }
     if (key !== "dry_run") {
-      return Either.left(refuse(400, "InvalidRequest", `unknown field "${key}"; the only field accepted is "dry_run"`))
+      return Either.left(
+        refuse(400, "InvalidRequest", `unknown field "${key.slice(0, 64)}"; the only field accepted is "dry_run"`)
+      )
     }
   }
   const dryRun = (body as { dry_run?: unknown }).dry_run
   if (dryRun !== undefined && typeof dryRun !== "boolean") {
-    return Either.left(refuse(400, "InvalidRequest", `"dry_run" must be true or false, not ${JSON.stringify(dryRun)}`))
+    return Either.left(refuse(400, "InvalidRequest", `"dry_run" must be true or false, not ${kindOf(dryRun)}`))
   }
   return Either.right(dryRun === true ? { dryRun: true } : {})
+}
+
+/**
+ * The answer to an error raised by the framework around the function (Express's router, say a
+ * malformed URL): its status when it is the caller's mistake, otherwise an internal error, in
+ * this function's JSON shape rather than Express's HTML page.
+ */
+export const answerOfFrameworkError = (error: unknown, incidentId: string): HttpAnswer => {
+  const status = typeof error === "object" && error !== null
+    ? (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode
+    : undefined
+  return typeof status === "number" && status >= 400 && status < 500
+    ? refuse(status, "InvalidRequest", `the request could not be read (HTTP ${status})`)
+    : internalError(incidentId)
 }
 
 const STATUS_BY_TAG: Record<string, number> = {
@@ -92,16 +181,25 @@ const statusOf = (error: { readonly _tag: string }): number =>
     ? 503
     : STATUS_BY_TAG[error._tag] ?? 500
 
-/** The HTTP answer for a finished run. */
-export const answerOf = (exit: Exit.Exit<SyncSummary, { readonly _tag: string; readonly message: string }>): HttpAnswer =>
+/** A failure's fields as the caller needs them; a stack or cause (which name source files) stays in the log. */
+const failureBody = (error: { readonly _tag: string; readonly message: string }) => {
+  const { cause: _cause, stack: _stack, ...fields } = error as typeof error & { cause?: unknown; stack?: unknown }
+  return { error: { ...fields, tag: error._tag, message: error.message } }
+}
+
+/**
+ * The HTTP answer for a finished run. A defect answers `internalError(incidentId)`: log the
+ * cause under the same id.
+ */
+export const answerOf = (
+  exit: Exit.Exit<SyncSummary, { readonly _tag: string; readonly message: string }>,
+  incidentId: string = newIncidentId()
+): HttpAnswer =>
   Exit.match(exit, {
     onSuccess: (summary) => ({ status: 200, body: summary }),
     onFailure: (cause) =>
       Option.match(Cause.failureOption(cause), {
-        onSome: (error) => ({
-          status: statusOf(error),
-          body: { error: { ...error, tag: error._tag, message: error.message } }
-        }),
-        onNone: () => refuse(500, "Defect", Cause.pretty(cause))
+        onSome: (error) => ({ status: statusOf(error), body: failureBody(error) }),
+        onNone: () => internalError(incidentId)
       })
   })

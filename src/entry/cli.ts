@@ -22,7 +22,7 @@ import { readFile } from "node:fs/promises"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { parseCacheDocument } from "../contract/CacheDocument.ts"
 import { mcpCommand } from "../mcp/McpCommand.ts"
-import { checkFreshness, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
+import { checkFreshness, DEFAULT_MAX_AGE, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
 import { syncAndNotify } from "../sync/notify.ts"
 import type { SyncSummary } from "../sync/SyncProgram.ts"
@@ -36,7 +36,7 @@ export const EXIT_PARTIAL = 3
 export const EXIT_STALE = 4
 
 /** A document older than this is stale (`show`, `check`). */
-const DEFAULT_MAX_AGE_HOURS = 26
+const DEFAULT_MAX_AGE_HOURS = Duration.toHours(DEFAULT_MAX_AGE)
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
 
@@ -164,12 +164,14 @@ const check = Command.make("check", { maxAgeHours }, (options) =>
   withServices(Effect.gen(function*() {
     const freshness = yield* checkFreshness(Duration.hours(options.maxAgeHours))
     yield* Console.log(
-      `${freshness.location}: generated ${DateTime.formatIso(freshness.generated_at)}, ${formatAge(freshness.age)} ago: ${
-        freshness.stale ? `STALE (alert ${freshness.alert})` : "fresh"
+      `${freshness.location}: generated ${DateTime.formatIso(freshness.generated_at)}, ${
+        freshness.future
+          ? `${formatAge(freshness.ahead)} in the future: SUSPECT, ahead of this clock (alert ${freshness.alert})`
+          : `${formatAge(freshness.age)} ago: ${freshness.stale ? `STALE (alert ${freshness.alert})` : "fresh"}`
       }`
     )
-    if (freshness.stale) yield* setExitCode(EXIT_STALE)
-  }))).pipe(Command.withDescription("Check the document's age; alert and exit 4 when it is stale"))
+    if (freshness.stale || freshness.future) yield* setExitCode(EXIT_STALE)
+  }))).pipe(Command.withDescription("Check the document's age; alert and exit 4 when it is stale or dated in the future"))
 
 const validate = Command.make(
   "validate",

@@ -9,8 +9,9 @@
  *   A re-check `stat`s the object first and downloads only when its generation changed.
  * - Concurrent callers that find the copy due share one check.
  * - A missing, corrupt or unreadable object never replaces a good copy: the loader keeps serving
- *   the last good document and records why in `lastError`. A document older than `maxAge` is
- *   still served, flagged `expired`.
+ *   the last good document and records why in `lastError`. A document older than `maxAge`, or
+ *   generated in the future (beyond `MAX_FUTURE_SKEW`), is still served, flagged `expired`.
+ * - Every check `stat`s first: an object over `maxDocumentBytes` is never downloaded.
  * - Until a good copy has been loaded, data methods fail with `CacheUnavailable` and every access
  *   tries again.
  */
@@ -36,7 +37,8 @@ import {
   type TableEntry
 } from "../contract/CacheDocument.ts"
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
-import { type StorageError, StorageService } from "../services/Storage/StorageService.ts"
+import { DEFAULT_MAX_DOCUMENT_BYTES, isGeneratedInTheFuture } from "../contract/Limits.ts"
+import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
 import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
 
 /** The object the sync publishes, as the seed named it. */
@@ -106,7 +108,10 @@ export const CacheMetadata = Schema.Struct({
   generator: Schema.NullOr(Generator),
   /** Time since `generated_at` (milliseconds once encoded). */
   age: Schema.NullOr(Schema.DurationFromMillis),
-  /** Older than `maxAge`: still served, but the sync has not published for too long. */
+  /**
+   * Older than `maxAge`, or generated in the future (a wrong clock or a hand-edited file): still
+   * served, but the sync has not published a trustworthy document for too long.
+   */
   expired: Schema.Boolean,
   /** When the copy in memory was downloaded. */
   loadedAt: Schema.NullOr(Schema.DateTimeUtc),
@@ -134,6 +139,8 @@ export interface CacheLoaderOptions {
   readonly maxAge?: Duration.DurationInput | undefined
   /** After a failed check; default 1 minute, never longer than `refreshInterval`. */
   readonly retryInterval?: Duration.DurationInput | undefined
+  /** A larger object is not downloaded (the last good copy stays); default 64 MiB. */
+  readonly maxDocumentBytes?: number | undefined
 }
 
 export interface CacheLoaderApi {
@@ -221,6 +228,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
       refreshMillis,
       Duration.toMillis(Duration.decode(options?.retryInterval ?? DEFAULT_RETRY_INTERVAL))
     )
+    const maxDocumentBytes = options?.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     const location = storage.locate(objectName)
     const state = yield* Ref.make<State>({
       loaded: Option.none(),
@@ -266,17 +274,30 @@ const make = (options: CacheLoaderOptions | undefined) =>
       })
     }
 
+    const tooLarge = (info: Pick<ObjectInfo, "generation" | "size">): Outcome => ({
+      _tag: "Failed",
+      failure: {
+        tag: "DocumentTooLarge",
+        message: `${location} (generation ${info.generation}) has ${info.size} bytes, over the loader's maxDocumentBytes (${maxDocumentBytes}); not loaded`
+      },
+      rejectedGeneration: info.generation
+    })
+
     const download: Effect.Effect<Outcome, StorageError> = Effect.map(
       storage.read(objectName),
       Option.match({
         onNone: (): Outcome => ({ _tag: "Failed", failure: missing, rejectedGeneration: null }),
-        onSome: (content) => decode(content.bytes, content.info.generation)
+        // The object may have been replaced by a larger one since its stat.
+        onSome: (content) =>
+          content.bytes.byteLength > maxDocumentBytes
+            ? tooLarge({ generation: content.info.generation, size: content.bytes.byteLength })
+            : decode(content.bytes, content.info.generation)
       })
     )
 
+    /** A `stat` first, always: its size decides whether the object may be downloaded at all. */
     const fetch = (before: State): Effect.Effect<Outcome, StorageError> => {
       const known = Option.match(before.loaded, { onNone: () => null, onSome: (l) => l.generation })
-      if (known === null && before.rejected === null) return download
       return Effect.flatMap(storage.stat(objectName), (info) => {
         if (Option.isNone(info)) {
           return Effect.succeed<Outcome>({ _tag: "Failed", failure: missing, rejectedGeneration: null })
@@ -286,6 +307,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
         if (before.rejected !== null && generation === before.rejected.generation) {
           return Effect.succeed<Outcome>({ _tag: "Failed", failure: before.rejected.failure, rejectedGeneration: generation })
         }
+        if (info.value.size > maxDocumentBytes) return Effect.succeed(tooLarge(info.value))
         return download
       })
     }
@@ -362,7 +384,8 @@ const make = (options: CacheLoaderOptions | undefined) =>
         generated_at: loaded?.document.generated_at ?? null,
         generator: loaded?.document.generator ?? null,
         age: age === null ? null : Duration.millis(age),
-        expired: age !== null && age > maxAgeMillis,
+        expired: loaded !== null &&
+          (age !== null && age > maxAgeMillis || isGeneratedInTheFuture(loaded.document.generated_at, now)),
         loadedAt: loaded === null ? null : DateTime.unsafeMake(loaded.loadedAt),
         checkedAt: s.checkedAt === null ? null : DateTime.unsafeMake(s.checkedAt),
         lastError: s.lastError,

@@ -84,6 +84,8 @@ export interface CacheTiming {
   readonly maxAge?: Duration.DurationInput | undefined
   /** Default 1 minute. */
   readonly retryInterval?: Duration.DurationInput | undefined
+  /** The largest document downloaded, in bytes (checked on the object's size before download); default 64 MiB. */
+  readonly maxDocumentBytes?: number | undefined
 }
 
 export type SchemaInfoJson = typeof SchemaInfo.Encoded

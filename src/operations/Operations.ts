@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { type CacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
 import { computeDrift, type SchemaDrift } from "../contract/Drift.ts"
+import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { AlertService, type AlertOutcome } from "../services/Alerting/AlertService.ts"
 import { ResourceNotFound } from "../services/RemoteErrors.ts"
@@ -83,30 +84,52 @@ export const rollback = (snapshot: string) =>
     return { from: source, location: storage.locate(settings.objectName), generation: written.generation }
   })
 
+/** A document older than this is stale (`show`, `check`): a daily schedule, with two hours' slack. */
+export const DEFAULT_MAX_AGE: Duration.Duration = Duration.hours(26)
+
 export interface Freshness {
   readonly location: string
   readonly generated_at: DateTime.Utc
+  /** Time since `generated_at`; zero for a document generated in the future. */
   readonly age: Duration.Duration
   readonly stale: boolean
+  /** Time `generated_at` lies ahead of this clock; zero for a document from the past. */
+  readonly ahead: Duration.Duration
+  /** Generated more than `MAX_FUTURE_SKEW` in the future: no working sync wrote it, and it would never go stale. */
+  readonly future: boolean
   readonly alert: AlertOutcome | null
 }
 
-/** Is the latest document older than `maxAge`? If so, the stale-cache alert goes out. */
-export const checkFreshness = (maxAge: Duration.Duration) =>
+/**
+ * Is the latest document older than `maxAge`, or stamped in the future? Either way the
+ * stale-cache alert goes out (with a negative age for a document from the future).
+ */
+export const checkFreshness = (maxAge: Duration.Duration = DEFAULT_MAX_AGE) =>
   Effect.gen(function*() {
     const latest = yield* readLatest
     const now = yield* DateTime.now
-    const age = Duration.millis(DateTime.distance(latest.document.generated_at, now))
+    const sinceGenerated = DateTime.distance(latest.document.generated_at, now)
+    const age = Duration.millis(Math.max(0, sinceGenerated))
+    const ahead = Duration.millis(Math.max(0, -sinceGenerated))
     const stale = Duration.greaterThan(age, maxAge)
+    const future = isGeneratedInTheFuture(latest.document.generated_at, DateTime.toEpochMillis(now))
     const alerts = yield* AlertService
-    const alert = stale
+    const alert = stale || future
       ? yield* alerts.notify({
         kind: "stale_cache",
         generated_at: DateTime.formatIso(latest.document.generated_at),
-        age_hours: Math.round(Duration.toHours(age) * 10) / 10,
+        age_hours: Math.round((sinceGenerated / 3_600_000) * 10) / 10,
         threshold_hours: Duration.toHours(maxAge),
         target: latest.location
       })
       : null
-    return { location: latest.location, generated_at: latest.document.generated_at, age, stale, alert } satisfies Freshness
+    return {
+      location: latest.location,
+      generated_at: latest.document.generated_at,
+      age,
+      stale,
+      ahead,
+      future,
+      alert
+    } satisfies Freshness
   })

@@ -5,6 +5,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import type { CacheDocument } from "../contract/CacheDocument.ts"
 import { describeDrift, type SchemaDrift } from "../contract/Drift.ts"
+import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { countFields } from "../contract/Field.ts"
 import type { Snapshot } from "../sync/history.ts"
 import type { StoredDocument } from "./Operations.ts"
@@ -25,14 +26,17 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 /** `metasync show`: tables, freshness, metrics and health of the latest document. */
 export const formatShow = (stored: StoredDocument, now: DateTime.Utc, maxAge: Duration.Duration): string => {
   const doc: CacheDocument = stored.document
-  const age = Duration.millis(DateTime.distance(doc.generated_at, now))
+  const sinceGenerated = DateTime.distance(doc.generated_at, now)
+  const age = Duration.millis(Math.max(0, sinceGenerated))
   const width = Math.max(...doc.tables.map((t) => t.table_id.length))
   const metrics = doc.metrics
   const lines = [
     `Document: ${stored.location} (generation ${stored.info.generation}, ${kib(stored.info.size)})`,
     `Format ${doc.format_version}, written by ${doc.generator.name} ${doc.generator.version}`,
-    `Generated at: ${iso(doc.generated_at)} (${formatAge(age)} ago${
-      Duration.greaterThan(age, maxAge) ? `: STALE, older than ${formatAge(maxAge)}` : ""
+    `Generated at: ${iso(doc.generated_at)} (${
+      isGeneratedInTheFuture(doc.generated_at, DateTime.toEpochMillis(now))
+        ? `${formatAge(Duration.millis(-sinceGenerated))} in the future: SUSPECT, ahead of this clock`
+        : `${formatAge(age)} ago${Duration.greaterThan(age, maxAge) ? `: STALE, older than ${formatAge(maxAge)}` : ""}`
     })`,
     `Tables: ${doc.tables.length}`,
     ...doc.tables.map((t) =>

@@ -8,12 +8,15 @@
  */
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { type CacheDocument, makeCacheDocument } from "../contract/CacheDocument.ts"
 import { computeDrift, describeDrift } from "../contract/Drift.ts"
+import { MAX_FUTURE_SKEW } from "../contract/Limits.ts"
+import { AlertService } from "../services/Alerting/AlertService.ts"
 import { countFields } from "../contract/Field.ts"
 import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
@@ -120,6 +123,29 @@ const plan = (options: SyncOptions) =>
     }
   })
 
+/**
+ * A document stamped in the future was replaced: say so in the log and to the team, whose clock or
+ * hand-edit produced it. Alerted as a stale cache — the published document could not be trusted —
+ * with its (negative) age.
+ */
+const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocument, location: string) =>
+  Effect.gen(function*() {
+    const ahead = DateTime.distance(replacement.generated_at, generatedAt)
+    yield* Effect.logWarning(
+      `replaced a document generated in the future (${DateTime.formatIso(generatedAt)}, ${
+        Math.round(ahead / 60_000)
+      } min ahead of this run's clock)`
+    ).pipe(Effect.annotateLogs({ object: location, published_generated_at: DateTime.formatIso(generatedAt) }))
+    const alerts = yield* AlertService
+    yield* alerts.notify({
+      kind: "stale_cache",
+      generated_at: DateTime.formatIso(generatedAt),
+      age_hours: -Math.round(ahead / 360_000) / 10,
+      threshold_hours: Math.round(Duration.toHours(MAX_FUTURE_SKEW) * 100) / 100,
+      target: location
+    })
+  })
+
 /** Drift lines logged per run at most; the document keeps them all. */
 const MAX_DRIFT_LOG_LINES = 50
 
@@ -151,6 +177,7 @@ export const syncOnce = (options: SyncOptions = {}) =>
       })
     )
     const finished = yield* Clock.currentTimeMillis
+    if (published.replacedFutureDocument !== null) yield* reportFutureDocument(published.replacedFutureDocument, run.draft, published.location)
     if (document.metrics !== null) {
       yield* Effect.logInfo("sync metrics").pipe(Effect.annotateLogs(metricsLogFields(document.metrics)))
     }

@@ -5,14 +5,19 @@
  * - It is written as a history snapshot, then copied over the latest object, conditional on the
  *   generation read just before, so two overlapping runs cannot both win; the loser fails with
  *   `PreconditionFailed`.
- * - A document generated later than ours that is already published is never replaced.
+ * - A document generated later than ours that is already published is never replaced, unless it
+ *   claims to be generated in the future (beyond `MAX_FUTURE_SKEW`): no working sync wrote it, and
+ *   kept, it would block every run for ever.
+ * - A document over `maxDocumentBytes` is never written: the backend could not load it.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { type CacheDocument, parseCacheDocument, renderCacheDocument } from "../contract/CacheDocument.ts"
-import { SyncConfig } from "../config/SyncConfig.ts"
+import { isGeneratedInTheFuture } from "../contract/Limits.ts"
+import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
 import {
   type ObjectContent,
@@ -25,6 +30,30 @@ import { retryRemote } from "./RetryPolicy.ts"
 
 export const DOCUMENT_CONTENT_TYPE = "application/json; charset=utf-8"
 
+/** The rendered document is larger than `MAX_DOCUMENT_BYTES`; nothing was written. */
+export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("DocumentTooLarge", {
+  /** Where the document would have gone. */
+  location: Schema.String,
+  bytes: Schema.Number,
+  max_bytes: Schema.Number
+}) {
+  override get message(): string {
+    return `the document for ${this.location} has ${this.bytes} bytes, over MAX_DOCUMENT_BYTES (${this.max_bytes}); nothing was written (target fewer tables, or raise the cap if the backend can load it)`
+  }
+}
+
+/** The document as bytes, within the configured cap. */
+const renderWithinCap = (doc: CacheDocument, location: string) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const bytes = new TextEncoder().encode(yield* renderCacheDocument(doc, location))
+    const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
+    if (bytes.byteLength > maxBytes) {
+      return yield* new DocumentTooLarge({ location, bytes: bytes.byteLength, max_bytes: maxBytes })
+    }
+    return bytes
+  })
+
 export interface Published {
   /** Where the document went: `gs://bucket/object` or a file path. */
   readonly location: string
@@ -35,6 +64,8 @@ export interface Published {
   readonly snapshot: string | null
   /** Snapshots removed by retention. */
   readonly pruned: ReadonlyArray<string>
+  /** The `generated_at` of a document from the future that this one replaced; `null` when none was. */
+  readonly replacedFutureDocument: DateTime.Utc | null
 }
 
 /** Renders and checks the document as `publishDocument` would, and writes nothing. */
@@ -42,13 +73,14 @@ export const dryRunPublish = (doc: CacheDocument, objectName: string, _previous?
   Effect.gen(function*() {
     const storage = yield* StorageService
     const location = storage.locate(objectName)
-    const text = yield* renderCacheDocument(doc, location)
+    const bytes = yield* renderWithinCap(doc, location)
     return {
       location,
       generation: null,
-      bytes: new TextEncoder().encode(text).byteLength,
+      bytes: bytes.byteLength,
       snapshot: null,
-      pruned: []
+      pruned: [],
+      replacedFutureDocument: null
     } satisfies Published
   })
 
@@ -95,11 +127,15 @@ export const publishDocument = (doc: CacheDocument, objectName: string, previous
     const settings = yield* SyncConfig
     const storage = yield* StorageService
     const location = storage.locate(objectName)
-    const bytes = new TextEncoder().encode(yield* renderCacheDocument(doc, location))
+    const bytes = yield* renderWithinCap(doc, location)
 
+    let replacedFutureDocument: DateTime.Utc | null = null
     if (Option.isSome(previous) && Option.isSome(previous.value.document)) {
       const published = previous.value.document.value
-      if (DateTime.greaterThan(published.generated_at, doc.generated_at)) {
+      // Our own document is stamped with the clock's time: "the future" is measured from it.
+      if (isGeneratedInTheFuture(published.generated_at, DateTime.toEpochMillis(doc.generated_at))) {
+        replacedFutureDocument = published.generated_at
+      } else if (DateTime.greaterThan(published.generated_at, doc.generated_at)) {
         return yield* new PreconditionFailed({
           service: "storage",
           operation: "objects.insert",
@@ -131,5 +167,12 @@ export const publishDocument = (doc: CacheDocument, objectName: string, previous
     const pruned = yield* pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
       Effect.catchAll((error) => Effect.as(Effect.logWarning(`history pruning failed: ${error.message}`), []))
     )
-    return { location, generation: written.generation, bytes: bytes.byteLength, snapshot, pruned } satisfies Published
+    return {
+      location,
+      generation: written.generation,
+      bytes: bytes.byteLength,
+      snapshot,
+      pruned,
+      replacedFutureDocument
+    } satisfies Published
   }).pipe(Effect.withSpan("sync.publish"))

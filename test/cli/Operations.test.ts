@@ -2,7 +2,7 @@
  * The operations behind the CLI, in-process on the in-memory bucket and warehouse, with the
  * TestClock standing in for time: history retention, rollback, diff and the freshness check.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -15,14 +15,16 @@ import * as TestClock from "effect/TestClock"
 import { SyncConfig } from "../../src/config/SyncConfig.ts"
 import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { describeDrift } from "../../src/contract/Drift.ts"
-import { checkFreshness, diff, history, readLatest, rollback } from "../../src/operations/Operations.ts"
-import { AlertService } from "../../src/services/Alerting/AlertService.ts"
+import { formatShow } from "../../src/operations/report.ts"
+import { checkFreshness, DEFAULT_MAX_AGE, diff, history, readLatest, rollback } from "../../src/operations/Operations.ts"
+import { type Alert, AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { MemoryBigQuery, MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { ExampleGeneratorService } from "../../src/services/ExampleGenerator/ExampleGeneratorService.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { historyPrefix, pruneHistory } from "../../src/sync/history.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import { ageLatestDocument, type CliWorkspace, makeCliWorkspace } from "../support/CliRunner.ts"
 import { GA4_TABLE_ID, ga4Table, testLayer, testSettings } from "../support/TestLayers.ts"
 
 const OBJECT = "metadata_cache.json"
@@ -233,10 +235,93 @@ describe("freshness check", () => {
       expect(DateTime.formatIso(stale.generated_at)).toBe(DateTime.formatIso(at(0)))
     }).pipe(Effect.provide(testLayer())))
 
+  it.effect("uses 26 hours when no maximum age is given", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(at(0))
+      expect(Duration.toHours(DEFAULT_MAX_AGE)).toBe(26)
+
+      yield* setTime(at(26))
+      expect((yield* checkFreshness()).stale).toBe(false)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect((yield* checkFreshness()).stale).toBe(true)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("reports a document generated more than 5 minutes in the future, and alerts", () => {
+    const alerts: Array<Alert> = []
+    return Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(DateTime.unsafeMake("2099-01-01T00:00:00Z"))
+
+      yield* setTime(at(0))
+      const freshness = yield* checkFreshness()
+      expect(freshness).toMatchObject({ future: true, stale: false, alert: "sent" })
+      expect(Duration.toMillis(freshness.age)).toBe(0)
+      expect(Duration.toMillis(freshness.ahead)).toBe(DateTime.distance(at(0), DateTime.unsafeMake("2099-01-01T00:00:00Z")))
+      expect(alerts).toEqual([expect.objectContaining({ kind: "stale_cache", generated_at: "2099-01-01T00:00:00.000Z" })])
+      expect((alerts[0] as { age_hours: number }).age_hours).toBeLessThan(0)
+    }).pipe(Effect.provide(Layer.merge(testLayer(), recordingAlerts(alerts))))
+  })
+
+  it.effect("is shown by `show` as suspect, not as fresh", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(DateTime.add(START, { hours: 50 }))
+      yield* setTime(START)
+      const text = formatShow(yield* readLatest, START, DEFAULT_MAX_AGE)
+      expect(text).toContain(`Generated at: ${DateTime.formatIso(at(50))} (2 d 2 h in the future: SUSPECT, ahead of this clock)`)
+    }).pipe(Effect.provide(testLayer())))
+
+  it.effect("allows up to 5 minutes of clock skew", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncAt(DateTime.add(START, { minutes: 5 }))
+
+      yield* setTime(START)
+      expect(yield* checkFreshness()).toMatchObject({ future: false, stale: false, alert: null })
+      yield* setTime(DateTime.subtract(START, { millis: 1 }))
+      expect((yield* checkFreshness()).future).toBe(true)
+    }).pipe(Effect.provide(testLayer())))
+
   it.effect("fails when nothing is published", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(checkFreshness(Duration.hours(1)))
       expect(error._tag).toBe("ResourceNotFound")
       expect(error.message).toBe(`gs://test-bucket/${OBJECT} does not exist`)
     }).pipe(Effect.provide(testLayer())))
+})
+
+/** An alert service that keeps what it is told, for a test to read. */
+const recordingAlerts = (sent: Array<Alert>) =>
+  Layer.succeed(AlertService, AlertService.of({ notify: (alert) => Effect.sync(() => (sent.push(alert), "sent" as const)) }))
+
+describe("metasync check, the command", () => {
+  const workspaces: Array<CliWorkspace> = []
+  afterEach(async () => {
+    await Promise.all(workspaces.splice(0).map((w) => w.remove()))
+  })
+
+  it("exits 4 for a document dated in the future, and by default at 26 hours", async () => {
+    const ws = await makeCliWorkspace()
+    workspaces.push(ws)
+    const sync = await ws.run(["sync", "--json"])
+    expect(sync.code, sync.stderr).toBe(0)
+
+    // Minutes of slack either side of the default threshold, for a busy machine's clock.
+    await ageLatestDocument(ws, 25.9)
+    const fresh = await ws.run(["check"])
+    expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0)
+    await ageLatestDocument(ws, 26.1)
+    expect((await ws.run(["check"])).code).toBe(4)
+
+    const future = await ageLatestDocument(ws, -24 * 365)
+    const suspect = await ws.run(["check"])
+    expect(suspect.code, suspect.stdout + suspect.stderr).toBe(4)
+    expect(suspect.stdout.trim()).toMatch(/in the future: SUSPECT, ahead of this clock \(alert disabled\)$/)
+    expect(suspect.stdout.trim()).toContain(`${ws.documentFile}: generated ${future}, 36`)
+  }, 120_000)
 })

@@ -159,6 +159,7 @@ const expectSameColumns = (
 
 describe("the function in its own process", () => {
   it("answers a POST with the run's summary and publishes what BigQuery described", async () => {
+    const tableReadsBefore = bigQuery.requestsOf("tables.get").length
     const response = await post()
     const text = await response.text()
     expect(response.status, text).toBe(200)
@@ -173,7 +174,7 @@ describe("the function in its own process", () => {
       object: `gs://${BUCKET}/${OBJECT}`,
       generation: stored?.generation
     })
-    expect(bigQuery.requestsOf("tables.get")).toHaveLength(1)
+    expect(bigQuery.requestsOf("tables.get")).toHaveLength(tableReadsBefore + 1)
 
     const loader = createCacheLoader({ bucket: BUCKET, apiEndpoint: gcs.url })
     try {
@@ -204,7 +205,11 @@ describe("the function in its own process", () => {
   })
 
   it("answers a run that fails for good with 500 and its tag, and logs it as an ERROR entry", async () => {
+    // Arranged here, not left by another test: a document that the failed run must leave as it was.
+    const arranged = await post()
+    expect(arranged.status, await arranged.text()).toBe(200)
     const before = publishedObject(gcs)
+    expect(before).toBeDefined()
     const logFrom = stdout.length
     bigQuery.faults.inject(Fault.status(403, "accessDenied"), { kind: "tables.get" })
 
@@ -222,6 +227,37 @@ describe("the function in its own process", () => {
     await waitFor("ERROR log line", () => errorLine() !== undefined, 10_000)
     expect(String(errorLine()?.error)).toContain("AllTablesFailed")
     // The document published before is still there, untouched.
+    expect(publishedObject(gcs)?.generation).toBe(before?.generation)
+  })
+
+  it("reads request bodies itself: none ignored, none buffered past the cap, no HTML error page", async () => {
+    const before = publishedObject(gcs)
+    // No Content-Type: functions-framework's parsers skip such a body; the function must not.
+    const untyped = await fetch(base, { method: "POST", body: new TextEncoder().encode("{\"dry_run\": true}") })
+    expect(untyped.status).toBe(415)
+    expect(((await untyped.json()) as ErrorBody).error.tag).toBe("UnsupportedMediaType")
+
+    const malformed = await post("{nope")
+    const text = await malformed.text()
+    expect(malformed.status).toBe(400)
+    expect((JSON.parse(text) as ErrorBody).error.tag).toBe("InvalidRequest")
+    expect(text).not.toMatch(/\n\s+at \S|\.js:\d+|node_modules|<pre>/)
+
+    // A body announced at 100 MB gets its 413 while the client has sent none of it.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(base).port), "127.0.0.1")
+      let received = ""
+      socket.setEncoding("utf8").on("data", (chunk: string) => {
+        received += chunk
+        if (received.includes("RequestTooLarge")) {
+          socket.destroy()
+          resolve(received)
+        }
+      })
+      socket.on("error", reject).on("close", () => reject(new Error(`closed without an answer: ${received}`)))
+      socket.write("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n")
+    })
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /)
     expect(publishedObject(gcs)?.generation).toBe(before?.generation)
   })
 })

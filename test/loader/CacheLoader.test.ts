@@ -89,6 +89,9 @@ const withLoader = <A, E>(
 
 const callsOf = Effect.flatMap(MemoryStorageControl, (bucket) => bucket.calls)
 
+/** The first load: a `stat` (whose size decides whether to download), then one download. */
+const FIRST_LOAD = [{ operation: "stat", name: OBJECT }, { operation: "read", name: OBJECT }]
+
 describe("CacheLoader", () => {
   it.effect("serves a version-2 document through every method", () =>
     withLoader(Effect.gen(function*() {
@@ -143,7 +146,7 @@ describe("CacheLoader", () => {
       expect(metadata.loadedAt).toEqual(NOW)
       expect(metadata.checkedAt).toEqual(NOW)
       // One download served every call.
-      expect(yield* callsOf).toEqual([{ operation: "read", name: OBJECT }])
+      expect(yield* callsOf).toEqual(FIRST_LOAD)
     })))
 
   it.effect("serves the seed's example document, written before format versions existed", () =>
@@ -244,7 +247,7 @@ describe("CacheLoader", () => {
       const second = yield* bucket.put(OBJECT, render(documentAt("2024-01-15T23:00:00Z", "1.1.0")))
       yield* TestClock.adjust("59 minutes")
       expect((yield* loader.getCacheMetadata).generation).toBe(first)
-      expect(yield* callsOf).toEqual([{ operation: "read", name: OBJECT }])
+      expect(yield* callsOf).toEqual(FIRST_LOAD)
 
       yield* TestClock.adjust("1 minute")
       const refreshed = yield* loader.getCacheMetadata
@@ -252,7 +255,7 @@ describe("CacheLoader", () => {
       expect(refreshed.generator).toEqual({ name: "metasync", version: "1.1.0" })
       expect(refreshed.loadedAt).toEqual(DateTime.add(NOW, { hours: 1 }))
       expect(yield* callsOf).toEqual([
-        { operation: "read", name: OBJECT },
+        ...FIRST_LOAD,
         { operation: "stat", name: OBJECT },
         { operation: "read", name: OBJECT }
       ])
@@ -263,11 +266,11 @@ describe("CacheLoader", () => {
       expect(unchanged.generation).toBe(second)
       expect(unchanged.loadedAt).toEqual(DateTime.add(NOW, { hours: 1 }))
       expect(unchanged.checkedAt).toEqual(DateTime.add(NOW, { hours: 2 }))
-      expect((yield* callsOf).slice(3)).toEqual([{ operation: "stat", name: OBJECT }])
+      expect((yield* callsOf).slice(4)).toEqual([{ operation: "stat", name: OBJECT }])
 
       // `refresh` checks at once, whatever the copy's age.
       yield* loader.refresh
-      expect((yield* callsOf).slice(4)).toEqual([{ operation: "stat", name: OBJECT }])
+      expect((yield* callsOf).slice(5)).toEqual([{ operation: "stat", name: OBJECT }])
     })))
 
   it.effect("flags a document older than 24 hours as expired and still serves it", () =>
@@ -282,6 +285,86 @@ describe("CacheLoader", () => {
       expect(metadata.available).toBe(true)
       expect((yield* loader.getSchemaInfo).table_id).toBe(EVENTS)
     })))
+
+  it.effect("expires a document by default exactly when it is older than 24 hours", () =>
+    withLoader(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(OBJECT, render(documentAt("2024-01-15T00:00:00Z")))
+      const loader = yield* CacheLoader
+
+      const atTheLimit = yield* loader.getCacheMetadata
+      expect(atTheLimit.age).toEqual(Duration.hours(24))
+      expect(atTheLimit.expired).toBe(false)
+      yield* TestClock.adjust(Duration.millis(1))
+      expect((yield* loader.getCacheMetadata).expired).toBe(true)
+    })))
+
+  it.effect("treats a document generated more than 5 minutes in the future as expired, and still serves it", () =>
+    withLoader(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(OBJECT, render(documentAt("2099-01-01T00:00:00Z")))
+      const loader = yield* CacheLoader
+
+      const metadata = yield* loader.getCacheMetadata
+      expect(metadata).toMatchObject({ available: true, expired: true })
+      expect(metadata.age).toEqual(Duration.zero)
+      expect((yield* loader.getSchemaInfo).table_id).toBe(EVENTS)
+    })))
+
+  it.effect("allows a document up to 5 minutes ahead of its clock", () =>
+    withLoader(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const ahead = DateTime.add(NOW, { minutes: 5 })
+      yield* bucket.put(OBJECT, render(documentAt(DateTime.formatIso(ahead))))
+      const loader = yield* CacheLoader
+      expect((yield* loader.getCacheMetadata).expired).toBe(false)
+
+      yield* bucket.put(OBJECT, render(documentAt(DateTime.formatIso(DateTime.add(ahead, { millis: 1 })))))
+      expect((yield* loader.refresh).expired).toBe(true)
+    })))
+
+  it.effect("does not download an object over maxDocumentBytes, and keeps its last good copy", () =>
+    withLoader(
+      Effect.gen(function*() {
+        const bucket = yield* MemoryStorageControl
+        const good = yield* bucket.put(OBJECT, render(documentAt("2024-01-15T17:00:00Z")))
+        const loader = yield* CacheLoader
+        expect((yield* loader.getCacheMetadata).generation).toBe(good)
+
+        const huge = yield* bucket.put(OBJECT, JSON.stringify({ padding: "x".repeat(200_000) }))
+        const callsBefore = (yield* callsOf).length
+        const metadata = yield* loader.refresh
+
+        expect((yield* callsOf).slice(callsBefore)).toEqual([{ operation: "stat", name: OBJECT }])
+        expect(metadata).toMatchObject({ available: true, generation: good })
+        expect(metadata.lastError?.tag).toBe("DocumentTooLarge")
+        expect(metadata.lastError?.message).toMatch(
+          new RegExp(`^gs://test-bucket/metadata_cache.json \\(generation ${huge}\\) has 2000\\d\\d bytes, over the loader's maxDocumentBytes \\(100000\\); not loaded$`)
+        )
+        expect((yield* loader.getSchemaInfo).table_id).toBe(EVENTS)
+
+        // The same generation is not looked at again; a new one within the cap is loaded.
+        yield* loader.refresh
+        expect((yield* callsOf).slice(callsBefore + 1)).toEqual([{ operation: "stat", name: OBJECT }])
+        const next = yield* bucket.put(OBJECT, render(documentAt("2024-01-15T23:00:00Z")))
+        expect((yield* loader.refresh)).toMatchObject({ generation: next, lastError: null })
+      }),
+      testLayer({ maxDocumentBytes: 100_000 })
+    ))
+
+  it.effect("does not download an object over maxDocumentBytes when it has no copy yet", () =>
+    withLoader(
+      Effect.gen(function*() {
+        const bucket = yield* MemoryStorageControl
+        yield* bucket.put(OBJECT, render(documentAt("2024-01-15T17:00:00Z")))
+        const loader = yield* CacheLoader
+        const error = yield* Effect.flip(loader.getSchemaInfo)
+        expect(error._tag).toBe("CacheUnavailable")
+        expect(error.message).toMatch(/over the loader's maxDocumentBytes \(1000\); not loaded/)
+        expect(yield* callsOf).toEqual([{ operation: "stat", name: OBJECT }])
+      }),
+      testLayer({ maxDocumentBytes: 1000 })
+    ))
 
   it.effect("honours a shorter maxAge", () =>
     withLoader(
@@ -479,7 +562,7 @@ describe("CacheLoader", () => {
             3,
             EVENTS
           ])
-          expect(yield* callsOf).toEqual([{ operation: "read", name: OBJECT }])
+          expect(yield* callsOf).toEqual(FIRST_LOAD)
         }),
         layer
       )

@@ -41,6 +41,34 @@ const version2 = (generatedAt: Date) =>
 const tempDirectory = () => fs.mkdtempSync(path.join(os.tmpdir(), "metasync-loader-"))
 
 describe("createCacheLoader", () => {
+  it("refuses a document over its maxDocumentBytes, saying why", async () => {
+    const directory = tempDirectory()
+    fs.writeFileSync(path.join(directory, "metadata_cache.json"), version2(new Date()))
+    const loader = createCacheLoader({ directory }, { maxDocumentBytes: 100 })
+    try {
+      expect(await loader.isCacheAvailable()).toBe(false)
+      expect((await loader.getCacheMetadata()).lastError).toMatchObject({
+        tag: "DocumentTooLarge",
+        message: expect.stringMatching(/over the loader's maxDocumentBytes \(100\); not loaded$/)
+      })
+    } finally {
+      await loader.close()
+      fs.rmSync(directory, { recursive: true, force: true })
+    }
+  })
+
+  it("flags a document generated in the future as expired", async () => {
+    const directory = tempDirectory()
+    fs.writeFileSync(path.join(directory, "metadata_cache.json"), version2(new Date("2099-01-01T00:00:00Z")))
+    const loader = createCacheLoader({ directory })
+    try {
+      expect(await loader.getCacheMetadata()).toMatchObject({ available: true, expired: true, generated_at: "2099-01-01T00:00:00.000Z" })
+    } finally {
+      await loader.close()
+      fs.rmSync(directory, { recursive: true, force: true })
+    }
+  })
+
   it("serves the seed's document from a local directory as plain JSON", async () => {
     const directory = tempDirectory()
     const file = path.join(directory, "metadata_cache.json")

@@ -22,6 +22,10 @@ import {
   MemoryExampleGeneratorControl
 } from "../../src/services/ExampleGenerator/MemoryExampleGenerator.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Logger from "effect/Logger"
+import { DEFAULT_MAX_DOCUMENT_BYTES, loadSyncSettings } from "../../src/config/SyncConfig.ts"
+import { type Alert, AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { GA4_TABLE_ID, ga4Table, testLayer } from "../support/TestLayers.ts"
 
 const OBJECT = "metadata_cache.json"
@@ -183,15 +187,16 @@ describe("one sync", () => {
       const warehouse = yield* MemoryBigQueryControl
       const bucket = yield* MemoryStorageControl
       yield* warehouse.putTable(ga4Table())
-      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-28T00:00:00Z")))
+      // An overlapping run that finished two minutes after this one started.
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-28T00:02:00Z")))
       yield* syncOnce()
       const newer = Option.getOrThrow(yield* bucket.get(OBJECT))
 
-      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-27T00:00:00Z")))
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-28T00:00:00Z")))
       const error = yield* Effect.flip(syncOnce())
 
       expect(error._tag).toBe("PreconditionFailed")
-      expect(error.message).toMatch(/a newer document \(generated at 2026-11-28T00:00:00.000Z\) is already published/)
+      expect(error.message).toMatch(/a newer document \(generated at 2026-11-28T00:02:00.000Z\) is already published/)
       const after = Option.getOrThrow(yield* bucket.get(OBJECT))
       expect(after.info.generation).toBe(newer.info.generation)
     }).pipe(Effect.provide(testLayer())))
@@ -269,4 +274,104 @@ describe("one sync", () => {
       expect((yield* warehouse.calls).filter((c) => c.operation === "dryRun")).toEqual([])
       expect((yield* published).examples.every((e) => e.estimated_bytes === undefined)).toBe(true)
     }).pipe(Effect.provide(testLayer({ mode: "local" }))))
+
+})
+
+/** An alert service that keeps what it is told, for a test to read. */
+const recordingAlerts = (sent: Array<Alert>) =>
+  Layer.succeed(AlertService, AlertService.of({ notify: (alert) => Effect.sync(() => (sent.push(alert), "sent" as const)) }))
+
+/** A logger that keeps `level message` lines, for a test to read. */
+const recordingLogger = (lines: Array<string>) =>
+  Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => {
+    lines.push(`${logLevel.label} ${Array.isArray(message) ? message.join(" ") : String(message)}`)
+  }))
+
+const iso = (text: string) => DateTime.toEpochMillis(DateTime.unsafeMake(text))
+
+describe("a document generated in the future", () => {
+  it.effect("is replaced, with a warning in the log and an alert", () => {
+    const alerts: Array<Alert> = []
+    const logs: Array<string> = []
+    return Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      yield* TestClock.setTime(iso("2099-01-01T00:00:00Z"))
+      yield* syncOnce()
+
+      yield* TestClock.setTime(iso("2026-11-28T00:00:00Z"))
+      const summary = yield* syncOnce()
+
+      expect(summary.status).toBe("ok")
+      expect(DateTime.formatIso((yield* published).generated_at)).toBe("2026-11-28T00:00:00.000Z")
+      expect(logs).toContainEqual(expect.stringMatching(
+        /^WARN replaced a document generated in the future \(2099-01-01T00:00:00.000Z, \d+ min ahead of this run's clock\)$/
+      ))
+      expect(alerts).toEqual([expect.objectContaining({
+        kind: "stale_cache",
+        generated_at: "2099-01-01T00:00:00.000Z",
+        target: "gs://test-bucket/metadata_cache.json"
+      })])
+      expect((alerts[0] as { age_hours: number }).age_hours).toBeLessThan(0)
+    }).pipe(Effect.provide(Layer.mergeAll(testLayer(), recordingAlerts(alerts), recordingLogger(logs))))
+  })
+
+  it.effect("is replaced when more than 5 minutes ahead; one up to 5 minutes ahead is newer and wins (409)", () => {
+    const alerts: Array<Alert> = []
+    return Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      const now = iso("2026-11-28T00:00:00Z")
+
+      yield* TestClock.setTime(now + 5 * 60_000)
+      yield* syncOnce()
+      yield* TestClock.setTime(now)
+      const error = yield* Effect.flip(syncOnce())
+      expect(error._tag).toBe("PreconditionFailed")
+
+      yield* TestClock.setTime(now + 5 * 60_000 + 1)
+      yield* syncOnce()
+      yield* TestClock.setTime(now)
+      yield* syncOnce()
+      expect(DateTime.formatIso((yield* published).generated_at)).toBe("2026-11-28T00:00:00.000Z")
+      expect(alerts).toHaveLength(1)
+    }).pipe(Effect.provide(Layer.merge(testLayer(), recordingAlerts(alerts))))
+  })
+})
+
+describe("the document's size cap", () => {
+  it.effect("fails a run whose document is over MAX_DOCUMENT_BYTES, writing nothing", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+
+      const error = yield* Effect.flip(syncOnce())
+
+      expect(error._tag).toBe("DocumentTooLarge")
+      expect(error.message).toMatch(
+        /^the document for gs:\/\/test-bucket\/metadata_cache.json has \d+ bytes, over MAX_DOCUMENT_BYTES \(2000\); nothing was written/
+      )
+      expect(yield* bucket.names).toEqual([])
+      expect((yield* Effect.flip(syncOnce({ dryRun: true })))._tag).toBe("DocumentTooLarge")
+    }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 2000 }))))
+
+  it.effect("publishes a document within the cap", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      yield* warehouse.putTable(ga4Table())
+      const summary = yield* syncOnce()
+      expect(summary.bytes).toBeGreaterThan(2000)
+    }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 1024 ** 2 }))))
+
+  it.effect("is read from MAX_DOCUMENT_BYTES, 64 MiB by default, and checked at start", () =>
+    Effect.gen(function*() {
+      const withEnv = (env: Record<string, string>) =>
+        Effect.withConfigProvider(loadSyncSettings, ConfigProvider.fromMap(new Map(Object.entries({ METASYNC_MODE: "local", ...env }))))
+      expect((yield* withEnv({})).maxDocumentBytes).toBe(64 * 1024 ** 2)
+      expect(DEFAULT_MAX_DOCUMENT_BYTES).toBe(64 * 1024 ** 2)
+      expect((yield* withEnv({ MAX_DOCUMENT_BYTES: "1048576" })).maxDocumentBytes).toBe(1048576)
+      const invalid = yield* Effect.flip(withEnv({ MAX_DOCUMENT_BYTES: "64MiB" }))
+      expect(invalid).toMatchObject({ _tag: "InvalidConfig", variable: "MAX_DOCUMENT_BYTES", value: "64MiB" })
+    }))
 })
