@@ -36,7 +36,17 @@ export interface InferOptions {
 // ---------------------------------------------------------------------------------------------
 
 /** `sbTxCustId` → `sb tx cust id`; `from_airport` → `from airport`; `aid` → `a id`. */
-export const words = (name: string): Array<string> => {
+export const words = (name: string): ReadonlyArray<string> => {
+  const known = wordCache.get(name)
+  if (known !== undefined) return known
+  const split = splitWords(name)
+  if (wordCache.size > 100_000) wordCache.clear()
+  wordCache.set(name, split)
+  return split
+}
+const wordCache = new Map<string, ReadonlyArray<string>>()
+
+const splitWords = (name: string): ReadonlyArray<string> => {
   const parts = name
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
     .replace(/([A-Z]+)([A-Z][a-z])/g, "$1_$2")
@@ -108,6 +118,8 @@ interface TableView {
   readonly name: string
   /** The table's words with the dataset's prefix taken off, singular. */
   readonly entity: ReadonlyArray<string>
+  /** How a description may write the table's name: `salespersons`, `salesperson`, `course offering`. */
+  readonly forms: ReadonlyArray<string>
   /** A prefix most of its columns share that is not a word of its name (`cust` in `sbCustomer`). */
   readonly alias: string | null
   readonly columns: ReadonlyArray<ColumnView>
@@ -199,6 +211,7 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
     const tablePrefix = sharedFirstWord(entries.map((t) => words(tableNameOf(t.table_id))), 1)
     const allColumns = entries.flatMap((t) => t.columns.map((c) => words(c.name)))
     const columnPrefix = sharedFirstWord(allColumns, 0.8)
+    const entities = new Set(entries.map((t) => phrase(stripFirst(words(tableNameOf(t.table_id)), tablePrefix))))
     for (const entry of entries) {
       const name = tableNameOf(entry.table_id)
       const entity = stripFirst(words(name), tablePrefix).map(singular)
@@ -217,6 +230,9 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
         .filter((c) => !c.unusable)
         .map((column) => {
           let [score, why] = keyScore(column.core, column.raw, entity, alias)
+          // `flight_fare.fare_id` names the table `fare`: a reference, not flight_fare's own key.
+          const stem = column.core.slice(0, -1)
+          if (score > 0 && stem.length > 0 && phrase(stem) !== phrase(entity) && entities.has(phrase(stem))) score = 0
           if (score === 0 && DESCRIBED_AS_KEY.test(column.field.description ?? "")) {
             ;[score, why] = [0.5, "described as a unique identifier"]
           }
@@ -227,7 +243,8 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
         })
         .filter((k) => k.score > 0)
         .sort((a, b) => b.score - a.score)
-      views.push({ entry, id: entry.table_id, dataset, name, entity, alias, columns, keys })
+      const forms = [...new Set([name.toLowerCase(), phrase(entity), entity.join("_")])]
+      views.push({ entry, id: entry.table_id, dataset, name, entity, forms, alias, columns, keys })
     }
   }
   return views
@@ -253,9 +270,8 @@ const tablesNamedIn = (text: string, candidates: ReadonlyArray<TableView>): Arra
   const normalized = ` ${lower.trim().split(/\s+/).map(singular).join(" ")} `
   const found: Array<{ table: TableView; column: ColumnView | undefined; length: number; at: number }> = []
   for (const table of candidates) {
-    const forms = [table.name.toLowerCase(), phrase(table.entity), table.entity.join("_")]
     let at = -1
-    for (const form of forms) {
+    for (const form of table.forms) {
       const i = Math.max(lower.indexOf(` ${form} `), normalized.indexOf(` ${form} `))
       if (i >= 0 && (at < 0 || i < at)) at = i
     }
@@ -287,7 +303,9 @@ export const inferRelationships = (
   for (const table of views) {
     for (const key of table.keys) {
       const name = key.column.field.name.toLowerCase()
-      keysByName.set(name, [...(keysByName.get(name) ?? []), { table, key }])
+      const list = keysByName.get(name) ?? []
+      list.push({ table, key })
+      keysByName.set(name, list)
     }
     const best = bestKey(table)
     if (best === undefined || best.score < 0.8) continue
@@ -299,10 +317,19 @@ export const inferRelationships = (
     }
   }
 
+  const datasetViews = new Map<string, Array<TableView>>()
+  for (const v of views) datasetViews.set(v.dataset, [...(datasetViews.get(v.dataset) ?? []), v])
+  /** Hits in the child's own dataset when there are any: a dataset's tables join among themselves first. */
+  const nearest = <A extends { readonly table: TableView }>(hits: ReadonlyArray<A> | undefined, dataset: string): ReadonlyArray<A> => {
+    if (hits === undefined) return []
+    const own = hits.filter((h) => h.table.dataset === dataset)
+    return own.length > 0 ? own : hits
+  }
+
   const found: Array<Relationship> = []
   for (const child of views) {
     const ownKey = bestKey(child)
-    const sameDataset = views.filter((v) => v.dataset === child.dataset)
+    const sameDataset = datasetViews.get(child.dataset) ?? []
     for (const column of child.columns) {
       if (column.unusable) continue
       const isOwnKey = ownKey !== undefined && ownKey.column === column && ownKey.score >= 0.8
@@ -323,7 +350,7 @@ export const inferRelationships = (
 
       // The same name as another table's key.
       if (!isOwnKey) {
-        for (const { key, table } of keysByName.get(column.field.name.toLowerCase()) ?? []) {
+        for (const { key, table } of nearest(keysByName.get(column.field.name.toLowerCase()), child.dataset)) {
           const best = bestKey(table)
           if (best !== key || key.score < 0.5) continue
           add(table, key.column, 0.9 * key.score, `same name as ${table.name}'s key (${key.why})`)
@@ -337,8 +364,8 @@ export const inferRelationships = (
         const suffixed = last !== undefined && KEY_SUFFIXES.has(last)
         const stem = suffixed ? core.slice(0, -1) : core
         for (let start = 0; start < stem.length; start++) {
-          const hits = byEntity.get(phrase(stem.slice(start)))
-          if (hits === undefined) continue
+          const hits = nearest(byEntity.get(phrase(stem.slice(start))), child.dataset)
+          if (hits.length === 0) continue
           for (const hit of hits) {
             const key = bestKey(hit.table)
             if (key === undefined) continue
