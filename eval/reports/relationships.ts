@@ -14,6 +14,7 @@ import { TableId } from "../../src/contract/TableId.ts"
 import { loadRelationshipsDirectory } from "../../src/sync/relationships/curated.ts"
 import { inferRelationships } from "../../src/sync/relationships/infer.ts"
 import { combineRelationships } from "../../src/sync/relationships/merge.ts"
+import { wideDocument } from "../../bench/fixtures.ts"
 import { type DevSet, PROJECT } from "../devSet.ts"
 import { type JoinPair, pairKey, readJoinPairs } from "../goldJoins.ts"
 import type { Report } from "./Report.ts"
@@ -125,6 +126,7 @@ export const relationshipsReport: Report = {
     const judged = precision(inferred, loadJudgements())
     const scaled = scaledTables(dev.tables, Math.ceil(1000 / dev.tables.length))
     const ms = timeInference(scaled)
+    const wideMs = timeInference(wideDocument(1000).tables)
     const figures = {
       gold_pairs: plain.pairs,
       recall_inferred: (plain.direct + plain.sharedKey) / plain.pairs,
@@ -134,7 +136,8 @@ export const relationshipsReport: Report = {
       precision_inferred: judged.right / Math.max(1, judged.total),
       unjudged: judged.unjudged.length,
       inference_ms_1000_tables: ms,
-      inference_share_of_sync: ms / BENCH_SYNC_1000_MS
+      inference_share_of_sync: ms / BENCH_SYNC_1000_MS,
+      inference_ms_bench_document: wideMs
     }
     const lines = [
       `Dev set: ${dev.tables.length} tables, ${dev.questions.length} questions; ${gold.questionsWithJoins} questions join tables, ` +
@@ -147,7 +150,9 @@ export const relationshipsReport: Report = {
       `| gold join pairs covered, glossaries as curated files (${curated.relationships.length} relationships in ${curated.files} files) + inferred | ${full.direct + full.sharedKey} / ${full.pairs} = ${pct(full.direct + full.sharedKey, full.pairs)} | 100 % |`,
       `| inferred relationships right (judged by hand, \`eval/fixtures/judged-relationships.json\`) | ${judged.right} / ${judged.total} = ${pct(judged.right, judged.total)}${judged.unjudged.length > 0 ? `, ${judged.unjudged.length} not judged yet` : ""} | ≥ 90 % |`,
       `| inference on ${scaled.length} tables (the dev set's tables copied into ${Math.ceil(1000 / dev.tables.length) * 5} datasets), median of 5 | ${ms.toFixed(1)} ms = ${pct(ms, BENCH_SYNC_1000_MS)} of the 1,000-table sync in bench/RESULTS.md (${BENCH_SYNC_1000_MS} ms) | ≤ 10 % |`,
-      ""
+      `| inference on the bench's 1,000 × 50-column document (no key-like names), median of 5 | ${wideMs.toFixed(1)} ms = ${pct(wideMs, BENCH_SYNC_1000_MS)} of that sync | ≤ 10 % |`,
+      "",
+      "Timings vary with the machine's load (it is shared); the sync figure is the committed one of `npm run bench`."
     ]
     if (plain.missing.length > 0) lines.push("Gold pairs not covered by inference:", "", ...plain.missing.map((m) => `- \`${m}\``), "")
     if (full.missing.length > 0) lines.push("Gold pairs not covered even with the curated files:", "", ...full.missing.map((m) => `- \`${m}\``), "")

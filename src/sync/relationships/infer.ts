@@ -109,6 +109,8 @@ interface ColumnView {
   readonly raw: ReadonlyArray<string>
   /** Not usable for relationships: free text, sensitive, policy-tagged, repeated or of a non-key type. */
   readonly unusable: boolean
+  /** The cheap part of `unusable` (shape, type, name words), known without running any pattern. */
+  readonly plainlyUnusable: boolean
 }
 
 interface TableView {
@@ -142,13 +144,18 @@ const sharedFirstWord = (names: ReadonlyArray<ReadonlyArray<string>>, share: num
 const stripFirst = (ws: ReadonlyArray<string>, word: string | null): ReadonlyArray<string> =>
   word !== null && ws.length > 1 && ws[0] === word ? ws.slice(1) : ws
 
-const isUnusable = (field: Field, sensitive: RegExp | null): boolean => {
+/** The cheap checks: shape, type, policy tags and the words of the name. */
+const isPlainlyUnusable = (field: Field): boolean => {
   if (field.mode === "REPEATED" || field.fields !== undefined) return true
   if (typeClass(field.type) === undefined) return true
   if ((field.policy_tags ?? []).length > 0) return true
   const ws = words(field.name)
   if (ws.some((w) => FREE_TEXT.has(w) || MEASURE.has(w))) return true
-  if (ws.length > 1 && (ws[0] === "num" || ws[0] === "number")) return true
+  return ws.length > 1 && (ws[0] === "num" || ws[0] === "number")
+}
+
+/** The costlier checks, run only for columns that are candidates: the description and the sensitive-name pattern. */
+const isBlocked = (field: Field, sensitive: RegExp | null): boolean => {
   if (NOT_A_KEY.test(field.description ?? "")) return true
   if (sensitive !== null) {
     const camel = field.name.replace(/([a-z0-9])([A-Z])/g, "$1_$2")
@@ -224,10 +231,14 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
         field,
         core: stripFirst(own[i]!, alias),
         raw: own[i]!,
-        unusable: isUnusable(field, sensitive)
+        plainlyUnusable: isPlainlyUnusable(field),
+        blocked: undefined as boolean | undefined,
+        get unusable(): boolean {
+          return this.plainlyUnusable || (this.blocked ??= isBlocked(field, sensitive))
+        }
       }))
       const keys = columns
-        .filter((c) => !c.unusable)
+        .filter((c) => !c.plainlyUnusable)
         .map((column) => {
           let [score, why] = keyScore(column.core, column.raw, entity, alias)
           // `flight_fare.fare_id` names the table `fare`: a reference, not flight_fare's own key.
@@ -241,7 +252,7 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
           if (uniqueness === "repeats") score *= 0.3
           return { column, score, why }
         })
-        .filter((k) => k.score > 0)
+        .filter((k) => k.score > 0 && !k.column.unusable)
         .sort((a, b) => b.score - a.score)
       const forms = [...new Set([name.toLowerCase(), phrase(entity), entity.join("_")])]
       views.push({ entry, id: entry.table_id, dataset, name, entity, forms, alias, columns, keys })
@@ -331,7 +342,7 @@ export const inferRelationships = (
     const ownKey = bestKey(child)
     const sameDataset = datasetViews.get(child.dataset) ?? []
     for (const column of child.columns) {
-      if (column.unusable) continue
+      if (column.plainlyUnusable) continue
       const isOwnKey = ownKey !== undefined && ownKey.column === column && ownKey.score >= 0.8
       const candidates: Array<Candidate> = []
       const childSuffix = suffixKind(column.core[column.core.length - 1])
@@ -395,7 +406,7 @@ export const inferRelationships = (
           }
         }
       }
-      if (candidates.length === 0) continue
+      if (candidates.length === 0 || column.unusable) continue
 
       // Evidence for the same parent column adds up; different parents compete.
       const byParent = new Map<string, { parent: TableView; key: ColumnView; p: number; evidence: Array<string> }>()
