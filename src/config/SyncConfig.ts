@@ -60,6 +60,10 @@ export interface SyncSettings {
   readonly curatedExamplesDir: string
   /** An object prefix in the bucket holding curated example files; `null`: none. */
   readonly curatedExamplesPrefix: string | null
+  /** Whether relationships are inferred from names and descriptions (default on). */
+  readonly relationshipInference?: boolean
+  /** A dbt `manifest.json`: a local path, or `gs://<bucket>/<object>` in the document's bucket; absent: none. */
+  readonly dbtManifest?: string | null
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -147,7 +151,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     exampleBytes: raw("EXAMPLE_MAX_BYTES"),
     exampleDryRun: raw("EXAMPLE_DRY_RUN"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
-    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX")
+    curatedPrefix: raw("CURATED_EXAMPLES_PREFIX"),
+    relationshipInference: raw("RELATIONSHIP_INFERENCE"),
+    dbtManifest: raw("DBT_MANIFEST")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -266,7 +272,24 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     }),
     exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
-    curatedExamplesPrefix
+    curatedExamplesPrefix,
+    relationshipInference: yield* Option.match(env.relationshipInference, {
+      onNone: () => Effect.succeed(true),
+      onSome: (value) =>
+        check("RELATIONSHIP_INFERENCE", value, (v) =>
+          v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" (the default) or \"off\""))
+    }),
+    dbtManifest: yield* Option.match(env.dbtManifest, {
+      onNone: () => Effect.succeed(null),
+      onSome: (value) =>
+        check("DBT_MANIFEST", value, (v) => {
+          if (!v.startsWith("gs://")) return v.endsWith(".json") ? Either.right(v) : Either.left("expected a path to a dbt manifest.json, or gs://<bucket>/<object>")
+          const [target, ...rest] = v.slice("gs://".length).split("/")
+          return target !== bucket || rest.join("/") === ""
+            ? Either.left(`expected an object in the document's bucket (gs://${bucket ?? "<GCS_BUCKET>"}/<object>)`)
+            : Either.right(v)
+        })
+    })
   }
 })
 
