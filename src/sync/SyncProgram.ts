@@ -26,6 +26,7 @@ import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
+import { gatherRelationships } from "./relationships/gather.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -95,12 +96,14 @@ const plan = (options: SyncOptions) =>
     )
     const { entries, failures, fresh } = yield* assembleTables({ resolution, collected, described, previous: previousEntries, now })
     const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
       generator: GENERATOR,
       tables: [entries[0], ...entries.slice(1)],
-      examples: examples.examples
+      examples: examples.examples,
+      relationships
     })
     return {
       draft,
@@ -109,7 +112,7 @@ const plan = (options: SyncOptions) =>
       rejected: examples.rejected,
       previousObject,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
-      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs }
+      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
     }
   })
 

@@ -1,0 +1,48 @@
+/**
+ * The sync's relationships step: every configured source read, folded into the document's list.
+ * Nothing here fails the sync: an unreadable curated file or manifest is logged and left out.
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { Relationship } from "../../contract/Relationship.ts"
+import type { TableEntry } from "../../contract/TableEntry.ts"
+import { SyncConfig } from "../../config/SyncConfig.ts"
+import { loadDbtManifest } from "./dbt.ts"
+import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
+import { inferRelationships } from "./infer.ts"
+import { combineRelationships } from "./merge.ts"
+
+/** Relationships from curated files, declared keys, dbt and inference, for the tables of this run. */
+export const gatherRelationships = (input: {
+  readonly tables: ReadonlyArray<TableEntry>
+  /** Primary and foreign keys BigQuery declares for these tables. */
+  readonly declared?: ReadonlyArray<Relationship>
+}) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const local = yield* loadRelationshipsDirectory(settings.curatedExamplesDir)
+    const remote = settings.curatedExamplesPrefix === null
+      ? { relationships: [], errors: [], files: 0 }
+      : yield* loadRelationshipsPrefix(settings.curatedExamplesPrefix, settings)
+    for (const error of [...local.errors, ...remote.errors]) yield* Effect.logWarning(error.message)
+    let dbt: ReadonlyArray<Relationship> = []
+    if (settings.dbtManifest !== undefined && settings.dbtManifest !== null) {
+      const read = yield* loadDbtManifest(settings.dbtManifest)
+      if (Either.isLeft(read)) yield* Effect.logWarning(`dbt manifest ${read.left.file}: ${read.left.message}`)
+      else {
+        dbt = read.right.relationships
+        if (read.right.skipped > 0) yield* Effect.logInfo(`dbt manifest: ${read.right.skipped} relationships tests not resolved to tables`)
+      }
+    }
+    const inferred = settings.relationshipInference === false
+      ? []
+      : inferRelationships(input.tables, {
+        ...(settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern })
+      })
+    return combineRelationships({
+      curated: [...local.relationships, ...remote.relationships],
+      declared: input.declared ?? [],
+      dbt,
+      inferred
+    })
+  }).pipe(Effect.withSpan("relationships"))
