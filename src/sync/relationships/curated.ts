@@ -85,9 +85,13 @@ export const parseRelationshipsFile = (
         ? `unknown key, expected one of ${issue.path.length === 1 ? "relationships" : "from, to, cardinality, note"}`
         : issue._tag === "Missing"
         ? "is missing"
+        : issue.path.length === 3 && (issue.path[2] === "from" || issue.path[2] === "to")
+        ? "must be project.dataset.table.column, or { table, columns }"
         : issue.message
-      return { ...positionOf(at.key ?? at.node, lines), path: issue.path.map(String).join("."), message }
-    }))
+      const node = issue._tag === "Unexpected" ? at.key ?? at.node : at.node
+      return { ...positionOf(node, lines), path: issue.path.map(String).join("."), message }
+    }).filter((p, i, all) => all.findIndex((q) => q.path === p.path && q.message === p.message) === i)
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)))
   }
   const out: Array<Relationship> = []
   const problems: Array<CuratedProblem> = []
