@@ -39,10 +39,13 @@ export const gatherRelationships = (input: {
       : inferRelationships(input.tables, {
         ...(settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern })
       })
+    // A relationship is kept when it touches a table of this document (its other end may lie outside).
+    const ids = new Set(input.tables.map((t) => t.table_id as string))
+    const touches = (r: Relationship) => ids.has(r.from.table_id) || ids.has(r.to.table_id)
     return combineRelationships({
-      curated: [...local.relationships, ...remote.relationships],
-      declared: input.declared ?? [],
-      dbt,
+      curated: [...local.relationships, ...remote.relationships].filter(touches),
+      declared: (input.declared ?? []).filter(touches),
+      dbt: dbt.filter(touches),
       inferred
     })
   }).pipe(Effect.withSpan("relationships"))
