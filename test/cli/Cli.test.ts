@@ -355,7 +355,7 @@ describe("metasync check", () => {
     try {
       await syncJson(ws)
       const generatedAt = await ageLatestDocument(ws, 72)
-      const result = await ws.run(["check", "--max-age-hours", "1"], { ALERT_WEBHOOK_URL: receiver.url })
+      const result = await ws.run(["check", "--max-age-hours", "1"], { ...FakeWebhookReceiver.LOCAL_RECEIVER_CHILD_ENV, ALERT_WEBHOOK_URL: receiver.url })
       expectExit(result, 4)
       expect(result.stdout).toContain("STALE (alert sent)")
       const messages = receiver.messages()
@@ -374,7 +374,7 @@ describe("metasync check", () => {
     const receiver = await FakeWebhookReceiver.start()
     try {
       await syncJson(ws)
-      const result = await ws.run(["check", "--max-age-hours", "1"], { ALERT_WEBHOOK_URL: receiver.url })
+      const result = await ws.run(["check", "--max-age-hours", "1"], { ...FakeWebhookReceiver.LOCAL_RECEIVER_CHILD_ENV, ALERT_WEBHOOK_URL: receiver.url })
       expectExit(result, 0)
       expect(result.stdout).toMatch(/: fresh$/m)
       expect(receiver.requests).toEqual([])

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { WebhookAlerts } from "../../src/services/Alerting/WebhookAlerts.ts"
 import { AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { AnthropicExampleGenerator } from "../../src/services/ExampleGenerator/AnthropicExampleGenerator.ts"
+import { makeSecretScrubber, REDACTED, urlSecrets } from "../../src/services/SecretScrubber.ts"
 import {
   ageLatestDocument,
   type CliResult,
@@ -24,12 +25,20 @@ import {
   SAMPLE_TABLE_FILE,
   SAMPLE_TABLE_ID
 } from "../support/CliRunner.ts"
+import { LOCAL_RECEIVER_CHILD_ENV } from "../support/FakeWebhookReceiver.ts"
 import { ga4Table } from "../support/TestLayers.ts"
 
 const WEBHOOK_PATH = "/services/T000/B000/SECRETTOKEN123"
 const API_KEY = "sk-ant-SECRET-KEY-456"
 /** Any part of either secret that identifies it: both secrets' own parts contain this word. */
 const SECRET_WORD = "SECRET"
+/** The key without its `sk-ant-` prefix: what identifies it. */
+const API_KEY_BODY = "SECRET-KEY-456"
+const WEBHOOK_TOKEN = "SECRETTOKEN123"
+
+const base64 = (text: string) => Buffer.from(text, "utf8").toString("base64").replace(/=+$/, "")
+/** The encoded forms an echoing server sends back below; none may be printed either. */
+const ENCODED_SECRETS = [base64(API_KEY), base64(API_KEY_BODY), base64(WEBHOOK_PATH), base64(WEBHOOK_TOKEN)]
 
 const SLOW = 180_000
 
@@ -45,12 +54,33 @@ interface EchoServer {
   readonly close: () => Promise<void>
 }
 
+interface EchoReply {
+  readonly body: string
+  readonly headers?: Readonly<Record<string, string>>
+}
+
 /**
- * A server that fails every request with 500, its body made by `reply` from the request (by
- * default: the method, path and headers echoed back, as a careless proxy's error page does).
+ * What a careless proxy's error page echoes: the secrets it saw in every form (the key without
+ * its prefix, base64-encoded, the webhook token alone), in the body and in a `request-id` header,
+ * then the whole request.
+ */
+const echoEverything = (request: EchoRequest): EchoReply => {
+  const key = typeof request.headers["x-api-key"] === "string" ? request.headers["x-api-key"] : ""
+  const keyBody = key.replace(/^sk-ant-/, "")
+  const token = request.url.split("/").pop() ?? ""
+  const forms = key.length > 0 ? [keyBody, base64(key), base64(keyBody)] : [token, base64(request.url), base64(token)]
+  return {
+    body: [...forms, JSON.stringify(request)].join(" "),
+    headers: { "request-id": key.length > 0 ? `req_${keyBody}` : `req_${base64(token)}` }
+  }
+}
+
+/**
+ * A server that fails every request with 500, its reply made by `reply` from the request (by
+ * default: the secrets and the request echoed back, as a careless proxy's error page does).
  */
 const startFailingServer = (
-  reply: (request: EchoRequest, index: number) => string = (request) => JSON.stringify(request)
+  reply: (request: EchoRequest, index: number) => string | EchoReply = echoEverything
 ): Promise<EchoServer> => {
   const requests: Array<EchoRequest> = []
   const server = http.createServer((request, response) => {
@@ -58,7 +88,9 @@ const startFailingServer = (
     request.on("end", () => {
       const seen = { method: request.method ?? "", url: request.url ?? "", headers: request.headers }
       requests.push(seen)
-      response.writeHead(500, { "content-type": "text/plain" }).end(reply(seen, requests.length - 1))
+      const answer = reply(seen, requests.length - 1)
+      const { body, headers = {} } = typeof answer === "string" ? { body: answer } : answer
+      response.writeHead(500, { "content-type": "text/plain", ...headers }).end(body)
     })
   })
   return new Promise((resolve, reject) => {
@@ -108,6 +140,7 @@ const expectNoSecrets = (result: CliResult) => {
   expect(printed).not.toContain("SECRETTOKEN123")
   expect(printed).not.toContain("/services/T000/B000")
   expect(printed).not.toContain(SECRET_WORD)
+  for (const encoded of ENCODED_SECRETS) expect(printed).not.toContain(encoded)
 }
 
 const SHAKESPEARE = "my-proj.samples.shakespeare"
@@ -130,6 +163,7 @@ const partialWorkspace = async () => {
 }
 
 const secretEnv = (webhook: EchoServer, anthropic: EchoServer) => ({
+  ...LOCAL_RECEIVER_CHILD_ENV,
   ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}`,
   LLM_EXAMPLES: "anthropic",
   ANTHROPIC_API_KEY: API_KEY,
@@ -180,7 +214,10 @@ describe("a sync whose webhook and LLM both fail", () => {
     expectExit(await ws.run(["sync"]), 0)
     await ageLatestDocument(ws, 72)
 
-    const result = await ws.run(["check", "--max-age-hours", "1"], { ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}` })
+    const result = await ws.run(["check", "--max-age-hours", "1"], {
+      ...LOCAL_RECEIVER_CHILD_ENV,
+      ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}`
+    })
     expectExit(result, 4)
     expect(result.stdout).toContain("STALE (alert failed)")
     expect(webhook.requests).toHaveLength(1)
@@ -194,7 +231,7 @@ describe("a malformed secret setting", () => {
     const result = await ws.run(["sync"], { ALERT_WEBHOOK_URL: `ftp://hooks.example.com${WEBHOOK_PATH}` })
     expectExit(result, 2)
     expect(result.stderr).toContain(
-      "metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"ftp://hooks.example.com/…\": expected an http(s) URL, not ftp:"
+      "metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"ftp://hooks.example.com/…\": expected an https URL, not ftp:"
     )
     expectNoSecrets(result)
 
@@ -202,6 +239,63 @@ describe("a malformed secret setting", () => {
     expectExit(unparseable, 2)
     expect(unparseable.stderr).toContain("metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"(hidden: the URL is a secret)\"")
     expectNoSecrets(unparseable)
+  })
+
+  it("refuses a webhook inside the network at start, saying why, unless a test preloads its opt-in", async () => {
+    const webhook = await failingServer()
+    const ws = await workspace()
+    const local = await ws.run(["sync"], { ALERT_WEBHOOK_URL: `${webhook.base}${WEBHOOK_PATH}` })
+    expectExit(local, 2)
+    expect(local.stderr).toContain(
+      `metasync: InvalidConfig: ALERT_WEBHOOK_URL is "${webhook.base}/…": expected an https URL, not http:`
+    )
+    expectNoSecrets(local)
+
+    const metadata = await ws.run(["sync"], { ALERT_WEBHOOK_URL: `https://169.254.169.254${WEBHOOK_PATH}` })
+    expectExit(metadata, 2)
+    expect(metadata.stderr).toContain(
+      "metasync: InvalidConfig: ALERT_WEBHOOK_URL is \"https://169.254.169.254/…\": 169.254.169.254 is a link-local address"
+    )
+    expectNoSecrets(metadata)
+    // The test-only preload allows loopback, and nothing more.
+    const preloaded = await ws.run(["sync"], { ...LOCAL_RECEIVER_CHILD_ENV, ALERT_WEBHOOK_URL: `https://10.1.2.3${WEBHOOK_PATH}` })
+    expectExit(preloaded, 2)
+    expect(preloaded.stderr).toContain("10.1.2.3 is a private address")
+    expect(webhook.requests).toHaveLength(0)
+  }, SLOW)
+})
+
+describe("SecretScrubber", () => {
+  it("removes a secret in every form it is echoed in, before cutting", () => {
+    const scrubber = makeSecretScrubber([API_KEY, ...urlSecrets(`https://hooks.example.com${WEBHOOK_PATH}?x=1`)])
+    const echoes = [
+      API_KEY,
+      API_KEY_BODY,
+      encodeURIComponent(API_KEY),
+      WEBHOOK_TOKEN,
+      "T000/B000",
+      base64(API_KEY),
+      base64(API_KEY_BODY),
+      Buffer.from(API_KEY).toString("base64url"),
+      base64(WEBHOOK_TOKEN),
+      // Inside a longer encoded text, at each of the three alignments (as in `Authorization: Basic …`).
+      base64(`user:${API_KEY}`),
+      base64(`us:${API_KEY}`),
+      base64(`u:${API_KEY}!`),
+      base64(`POST ${WEBHOOK_PATH} HTTP/1.1`),
+      base64(`x${WEBHOOK_PATH}`)
+    ]
+    for (const echo of echoes) {
+      const scrubbed = scrubber.scrub(`before ${echo} after`)
+      expect(scrubbed, echo).toContain(REDACTED)
+      expect(scrubbed, echo).not.toContain(SECRET_WORD)
+      // What is left of an encoded echo decodes to no part of the secret.
+      const decoded = Buffer.from(scrubbed.replace(REDACTED, ""), "base64").toString("latin1")
+      expect(decoded, echo).not.toContain("SECR")
+    }
+    // Ordinary text is left alone, and a cut never leaves the start of a secret behind.
+    expect(scrubber.scrub("Upstream error: 500")).toBe("Upstream error: 500")
+    for (let cut = 1; cut < 40; cut++) expect(scrubber.excerpt(`${"x".repeat(cut)}${API_KEY}`, 30)).not.toContain("sk-ant-S")
   })
 })
 
@@ -216,6 +310,47 @@ const capturingLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     const result = yield* Effect.provide(effect, Logger.replace(Logger.defaultLogger, capture))
     return [result, logged] as const
   })
+
+describe("a reply that echoes a secret in a header or in another form", () => {
+  it.live("keeps the API key out of the request-id and the reply, however encoded", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() => failingServer())
+      const generator = yield* AnthropicExampleGenerator.make({
+        apiKey: Redacted.make(API_KEY),
+        model: "claude-test",
+        baseUrl: server.base,
+        timeout: "30 seconds",
+        maxTokens: 100,
+        maxCallsPerRun: 1
+      })
+      const error = yield* Effect.flip(generator.generate({ table: ga4Table(), curated: [], language: "en", count: 1 }))
+      // The server did see the key, and answered with it in its request-id header and its body.
+      expect(server.requests[0].headers["x-api-key"]).toBe(API_KEY)
+      expect(error.message).toMatch(/^Anthropic answered 500 http_500: /)
+      expect(error.message).toContain(`(request-id req_${REDACTED})`)
+      const shown = [error.message, String(error), JSON.stringify(error)].join("\n")
+      expect(shown).not.toContain(SECRET_WORD)
+      for (const encoded of ENCODED_SECRETS) expect(shown).not.toContain(encoded)
+    }))
+
+  it.live("keeps the webhook's path segments out of the warning, however encoded", () =>
+    Effect.gen(function*() {
+      const server = yield* Effect.promise(() => failingServer())
+      const [outcome, logged] = yield* capturingLogs(
+        Effect.flatMap(AlertService, (alerts) => alerts.notify({ kind: "sync_failed", error: { tag: "Test", message: "test" }, target: "t" }))
+          .pipe(Effect.provide(WebhookAlerts.layer({
+            url: Redacted.make(`${server.base}${WEBHOOK_PATH}`),
+            destination: { allowLoopbackForTests: true }
+          })))
+      )
+      expect(outcome).toBe("failed")
+      expect(server.requests.map((r) => r.url)).toEqual([WEBHOOK_PATH])
+      const warning = logged.find((line) => line.startsWith("alert not delivered: "))
+      expect(warning).toContain(`answered 500: ${REDACTED}`)
+      expect(logged.join("\n")).not.toContain(SECRET_WORD)
+      for (const encoded of ENCODED_SECRETS) expect(logged.join("\n")).not.toContain(encoded)
+    }))
+})
 
 /** Where a long error page echoes the secret: at every offset from 0 to this, one request each. */
 const OFFSETS = 400
@@ -263,7 +398,11 @@ describe("an error reply that echoes a secret deep in a long page", () => {
           }
           return outcomes
         }).pipe(
-          Effect.provide(WebhookAlerts.layer({ url: Redacted.make(`${server.base}${WEBHOOK_PATH}`), maxPerWindow: OFFSETS + 1 }))
+          Effect.provide(WebhookAlerts.layer({
+            url: Redacted.make(`${server.base}${WEBHOOK_PATH}`),
+            maxPerWindow: OFFSETS + 1,
+            destination: { allowLoopbackForTests: true }
+          }))
         )
       )
       expect(server.requests).toHaveLength(OFFSETS + 1)

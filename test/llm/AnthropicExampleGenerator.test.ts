@@ -10,10 +10,12 @@ import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
 import { readFileSync } from "node:fs"
 import type { Example } from "../../src/contract/CacheDocument.ts"
 import { makeTableId, parseTableRef } from "../../src/contract/TableId.ts"
@@ -119,6 +121,13 @@ const dataBlock = (user: string) => {
   return { open, close, inside: user.slice(open + "\n<data>\n".length, close) }
 }
 
+/** Resolves once `condition` holds, checking on every turn of the event loop (no timing assumed). */
+const waitUntil = (condition: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    const check = () => (condition() ? resolve() : setImmediate(check))
+    check()
+  })
+
 const withConfig = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 describe("AnthropicExampleGenerator", () => {
@@ -135,6 +144,8 @@ describe("AnthropicExampleGenerator", () => {
       expect(sent.method).toBe("POST")
       expect(sent.path).toBe("/v1/messages")
       expect(sent.headers["x-api-key"]).toBe(API_KEY)
+      // The key goes in one header only.
+      expect(sent.headers.authorization).toBeUndefined()
       expect(sent.headers["anthropic-version"]).toBe("2023-06-01")
       expect(sent.headers["content-type"]).toBe("application/json")
       expect(sent.body?.model).toBe(MODEL)
@@ -362,6 +373,39 @@ describe("AnthropicExampleGenerator", () => {
       })
       expect(error.message).toBe(`llm messages.create on ${fake.url}/v1/messages did not answer within 500 ms (attempts: 1)`)
       expect(fake.requests).toHaveLength(1)
+    }))
+
+  it.scopedLive("keeps a key echoed in the reply's model name out of the examples' provenance", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeAnthropic()
+      const generator = yield* generatorOn(fake)
+      const echoed = `proxy-${Buffer.from(API_KEY).toString("base64")}`
+      fake.script(Reply.raw(200, JSON.stringify({ model: echoed, content: [{ type: "text", text: JSON.stringify({ examples: PAIRS }) }], stop_reason: "end_turn" })))
+      const examples = yield* generator.generate(request)
+      expect(examples).toHaveLength(PAIRS.length)
+      // What may remain is the encoding's last partial character and padding, which carry no part of the key.
+      for (const example of examples) expect(example.generator).toMatch(/^llm:proxy-<redacted>.{0,3}$/)
+    }))
+
+  it.scoped("cancels the request in flight when its deadline passes or the caller interrupts it", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeAnthropic()
+      const generator = yield* generatorOn(fake, { timeout: "2 minutes" })
+      fake.script(Reply.stall, Reply.stall)
+
+      // The deadline, on the Clock: the request is given up and its connection closed.
+      const call = yield* Effect.fork(generator.generate(request))
+      yield* Effect.promise(() => fake.received(1))
+      yield* TestClock.adjust("2 minutes")
+      expect(yield* Effect.flip(Fiber.join(call))).toMatchObject({ _tag: "RemoteTimeout", timeout_ms: 120_000, attempts: 1 })
+
+      // An interruption (a run cancelled, a sibling failed) aborts the request too.
+      const interrupted = yield* Effect.fork(generator.generate(request))
+      yield* Effect.promise(() => fake.received(2))
+      yield* Fiber.interrupt(interrupted)
+
+      yield* Effect.promise(() => waitUntil(() => fake.abandoned() === 2))
+      expect(fake.requests).toHaveLength(2)
     }))
 
   it.scopedLive("makes at most maxCallsPerRun calls per run", () =>

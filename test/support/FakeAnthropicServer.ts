@@ -77,6 +77,10 @@ export interface FakeAnthropic {
   readonly script: (...replies: ReadonlyArray<Reply>) => void
   /** Replies queued and not yet used. */
   readonly pending: () => number
+  /** Resolves once `count` requests have arrived (to act on a request in flight). */
+  readonly received: (count: number) => Promise<void>
+  /** Requests the client gave up on (closed the connection) before they were answered. */
+  readonly abandoned: () => number
   /** Stops the server, dropping open connections and stalled requests. */
   readonly close: () => Promise<void>
 }
@@ -88,6 +92,14 @@ export const start = (options: FakeAnthropicOptions = {}): Promise<FakeAnthropic
   const requests: Array<RecordedRequest> = []
   const queue: Array<Reply> = []
   let served = 0
+  let abandoned = 0
+  const waiters: Array<{ readonly count: number; readonly resolve: () => void }> = []
+  const wake = () => {
+    for (const waiter of waiters.filter((w) => requests.length >= w.count)) {
+      waiters.splice(waiters.indexOf(waiter), 1)
+      waiter.resolve()
+    }
+  }
 
   const send = (response: http.ServerResponse, status: number, body: string, contentType = "application/json") => {
     response.writeHead(status, {
@@ -126,6 +138,9 @@ export const start = (options: FakeAnthropicOptions = {}): Promise<FakeAnthropic
   }
 
   const server = http.createServer((incoming, response) => {
+    response.on("close", () => {
+      if (!response.writableFinished) abandoned += 1
+    })
     const chunks: Array<Buffer> = []
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
     incoming.on("end", () => {
@@ -146,6 +161,7 @@ export const start = (options: FakeAnthropicOptions = {}): Promise<FakeAnthropic
         body
       }
       requests.push(request)
+      wake()
 
       const refused = refusal(request)
       if (refused !== undefined) return send(response, refused.status, errorBody(refused.errorType, refused.message))
@@ -188,6 +204,9 @@ export const start = (options: FakeAnthropicOptions = {}): Promise<FakeAnthropic
         requests,
         script: (...replies) => void queue.push(...replies),
         pending: () => queue.length,
+        received: (count) =>
+          requests.length >= count ? Promise.resolve() : new Promise<void>((resolve) => void waiters.push({ count, resolve })),
+        abandoned: () => abandoned,
         close: () =>
           new Promise<void>((done) => {
             server.closeAllConnections()

@@ -7,9 +7,24 @@
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import { fileURLToPath } from "node:url"
+
+/**
+ * What a CLI child process needs to post to a local receiver: the test-only preload that allows
+ * loopback webhooks in that process (production has no way to allow them).
+ */
+export const LOCAL_RECEIVER_CHILD_ENV: Readonly<Record<string, string>> = {
+  NODE_OPTIONS: `--import=${fileURLToPath(new URL("./allowLoopbackWebhooks.ts", import.meta.url))}`
+}
 
 export type WebhookFault =
-  | { readonly type: "status"; readonly status: number; readonly body?: string }
+  | {
+    readonly type: "status"
+    readonly status: number
+    readonly body?: string
+    /** More reply headers, e.g. a redirect's `location`. */
+    readonly headers?: Readonly<Record<string, string>>
+  }
   | { readonly type: "reset" }
   | { readonly type: "stall" }
 
@@ -65,9 +80,9 @@ export const start = (
           body,
           answer
         })
-      const reply = (status: number, message: string) => {
+      const reply = (status: number, message: string, headers: Readonly<Record<string, string>> = {}) => {
         record(status)
-        response.writeHead(status, { "content-type": "text/plain" }).end(message)
+        response.writeHead(status, { "content-type": "text/plain", ...headers }).end(message)
       }
 
       const fault = faults.shift()
@@ -76,7 +91,9 @@ export const start = (
         return request.socket.destroy()
       }
       if (fault?.type === "stall") return record("stall")
-      if (fault?.type === "status") return reply(fault.status, fault.body ?? http.STATUS_CODES[fault.status] ?? "error")
+      if (fault?.type === "status") {
+        return reply(fault.status, fault.body ?? http.STATUS_CODES[fault.status] ?? "error", fault.headers)
+      }
 
       if (request.method !== "POST") return reply(405, "invalid_method")
       if (request.url !== secretPath) return reply(404, "no_service")

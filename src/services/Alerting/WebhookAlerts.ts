@@ -26,7 +26,18 @@ import {
   ResourceNotFound,
   TRANSIENT_STATUSES
 } from "../RemoteErrors.ts"
+import * as http from "node:http"
+import * as https from "node:https"
+import { makeSecretScrubber, urlSecrets } from "../SecretScrubber.ts"
 import { type Alert, type AlertOutcome, AlertService } from "./AlertService.ts"
+import {
+  pinnedLookup,
+  type ResolvedAddress,
+  resolveDestination,
+  staticProblem,
+  UnsafeWebhookDestination,
+  type WebhookDestinationOptions
+} from "./WebhookDestination.ts"
 
 export interface WebhookAlertsOptions {
   readonly url: Redacted.Redacted<string>
@@ -38,6 +49,8 @@ export interface WebhookAlertsOptions {
   readonly timeout?: Duration.DurationInput
   /** Which MetaSync this is (e.g. the Cloud Function's name), shown in every message. */
   readonly deployment?: string
+  /** How the webhook's host is resolved, and the tests' opt-in to a local receiver; strict by default. */
+  readonly destination?: WebhookDestinationOptions
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,34 +132,71 @@ export const slackMessage = (alert: Alert, deployment?: string) => {
 // ---------------------------------------------------------------------------------------------
 // Delivery
 
-/** The URL's host, or a problem: only http(s) URLs with a host are webhooks. */
-export const webhookHost = (url: string): Either.Either<string, string> => {
-  if (!URL.canParse(url)) return Either.left("expected the webhook's http(s) URL")
+/** The URL's host, or a problem: only https URLs of public hosts are webhooks (see `WebhookDestination`). */
+export const webhookHost = (url: string, destination: WebhookDestinationOptions = {}): Either.Either<string, string> => {
+  if (!URL.canParse(url)) return Either.left("expected the webhook's https URL")
   const parsed = new URL(url)
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    return Either.left(`expected an http(s) URL, not ${parsed.protocol}`)
-  }
-  return parsed.host === "" ? Either.left("the URL has no host") : Either.right(parsed.host)
+  const problem = staticProblem(parsed, destination)
+  return problem === undefined ? Either.right(parsed.host) : Either.left(problem)
 }
 
-type WebhookError = RemoteUnavailable | RemoteTimeout | PermissionDenied | ResourceNotFound | RemoteRejected
+type WebhookError =
+  | RemoteUnavailable
+  | RemoteTimeout
+  | PermissionDenied
+  | ResourceNotFound
+  | RemoteRejected
+  | UnsafeWebhookDestination
 
 const networkCode = (error: unknown): string => {
-  const cause = (error as { cause?: { code?: unknown; name?: unknown } } | null)?.cause
-  return typeof cause?.code === "string" ? cause.code : typeof cause?.name === "string" ? cause.name : "network error"
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === "string" ? code : error instanceof Error ? error.name : "network error"
 }
+
+/** The most of a reply read: enough to show why it failed. */
+const MAX_REPLY_BYTES = 64 * 1024
+
+interface WebhookReply {
+  readonly status: number
+  readonly body: string
+}
+
+/**
+ * POSTs `body` to `url`, connecting to `address` (already judged) whatever DNS says now. No
+ * redirect is followed: node's http client never does.
+ */
+const postTo = (url: URL, address: ResolvedAddress, body: string, signal: AbortSignal): Promise<WebhookReply> =>
+  new Promise((resolve, reject) => {
+    const request = (url.protocol === "https:" ? https.request : http.request)(url, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) },
+      lookup: pinnedLookup(address),
+      signal
+    }, (response) => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      response.on("data", (chunk: Buffer) => {
+        if (size < MAX_REPLY_BYTES) chunks.push(chunk)
+        size += chunk.byteLength
+      })
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }))
+      response.on("error", reject)
+    })
+    request.on("error", reject)
+    request.end(body)
+  })
 
 const make = (options: WebhookAlertsOptions) =>
   Effect.gen(function*() {
     const windowMillis = Duration.toMillis(options.window ?? Duration.hours(6))
     const maxPerWindow = options.maxPerWindow ?? 5
     const timeout = Duration.decode(options.timeout ?? Duration.seconds(10))
+    const destination = options.destination ?? {}
     const url = Redacted.value(options.url)
-    const host = Either.getOrElse(webhookHost(url), () => "(invalid webhook URL)")
-    // The receiver's reply is shown in warnings; it should never echo the URL's secret parts, but make sure.
-    const secrets = [url, ...(URL.canParse(url) ? [new URL(url).pathname, new URL(url).search] : [])]
-      .filter((part) => part.length > 1)
-    const scrub = (text: string) => secrets.reduce((scrubbed, secret) => scrubbed.replaceAll(secret, "…"), text)
+    const host = URL.canParse(url) ? new URL(url).host : "(invalid webhook URL)"
+    // The receiver's reply is shown in warnings; it should never echo the URL's secret parts
+    // (Slack's token is a path segment), but make sure.
+    const secrets = makeSecretScrubber(urlSecrets(url))
     const call = { service: "webhook", operation: "POST", resource: host } as const
 
     interface SentRecord {
@@ -166,32 +216,32 @@ const make = (options: WebhookAlertsOptions) =>
       })
     const release = (record: SentRecord) => Ref.update(sent, (records) => records.filter((r) => r !== record))
 
-    const post = (body: string) =>
+    const unreachable = (error: unknown) =>
+      new RemoteUnavailable({
+        ...call,
+        status: null,
+        reason: networkCode(error),
+        message: `the webhook at ${host} could not be reached (${networkCode(error)})`,
+        attempts: 1
+      })
+
+    /** Judges the destination (resolving its host once), then posts to the very address judged. */
+    const post = (body: string): Effect.Effect<void, WebhookError> =>
       Effect.tryPromise({
-        try: async (signal) => {
-          const response = await fetch(url, {
-            method: "POST",
-            headers: { "content-type": "application/json; charset=utf-8" },
-            body,
-            signal
-          })
-          return { status: response.status, reply: clip(scrub(await response.text()), 200) }
-        },
-        catch: (error) =>
-          new RemoteUnavailable({
-            ...call,
-            status: null,
-            reason: networkCode(error),
-            message: `the webhook at ${host} could not be reached (${networkCode(error)})`,
-            attempts: 1
-          })
+        try: () => (URL.canParse(url) ? resolveDestination(new URL(url), destination) : Promise.reject(new Error("invalid URL"))),
+        catch: unreachable
       }).pipe(
+        Effect.flatMap((resolved): Effect.Effect<WebhookReply, WebhookError> =>
+          resolved instanceof UnsafeWebhookDestination
+            ? Effect.fail(resolved)
+            : Effect.tryPromise({ try: (signal) => postTo(new URL(url), resolved, body, signal), catch: unreachable })
+        ),
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new RemoteTimeout({ ...call, timeout_ms: Duration.toMillis(timeout), attempts: 1 })
         }),
-        Effect.flatMap(({ reply, status }) => {
-          const refusal = refusalOf(status, reply)
+        Effect.flatMap(({ body: reply, status }) => {
+          const refusal = refusalOf(status, secrets.excerpt(reply, 200))
           return refusal === undefined ? Effect.void : Effect.fail(refusal)
         })
       )
@@ -199,6 +249,15 @@ const make = (options: WebhookAlertsOptions) =>
     /** The error for a reply that is not a 2xx. */
     const refusalOf = (status: number, reply: string): WebhookError | undefined => {
       if (status >= 200 && status < 300) return undefined
+      if (status >= 300 && status < 400) {
+        // A redirect would re-send the alert (a 307 re-POSTs it) wherever the receiver points: never followed.
+        return new RemoteRejected({
+          ...call,
+          status,
+          reason: "redirect",
+          message: `the webhook at ${host} answered ${status}, a redirect, which is not followed`
+        })
+      }
       const message = `the webhook at ${host} answered ${status}: ${reply}`
       if (TRANSIENT_STATUSES.has(status)) {
         return new RemoteUnavailable({ ...call, status, reason: String(status), message, attempts: 1 })
@@ -259,41 +318,50 @@ const present = <A>(config: Config.Config<A>, text: (a: A) => string) =>
   Config.option(config).pipe(Config.map(Option.filter((a) => text(a).trim().length > 0)))
 
 /**
- * Reads `ALERT_WEBHOOK_URL` (absent or blank: alerting is disabled), `ALERT_WINDOW_HOURS`,
- * `ALERT_MAX_PER_WINDOW` and `ALERT_DEPLOYMENT` (default: `K_SERVICE`, the Cloud Function's name).
+ * Reads `ALERT_WEBHOOK_URL` (absent or blank: alerting is disabled; else an https URL of a public
+ * host), `ALERT_WINDOW_HOURS`, `ALERT_MAX_PER_WINDOW` and `ALERT_DEPLOYMENT` (default: `K_SERVICE`,
+ * the Cloud Function's name). `destination` is for tests only (an injected resolver, a local receiver).
  */
-const fromConfig: Layer.Layer<AlertService, InvalidConfig> = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const env = yield* Config.all({
-      url: present(Config.redacted("ALERT_WEBHOOK_URL"), Redacted.value),
-      windowHours: present(Config.string("ALERT_WINDOW_HOURS"), String),
-      maxPerWindow: present(Config.string("ALERT_MAX_PER_WINDOW"), String),
-      deployment: present(Config.string("ALERT_DEPLOYMENT"), String),
-      service: present(Config.string("K_SERVICE"), String)
-    }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
-    if (Option.isNone(env.url)) return AlertService.Disabled
+const fromConfig = (destination: WebhookDestinationOptions = {}): Layer.Layer<AlertService, InvalidConfig> =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const env = yield* Config.all({
+        url: present(Config.redacted("ALERT_WEBHOOK_URL"), Redacted.value),
+        windowHours: present(Config.string("ALERT_WINDOW_HOURS"), String),
+        maxPerWindow: present(Config.string("ALERT_MAX_PER_WINDOW"), String),
+        deployment: present(Config.string("ALERT_DEPLOYMENT"), String),
+        service: present(Config.string("K_SERVICE"), String)
+      }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
+      if (Option.isNone(env.url)) return AlertService.Disabled
 
-    const url = Redacted.value(env.url.value).trim()
-    const problem = Either.getLeft(webhookHost(url))
-    if (Option.isSome(problem)) {
-      // Show the scheme and host at most: the rest of the URL is the secret.
-      const shown = URL.canParse(url) ? `${new URL(url).protocol}//${new URL(url).host}/…` : "(hidden: the URL is a secret)"
-      return yield* new InvalidConfig({ variable: "ALERT_WEBHOOK_URL", value: shown, problem: problem.value })
-    }
-    const windowHours = Option.isSome(env.windowHours)
-      ? yield* check("ALERT_WINDOW_HOURS", env.windowHours.value, positiveNumber)
-      : 6
-    const maxPerWindow = Option.isSome(env.maxPerWindow)
-      ? yield* check("ALERT_MAX_PER_WINDOW", env.maxPerWindow.value, positiveInteger)
-      : 5
-    const deployment = Option.getOrUndefined(Option.orElse(env.deployment, () => env.service))
-    return layer({
-      url: Redacted.make(url),
-      window: Duration.millis(windowHours * 3_600_000),
-      maxPerWindow,
-      ...(deployment === undefined ? {} : { deployment })
+      const url = Redacted.value(env.url.value).trim()
+      const problem = Either.getLeft(webhookHost(url, destination))
+      if (Option.isSome(problem)) {
+        // Show the scheme and host at most: the rest of the URL is the secret.
+        const shown = URL.canParse(url) ? `${new URL(url).protocol}//${new URL(url).host}/…` : "(hidden: the URL is a secret)"
+        return yield* new InvalidConfig({ variable: "ALERT_WEBHOOK_URL", value: shown, problem: problem.value })
+      }
+      const windowHours = Option.isSome(env.windowHours)
+        ? yield* check("ALERT_WINDOW_HOURS", env.windowHours.value, positiveNumber)
+        : 6
+      const maxPerWindow = Option.isSome(env.maxPerWindow)
+        ? yield* check("ALERT_MAX_PER_WINDOW", env.maxPerWindow.value, positiveInteger)
+        : 5
+      const deployment = Option.getOrUndefined(Option.orElse(env.deployment, () => env.service))
+      return layer({
+        url: Redacted.make(url),
+        window: Duration.millis(windowHours * 3_600_000),
+        maxPerWindow,
+        destination,
+        ...(deployment === undefined ? {} : { deployment })
+      })
     })
-  })
-)
+  )
 
-export const WebhookAlerts = { layer, layerFromConfig: fromConfig } as const
+export const WebhookAlerts = {
+  layer,
+  /** The alerting the environment asks for, to public https webhooks only. */
+  layerFromConfig: fromConfig(),
+  /** The same, with a test's destination options (an injected resolver, a local receiver). */
+  layerFromConfigWith: fromConfig
+} as const

@@ -1,5 +1,6 @@
 /**
- * `ExampleGeneratorService` over Anthropic's Messages API (`POST /v1/messages`), with global `fetch`.
+ * `ExampleGeneratorService` over Anthropic's Messages API (`POST /v1/messages`), with the official
+ * SDK (`@anthropic-ai/sdk`; its retries off, its own logging off).
  *
  * - One `generate` is at most one HTTP request, bounded by its own deadline. Retrying belongs to
  *   the caller's retry policy: rate limits, overload, 5xx and network failures are `RemoteUnavailable`,
@@ -11,10 +12,13 @@
  * - The answer must be `{"examples":[{"question","sql"}]}` (bare or in a ```json fence); anything
  *   else is `LlmOutputRejected`. The SQL is only trimmed here: the validator downstream judges it.
  *
- * The API key is held `Redacted` and never written into an error or a log line. On Cloud Functions,
+ * The API key is held `Redacted` and never written into an error or a log line: every reply body,
+ * header and answer text the server sends back goes through the `SecretScrubber` first. On Cloud Functions,
  * keep it in Secret Manager and mount it as the `ANTHROPIC_API_KEY` environment variable:
  * `gcloud functions deploy … --set-secrets=ANTHROPIC_API_KEY=anthropic-api-key:latest`.
  */
+import type Anthropic from "@anthropic-ai/sdk"
+import type { APIError } from "@anthropic-ai/sdk"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -27,6 +31,7 @@ import * as Schema from "effect/Schema"
 import { InvalidConfig } from "../../config/InvalidConfig.ts"
 import { flattenFields } from "../../contract/Field.ts"
 import { PermissionDenied, RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
+import { makeSecretScrubber } from "../SecretScrubber.ts"
 import {
   type ExampleGenerator,
   ExampleGeneratorService,
@@ -235,27 +240,10 @@ const MessageReply = Schema.Struct({
   usage: Schema.optional(Schema.Struct({ input_tokens: Schema.Number, output_tokens: Schema.Number }))
 })
 
-const ErrorReply = Schema.Struct({
-  error: Schema.Struct({ type: Schema.String, message: Schema.String })
-})
-
-const parseJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
-  }
-}
-
 /** Statuses worth retrying: rate limits, overload (529), server errors. */
 const isRetryableStatus = (status: number) => status === 408 || status === 429 || status >= 500
 
-interface RawReply {
-  readonly status: number
-  readonly body: string
-  readonly requestId: string | null
-}
-
+/** The network error's code (`ECONNREFUSED`, `UND_ERR_SOCKET`) and what it says, from fetch's error and its cause. */
 const networkReason = (error: unknown): { readonly code: string; readonly detail: string } => {
   const cause = error instanceof Error ? error.cause : undefined
   const code = typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
@@ -265,65 +253,79 @@ const networkReason = (error: unknown): { readonly code: string; readonly detail
   return { code, detail: detail.length > 0 ? detail : String(error) }
 }
 
+/** The SDK's text of a reply that is not an API error object: `"<status> <body>"`, the status dropped. */
+const replyText = (error: APIError): string => {
+  const prefix = `${error.status} `
+  return error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service
 
 const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleGenerator> =>
   Effect.gen(function*() {
-    const endpoint = `${(options.baseUrl ?? DEFAULT_ANTHROPIC_BASE_URL).replace(/\/+$/, "")}/v1/messages`
+    const baseUrl = (options.baseUrl ?? DEFAULT_ANTHROPIC_BASE_URL).replace(/\/+$/, "")
+    const endpoint = `${baseUrl}/v1/messages`
     const timeout = Duration.decode(options.timeout)
+    const timeoutMs = Math.max(1, Math.ceil(Duration.toMillis(timeout)))
     const budget = yield* makeCallBudget(options.maxCallsPerRun)
     const context = { service: "llm", operation: "messages.create", resource: endpoint } as const
-    const key = Redacted.value(options.apiKey)
-    // A proxy or a buggy server may echo the key back; nothing it says reaches a message unscrubbed.
-    const scrub = (text: string) => (key.length === 0 ? text : text.split(key).join("<redacted>"))
-    // Scrub before cutting: a key cut in half would no longer match, and its start would show.
-    const excerpt = (text: string) => {
-      const clean = scrub(text)
-      return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean
-    }
+    // A proxy or a buggy server may echo the key back, in a body or a header: nothing it says
+    // reaches a message or a log line unscrubbed.
+    const secrets = makeSecretScrubber([Redacted.value(options.apiKey)])
+    const excerpt = (text: string) => secrets.excerpt(text, 300)
 
-    const post = (body: unknown): Effect.Effect<RawReply, RemoteUnavailable | RemoteTimeout> =>
-      Effect.tryPromise({
-        try: async (signal) => {
-          const response = await fetch(endpoint, {
-            method: "POST",
-            headers: {
-              "x-api-key": key,
-              "anthropic-version": ANTHROPIC_VERSION,
-              "content-type": "application/json"
-            },
-            body: JSON.stringify(body),
-            signal
-          })
-          return { status: response.status, body: await response.text(), requestId: response.headers.get("request-id") }
-        },
-        catch: (error) => {
-          const { code, detail } = networkReason(error)
-          return new RemoteUnavailable({ ...context, status: null, reason: code, message: scrub(detail), attempts: 1 })
-        }
-      }).pipe(
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () => new RemoteTimeout({ ...context, timeout_ms: Duration.toMillis(timeout), attempts: 1 })
+    // Loaded when a generator is built, so a run with LLM examples off never loads the SDK (cold starts).
+    const sdk = yield* Effect.promise(() => import("@anthropic-ai/sdk"))
+    const client = new sdk.Anthropic({
+      apiKey: Redacted.value(options.apiKey),
+      // Never read from the environment: the settings are validated once, at start.
+      authToken: null,
+      baseURL: baseUrl,
+      // One `generate` is one request: retrying belongs to the caller's Schedule.
+      maxRetries: 0,
+      timeout: timeoutMs,
+      // The SDK's own log lines carry reply headers unscrubbed; MetaSync logs what it needs itself.
+      logLevel: "off",
+      // The wire format MetaSync was written and tested against: the key in `x-api-key` (this SDK
+      // would send it as `Authorization: Bearer`), and the API version whose replies it decodes.
+      defaultHeaders: { "x-api-key": Redacted.value(options.apiKey), authorization: null, "anthropic-version": ANTHROPIC_VERSION }
+    })
+
+    const timedOut = () => new RemoteTimeout({ ...context, timeout_ms: Duration.toMillis(timeout), attempts: 1 })
+
+    /** The project's tagged error for what the SDK threw. */
+    const failureOf = (error: unknown): RemoteUnavailable | RemoteTimeout | PermissionDenied | RemoteRejected => {
+      if (error instanceof sdk.APIConnectionTimeoutError) return timedOut()
+      if (error instanceof sdk.APIError && typeof error.status === "number") {
+        const status = error.status
+        const type = error.type ?? `http_${status}`
+        const said = error.type !== null && error.apiMessage !== null ? secrets.scrub(error.apiMessage) : excerpt(replyText(error))
+        const requestId = typeof error.requestID === "string" ? ` (request-id ${excerpt(error.requestID)})` : ""
+        const message = `Anthropic answered ${status} ${type}: ${said}${requestId}`
+        if (isRetryableStatus(status)) return new RemoteUnavailable({ ...context, status, reason: type, message, attempts: 1 })
+        if (status === 401 || status === 403) return new PermissionDenied({ ...context, status, message })
+        return new RemoteRejected({ ...context, status, reason: type, message })
+      }
+      if (error instanceof SyntaxError) {
+        // A 2xx whose JSON does not parse.
+        return new RemoteRejected({
+          ...context,
+          status: null,
+          reason: "malformedResponse",
+          message: `Anthropic answered with a body that is not a message: ${excerpt(error.message)}`
         })
-      )
-
-    const refusal = (reply: RawReply): RemoteUnavailable | PermissionDenied | RemoteRejected => {
-      const decoded = Schema.decodeUnknownOption(ErrorReply)(parseJson(reply.body))
-      const type = Option.match(decoded, { onNone: () => `http_${reply.status}`, onSome: (e) => e.error.type })
-      const said = Option.match(decoded, { onNone: () => excerpt(reply.body), onSome: (e) => scrub(e.error.message) })
-      const message = `Anthropic answered ${reply.status} ${type}: ${said}${
-        reply.requestId === null ? "" : ` (request-id ${reply.requestId})`
-      }`
-      if (isRetryableStatus(reply.status)) {
-        return new RemoteUnavailable({ ...context, status: reply.status, reason: type, message, attempts: 1 })
       }
-      if (reply.status === 401 || reply.status === 403) {
-        return new PermissionDenied({ ...context, status: reply.status, message })
-      }
-      return new RemoteRejected({ ...context, status: reply.status, reason: type, message })
+      const { code, detail } = networkReason(error instanceof sdk.APIConnectionError && error.cause !== undefined ? error.cause : error)
+      return new RemoteUnavailable({ ...context, status: null, reason: code, message: secrets.scrub(detail), attempts: 1 })
     }
+
+    /** One Messages API call; interrupting it (the deadline, or the caller) aborts the request. */
+    const create = (body: Anthropic.MessageCreateParamsNonStreaming) =>
+      Effect.tryPromise({
+        try: (signal) => client.messages.create(body, { signal, timeout: timeoutMs }) as Promise<unknown>,
+        catch: failureOf
+      }).pipe(Effect.timeoutFail({ duration: timeout, onTimeout: timedOut }))
 
     const generate = Effect.fn("AnthropicExampleGenerator.generate")(function*(asked: ExampleRequest) {
       const request = { ...asked, count: asked.count ?? options.exampleCount ?? DEFAULT_LLM_EXAMPLE_COUNT }
@@ -333,39 +335,41 @@ const make = (options: AnthropicExampleGeneratorOptions): Effect.Effect<ExampleG
       yield* budget.take(tableId)
 
       const prompt = examplePrompt(request)
-      const reply = yield* post({
+      const reply = yield* create({
         model: options.model,
         max_tokens: options.maxTokens,
         system: prompt.system,
         messages: [{ role: "user", content: prompt.user }]
       })
-      if (reply.status < 200 || reply.status > 299) return yield* refusal(reply)
 
-      const message = yield* Schema.decodeUnknown(MessageReply, { onExcessProperty: "ignore" })(parseJson(reply.body)).pipe(
+      const message = yield* Schema.decodeUnknown(MessageReply, { onExcessProperty: "ignore" })(reply).pipe(
         Effect.mapError(() =>
           new RemoteRejected({
             ...context,
-            status: reply.status,
+            status: 200,
             reason: "malformedResponse",
-            message: `Anthropic answered ${reply.status} with a body that is not a message: ${excerpt(reply.body)}`
+            message: `Anthropic answered 200 with a body that is not a message: ${
+              excerpt(typeof reply === "string" ? reply : JSON.stringify(reply) ?? String(reply))
+            }`
           })
         )
       )
-      const model = message.model !== undefined && message.model.length > 0 ? message.model : options.model
+      // The model's name is echoed by the server and becomes provenance in the document: scrubbed too.
+      const model = message.model !== undefined && message.model.length > 0 ? secrets.scrub(message.model) : options.model
       const text = message.content.flatMap((block) => (block.type === "text" && block.text !== undefined ? [block.text] : []))
         .join("")
       yield* Effect.logInfo("llm examples answered").pipe(
         Effect.annotateLogs({
           table: tableId,
           model,
-          stop_reason: message.stop_reason ?? "",
+          stop_reason: secrets.scrub(message.stop_reason ?? ""),
           input_tokens: message.usage?.input_tokens ?? 0,
           output_tokens: message.usage?.output_tokens ?? 0
         })
       )
 
       const rejected = (reason: string) =>
-        new LlmOutputRejected({ table_id: tableId, model, reason: scrub(reason), excerpt: excerpt(text) })
+        new LlmOutputRejected({ table_id: tableId, model, reason: secrets.scrub(reason), excerpt: excerpt(text) })
       if (message.stop_reason === "refusal") return yield* rejected("the model refused to answer")
       const pairs = parseExamplesAnswer(text)
       if (Either.isLeft(pairs)) {

@@ -4,7 +4,7 @@
  *
  * Layers, side by side in this folder:
  * - `ExampleGeneratorService.Disabled` — no model: no examples (the default; LLM generation is opt-in).
- * - `AnthropicExampleGenerator.ts`     — Anthropic's Messages API over `fetch`, and the layer chosen by config.
+ * - `AnthropicExampleGenerator.ts`     — Anthropic's Messages API through the official SDK, and the layer chosen by config.
  * - `MemoryExampleGenerator.ts`        — in memory, for tests: scripted answers per table, a call log.
  */
 import * as Context from "effect/Context"
