@@ -96,7 +96,7 @@ const plan = (options: SyncOptions) =>
     )
     const { entries, failures, fresh } = yield* assembleTables({ resolution, collected, described, previous: previousEntries, now })
     const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
-    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries }))
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,

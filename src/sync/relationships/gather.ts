@@ -7,7 +7,9 @@ import * as Either from "effect/Either"
 import type { Relationship } from "../../contract/Relationship.ts"
 import type { TableEntry } from "../../contract/TableEntry.ts"
 import { SyncConfig } from "../../config/SyncConfig.ts"
+import type { TableMetadata } from "../../services/BigQuery/TableResource.ts"
 import { loadDbtManifest } from "./dbt.ts"
+import { declaredRelationships } from "./declared.ts"
 import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
 import { inferRelationships } from "./infer.ts"
 import { combineRelationships } from "./merge.ts"
@@ -15,11 +17,17 @@ import { combineRelationships } from "./merge.ts"
 /** Relationships from curated files, declared keys, dbt and inference, for the tables of this run. */
 export const gatherRelationships = (input: {
   readonly tables: ReadonlyArray<TableEntry>
-  /** Primary and foreign keys BigQuery declares for these tables. */
-  readonly declared?: ReadonlyArray<Relationship>
+  /** The metadata read this run, with the keys BigQuery declares. */
+  readonly fresh?: ReadonlyArray<TableMetadata>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
+    const declared = yield* declaredRelationships({
+      tables: input.fresh ?? [],
+      project: settings.project,
+      maximumBytesBilled: settings.metadataMaxBytesBilled,
+      live: settings.mode === "live"
+    })
     const local = yield* loadRelationshipsDirectory(settings.curatedExamplesDir)
     const remote = settings.curatedExamplesPrefix === null
       ? { relationships: [], errors: [], files: 0 }
@@ -44,7 +52,7 @@ export const gatherRelationships = (input: {
     const touches = (r: Relationship) => ids.has(r.from.table_id) || ids.has(r.to.table_id)
     return combineRelationships({
       curated: [...local.relationships, ...remote.relationships].filter(touches),
-      declared: (input.declared ?? []).filter(touches),
+      declared: declared.filter(touches),
       dbt: dbt.filter(touches),
       inferred
     })
