@@ -64,6 +64,10 @@ export interface SyncSettings {
   readonly relationshipInference?: boolean
   /** A dbt `manifest.json`: a local path, or `gs://<bucket>/<object>` in the document's bucket; absent: none. */
   readonly dbtManifest?: string | null
+  /** Live mode: join predicates of the last N days of successful SELECT jobs become relationships; 0 (default): off. */
+  readonly queryLogDays?: number
+  /** The region of those jobs, as in `region-<location>.INFORMATION_SCHEMA.JOBS_BY_PROJECT` (default `us`). */
+  readonly queryLogLocation?: string
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -153,7 +157,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
     curatedPrefix: raw("CURATED_EXAMPLES_PREFIX"),
     relationshipInference: raw("RELATIONSHIP_INFERENCE"),
-    dbtManifest: raw("DBT_MANIFEST")
+    dbtManifest: raw("DBT_MANIFEST"),
+    queryLogDays: raw("QUERY_LOG_DAYS"),
+    queryLogLocation: raw("QUERY_LOG_LOCATION")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -289,6 +295,18 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
             ? Either.left(`expected an object in the document's bucket (gs://${bucket ?? "<GCS_BUCKET>"}/<object>)`)
             : Either.right(v)
         })
+    }),
+    queryLogDays: yield* Option.match(env.queryLogDays, {
+      onNone: () => Effect.succeed(0),
+      onSome: (value) =>
+        check("QUERY_LOG_DAYS", value, (v) =>
+          /^\d+$/.test(v) && Number(v) <= 180 ? Either.right(Number(v)) : Either.left("expected a number of days from 0 (off) to 180"))
+    }),
+    queryLogLocation: yield* Option.match(env.queryLogLocation, {
+      onNone: () => Effect.succeed("us"),
+      onSome: (value) =>
+        check("QUERY_LOG_LOCATION", value, (v) =>
+          /^[a-z]+(-[a-z]+[0-9]*)?$/i.test(v) ? Either.right(v) : Either.left("expected a BigQuery location such as us, eu or asia-northeast3"))
     })
   }
 })

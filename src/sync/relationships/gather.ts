@@ -12,6 +12,7 @@ import { loadDbtManifest } from "./dbt.ts"
 import { declaredRelationships } from "./declared.ts"
 import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
 import { inferRelationships } from "./infer.ts"
+import { queryLogRelationships } from "./queryLog.ts"
 import { combineRelationships } from "./merge.ts"
 
 /** Relationships from curated files, declared keys, dbt and inference, for the tables of this run. */
@@ -47,6 +48,16 @@ export const gatherRelationships = (input: {
       : inferRelationships(input.tables, {
         ...(settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern })
       })
+    const days = settings.queryLogDays ?? 0
+    const queryLog = days > 0 && settings.mode === "live" && settings.project !== null
+      ? yield* queryLogRelationships({
+        project: settings.project,
+        location: settings.queryLogLocation ?? "us",
+        days,
+        tables: input.tables,
+        maximumBytesBilled: settings.metadataMaxBytesBilled
+      })
+      : []
     // A relationship is kept when it touches a table of this document (its other end may lie outside).
     const ids = new Set(input.tables.map((t) => t.table_id as string))
     const touches = (r: Relationship) => ids.has(r.from.table_id) || ids.has(r.to.table_id)
@@ -54,6 +65,7 @@ export const gatherRelationships = (input: {
       curated: [...local.relationships, ...remote.relationships].filter(touches),
       declared: declared.filter(touches),
       dbt: dbt.filter(touches),
+      queryLog,
       inferred
     })
   }).pipe(Effect.withSpan("relationships"))
