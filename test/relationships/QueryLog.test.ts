@@ -46,7 +46,7 @@ describe("query-log relationships", () => {
         )))
       expect(found.map((r) => `${describeRelationship(r)} ${r.confidence} ${r.evidence}`)).toEqual([
         "orders.buyer → customers.id (many-to-one) 0.7 joined this way in 2 successful queries of the last 30 days",
-        "lines.order_ref → orders.ref 0.6 joined this way in 1 successful query of the last 30 days"
+        "lines.order_ref → orders.ref (many-to-one) 0.6 joined this way in 1 successful query of the last 30 days"
       ])
       const [request] = fake.requestsOf("jobs.query")
       expect(JSON.stringify(request!.body)).toContain("104857600")
