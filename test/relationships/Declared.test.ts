@@ -54,41 +54,36 @@ describe("declared keys", () => {
       expect(fake.requestsOf("jobs.query")).toHaveLength(0)
     }))
 
-  it.scopedLive("reads a batched dataset's keys from INFORMATION_SCHEMA, within the byte cap", () =>
+  it.scopedLive("reads a batched dataset's keys from INFORMATION_SCHEMA in one query, within the byte cap", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery
+      // The rows BigQuery gives for: lines(order_id, line_no) PK; orders(id, shop_id) PK;
+      // lines(order_id, shop) → orders(id, shop_id), in a row per referenced column.
+      const fk = (column: string, ordinal: number, refColumn: string) =>
+        ["lines", "fk_lines_order", "FOREIGN KEY", column, ordinal, ordinal, PROJECT, "sales", "orders", refColumn]
       fake.queries.answer({
-        match: "INFORMATION_SCHEMA.KEY_COLUMN_USAGE",
+        match: "INFORMATION_SCHEMA.CONSTRAINT_COLUMN_USAGE",
         schema: [
           { name: "table_name", type: "STRING" },
           { name: "constraint_name", type: "STRING" },
           { name: "constraint_type", type: "STRING" },
           { name: "column_name", type: "STRING" },
           { name: "ordinal_position", type: "INTEGER" },
-          { name: "position_in_unique_constraint", type: "INTEGER" }
+          { name: "position_in_unique_constraint", type: "INTEGER" },
+          { name: "ref_catalog", type: "STRING" },
+          { name: "ref_schema", type: "STRING" },
+          { name: "ref_table", type: "STRING" },
+          { name: "ref_column", type: "STRING" }
         ],
         rows: [
-          ["lines", "lines.pk$", "PRIMARY KEY", "order_id", 1, null],
-          ["lines", "lines.pk$", "PRIMARY KEY", "line_no", 2, null],
-          ["orders", "orders.pk$", "PRIMARY KEY", "id", 1, null],
-          ["orders", "orders.pk$", "PRIMARY KEY", "shop_id", 2, null],
-          ["lines", "fk_lines_order", "FOREIGN KEY", "shop", 2, 2],
-          ["lines", "fk_lines_order", "FOREIGN KEY", "order_id", 1, 1]
-        ],
-        totalBytesBilled: 10 * 1024 * 1024
-      })
-      fake.queries.answer({
-        match: "INFORMATION_SCHEMA.CONSTRAINT_COLUMN_USAGE",
-        schema: [
-          { name: "constraint_name", type: "STRING" },
-          { name: "table_catalog", type: "STRING" },
-          { name: "table_schema", type: "STRING" },
-          { name: "table_name", type: "STRING" },
-          { name: "column_name", type: "STRING" }
-        ],
-        rows: [
-          ["fk_lines_order", PROJECT, "sales", "orders", "shop_id"],
-          ["fk_lines_order", PROJECT, "sales", "orders", "id"]
+          ["lines", "lines.pk$", "PRIMARY KEY", "order_id", 1, null, null, null, null, null],
+          ["lines", "lines.pk$", "PRIMARY KEY", "line_no", 2, null, null, null, null, null],
+          ["orders", "orders.pk$", "PRIMARY KEY", "id", 1, null, null, null, null, null],
+          ["orders", "orders.pk$", "PRIMARY KEY", "shop_id", 2, null, null, null, null, null],
+          fk("shop", 2, "shop_id"),
+          fk("shop", 2, "id"),
+          fk("order_id", 1, "shop_id"),
+          fk("order_id", 1, "id")
         ],
         totalBytesBilled: 10 * 1024 * 1024
       })
@@ -102,7 +97,7 @@ describe("declared keys", () => {
         "shop-warehouse.sales.lines.(order_id, shop) → shop-warehouse.sales.orders.(id, shop_id) (many-to-one)"
       ])
       const queries = fake.requestsOf("jobs.query")
-      expect(queries).toHaveLength(2)
+      expect(queries).toHaveLength(1)
       for (const q of queries) expect(JSON.stringify(q.body)).toContain("104857600")
     }))
 })

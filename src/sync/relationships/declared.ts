@@ -5,7 +5,7 @@
  * - Tables read one by one carry them in `tables.get`'s `tableConstraints`.
  * - Datasets read in batches (more than `TABLES_GET_LIMIT` targets, through INFORMATION_SCHEMA)
  *   get them from `INFORMATION_SCHEMA.TABLE_CONSTRAINTS`, `KEY_COLUMN_USAGE` and
- *   `CONSTRAINT_COLUMN_USAGE`: two queries per such dataset, each capped by `MAX_BYTES_BILLED`.
+ *   `CONSTRAINT_COLUMN_USAGE`: one query per such dataset (8 at once), capped by `MAX_BYTES_BILLED`.
  *
  * A foreign key whose columns are the child's whole primary key is one-to-one; others many-to-one.
  */
@@ -112,17 +112,22 @@ export const fromInformationSchema = (
 const schemaOf = (project: string, dataset: string, view: string) =>
   `${quoteIdentifier(project)}.${quoteIdentifier(dataset)}.INFORMATION_SCHEMA.${view}`
 
-export const keyColumnsSql = (project: string, dataset: string) =>
-  `SELECT k.table_name, k.constraint_name, c.constraint_type, k.column_name, k.ordinal_position, k.position_in_unique_constraint ` +
+/**
+ * One query per dataset: every key column with its constraint's type and, for a foreign key, the
+ * columns it references (a composite key's rows repeat per referenced column; the reader folds them).
+ */
+export const declaredKeysSql = (project: string, dataset: string) =>
+  `SELECT k.table_name, k.constraint_name, c.constraint_type, k.column_name, k.ordinal_position, ` +
+  `k.position_in_unique_constraint, u.table_catalog AS ref_catalog, u.table_schema AS ref_schema, ` +
+  `u.table_name AS ref_table, u.column_name AS ref_column ` +
   `FROM ${schemaOf(project, dataset, "KEY_COLUMN_USAGE")} AS k ` +
   `JOIN ${schemaOf(project, dataset, "TABLE_CONSTRAINTS")} AS c ` +
-  `ON c.constraint_name = k.constraint_name AND c.table_name = k.table_name`
+  `ON c.constraint_name = k.constraint_name AND c.table_name = k.table_name ` +
+  `LEFT JOIN ${schemaOf(project, dataset, "CONSTRAINT_COLUMN_USAGE")} AS u ` +
+  `ON u.constraint_name = k.constraint_name AND c.constraint_type = 'FOREIGN KEY'`
 
-export const referencedColumnsSql = (project: string, dataset: string) =>
-  `SELECT u.constraint_name, u.table_catalog, u.table_schema, u.table_name, u.column_name ` +
-  `FROM ${schemaOf(project, dataset, "CONSTRAINT_COLUMN_USAGE")} AS u ` +
-  `JOIN ${schemaOf(project, dataset, "TABLE_CONSTRAINTS")} AS c ` +
-  `ON c.constraint_name = u.constraint_name AND c.constraint_type = 'FOREIGN KEY'`
+/** Datasets whose keys are read at once. */
+const DATASET_CONCURRENCY = 8
 
 const asNumber = (u: unknown): number => (typeof u === "number" ? u : Number(u))
 
@@ -151,38 +156,40 @@ export const declaredRelationships = (input: {
     }
     if (!input.live || input.project === null) return out
     const bigquery = yield* BigQueryService
-    for (const { count, dataset, project } of datasets.values()) {
-      if (count <= BATCHED_ABOVE) continue
-      const read = yield* Effect.either(Effect.all([
-        bigquery.query(input.project, keyColumnsSql(project, dataset), { maximumBytesBilled: input.maximumBytesBilled }),
-        bigquery.query(input.project, referencedColumnsSql(project, dataset), { maximumBytesBilled: input.maximumBytesBilled })
-      ]))
-      if (read._tag === "Left") {
-        yield* Effect.logWarning(`declared keys of ${project}.${dataset} not read: ${read.left.message}`)
+    const batched = [...datasets.values()].filter((d) => d.count > BATCHED_ABOVE)
+    const read = yield* Effect.forEach(batched, ({ dataset, project }) =>
+      Effect.either(bigquery.query(input.project!, declaredKeysSql(project, dataset), { maximumBytesBilled: input.maximumBytesBilled }))
+        .pipe(Effect.map((result) => ({ dataset, project, result }))), { concurrency: DATASET_CONCURRENCY })
+    for (const { dataset, project, result } of read) {
+      if (result._tag === "Left") {
+        yield* Effect.logWarning(`declared keys of ${project}.${dataset} not read: ${result.left.message}`)
         continue
       }
-      const [keys, refs] = read.right
-      out.push(...fromInformationSchema(
-        project,
-        dataset,
-        keys.rows.map((r) => ({
+      const keys = new Map<string, KeyColumnRow>()
+      const refs = new Map<string, ReferencedColumnRow>()
+      for (const r of result.right.rows) {
+        const constraint = String(r.constraint_name)
+        keys.set(`${constraint}\u0000${String(r.column_name)}`, {
           table_name: String(r.table_name),
-          constraint_name: String(r.constraint_name),
+          constraint_name: constraint,
           constraint_type: String(r.constraint_type),
           column_name: String(r.column_name),
           ordinal_position: asNumber(r.ordinal_position),
           position_in_unique_constraint: r.position_in_unique_constraint === null || r.position_in_unique_constraint === undefined
             ? null
             : asNumber(r.position_in_unique_constraint)
-        })),
-        refs.rows.map((r) => ({
-          constraint_name: String(r.constraint_name),
-          table_catalog: String(r.table_catalog),
-          table_schema: String(r.table_schema),
-          table_name: String(r.table_name),
-          column_name: String(r.column_name)
-        }))
-      ))
+        })
+        if (r.ref_table !== null && r.ref_table !== undefined) {
+          refs.set(`${constraint}\u0000${String(r.ref_column)}`, {
+            constraint_name: constraint,
+            table_catalog: String(r.ref_catalog),
+            table_schema: String(r.ref_schema),
+            table_name: String(r.ref_table),
+            column_name: String(r.ref_column)
+          })
+        }
+      }
+      out.push(...fromInformationSchema(project, dataset, [...keys.values()], [...refs.values()]))
     }
     return out
   })
