@@ -207,11 +207,35 @@ const profileUniqueness = (entry: TableEntry, column: string): "unique" | "repea
   return p.approx_distinct < 0.5 * nonNull ? "repeats" : null
 }
 
+/** A column as words, with its usability checked lazily (the costly checks only for candidates). */
+class Column implements ColumnView {
+  readonly field: Field
+  readonly core: ReadonlyArray<string>
+  readonly raw: ReadonlyArray<string>
+  readonly plainlyUnusable: boolean
+  private readonly sensitive: RegExp | null
+  private blocked: boolean | undefined
+  constructor(field: Field, core: ReadonlyArray<string>, raw: ReadonlyArray<string>, sensitive: RegExp | null) {
+    this.field = field
+    this.core = core
+    this.raw = raw
+    this.sensitive = sensitive
+    this.plainlyUnusable = isPlainlyUnusable(field)
+  }
+  get unusable(): boolean {
+    if (this.plainlyUnusable) return true
+    if (this.blocked === undefined) this.blocked = isBlocked(this.field, this.sensitive)
+    return this.blocked
+  }
+}
+
 const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null): Array<TableView> => {
   const byDataset = new Map<string, Array<TableEntry>>()
   for (const t of tables) {
     const d = datasetOf(t.table_id)
-    byDataset.set(d, [...(byDataset.get(d) ?? []), t])
+    const list = byDataset.get(d)
+    if (list === undefined) byDataset.set(d, [t])
+    else list.push(t)
   }
   const views: Array<TableView> = []
   for (const [dataset, entries] of byDataset) {
@@ -227,16 +251,7 @@ const viewTables = (tables: ReadonlyArray<TableEntry>, sensitive: RegExp | null)
       const alias = aliasWord !== null && !entity.includes(singular(aliasWord)) && !KEY_SUFFIXES.has(aliasWord)
         ? aliasWord
         : null
-      const columns = entry.columns.map((field, i) => ({
-        field,
-        core: stripFirst(own[i]!, alias),
-        raw: own[i]!,
-        plainlyUnusable: isPlainlyUnusable(field),
-        blocked: undefined as boolean | undefined,
-        get unusable(): boolean {
-          return this.plainlyUnusable || (this.blocked ??= isBlocked(field, sensitive))
-        }
-      }))
+      const columns = entry.columns.map((field, i) => new Column(field, stripFirst(own[i]!, alias), own[i]!, sensitive))
       const keys = columns
         .filter((c) => !c.plainlyUnusable)
         .map((column) => {
