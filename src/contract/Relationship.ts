@@ -109,5 +109,7 @@ export const mergeRelationships = (all: ReadonlyArray<Relationship>): Array<Rela
       evidence: extra.length === 0 ? best.evidence : `${best.evidence}; also ${extra.join("; ")}`
     }
   })
-  return merged.sort((a, b) => relationshipKey(a).localeCompare(relationshipKey(b)))
+  const keyed = merged.map((r) => [relationshipKey(r), r] as const)
+  keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return keyed.map(([, r]) => r)
 }
