@@ -68,6 +68,8 @@ export interface SyncSettings {
   readonly queryLogDays?: number
   /** The region of those jobs, as in `region-<location>.INFORMATION_SCHEMA.JOBS_BY_PROJECT` (default `us`). */
   readonly queryLogLocation?: string
+  /** Live mode: check inferred and logged relationships with a sampled query each (default off). */
+  readonly relationshipCheck?: boolean
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -159,7 +161,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     relationshipInference: raw("RELATIONSHIP_INFERENCE"),
     dbtManifest: raw("DBT_MANIFEST"),
     queryLogDays: raw("QUERY_LOG_DAYS"),
-    queryLogLocation: raw("QUERY_LOG_LOCATION")
+    queryLogLocation: raw("QUERY_LOG_LOCATION"),
+    relationshipCheck: raw("RELATIONSHIP_CHECK")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -307,6 +310,12 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       onSome: (value) =>
         check("QUERY_LOG_LOCATION", value, (v) =>
           /^[a-z]+(-[a-z]+[0-9]*)?$/i.test(v) ? Either.right(v) : Either.left("expected a BigQuery location such as us, eu or asia-northeast3"))
+    }),
+    relationshipCheck: yield* Option.match(env.relationshipCheck, {
+      onNone: () => Effect.succeed(false),
+      onSome: (value) =>
+        check("RELATIONSHIP_CHECK", value, (v) =>
+          v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" or \"off\" (the default)"))
     })
   }
 })

@@ -13,6 +13,7 @@ import { declaredRelationships } from "./declared.ts"
 import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
 import { inferRelationships } from "./infer.ts"
 import { queryLogRelationships } from "./queryLog.ts"
+import { checkRelationships } from "./checked.ts"
 import { combineRelationships } from "./merge.ts"
 
 /** Relationships from curated files, declared keys, dbt and inference, for the tables of this run. */
@@ -61,11 +62,14 @@ export const gatherRelationships = (input: {
     // A relationship is kept when it touches a table of this document (its other end may lie outside).
     const ids = new Set(input.tables.map((t) => t.table_id as string))
     const touches = (r: Relationship) => ids.has(r.from.table_id) || ids.has(r.to.table_id)
-    return combineRelationships({
+    const combined = combineRelationships({
       curated: [...local.relationships, ...remote.relationships].filter(touches),
       declared: declared.filter(touches),
       dbt: dbt.filter(touches),
       queryLog,
       inferred
     })
+    return settings.relationshipCheck === true && settings.mode === "live" && settings.project !== null
+      ? yield* checkRelationships({ relationships: combined, project: settings.project, maximumBytesBilled: settings.metadataMaxBytesBilled })
+      : combined
   }).pipe(Effect.withSpan("relationships"))
