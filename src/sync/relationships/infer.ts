@@ -436,7 +436,7 @@ export const inferRelationships = (
       const top = ranked[0]!
       const rivals = ranked.filter((r) => r.p >= top.p - 0.1)
       for (const r of rivals) {
-        const confidence = Math.round((rivals.length === 1 ? r.p : r.p / (rivals.length + 1)) * 100) / 100
+        const confidence = Math.round((rivals.length === 1 ? r.p : Math.min(0.5, r.p / rivals.length)) * 100) / 100
         if (confidence < minConfidence) continue
         const childUnique = isOwnKey || profileUniqueness(child.entry, column.field.name) === "unique"
         found.push({
