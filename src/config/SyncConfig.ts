@@ -25,6 +25,12 @@ export interface SyncSettings {
   readonly project: string | null
   /** The tables and patterns to describe, in order; the first table found is the primary one. */
   readonly targets: ReadonlyArray<TargetPattern>
+  /**
+   * The first target was named as the primary table (`TARGET_TABLE_ID`, or the sample in local
+   * mode) and stays primary even without columns. Otherwise the primary is the first table that
+   * has columns. Absent: not named.
+   */
+  readonly primaryNamed?: boolean
   /** Live mode: the Cloud Storage bucket. */
   readonly bucket: string | null
   /** The cache document's object name in the bucket (or file name in the local directory). */
@@ -259,6 +265,7 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     mode,
     project,
     targets,
+    primaryNamed: primary.length > 0,
     bucket,
     objectName,
     localBucketDir: Option.getOrElse(env.localBucketDir, () => ".metasync/bucket"),

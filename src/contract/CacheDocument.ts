@@ -21,7 +21,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { Columns } from "./Field.ts"
+import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
 import { Relationship } from "./Relationship.ts"
@@ -40,11 +40,14 @@ const Timestamp = Schema.DateTimeUtc
 // Version 1: the seed's document
 // ---------------------------------------------------------------------------------------------
 
-/** The seed's `schema` object: the primary table and its top-level columns (nested fields kept). */
+/**
+ * The seed's `schema` object: the primary table and its top-level columns (nested fields kept).
+ * Its descriptions are written as strings (`""` for none), as the seed wrote them.
+ */
 export const SeedSchema = Schema.Struct({
   table_id: TableId,
   last_updated: Timestamp,
-  columns: Columns
+  columns: SeedColumns
 }).annotations({ identifier: "SeedSchema" })
 export type SeedSchema = typeof SeedSchema.Type
 

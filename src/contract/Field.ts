@@ -2,6 +2,7 @@
  * A column of a BigQuery table, as the tree BigQuery returns it (`schema.fields` of a
  * `tables.get` response), and the flat list of field paths a prompt needs to reach nested data.
  */
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { isStringArray, withFastPath } from "./fastPath.ts"
 
@@ -92,6 +93,68 @@ export const Columns: Schema.Schema<ReadonlyArray<Field>, ReadonlyArray<FieldEnc
   Schema.Array(Field),
   { decode: plainFields, encode: plainFields },
   "Columns"
+)
+
+/** A field of the seed-shaped `schema` block: as `FieldEncoded`, its description always a string when written. */
+export interface SeedFieldEncoded {
+  readonly name: string
+  readonly type: string
+  readonly mode: FieldMode
+  readonly description?: string | null
+  readonly fields?: ReadonlyArray<SeedFieldEncoded>
+  readonly policy_tags?: ReadonlyArray<string>
+}
+
+/**
+ * A field as the seed-shaped `schema` block writes it: a missing description is written `""`,
+ * because the seed's readers call string methods on it (`column["description"].strip()`). In
+ * memory it is `null`, as everywhere else. Documents written before (with `null`, or no
+ * description) still decode.
+ */
+export const SeedField: Schema.Schema<Field, SeedFieldEncoded> = Schema.Struct({
+  name: Schema.NonEmptyString,
+  type: Schema.NonEmptyString,
+  mode: FieldMode,
+  description: Schema.optionalToRequired(Schema.NullOr(Schema.String), Schema.NullOr(Schema.String), {
+    decode: (written) => {
+      const description = Option.getOrNull(written)
+      return description === "" ? null : description
+    },
+    encode: (description) => Option.some(description ?? "")
+  }),
+  fields: Schema.optionalWith(
+    Schema.Array(Schema.suspend((): Schema.Schema<Field, SeedFieldEncoded> => SeedField)),
+    { exact: true }
+  ),
+  policy_tags: Schema.optionalWith(Schema.Array(Schema.String), { exact: true })
+}).annotations({ identifier: "SeedField" })
+
+/** `fields` with `""` descriptions as `null` (decoding) or `null` ones as `""` (encoding). */
+const mapDescriptions = (
+  fields: ReadonlyArray<Field>,
+  from: string | null,
+  to: string | null
+): ReadonlyArray<Field> =>
+  fields.map((field) => ({
+    ...field,
+    description: field.description === from ? to : field.description,
+    ...(field.fields === undefined ? {} : { fields: mapDescriptions(field.fields, from, to) })
+  }))
+
+/** The seed-shaped block's columns: `SeedField`s, with a fast path for the common, valid case. */
+export const SeedColumns: Schema.Schema<ReadonlyArray<Field>, ReadonlyArray<SeedFieldEncoded>> = withFastPath(
+  Schema.Array(SeedField),
+  {
+    decode: (u) => {
+      const fields = plainFields(u)
+      return fields === undefined ? undefined : mapDescriptions(fields, "", null)
+    },
+    encode: (u) => {
+      const fields = plainFields(u)
+      return fields === undefined ? undefined : (mapDescriptions(fields, null, "") as ReadonlyArray<SeedFieldEncoded>)
+    }
+  },
+  "SeedColumns"
 )
 
 const RECORD_TYPES = new Set(["RECORD", "STRUCT"])

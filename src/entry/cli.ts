@@ -10,6 +10,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { defaultTeardown, type Teardown } from "@effect/platform/Runtime"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -20,6 +21,7 @@ import * as Option from "effect/Option"
 import { readFile } from "node:fs/promises"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { parseCacheDocument } from "../contract/CacheDocument.ts"
+import { mcpCommand } from "../mcp/McpCommand.ts"
 import { checkFreshness, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
 import { syncAndNotify } from "../sync/notify.ts"
@@ -187,15 +189,30 @@ const validate = Command.make(
 
 const metasync = Command.make("metasync").pipe(
   Command.withDescription("Publishes BigQuery table metadata and few-shot SQL examples as one cache document"),
-  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate])
+  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate, mcpCommand])
 )
 
 export const cli = Command.run(metasync, { name: "metasync", version: GENERATOR.version })
+
+/** Calls `done` once everything written to `stream` so far is handed to the OS. */
+const flushed = (stream: NodeJS.WriteStream, done: () => void) => void stream.write("", done)
+
+/**
+ * The process exits once the command is done, with the code it set, rather than when nothing is
+ * left on the event loop: a handle a library keeps open (a request nobody answers) must not keep
+ * the operator's shell or scheduler waiting. Output is flushed first.
+ */
+const exitWhenDone: Teardown = (exit, onExit) =>
+  defaultTeardown(exit, (code) => {
+    onExit(code)
+    const exitCode = code === 0 ? process.exitCode : code
+    flushed(process.stdout, () => flushed(process.stderr, () => process.exit(exitCode)))
+  })
 
 cli(process.argv).pipe(
   Effect.provide(NodeContext.layer),
   // Failures of the work are reported by each command: what reaches here is a usage error,
   // which @effect/cli has already printed. Defects are left to runMain to report.
   Effect.catchAll(() => setExitCode(EXIT_USAGE)),
-  NodeRuntime.runMain({ disablePrettyLogger: true })
+  NodeRuntime.runMain({ disablePrettyLogger: true, teardown: exitWhenDone })
 )

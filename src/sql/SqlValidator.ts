@@ -5,11 +5,14 @@
  * Two independent checks, both of which must pass:
  * 1. A lexical guard that reads the text the way BigQuery's lexer does (comments, string literals
  *    and quoted identifiers set aside) and refuses statement separators, statement keywords and
- *    forbidden functions. It does not depend on the parser, so a gap in the parser's grammar
- *    cannot let DML or scripting through.
+ *    external and identity functions. It does not depend on the parser, so a gap in the parser's
+ *    grammar cannot let DML, scripting or those calls through.
  * 2. node-sql-parser's BigQuery grammar; whatever it cannot parse is refused (fail closed). The
  *    tree it returns is then resolved name by name: tables against the catalog, columns and
- *    nested paths against the tables' field trees, through UNNEST aliases, CTEs and subqueries.
+ *    nested paths against the tables' field trees, through UNNEST aliases (a nested UNNEST must
+ *    start from one), CTEs and subqueries; every function against the allow-list of
+ *    BigQueryFunctions.ts; the partition filter of a table that requires one against every OR
+ *    branch of WHERE. The query must read at least one catalog table.
  *
  * A catalog table whose id ends in `*` is a wildcard table (a date-sharded family); queries over
  * it may read its `_TABLE_SUFFIX` pseudo column, and only queries over it may.
@@ -20,6 +23,7 @@ import sqlParser from "node-sql-parser/build/bigquery.js"
 import { isRecord, type Field } from "../contract/Field.ts"
 import { isWildcardTable, type TableId, tableRefOf } from "../contract/TableId.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { EXTERNAL_FUNCTIONS, FORBIDDEN_NAMESPACES, functionVerdict, IDENTITY_FUNCTIONS } from "./BigQueryFunctions.ts"
 
 export const SqlRejectionReason = Schema.Literal(
   "parse_error",
@@ -28,7 +32,9 @@ export const SqlRejectionReason = Schema.Literal(
   "unknown_table",
   "unknown_column",
   "forbidden_function",
-  "missing_partition_filter"
+  "missing_partition_filter",
+  "no_table",
+  "query_parameter"
 )
 export type SqlRejectionReason = typeof SqlRejectionReason.Type
 
@@ -183,11 +189,6 @@ const STATEMENT_PHRASES: ReadonlyArray<readonly [string, string]> = [
   ["ROLLBACK", "TRANSACTION"]
 ]
 
-/** Functions that reach outside the catalog or run models/procedures. */
-const FORBIDDEN_FUNCTIONS = new Set(["EXTERNAL_QUERY", "EXTERNAL_OBJECT_TRANSFORM", "VECTOR_SEARCH", "READ_FILE"])
-/** Function namespaces that are refused wholesale (`ML.PREDICT`, `AI.GENERATE`, `BQ.REFRESH_…`). */
-const FORBIDDEN_NAMESPACES = new Set(["ML", "AI", "BQ"])
-
 const lexicalGuard = (tokens: ReadonlyArray<Token>): void => {
   if (tokens.length === 0) reject("parse_error", "the query is empty")
   const first = tokens.find((t) => t.value !== "(")
@@ -207,6 +208,12 @@ const lexicalGuard = (tokens: ReadonlyArray<Token>): void => {
     )
   }
   tokens.forEach((token, i) => {
+    // `@name` and `@@system_variable`: an example must run as written, and `@@session_id`-like
+    // variables tell who or where it runs, not what the data holds.
+    if (token.value === "@") {
+      const name = tokens[i + 1]?.value === "@" ? `@@${tokens[i + 2]?.text ?? ""}` : `@${tokens[i + 1]?.text ?? ""}`
+      reject("query_parameter", `${name} is not allowed: an example must run as written, without query parameters or system variables`)
+    }
     if (token.kind !== "word") return
     const previous = tokens[i - 1]
     const next = tokens[i + 1]
@@ -228,8 +235,10 @@ const lexicalGuard = (tokens: ReadonlyArray<Token>): void => {
         reject("not_read_only", `${a} ${b} is not allowed: only read-only SELECT queries are`)
       }
     }
-    if (FORBIDDEN_FUNCTIONS.has(token.value) && next?.value === "(") {
-      reject("forbidden_function", `${token.value} is not allowed: it reads data outside the catalog`)
+    // The parser-independent half of the function check: calls refused whatever the grammar makes of them.
+    if ((EXTERNAL_FUNCTIONS.has(token.value) || IDENTITY_FUNCTIONS.has(token.value)) && next?.value === "(") {
+      const verdict = functionVerdict(token.value)
+      if (!verdict.allowed) reject("forbidden_function", verdict.why)
     }
     if (
       FORBIDDEN_NAMESPACES.has(token.value) && next?.value === "." && tokens[i + 2]?.kind === "word" &&
@@ -542,16 +551,16 @@ const functionName = (node: Node): ReadonlyArray<string> => {
   return parts.flatMap((p) => p.split("."))
 }
 
+/** Operators node-sql-parser spells as function calls (`NOT (x)`, `EXISTS (SELECT …)`). */
+const OPERATORS_PARSED_AS_CALLS = new Set(["NOT", "EXISTS"])
+
+/** Every call must be to an allowed built-in function (see BigQueryFunctions.ts). */
 const checkFunction = (node: Node): void => {
-  const parts = functionName(node).map((p) => p.toUpperCase())
-  const meaningful = parts[0] === "SAFE" ? parts.slice(1) : parts
-  if (meaningful.length > 1 && FORBIDDEN_NAMESPACES.has(meaningful[0])) {
-    reject("forbidden_function", `${meaningful.join(".")} is not allowed in an example query`)
-  }
-  const last = meaningful[meaningful.length - 1]
-  if (last !== undefined && FORBIDDEN_FUNCTIONS.has(last)) {
-    reject("forbidden_function", `${last} is not allowed: it reads data outside the catalog`)
-  }
+  const name = node.type === "aggr_func" && typeof node.name === "string" ? node.name : functionName(node).join(".")
+  if (name === "") return reject("parse_error", `a function call the validator cannot read: ${JSON.stringify(node.name)}`)
+  if (OPERATORS_PARSED_AS_CALLS.has(name.toUpperCase())) return
+  const verdict = functionVerdict(name)
+  if (!verdict.allowed) reject("forbidden_function", verdict.why)
 }
 
 /** Keys of parser nodes that never hold expressions. */
@@ -576,7 +585,7 @@ const walkExpr = (value: unknown, scope: Scope, ctx: Context): void => {
       return
     case "function":
     case "aggr_func":
-      if (value.type === "function") checkFunction(value)
+      checkFunction(value)
       for (const [key, child] of Object.entries(value)) {
         if (key === "name") continue
         walkExpr(child, scope, key === "args" ? { ...ctx, inFunctionArgs: true } : ctx)
@@ -594,6 +603,34 @@ const fromItemPath = (item: Node): string => {
   return parts.join(".")
 }
 
+/** Whether `name` is a range variable (a table, subquery or UNNEST alias) in `scope` or an outer scope. */
+const isRangeVariable = (name: string, scope: Scope): boolean => {
+  for (let s: Scope | null = scope; s !== null; s = s.parent) {
+    if (s.relations.some((relation) => relation.names.includes(lower(name)))) return true
+  }
+  return false
+}
+
+/**
+ * A nested UNNEST must name the element it unnests: `UNNEST(i.sub)` after `UNNEST(a.items) AS i`,
+ * not `UNNEST(sub)`, which reaches `sub` only through the element's implicit fields — a form
+ * that breaks as soon as the table or another element has a field of that name, and that the
+ * field_paths joins never use. A column of a table (`UNNEST(items)`, `UNNEST(device.tags)`)
+ * needs no alias.
+ */
+const checkUnnestQualified = (path: ColumnPath, resolved: Resolved, scope: Scope): void => {
+  const head = path.segments[0]
+  if (isRangeVariable(head, scope) || resolved.relation === null || resolved.relation.kind === "row") return
+  const element = resolved.relation.names[0]
+  const written = path.segments.join(".")
+  reject(
+    "unknown_column",
+    element === undefined
+      ? `UNNEST(${written}) reaches ${written} through an unnamed UNNEST element: give that UNNEST an alias and write UNNEST(<alias>.${written})`
+      : `UNNEST(${written}) must be qualified by the alias of the element it belongs to: write UNNEST(${element}.${written})`
+  )
+}
+
 const addFromItem = (item: Node, scope: Scope, ctx: Context): void => {
   const alias = nameOf(item.as)
   if (item.type === "unnest") {
@@ -603,6 +640,7 @@ const addFromItem = (item: Node, scope: Scope, ctx: Context): void => {
       checkColumnRef(expr, scope, ctx)
       const path = columnPathOf(expr)
       const resolved = path === null || path.subscripts.length > 0 ? null : resolvePath(path.segments, scope)
+      if (path !== null && resolved !== null && typeof resolved !== "string") checkUnnestQualified(path, resolved, scope)
       if (resolved !== null && typeof resolved !== "string") {
         if (resolved.type.kind === "array") element = resolved.type.element
         else if (resolved.type.kind !== "unknown") {
@@ -748,11 +786,53 @@ const outputOf = (columns: unknown, scope: Scope): SqlType => {
   return { kind: "struct", members }
 }
 
-/** `a AND b AND c` → `[a, b, c]`. */
-const conjuncts = (expr: unknown): ReadonlyArray<unknown> =>
-  isNode(expr) && expr.type === "binary_expr" && String(expr.operator).toUpperCase() === "AND"
-    ? [...conjuncts(expr.left), ...conjuncts(expr.right)]
-    : [expr]
+/** node-sql-parser reads `NOT (x)` as a call of a function named NOT: its operand, else undefined. */
+const notOperand = (expr: unknown): unknown => {
+  if (!isNode(expr)) return undefined
+  if (expr.type === "unary_expr" && String(expr.operator).toUpperCase() === "NOT") return expr.expr
+  if (expr.type !== "function" || functionName(expr).join(".").toUpperCase() !== "NOT") return undefined
+  const args = isNode(expr.args) && Array.isArray(expr.args.value) ? expr.args.value : []
+  return args.length === 1 ? args[0] : undefined
+}
+
+/** A WHERE condition as its AND/OR tree, NOTs pushed down to the leaves (De Morgan). */
+type Condition =
+  | { readonly kind: "all" | "any"; readonly parts: ReadonlyArray<Condition> }
+  | { readonly kind: "leaf"; readonly node: unknown }
+
+const conditionTree = (expr: unknown, negated = false): Condition => {
+  if (isNode(expr) && expr.type === "binary_expr") {
+    const operator = String(expr.operator).toUpperCase()
+    if (operator === "AND" || operator === "OR") {
+      return {
+        kind: (operator === "AND") !== negated ? "all" : "any",
+        parts: [conditionTree(expr.left, negated), conditionTree(expr.right, negated)]
+      }
+    }
+  }
+  const operand = notOperand(expr)
+  return operand === undefined ? { kind: "leaf", node: expr } : conditionTree(operand, !negated)
+}
+
+const conditionLeaves = (condition: Condition): ReadonlyArray<unknown> =>
+  condition.kind === "leaf" ? [condition.node] : condition.parts.flatMap(conditionLeaves)
+
+/** Operators of a comparison that can prune partitions (`d >= x`, `d BETWEEN a AND b`, `d IN (…)`, `d IS NOT NULL`). */
+const COMPARISON_OPERATORS = new Set([
+  "=", "!=", "<>", "<", "<=", ">", ">=", "BETWEEN", "NOT BETWEEN", "IN", "NOT IN", "IS", "IS NOT", "LIKE", "NOT LIKE"
+])
+
+/**
+ * Whether `condition` holds only for rows whose partition column the condition restricts: every
+ * OR branch must restrict it (an `OR TRUE` or an `OR status = 'x'` branch lets every partition
+ * through); one restricted conjunct of an AND is enough.
+ */
+const restrictsPartition = (condition: Condition, restricting: (leaf: unknown) => boolean): boolean =>
+  condition.kind === "leaf"
+    ? restricting(condition.node)
+    : condition.kind === "all"
+    ? condition.parts.some((part) => restrictsPartition(part, restricting))
+    : condition.parts.every((part) => restrictsPartition(part, restricting))
 
 const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType => {
   if (node.type !== "select") {
@@ -777,13 +857,15 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
   walkExpr(node.columns, scope, inner)
   const output = outputOf(node.columns, scope)
 
-  // Which tables that demand a partition filter get one: a top-level WHERE conjunct that reads
-  // the partition column and no other column of that table (so it can prune partitions).
-  const filtered = new Set<Relation>()
-  for (const conjunct of conjuncts(node.where)) {
+  // Which tables that demand a partition filter get one: every way the WHERE condition can hold
+  // must go through a comparison that reads the partition column and no other column of that
+  // table (so it can prune partitions). Every leaf is walked, which also checks its columns.
+  const where = conditionTree(node.where)
+  const restrictedBy = new Map<unknown, ReadonlySet<Relation>>()
+  for (const leaf of conditionLeaves(where)) {
     const partitionHits = new Set<Relation>()
     const otherHits = new Set<Relation>()
-    walkExpr(conjunct, scope, {
+    walkExpr(leaf, scope, {
       ...inner,
       onResolved: (relation, path) => {
         const partitioning = relation.table?.partitioning
@@ -795,8 +877,13 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
         ;(hit ? partitionHits : otherHits).add(relation)
       }
     })
-    for (const relation of partitionHits) if (!otherHits.has(relation)) filtered.add(relation)
+    const comparison = isNode(leaf) && leaf.type === "binary_expr" &&
+      COMPARISON_OPERATORS.has(String(leaf.operator).toUpperCase())
+    restrictedBy.set(leaf, comparison ? new Set([...partitionHits].filter((r) => !otherHits.has(r))) : new Set())
   }
+  const filtered = (relation: Relation) =>
+    node.where !== null && node.where !== undefined &&
+    restrictsPartition(where, (leaf) => restrictedBy.get(leaf)?.has(relation) === true)
 
   const aliases = new Set(output.kind === "struct" ? output.members.map((m) => lower(m.name)) : [])
   const withAliases: Scope = { ...scope, aliases }
@@ -810,11 +897,14 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
 
   for (const relation of scope.relations) {
     const table = relation.table
-    if (table?.partitioning?.require_partition_filter !== true || filtered.has(relation)) continue
+    if (table?.partitioning?.require_partition_filter !== true || filtered(relation)) continue
     const column = table.partitioning.field ?? "_PARTITIONTIME"
+    const comparedSomewhere = [...restrictedBy.values()].some((relations) => relations.has(relation))
     reject(
       "missing_partition_filter",
-      `${table.table_id} requires a partition filter: add a WHERE condition on ${column}`
+      comparedSomewhere
+        ? `${table.table_id} requires a partition filter: the condition on ${column} must hold in every OR branch (a branch that does not compare ${column} alone lets every partition through)`
+        : `${table.table_id} requires a partition filter: add a WHERE condition on ${column}`
     )
   }
   if (isNode(node._next)) resolveQuery(node._next, outer, { ...ctx, env: localEnv })
@@ -910,6 +1000,11 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
       env: new Map()
     }
     resolveQuery(root, null, ctx)
+    // An example is labelled with the tables it reads: one that reads none (`SELECT SESSION_USER()`,
+    // `SELECT 1`) teaches nothing about the data and would carry a false label.
+    if (ctx.tablesRead.length === 0) {
+      reject("no_table", "the query reads no catalog table; an example must read at least one of the catalog's tables")
+    }
     const trimmed = sql.trim().replace(/;\s*$/, "").trim()
     return Either.right({ sql: trimmed, normalized: normalize(tokens), tables: ctx.tablesRead })
   } catch (error) {

@@ -94,7 +94,14 @@ const plan = (options: SyncOptions) =>
         { concurrency: PROFILE_CONCURRENCY }
       )
     )
-    const { entries, failures, fresh } = yield* assembleTables({ resolution, collected, described, previous: previousEntries, now })
+    const { entries, failures, fresh } = yield* assembleTables({
+      resolution,
+      collected,
+      described,
+      previous: previousEntries,
+      now,
+      primaryNamed: settings.primaryNamed === true
+    })
     const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
 

@@ -81,6 +81,8 @@ export const assembleTables = (input: {
   readonly described: ReadonlyArray<TableEntry | undefined>
   readonly previous: ReadonlyMap<string, TableEntry>
   readonly now: DateTime.Utc
+  /** The first target was named as the primary table: it stays first even without columns. */
+  readonly primaryNamed?: boolean
 }): Either.Either<Assembled, AllTablesFailed> => {
   const { collected, described, now, previous, resolution } = input
   const fresh = new Map<string, TableMetadata>()
@@ -119,5 +121,15 @@ export const assembleTables = (input: {
       })
     )
   }
-  return Either.right({ entries, fresh, failures })
+  return Either.right({ entries: input.primaryNamed === true ? entries : withPrimaryFirst(entries), fresh, failures })
+}
+
+/**
+ * The entries with the primary table first: the first one that has columns, so that the seed's
+ * `schema` block (which describes the primary table) never describes an empty table when another
+ * could stand there. Otherwise in target order.
+ */
+const withPrimaryFirst = (entries: ReadonlyArray<TableEntry>): ReadonlyArray<TableEntry> => {
+  const index = entries.findIndex((entry) => entry.columns.length > 0)
+  return index <= 0 ? entries : [entries[index], ...entries.slice(0, index), ...entries.slice(index + 1)]
 }

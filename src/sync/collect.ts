@@ -1,14 +1,23 @@
 /**
  * Collect: read the schema and metadata of every resolved table, one batch per dataset, so the
  * number of remote calls grows with datasets rather than tables. A failure touches only the tables
- * it concerns: the run goes on with the others.
+ * it concerns: a table the batch could not read is that table's failure alone (retried by itself
+ * when transient), and a batch that fails as a whole is read again one table at a time, so only
+ * the tables that really fail go stale, each with its own error.
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { formatTableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { type BigQueryError, BigQueryService } from "../services/BigQuery/BigQueryService.ts"
-import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
-import { ResourceNotFound } from "../services/RemoteErrors.ts"
+import { type BigQueryError, BigQueryService, type TableRead } from "../services/BigQuery/BigQueryService.ts"
+import {
+  capDescriptions,
+  fieldNestingProblem,
+  metadataProblem,
+  type TableMetadata
+} from "../services/BigQuery/TableResource.ts"
+import { isTransient, RemoteRejected, ResourceNotFound } from "../services/RemoteErrors.ts"
+import { count } from "../services/RunCounters.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 import { DATASET_CONCURRENCY, type LogicalTable } from "./targets.ts"
 
@@ -17,6 +26,9 @@ export interface Collected {
   /** Its metadata, under the logical id (a family's id, not its shard's). */
   readonly result: Either.Either<TableMetadata, BigQueryError>
 }
+
+/** How many tables of one dataset are read at once when they are read one by one. */
+const TABLE_CONCURRENCY = 8
 
 const groupByDataset = (tables: ReadonlyArray<LogicalTable>) => {
   const groups = new Map<string, Array<LogicalTable>>()
@@ -27,39 +39,106 @@ const groupByDataset = (tables: ReadonlyArray<LogicalTable>) => {
   return [...groups.values()]
 }
 
+const notFound = (table: LogicalTable) =>
+  new ResourceNotFound({
+    service: "bigquery",
+    operation: "tables.get",
+    resource: formatTableRef(table.read),
+    message: `Not found: Table ${table.read.project}:${table.read.dataset}.${table.read.table}`
+  })
+
+const invalidMetadata = (table: LogicalTable, problem: string) =>
+  new RemoteRejected({
+    service: "bigquery",
+    operation: "tables.get",
+    resource: formatTableRef(table.read),
+    status: null,
+    reason: "invalidMetadata",
+    message: `${formatTableRef(table.read)} has metadata the cache document cannot hold: ${problem}`
+  })
+
+/**
+ * The metadata under the logical id, descriptions cut to BigQuery's limits (each cut logged); or,
+ * when the cache document could not hold it, that table's own failure.
+ */
+const accept = (table: LogicalTable, metadata: TableMetadata): Effect.Effect<TableRead> =>
+  Effect.gen(function*() {
+    // Every layer refuses deeper trees as it decodes; checked again here, before anything below recurses.
+    const tooDeep = fieldNestingProblem(metadata.columns)
+    if (tooDeep !== undefined) return Either.left(invalidMetadata(table, tooDeep))
+    const capped = capDescriptions({ ...metadata, table_id: table.id })
+    for (const { column, length } of capped.truncated) {
+      yield* Effect.logWarning(
+        `${column === null ? "the description" : `the description of column ${column}`} of ${table.id} has ${length} characters, more than BigQuery allows: cut`
+      ).pipe(Effect.annotateLogs({ table: table.id, ...(column === null ? {} : { column }), length }))
+    }
+    const problem = metadataProblem(capped.table)
+    return problem === undefined ? Either.right(capped.table) : Either.left(invalidMetadata(table, problem))
+  })
+
 /** Every table's metadata or failure, in the order given. Never fails as a whole. */
 export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bigQuery = yield* BigQueryService
+
+    /** One table by itself, with its own retries. */
+    const readAlone = (table: LogicalTable): Effect.Effect<TableRead> =>
+      bigQuery.getTable(table.read).pipe(retryRemote(settings), Effect.either)
+
+    /**
+     * A table the batch could not read for a transient reason, read again by itself: the batch's
+     * request was its first attempt, and the reads alone are that attempt's retries, under the
+     * same policy (so the policy's attempts are the requests sent for the table).
+     */
+    const retryAlone = (table: LogicalTable, firstFailure: BigQueryError): Effect.Effect<TableRead> => {
+      let replayed = false
+      return Effect.suspend(() => {
+        if (replayed) return bigQuery.getTable(table.read)
+        replayed = true
+        // The first attempt's call was counted with the batch.
+        return Effect.zipRight(count((counters) => void (counters.calls -= 1)), Effect.fail(firstFailure))
+      }).pipe(retryRemote(settings), Effect.either)
+    }
+
+    /** What the batch said of `table`; a transient failure of that table alone is retried by itself. */
+    const outcomeOf = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): Effect.Effect<TableRead> => {
+      const read = reads.get(table.read.table)
+      if (read === undefined) return Effect.succeed(Either.left(notFound(table)))
+      return Either.isLeft(read) && isTransient(read.left) ? retryAlone(table, read.left) : Effect.succeed(read)
+    }
+
     const results = yield* Effect.forEach(
       groupByDataset(tables),
-      (group) => {
-        const { dataset, project } = group[0].read
-        return bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
-          retryRemote(settings),
-          Effect.tap((found) => Effect.logInfo(`read ${found.size} of ${group.length} tables of ${project}.${dataset}`)),
-          Effect.either,
-          Effect.map((batch) =>
-            group.map((table): readonly [string, Collected] => {
-              const result = Either.flatMap(batch, (found): Either.Either<TableMetadata, BigQueryError> => {
-                const metadata = found.get(table.read.table)
-                return metadata === undefined
-                  ? Either.left(
-                    new ResourceNotFound({
-                      service: "bigquery",
-                      operation: "tables.get",
-                      resource: `${project}.${dataset}.${table.read.table}`,
-                      message: `Not found: Table ${project}:${dataset}.${table.read.table}`
-                    })
-                  )
-                  : Either.right({ ...metadata, table_id: table.id })
-              })
-              return [table.id, { table, result }]
-            })
+      (group) =>
+        Effect.gen(function*() {
+          const { dataset, project } = group[0].read
+          const batch = yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
+            retryRemote(settings),
+            Effect.either
           )
-        )
-      },
+          if (Either.isLeft(batch)) {
+            yield* Effect.logWarning(
+              `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
+            ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
+          }
+          const reads = yield* Effect.forEach(
+            group,
+            (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
+            { concurrency: TABLE_CONCURRENCY }
+          )
+          const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<readonly [string, Collected]> => {
+            const read = reads[i]
+            return Effect.map(
+              Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right),
+              (result) => [table.id, { table, result }]
+            )
+          })
+          yield* Effect.logInfo(
+            `read ${collected.filter(([, c]) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
+          )
+          return collected
+        }),
       { concurrency: DATASET_CONCURRENCY }
     )
     const byId = new Map(results.flat())

@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import type { Sharding } from "../contract/CacheDocument.ts"
 import { makeTableId, type TableId, type TableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { isPattern, matchesTable, type TargetPattern } from "../config/Targets.ts"
+import { formatTarget, isPattern, matchesTable, type TargetPattern } from "../config/Targets.ts"
 import { type BigQueryError, BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
@@ -126,6 +126,11 @@ export const resolveTargets = (targets: ReadonlyArray<TargetPattern>) =>
           const ref = { project: target.project, dataset: target.dataset, table }
           return matchesTable(target, ref) && !excluded(ref)
         })
+      if (names.length === 0) {
+        yield* Effect.logWarning(
+          `TARGET_TABLES entry ${formatTarget(target)} matches no table of ${datasetKey(target)}: nothing is described for it`
+        ).pipe(Effect.annotateLogs({ target: formatTarget(target) }))
+      }
       groupShards(target.project, target.dataset, names).forEach(add)
     }
     return { tables, failures } satisfies Resolution

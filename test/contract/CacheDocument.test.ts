@@ -89,8 +89,43 @@ describe("the cache document", () => {
     expect(json.generated_at).toBe("2026-11-27T17:00:00.000Z")
     expect(json.schema.table_id).toBe("proj-one.sales.orders")
     expect(json.schema.columns.map((c: { name: string }) => c.name)).toEqual(["id", "items"])
-    expect(json.schema.columns[0]).toMatchObject({ name: "id", type: "INTEGER", mode: "REQUIRED", description: null })
+    // The seed's readers call `column["description"].strip()`: a missing description is "" there.
+    expect(json.schema.columns[0]).toEqual({ name: "id", type: "INTEGER", mode: "REQUIRED", description: "" })
+    expect(json.schema.columns[1].fields[0].description).toBe("품목 코드")
+    // `tables` keeps null for "none", as it always has.
+    expect(json.tables[0].columns[0].description).toBeNull()
     expect(json.examples[0]).toMatchObject({ question: "총 주문 수는?", sql: "SELECT COUNT(*) FROM `proj-one.sales.orders`" })
+  })
+
+  it("writes every description of the seed block as a string, at every depth, and reads it back as null", () => {
+    const doc = makeCacheDocument({
+      ...document(),
+      tables: [table("proj-one.sales.orders", [{
+        name: "device",
+        type: "RECORD",
+        mode: "NULLABLE",
+        description: null,
+        fields: [{ name: "category", type: "STRING", mode: "NULLABLE", description: null }]
+      }])]
+    })
+    const text = Either.getOrThrow(renderCacheDocument(doc))
+    const seedColumn = JSON.parse(text).schema.columns[0]
+    expect(seedColumn).toEqual({
+      name: "device",
+      type: "RECORD",
+      mode: "NULLABLE",
+      description: "",
+      fields: [{ name: "category", type: "STRING", mode: "NULLABLE", description: "" }]
+    })
+    const again = Either.getOrThrow(parseCacheDocument(text))
+    expect(again.schema.columns).toEqual(doc.tables[0].columns)
+  })
+
+  it("still decodes a document written with null descriptions in its seed block", () => {
+    const json = JSON.parse(Either.getOrThrow(renderCacheDocument(document())))
+    json.schema.columns[0].description = null
+    const decoded = Either.getOrThrow(decodeCacheDocument(json))
+    expect(decoded.schema.columns[0].description).toBeNull()
   })
 
   it("rejects a document whose schema view does not describe its primary table", () => {

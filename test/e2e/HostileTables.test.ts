@@ -25,6 +25,7 @@ import {
   PROJECT,
   publishedObject
 } from "../support/LiveTestEnvironment.ts"
+import { exampleProblems, TEMPLATE_FUNCTIONS } from "../sql/CstReading.ts"
 import { ref } from "../support/TestLayers.ts"
 
 const DATASET = "hostile_data"
@@ -127,11 +128,16 @@ const expected = (field: FakeField): unknown => ({
   ...(field.fields === undefined ? {} : { fields: field.fields.map(expected) })
 })
 
-/** Every example is quoted right: the validator accepts it against the table as served, and the BigQuery grammar parses it. */
+/**
+ * Every example is quoted right: a second parser (sql-parser-cst) reads it as a query over the
+ * table's own fields by rules the test states (CstReading.exampleProblems); the validator accepts
+ * it against the table as served, and node-sql-parser's BigQuery grammar parses it.
+ */
 const expectExamplesQuotedRight = (doc: CacheDocument, table: TableMetadata) => {
   expect(doc.examples.length).toBeGreaterThanOrEqual(3)
   for (const example of doc.examples) {
     expect(example.tables).toEqual([table.table_id])
+    expect(exampleProblems(example.sql, table, TEMPLATE_FUNCTIONS), example.sql).toEqual([])
     const verdict = validateSql(example.sql, { tables: [table] })
     expect(Either.isRight(verdict) ? "valid" : verdict.left.message, example.sql).toBe("valid")
     expect(() => parser.astify(example.sql, { database: "bigquery" }), example.sql).not.toThrow()
@@ -172,6 +178,17 @@ describe("hostile tables over the wire", () => {
       const leaf = paths.find((f) => f.segments.at(-1) === "leaf 🍃")
       expect(leaf?.depth).toBe(NESTING_LIMIT)
       expect(leaf?.repeated).toHaveLength(Math.floor(NESTING_LIMIT / 3))
+      // Written out by hand: each UNNEST of the chain starts from the alias of the one before it.
+      expect(entry.field_paths.find((p) => p.path === leaf?.path)).toMatchObject({
+        joins: [
+          "CROSS JOIN UNNEST(`level-1`.`단계 2`.`select`) AS select_item",
+          "CROSS JOIN UNNEST(select_item.`order by`.`level 5`.`level-6`) AS `level-6_item`",
+          "CROSS JOIN UNNEST(`level-6_item`.`단계 7`.`select`.`order by`) AS `order by_item`",
+          "CROSS JOIN UNNEST(`order by_item`.`level 10`.`level-11`.`단계 12`) AS `단계 12_item`",
+          "CROSS JOIN UNNEST(`단계 12_item`.`select`.`order by`.`level 15`) AS `level 15_item`"
+        ],
+        expression: "`level 15_item`.`leaf 🍃`"
+      })
 
       expectExamplesQuotedRight(doc, table)
       // The examples reach the hostile columns, quoted.
@@ -182,6 +199,8 @@ describe("hostile tables over the wire", () => {
       expect(entry.field_paths).toHaveLength(countFields(table.columns))
       for (const path of entry.field_paths) {
         const sql = `SELECT ${path.expression} FROM \`${table.table_id}\` ${path.joins.join(" ")}`
+        // Each UNNEST of the chain (five deep at the leaf) names the element alias before it.
+        expect(exampleProblems(sql, table, TEMPLATE_FUNCTIONS), sql).toEqual([])
         const verdict = validateSql(sql, { tables: [table] })
         expect(Either.isRight(verdict) ? "valid" : verdict.left.message, sql).toBe("valid")
       }

@@ -21,6 +21,7 @@ import { snapshotTime } from "../../src/sync/history.ts"
 import { type SyncSummary, syncOnce } from "../../src/sync/SyncProgram.ts"
 import { Fault as BigQueryFault } from "../support/FakeBigQueryServer.ts"
 import { Fault as GcsFault } from "../support/FakeGcsServer.ts"
+import { noneLeftOpen } from "../support/OpenConnections.ts"
 import {
   arrangeGa4,
   BUCKET,
@@ -202,6 +203,8 @@ describe("a sync over the wire", () => {
         expect(now.generation).toBe(before.generation)
         expect(now.bytes.equals(before.bytes)).toBe(true)
         if (c.snapshotWritten !== true) expect(now.snapshots).toEqual(before.snapshots)
+        // A request cut by its deadline was cancelled: no socket is left waiting on the server.
+        yield* noneLeftOpen(servers[c.server].connections)
       }))
 
   describe("a transient fault that persists fails after the policy's 3 attempts, with 503", () => {

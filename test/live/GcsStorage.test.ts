@@ -12,6 +12,7 @@ import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
 import type { Storage } from "../../src/services/Storage/StorageService.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { type FakeGcs, Fault, type FakeGcsOptions, type RequestKind, start } from "../support/FakeGcsServer.ts"
+import { allClosed } from "../support/OpenConnections.ts"
 
 const BUCKET = "metasync-cache"
 const DOC = "cache/metadata.json"
@@ -228,17 +229,24 @@ describe("GcsStorage", () => {
         expect(fake.objects.get(BUCKET, "cache/new.json")).toBeUndefined()
       }))
 
+    const copy: Call = (storage) => storage.copy(DOC, "cache/copy.json", { ifGenerationMatch: "0" })
     const stalls: ReadonlyArray<readonly [string, RequestKind, Call, string]> = [
       ["a stalled stat", "metadata", stat, "objects.get"],
+      ["a stalled read", "metadata", read, "objects.get"],
+      ["a stalled download of a read", "download", read, "objects.get"],
       ["a stalled write", "upload", write, "objects.insert"],
-      ["a stalled list", "list", list, "objects.list"]
+      ["a stalled list", "list", list, "objects.list"],
+      ["a stalled copy", "rewrite", copy, "objects.rewrite"],
+      ["a stalled remove", "delete", remove, "objects.delete"]
     ]
     for (const [title, kind, call, operation] of stalls) {
-      it.scopedLive(`${title} → RemoteTimeout at the deadline`, () =>
+      it.scopedLive(`${title} → RemoteTimeout at the deadline, and its request is cancelled`, () =>
         Effect.gen(function*() {
           const fake = yield* fakeGcs()
           const storage = yield* gcsOn(fake, SHORT_DEADLINE_MS)
+          fake.objects.put(BUCKET, DOC, `{"v":1}`, "application/json")
           fake.faults.inject(Fault.stall, { kind })
+          expect(fake.connections.count()).toBe(0)
 
           const failure = yield* Effect.flip(call(storage))
           expect(failure).toMatchObject({
@@ -248,38 +256,58 @@ describe("GcsStorage", () => {
             timeout_ms: SHORT_DEADLINE_MS,
             attempts: 1
           })
-          expect(fake.requests.map((r) => r.kind)).toEqual([kind])
+          expect(fake.requests.map((r) => r.kind)).toEqual(kind === "download" ? ["metadata", kind] : [kind])
+          // The client closed the stalled request's socket; it was not left for the server to end.
+          yield* allClosed(fake.connections)
         }))
     }
   })
 
-  it.scopedLive("honours STORAGE_EMULATOR_HOST, with no credentials and no metadata server", () =>
+  for (const form of ["http://host:port", "host:port"] as const) {
+    it.scopedLive(`honours STORAGE_EMULATOR_HOST as ${form}, with no credentials and no metadata server`, () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        // A credential lookup would fail on the missing key file; a metadata probe would reach the fake.
+        yield* withEnv({
+          STORAGE_EMULATOR_HOST: form === "host:port" ? `127.0.0.1:${fake.port}` : fake.url,
+          GCE_METADATA_HOST: `127.0.0.1:${fake.port}`,
+          GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/metasync-test-key.json"
+        })
+        const storage = yield* GcsStorage.make({ bucket: BUCKET, timeout: DEADLINE })
+
+        const written = yield* storage.write(DOC, utf8("{}"), json({ ifGenerationMatch: "0" }))
+        const read = yield* storage.read(DOC)
+        expect(Option.map(read, ({ bytes, info }) => [text(bytes), info.generation])).toEqual(
+          Option.some(["{}", written.generation])
+        )
+        expect(yield* storage.list("")).toEqual([written])
+        yield* storage.remove(DOC, { ifGenerationMatch: written.generation })
+
+        expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
+          `POST /upload/storage/v1/b/${BUCKET}/o`,
+          `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
+          `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
+          `GET /b/${BUCKET}/o`,
+          `DELETE /b/${BUCKET}/o/${encodeURIComponent(DOC)}`
+        ])
+        expect(fake.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([])
+      }))
+  }
+
+  it.scopedLive("an apiEndpoint given wins over STORAGE_EMULATOR_HOST, for every call", () =>
     Effect.gen(function*() {
       const fake = yield* fakeGcs()
-      // A credential lookup would fail on the missing key file; a metadata probe would reach the fake.
-      yield* withEnv({
-        STORAGE_EMULATOR_HOST: fake.url,
-        GCE_METADATA_HOST: `127.0.0.1:${fake.port}`,
-        GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/metasync-test-key.json"
-      })
-      const storage = yield* GcsStorage.make({ bucket: BUCKET, timeout: DEADLINE })
+      const other = yield* fakeGcs()
+      yield* withEnv({ STORAGE_EMULATOR_HOST: `127.0.0.1:${other.port}` })
+      const storage = yield* gcsOn(fake)
 
       const written = yield* storage.write(DOC, utf8("{}"), json({ ifGenerationMatch: "0" }))
-      const read = yield* storage.read(DOC)
-      expect(Option.map(read, ({ bytes, info }) => [text(bytes), info.generation])).toEqual(
-        Option.some(["{}", written.generation])
-      )
-      expect(yield* storage.list("")).toEqual([written])
-      yield* storage.remove(DOC, { ifGenerationMatch: written.generation })
-
+      expect(yield* storage.stat(DOC)).toEqual(Option.some(written))
       expect(fake.requests.map((r) => `${r.method} ${r.path}`)).toEqual([
         `POST /upload/storage/v1/b/${BUCKET}/o`,
-        `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
-        `GET /b/${BUCKET}/o/${encodeURIComponent(DOC)}`,
-        `GET /b/${BUCKET}/o`,
-        `DELETE /b/${BUCKET}/o/${encodeURIComponent(DOC)}`
+        `GET /storage/v1/b/${BUCKET}/o/${encodeURIComponent(DOC)}`
       ])
-      expect(fake.requests.filter((r) => r.headers.authorization !== undefined)).toEqual([])
+      expect(other.requests).toEqual([])
     }))
 })
 

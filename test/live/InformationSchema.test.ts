@@ -14,6 +14,7 @@ import {
   type InformationSchemaRows,
   parseDataType,
   parseTableDdl,
+  readInformationSchemaTables,
   tablesFromInformationSchema
 } from "../../src/services/BigQuery/InformationSchema.ts"
 import { decodeTableDefinition, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
@@ -265,6 +266,23 @@ describe("INFORMATION_SCHEMA", () => {
       const parsed = parseDataType(text)
       expect(Either.isLeft(parsed) && parsed.left).toContain(problem)
     })
+
+    const nestedStructs = (levels: number) => `${"STRUCT<a ".repeat(levels)}INT64${">".repeat(levels)}`
+
+    it("reads 15 levels of STRUCT, BigQuery's limit, and refuses a 16th", () => {
+      expect(Either.isRight(parseDataType(nestedStructs(15)))).toBe(true)
+      const parsed = parseDataType(nestedStructs(16))
+      expect(Either.isLeft(parsed) && parsed.left).toContain("nests deeper than BigQuery's 15 levels of RECORDs")
+    })
+
+    it.each([
+      ["STRUCT", nestedStructs(100_000)],
+      ["ARRAY", `${"ARRAY<".repeat(100_000)}INT64${">".repeat(100_000)}`],
+      ["RANGE", `${"RANGE<".repeat(100_000)}DATE${">".repeat(100_000)}`]
+    ])("refuses 100,000 nested %ss without recursing into them", (_, text) => {
+      const parsed = parseDataType(text)
+      expect(Either.isLeft(parsed)).toBe(true)
+    })
   })
 
   describe("parseTableDdl", () => {
@@ -370,6 +388,43 @@ describe("INFORMATION_SCHEMA", () => {
     ])("refuses %s, saying why", (ddl, problem) => {
       const parsed = parseTableDdl(ddl)
       expect(Either.isLeft(parsed) && parsed.left).toContain(problem)
+    })
+  })
+
+  describe("hostile values", () => {
+    it("a DDL whose options nest lists 100,000 deep is refused, not recursed into", () => {
+      const ddl = `CREATE TABLE \`p.d.t\` (x INT64) OPTIONS(labels=${"[".repeat(100_000)}${"]".repeat(100_000)})`
+      const parsed = parseTableDdl(ddl)
+      expect(Either.isLeft(parsed) && parsed.left).toContain("nests more than 32 lists")
+    })
+
+    it("a row that does not decode makes only its own table unreadable, saying what is wrong", () => {
+      const rows = informationSchemaRowsOf(PROJECT, "shop", [ORDERS, HOURLY, SCORES])
+      const raw = {
+        tables: rows.tables,
+        columns: rows.columns.map((c) => (c.table_name === "scores" ? { ...c, ordinal_position: "first" } : c)),
+        storage: rows.storage.map((r) => (r.table_id === "orders" ? { ...r, last_modified_time: 8_640_000_000_000_001 } : r))
+      }
+      const read = Either.getOrThrow(
+        readInformationSchemaTables(PROJECT, "shop", ["orders", "events_hourly", "scores"], raw, FALLBACK)
+      )
+      expect([...read.found.keys()]).toEqual(["events_hourly"])
+      expect(Object.fromEntries(read.unreadable)).toEqual({
+        orders: expect.stringMatching(/^__TABLES__ row: last_modified_time: .*8640000000000001 ms since the epoch is beyond the range of dates/),
+        scores: expect.stringMatching(/^INFORMATION_SCHEMA\.COLUMN_FIELD_PATHS row: ordinal_position/)
+      })
+    })
+
+    it("a row that does not say which table it is about fails the batch", () => {
+      const rows = informationSchemaRowsOf(PROJECT, "shop", [ORDERS])
+      const read = readInformationSchemaTables(
+        PROJECT,
+        "shop",
+        ["orders"],
+        { ...rows, storage: [{ table_id: null, creation_time: 1, last_modified_time: 1, row_count: 1, size_bytes: 1 }] },
+        FALLBACK
+      )
+      expect(Either.isLeft(read) && read.left).toMatch(/^__TABLES__ row 0: table_id/)
     })
   })
 

@@ -13,7 +13,10 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type { TableRef } from "../../src/contract/TableId.ts"
+import * as Either from "effect/Either"
+import { makeTableId, type TableRef } from "../../src/contract/TableId.ts"
+import { SyncConfig } from "../../src/config/SyncConfig.ts"
+import { type Collected, collectTables } from "../../src/sync/collect.ts"
 import type { BigQuery } from "../../src/services/BigQuery/BigQueryService.ts"
 import { BigQueryService } from "../../src/services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery, type LiveBigQueryOptions, TABLES_GET_LIMIT } from "../../src/services/BigQuery/LiveBigQuery.ts"
@@ -31,6 +34,7 @@ import {
   informationSchemaQueryOf,
   type TableResourceFixture
 } from "../support/InformationSchemaRows.ts"
+import { testSettings } from "../support/TestLayers.ts"
 
 const PROJECT = "metasync-test"
 /** Generous: only the stall tests are meant to reach a deadline. */
@@ -299,6 +303,44 @@ const EXPECTED_EVENT_ROWS = [
   }
 ]
 
+/** A schema whose one column nests `levels` RECORDs deep (BigQuery allows 15). */
+const nestedFields = (levels: number): ReadonlyArray<FakeField> => {
+  let field: FakeField = { name: "leaf", type: "STRING" }
+  for (let level = levels; level > 0; level--) field = { name: `level_${level}`, type: "RECORD", fields: [field] }
+  return [field]
+}
+
+/**
+ * A `tables.get` reply whose one column nests `levels` RECORDs deep, as JSON text built without
+ * recursion (`JSON.stringify` itself overflows the stack on thousands of levels).
+ */
+const deepTableJson = (ref: TableRef, levels: number): string => {
+  const open = Array.from({ length: levels }, (_, i) => `{"name":"level_${i + 1}","type":"RECORD","fields":[`).join("")
+  const close = "]}".repeat(levels)
+  return `{"kind":"bigquery#table","tableReference":{"projectId":"${ref.project}","datasetId":"${ref.dataset}",` +
+    `"tableId":"${ref.table}"},"lastModifiedTime":"1700000000000","schema":{"fields":[${open}{"name":"leaf","type":"STRING"}${close}]}}`
+}
+
+/** An epoch-millisecond time one past the last date JavaScript (and so a DateTime) can hold. */
+const BEYOND_LAST_DATE = "8640000000000001"
+
+/** The sync's collect step over the layer on the fake, one attempt per call unless told otherwise. */
+const collectOver = (fake: FakeBigQuery, refs: ReadonlyArray<TableRef>, retryAttempts = 1) =>
+  Effect.gen(function*() {
+    const bigquery = yield* bigQueryOn(fake)
+    return yield* collectTables(refs.map((ref) => ({ id: makeTableId(ref), read: ref, sharding: null }))).pipe(
+      Effect.provideService(BigQueryService, bigquery),
+      Effect.provideService(SyncConfig, testSettings({ retryAttempts }))
+    )
+  })
+
+/** Each table: "read", or its error's tag and message. */
+const outcomes = (collected: ReadonlyArray<Collected>) =>
+  Object.fromEntries(collected.map(({ result, table }) => [
+    table.read.table,
+    Either.isRight(result) ? "read" : `${result.left._tag}: ${result.left.message}`
+  ]))
+
 describe("LiveBigQuery", () => {
   describe("getTable", () => {
     it.scopedLive("reads the GA4 sample's schema tree, description, sizes and times", () =>
@@ -426,10 +468,10 @@ describe("LiveBigQuery", () => {
 
         const found = yield* bigquery.getTables(PROJECT, "shop", ["orders", "gone", "items", "sessions", "orders"])
         expect([...found.keys()].sort()).toEqual(["items", "orders", "sessions"])
-        expect(found.get("items")).toMatchObject({
+        expect(found.get("items")).toMatchObject(Either.right({
           table_id: `${PROJECT}.shop.items`,
           columns: [{ name: "items_id", type: "STRING", mode: "REQUIRED", description: null }]
-        })
+        }))
         // One request per distinct table.
         expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-1)).sort()).toEqual([
           "gone",
@@ -440,15 +482,18 @@ describe("LiveBigQuery", () => {
         expect(yield* bigquery.getTables(PROJECT, "no_such_dataset", ["orders"])).toEqual(new Map())
       }))
 
-    it.scopedLive("any other failure fails the batch with that table's error", () =>
+    it.scopedLive("any other failure is that table's alone: the others are read", () =>
       Effect.gen(function*() {
         const fake = yield* fakeBigQuery()
         const bigquery = yield* bigQueryOn(fake)
         for (const table of ["orders", "items"]) fake.tables.put(PROJECT, "shop", { tableReference: { tableId: table } })
         fake.faults.inject(Fault.status(403, "accessDenied"), (r) => r.path.endsWith("/items"))
 
-        const failure = yield* Effect.flip(bigquery.getTables(PROJECT, "shop", ["orders", "items"]))
-        expect(failure).toMatchObject({ _tag: "PermissionDenied", operation: "tables.get", resource: `${PROJECT}.shop.items` })
+        const found = yield* bigquery.getTables(PROJECT, "shop", ["orders", "items"])
+        expect(found.get("items")).toMatchObject(
+          Either.left({ _tag: "PermissionDenied", operation: "tables.get", resource: `${PROJECT}.shop.items` })
+        )
+        expect(found.get("orders")).toMatchObject(Either.right({ table_id: `${PROJECT}.shop.orders` }))
       }))
 
     it.scopedLive(`up to ${TABLES_GET_LIMIT} distinct tables: one tables.get each, no query`, () =>
@@ -500,14 +545,14 @@ describe("LiveBigQuery", () => {
 
         // Every table exactly as its own tables.get describes it.
         for (const table of WAREHOUSE_EXISTING) {
-          expect(found.get(table)).toEqual(yield* bigquery.getTable({ ...WAREHOUSE, table }))
+          expect(found.get(table)).toEqual(Either.right(yield* bigquery.getTable({ ...WAREHOUSE, table })))
         }
-        expect(found.get("orders")).toMatchObject({
+        expect(found.get("orders")).toMatchObject(Either.right({
           partitioning: { field: "order_date", type: "DAY", expiration_ms: 7776000000, require_partition_filter: true },
           clustering: ["customer_id"],
           labels: { team: "shop" }
-        })
-        expect(found.get("recent orders")?.view_query).toBe(
+        }))
+        expect(Either.getOrThrow(found.get("recent orders")!).view_query).toBe(
           "SELECT * FROM `shop-warehouse.sales.orders` WHERE order_date > '2024-01-01'"
         )
       }))
@@ -614,8 +659,98 @@ describe("LiveBigQuery", () => {
         const found = yield* bigquery.getTables(WAREHOUSE.project, WAREHOUSE.dataset, WAREHOUSE_REQUESTED)
         expect([...found.keys()].sort()).toEqual([...WAREHOUSE_EXISTING].sort())
         expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-1))).toEqual(["scores"])
-        expect(found.get("scores")).toMatchObject({ partitioning: { field: "customer_id", type: "RANGE" } })
+        expect(found.get("scores")).toMatchObject(Either.right({ partitioning: { field: "customer_id", type: "RANGE" } }))
         expect(metadataQueryCounts(fake)).toEqual({ tables: 1, columns: 1, storage: 1 })
+      }))
+  })
+
+  describe("one table's failure is its own (the sync's collect step over HTTP)", () => {
+    it.scopedLive("tables.get batch: a 403, a 5xx past its retries, an impossible time and too deep a schema fail only their tables", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const put = (table: string, extra: Record<string, unknown> = {}) =>
+          fake.tables.put(PROJECT, "shop", {
+            tableReference: { tableId: table },
+            schema: { fields: [{ name: "id", type: "STRING" }] },
+            lastModifiedTime: "1700000000000",
+            ...extra
+          })
+        for (const table of ["orders", "items", "sessions"]) put(table)
+        put("refunds", { lastModifiedTime: BEYOND_LAST_DATE })
+        put("deep")
+        // A thousand levels: refused before MetaSync's code recurses into it. (Not more: the Google
+        // client itself deep-copies every reply, recursively, before handing it over.)
+        fake.faults.inject(
+          Fault.raw(200, deepTableJson({ project: PROJECT, dataset: "shop", table: "deep" }, 1000)),
+          (r) => r.path.endsWith("/deep"),
+          10
+        )
+        fake.faults.inject(Fault.status(403, "accessDenied"), (r) => r.path.endsWith("/items"), 10)
+        fake.faults.inject(Fault.status(503), (r) => r.path.endsWith("/sessions"), 10)
+
+        const refs = ["orders", "items", "sessions", "refunds", "deep"].map((table) => ({ project: PROJECT, dataset: "shop", table }))
+        const collected = yield* collectOver(fake, refs, 2)
+
+        const byTable = outcomes(collected)
+        expect(byTable.orders).toBe("read")
+        expect(byTable.items).toMatch(/^PermissionDenied: /)
+        expect(byTable.sessions).toMatch(/^RemoteUnavailable: /)
+        expect(byTable.refunds).toMatch(
+          new RegExp(`^RemoteRejected: .*${PROJECT}\\.shop\\.refunds.*lastModifiedTime.*beyond the last representable date`)
+        )
+        expect(byTable.deep).toMatch(
+          new RegExp(`^RemoteRejected: .*${PROJECT}\\.shop\\.deep.*nests deeper than BigQuery's 15 levels of RECORDs`)
+        )
+        expect(collected.find((c) => c.table.read.table === "items")?.result).toMatchObject(
+          Either.left({ resource: `${PROJECT}.shop.items`, status: 403 })
+        )
+        // The 5xx table was retried by itself (the policy's 2 attempts in all), not the whole batch again.
+        expect(fake.requestsOf("tables.get").filter((r) => r.path.endsWith("/sessions"))).toHaveLength(2)
+        expect(fake.requestsOf("tables.get").filter((r) => r.path.endsWith("/orders"))).toHaveLength(1)
+      }))
+
+    it.scopedLive("INFORMATION_SCHEMA batch that fails as a whole: one tables.get per table, only the failing table fails", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        putWarehouse(fake)
+        fake.faults.inject(Fault.status(403, "accessDenied"), (r) => metadataQueryOf(r) === "columns")
+        fake.faults.inject(Fault.status(403, "accessDenied"), (r) => r.path.endsWith("/orders"), 10)
+
+        const collected = yield* collectOver(fake, WAREHOUSE_REQUESTED.map((table) => ({ ...WAREHOUSE, table })))
+
+        const byTable = outcomes(collected)
+        expect(Object.entries(byTable).filter(([, outcome]) => outcome !== "read").map(([table, outcome]) => [table, outcome.split(":")[0]]))
+          .toEqual([["orders", "PermissionDenied"], ["events_20990101", "ResourceNotFound"]])
+        expect(fake.requestsOf("tables.get")).toHaveLength(WAREHOUSE_REQUESTED.length)
+      }))
+
+    it.scopedLive("INFORMATION_SCHEMA batch: a table with an impossible time or too deep a schema fails alone, with its own error", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const badTime: TableResourceFixture = {
+          tableReference: { tableId: "bad_time" },
+          schema: { fields: [{ name: "id", type: "STRING" }] },
+          lastModifiedTime: BEYOND_LAST_DATE
+        }
+        const deep: TableResourceFixture = {
+          tableReference: { tableId: "deep" },
+          schema: { fields: nestedFields(200) },
+          lastModifiedTime: "1700000000000"
+        }
+        const tables = [...WAREHOUSE_TABLES, badTime, deep]
+        for (const table of tables) fake.tables.put(WAREHOUSE.project, WAREHOUSE.dataset, table)
+        arrangeInformationSchema(fake, WAREHOUSE.project, WAREHOUSE.dataset, tables)
+
+        const requested = [...WAREHOUSE_EXISTING, "bad_time", "deep"]
+        const collected = yield* collectOver(fake, requested.map((table) => ({ ...WAREHOUSE, table })))
+
+        const byTable = outcomes(collected)
+        expect(Object.keys(byTable).filter((table) => byTable[table] !== "read")).toEqual(["bad_time", "deep"])
+        expect(byTable.bad_time).toMatch(/^RemoteRejected: .*shop-warehouse\.sales\.bad_time.*lastModifiedTime/)
+        expect(byTable.deep).toMatch(/^RemoteRejected: .*shop-warehouse\.sales\.deep.*nests deeper than BigQuery's 15 levels/)
+        // The batch was read once; only the two bad tables were read again by themselves.
+        expect(metadataQueryCounts(fake)).toEqual({ tables: 1, columns: 1, storage: 1 })
+        expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-1)).sort()).toEqual(["bad_time", "deep"])
       }))
   })
 

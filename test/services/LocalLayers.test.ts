@@ -8,7 +8,13 @@ import { BigQueryService } from "../../src/services/BigQuery/BigQueryService.ts"
 import { LocalBigQuery } from "../../src/services/BigQuery/LocalBigQuery.ts"
 import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
-import { fixtureFields, ref } from "../support/TestLayers.ts"
+import * as Either from "effect/Either"
+import { SyncConfig } from "../../src/config/SyncConfig.ts"
+import { makeTableId } from "../../src/contract/TableId.ts"
+import { MAX_COLUMN_DESCRIPTION, MAX_TABLE_DESCRIPTION } from "../../src/services/BigQuery/TableResource.ts"
+import { collectTables } from "../../src/sync/collect.ts"
+import { captureLogs } from "../support/CapturedLogs.ts"
+import { fixtureFields, ref, testSettings } from "../support/TestLayers.ts"
 
 const tempDir = Effect.acquireRelease(
   Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-"))),
@@ -16,6 +22,7 @@ const tempDir = Effect.acquireRelease(
 )
 
 const bytes = (text: string) => new TextEncoder().encode(text)
+const json = (ifGenerationMatch: string) => ({ contentType: "application/json", ifGenerationMatch })
 
 describe("local storage (a directory standing in for a bucket)", () => {
   it.scoped("writes under generation preconditions, like Cloud Storage", () =>
@@ -70,6 +77,89 @@ describe("local storage (a directory standing in for a bucket)", () => {
       const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
       const error = yield* Effect.flip(storage.read("../outside.json"))
       expect(error.message).toMatch(/object name "\.\.\/outside\.json" leaves the storage directory/)
+    }))
+
+  it.scoped("refuses to write through a symbolic link that points outside its directory, and writes nothing there", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const outside = yield* tempDir
+      const bucket = path.join(dir, "bucket")
+      yield* Effect.promise(() => fs.mkdir(bucket))
+      yield* Effect.promise(() => fs.symlink(outside, path.join(bucket, "history")))
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(bucket))
+      const snapshot = "history/metadata_cache.json/20261127T170000Z-abc.json"
+
+      const error = yield* Effect.flip(storage.write(snapshot, bytes("{}"), json("0")))
+      expect(error).toMatchObject({ _tag: "RemoteRejected", operation: "objects.insert", resource: snapshot, status: 400 })
+      const target = yield* Effect.promise(() => fs.realpath(outside)) // the temp directory may be behind a link itself
+      expect(error.message).toBe(
+        `object name "${snapshot}" would be stored at ${path.join(target, "metadata_cache.json", "20261127T170000Z-abc.json")}, ` +
+          `outside the storage directory ${bucket}: ${path.join(bucket, "history")} is a symbolic link to ${target}`
+      )
+      expect(yield* Effect.promise(() => fs.readdir(outside, { recursive: true }))).toEqual([])
+      // Reading, copying and removing through it are refused the same way.
+      for (const attempt of [
+        storage.read(snapshot),
+        storage.stat(snapshot),
+        storage.copy(snapshot, "metadata_cache.json", { ifGenerationMatch: "0" }),
+        storage.copy("metadata_cache.json", snapshot, { ifGenerationMatch: "0" }),
+        storage.remove(snapshot, { ifGenerationMatch: "1" })
+      ]) {
+        expect((yield* Effect.flip(attempt)).message).toMatch(/is a symbolic link to/)
+      }
+    }))
+
+  it.scoped("refuses to write through a symbolic link into its generations sidecar", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      yield* storage.write("metadata_cache.json", bytes("one"), json("0"))
+      yield* Effect.promise(() => fs.symlink(path.join(dir, ".metasync-generations"), path.join(dir, "history")))
+
+      const error = yield* Effect.flip(storage.write("history/metadata_cache.json", bytes("1"), json("0")))
+      const sidecar = path.join(yield* Effect.promise(() => fs.realpath(dir)), ".metasync-generations")
+      expect(error.message).toBe(
+        `object name "history/metadata_cache.json" would be stored at ${path.join(sidecar, "metadata_cache.json")}, ` +
+          `where the storage directory keeps its objects' generations: ${path.join(dir, "history")} is a symbolic link to ${sidecar}`
+      )
+    }))
+
+  it.scoped("follows a symbolic link that stays inside its directory", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* Effect.promise(() => fs.mkdir(path.join(dir, "snapshots")))
+      yield* Effect.promise(() => fs.symlink(path.join(dir, "snapshots"), path.join(dir, "history")))
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+
+      yield* storage.write("history/a.json", bytes("{}"), json("0"))
+      expect(yield* Effect.promise(() => fs.readFile(path.join(dir, "snapshots", "a.json"), "utf8"))).toBe("{}")
+    }))
+
+  it.scoped("refuses object names inside its generations sidecar or named like its temporary files", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const storage = yield* Effect.provide(StorageService, LocalStorage.layer(dir))
+      const first = yield* storage.write("metadata_cache.json", bytes("one"), json("0"))
+
+      // What a publish does with CACHE_OBJECT=.metasync-generations/metadata_cache.json: read, then
+      // write under the generation it read.
+      const sidecar = ".metasync-generations/metadata_cache.json"
+      const error = yield* Effect.flip(
+        storage.stat(sidecar).pipe(
+          Effect.map(Option.match({ onNone: () => "0", onSome: (info) => info.generation })),
+          Effect.flatMap((generation) => storage.write(sidecar, bytes("1"), json(generation)))
+        )
+      )
+      expect(error).toMatchObject({ _tag: "RemoteRejected", resource: sidecar, status: 400 })
+      expect(error.message).toBe(
+        `object name "${sidecar}" is inside ${path.join(dir, ".metasync-generations")}, where the storage directory keeps its objects' generations`
+      )
+      expect((yield* Effect.flip(storage.read("./.metasync-generations/metadata_cache.json"))).message).toMatch(/keeps its objects' generations/)
+      expect((yield* Effect.flip(storage.write("x.json.metasync-tmp", bytes("1"), json("0")))).message).toMatch(
+        /ends in \.metasync-tmp/
+      )
+      // The object's generation is as it was.
+      expect(Option.map(yield* storage.stat("metadata_cache.json"), (info) => info.generation)).toEqual(Option.some(first.generation))
     }))
 })
 
@@ -128,5 +218,92 @@ describe("local table definitions (BigQuery's own JSON)", () => {
       expect(other.message).toMatch(/it describes my-proj\.d\.elsewhere, not my-proj\.d\.other/)
       const missing = yield* Effect.flip(bigQuery.getTable(ref("my-proj.d.absent")))
       expect(missing._tag).toBe("ResourceNotFound")
+    }))
+
+  /** A file whose one column nests `levels` RECORDs, as text (JSON.stringify would overflow first). */
+  const deepDefinition = (levels: number) =>
+    `[${Array.from({ length: levels }, (_, i) => `{"name":"l${i}","type":"RECORD","fields":[`).join("")}` +
+    `{"name":"leaf","type":"STRING"}${"]}".repeat(levels)}]`
+
+  const write = (dir: string, name: string, text: string) => Effect.promise(() => fs.writeFile(path.join(dir, name), text))
+
+  const collectFrom = (dir: string, tables: ReadonlyArray<string>) =>
+    collectTables(tables.map((id) => ({ id: makeTableId(ref(id)), read: ref(id), sharding: null }))).pipe(
+      Effect.provide(LocalBigQuery.layer(dir)),
+      Effect.provideService(SyncConfig, testSettings({ mode: "local" }))
+    )
+
+  it.scoped("one bad file of a dataset fails only its own table: not JSON, an impossible time, nesting past 15 levels", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const good = JSON.stringify([{ name: "id", type: "STRING" }])
+      yield* write(dir, "my-proj.d.good.json", good)
+      yield* write(dir, "my-proj.d.broken.json", "{\"schema\": ")
+      yield* write(dir, "my-proj.d.bad_time.json", JSON.stringify({ lastModifiedTime: "8640000000000001", schema: { fields: [] } }))
+      yield* write(dir, "my-proj.d.deep.json", deepDefinition(50_000))
+
+      const collected = yield* collectFrom(dir, ["my-proj.d.good", "my-proj.d.broken", "my-proj.d.bad_time", "my-proj.d.deep"])
+
+      const byTable = Object.fromEntries(collected.map(({ result, table }) => [
+        table.read.table,
+        Either.isRight(result) ? "read" : `${result.left._tag}: ${result.left.message}`
+      ]))
+      expect(byTable.good).toBe("read")
+      expect(byTable.broken).toMatch(/^RemoteRejected: .*my-proj\.d\.broken\.json is not a BigQuery table definition: not JSON/)
+      expect(byTable.bad_time).toMatch(
+        /^RemoteRejected: .*my-proj\.d\.bad_time\.json is not a BigQuery table definition: lastModifiedTime: .*beyond the last representable date/
+      )
+      expect(byTable.deep).toMatch(
+        /^RemoteRejected: .*my-proj\.d\.deep\.json is not a BigQuery table definition: schema\.fields: field l0\.l1\..* nests deeper than BigQuery's 15 levels of RECORDs/
+      )
+    }))
+
+  it.scoped("descriptions longer than BigQuery allows are cut to its limits, marked, and each cut is logged", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const long = "가".repeat(10 * 1024 * 1024)
+      yield* write(dir, "my-proj.d.wordy.json", JSON.stringify({
+        description: long,
+        schema: {
+          fields: [
+            { name: "short", type: "STRING", description: "fine" },
+            { name: "rec", type: "RECORD", fields: [{ name: "note", type: "STRING", description: "x".repeat(5000) }] }
+          ]
+        }
+      }))
+      const logs = captureLogs()
+
+      const [collected] = yield* collectFrom(dir, ["my-proj.d.wordy"]).pipe(Effect.provide(logs.layer))
+      const table = Either.getOrThrow(collected.result)
+
+      // Compared as booleans: a failing comparison of 16,384 characters would print them all.
+      const tableMarker = " … [truncated from 10485760 characters]"
+      expect(table.description?.length).toBe(MAX_TABLE_DESCRIPTION)
+      expect(table.description === `${"가".repeat(MAX_TABLE_DESCRIPTION - tableMarker.length)}${tableMarker}`).toBe(true)
+      const note = table.columns[1].fields![0].description!
+      const noteMarker = " … [truncated from 5000 characters]"
+      expect(note.length).toBe(MAX_COLUMN_DESCRIPTION)
+      expect(note === `${"x".repeat(MAX_COLUMN_DESCRIPTION - noteMarker.length)}${noteMarker}`).toBe(true)
+      expect(table.columns[0].description).toBe("fine")
+      expect(logs.warnings()).toEqual([
+        expect.stringContaining("the description of my-proj.d.wordy has 10485760 characters, more than BigQuery allows: cut"),
+        expect.stringContaining("the description of column rec.note of my-proj.d.wordy has 5000 characters, more than BigQuery allows: cut")
+      ])
+    }))
+
+  it.scoped("a .json file not named project.dataset.table is named in a warning when its directory is listed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* write(dir, "my-proj.d.orders.json", "[]")
+      yield* write(dir, "orders.json", "[]")
+      yield* write(dir, "README.md", "not a table")
+      const logs = captureLogs()
+      const bigQuery = yield* Effect.provide(BigQueryService, LocalBigQuery.layer(dir))
+
+      const listed = yield* bigQuery.listTables("my-proj", "d").pipe(Effect.provide(logs.layer))
+
+      expect(listed.map((t) => t.table)).toEqual(["orders"])
+      expect(logs.warnings()).toHaveLength(1)
+      expect(logs.warnings()[0]).toContain("not named <project>.<dataset>.<table>.json: orders.json (")
     }))
 })

@@ -11,6 +11,7 @@ import {
   stringLiteral
 } from "../../src/sql/Identifiers.ts"
 import { parseBigQuery, validateSql } from "../../src/sql/SqlValidator.ts"
+import { readWithCst } from "./CstReading.ts"
 
 describe("quoteIdentifier", () => {
   it("leaves plain, unreserved names bare", () => {
@@ -59,6 +60,9 @@ describe("quoteIdentifier", () => {
       ]) {
         expect(Either.isRight(parseBigQuery(sql)), sql).toBe(true)
       }
+      // The second parser reads the quoted word back as the very name, not as a keyword.
+      const reading = readWithCst(`SELECT t.${q} FROM \`p.d.t\` AS t WHERE ${q} IS NOT NULL`)
+      expect(reading.references, q).toEqual([["t", word.toLowerCase()], [word.toLowerCase()]])
     }
   })
 })
@@ -102,6 +106,10 @@ describe("stringLiteral", () => {
       const sql = `SELECT COUNT(*) AS n FROM \`my-project.shop.orders\` WHERE status = ${stringLiteral(hostile)}`
       const verdict = validateSql(sql, { tables: [table] })
       expect(Either.isRight(verdict), `${sql} → ${JSON.stringify(verdict)}`).toBe(true)
+      // Read by another parser: one statement, and the text comes back whole as the one literal.
+      const reading = readWithCst(sql)
+      expect(reading.statements).toEqual(["select_stmt"])
+      expect(reading.strings).toEqual([hostile])
     }
   })
 })

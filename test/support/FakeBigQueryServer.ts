@@ -16,6 +16,7 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
+import { type OpenConnections, trackConnections } from "./OpenConnections.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Arrangements
@@ -112,6 +113,11 @@ export type Fault =
   | { readonly type: "truncated" }
   /** This JSON reply instead of the real one (e.g. a 200 that lacks fields the client relies on). */
   | { readonly type: "reply"; readonly status: number; readonly body: unknown }
+  /**
+   * This text as the reply's body, sent as it is: for JSON that `JSON.stringify` cannot produce,
+   * such as a table resource nested thousands of levels deep.
+   */
+  | { readonly type: "raw"; readonly status: number; readonly text: string }
 
 export const Fault = {
   status: (status: number, reason?: string): Fault =>
@@ -120,7 +126,8 @@ export const Fault = {
   stall: { type: "stall" } as Fault,
   malformed: { type: "malformed" } as Fault,
   truncated: { type: "truncated" } as Fault,
-  reply: (status: number, body: unknown): Fault => ({ type: "reply", status, body })
+  reply: (status: number, body: unknown): Fault => ({ type: "reply", status, body }),
+  raw: (status: number, text: string): Fault => ({ type: "raw", status, text })
 } as const
 
 export type FaultMatch =
@@ -265,6 +272,8 @@ export interface FakeBigQuery {
   /** Requests of one kind, e.g. to assert that a call made exactly one. */
   readonly requestsOf: (kind: RequestKind) => ReadonlyArray<RecordedRequest>
   readonly faults: FaultScript
+  /** The connections clients hold open to it: a cancelled request closes its own. */
+  readonly connections: OpenConnections
   /** Stops the server, dropping open connections and stalled requests. */
   readonly close: () => Promise<void>
 }
@@ -480,6 +489,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         return send(response, { status: 200, body: Buffer.from('{"kind": "bigquery#') })
       case "reply":
         return send(response, json(fault.status, fault.body))
+      case "raw":
+        return send(response, { status: fault.status, body: Buffer.from(fault.text) })
       case "truncated": {
         const reply = serve(request, target)
         response.writeHead(reply.status, {
@@ -505,6 +516,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     })
   })
 
+  const connections = trackConnections(server)
+
   return new Promise((resolve, reject) => {
     server.once("error", reject)
     server.listen(0, "127.0.0.1", () => {
@@ -520,6 +533,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         requests,
         requestsOf: (kind) => requests.filter((r) => r.kind === kind),
         faults: faults.script,
+        connections,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())

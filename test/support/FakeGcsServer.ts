@@ -14,6 +14,7 @@ import { createHash } from "node:crypto"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
+import { type OpenConnections, trackConnections } from "./OpenConnections.ts"
 
 // ---------------------------------------------------------------------------------------------
 // CRC32C (Castagnoli), as Cloud Storage reports it: base64 of the big-endian 32-bit value.
@@ -244,6 +245,8 @@ export interface FakeGcs {
   readonly faults: FaultScript
   /** Requests of one kind, e.g. to assert that a call made exactly one. */
   readonly requestsOf: (kind: RequestKind) => ReadonlyArray<RecordedRequest>
+  /** The connections clients hold open to it: a cancelled request closes its own. */
+  readonly connections: OpenConnections
   /** Stops the server, dropping open connections and stalled requests. */
   readonly close: () => Promise<void>
 }
@@ -437,6 +440,8 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
     })
   })
 
+  const connections = trackConnections(server)
+
   return new Promise((resolve, reject) => {
     server.once("error", reject)
     server.listen(0, "127.0.0.1", () => {
@@ -448,6 +453,7 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
         requests,
         requestsOf: (kind) => requests.filter((r) => r.kind === kind),
         faults: faults.script,
+        connections,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done())

@@ -11,6 +11,7 @@ import { PermissionDenied, ResourceNotFound } from "../../src/services/RemoteErr
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import { groupShards, shardOf } from "../../src/sync/targets.ts"
+import { captureLogs } from "../support/CapturedLogs.ts"
 import { fixtureTable, ga4Table, testLayer } from "../support/TestLayers.ts"
 
 const targets = (list: string) => Either.getOrThrow(parseTargets(list))
@@ -99,11 +100,9 @@ describe("a sync of many tables", () => {
       yield* syncOnce()
 
       yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake("2026-11-27T17:00:00Z")))
-      yield* warehouse.failNext(
-        "getTables",
-        new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: "nlq-ex.public", status: 403, message: "Access Denied: Dataset nlq-ex:public" }),
-        "nlq-ex.public"
-      )
+      const denied = new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: "nlq-ex.public", status: 403, message: "Access Denied: Dataset nlq-ex:public" })
+      yield* warehouse.failNext("getTables", denied, "nlq-ex.public")
+      yield* warehouse.failNext("getTable", denied, "nlq-ex.public.shakespeare")
       const summary = yield* syncOnce()
 
       expect(summary.status).toBe("partial")
@@ -130,6 +129,105 @@ describe("a sync of many tables", () => {
       const later = (yield* published).tables.find((t) => t.table_id === "nlq-ex.public.shakespeare")
       expect(later?.status.state === "stale" && DateTime.formatIso(later.status.failure.since)).toBe("2026-11-27T17:00:00.000Z")
     }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.ga4.events_20210131, nlq-ex.public.shakespeare") }))))
+
+  it.effect("a batch that fails as a whole is read table by table: only the table that really fails goes stale, with its own error", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      yield* syncOnce()
+      // The batch read of nlq-ex.public fails (as an INFORMATION_SCHEMA query would); read by
+      // itself, only shakespeare is refused.
+      yield* warehouse.failNext(
+        "getTables",
+        new PermissionDenied({ service: "bigquery", operation: "jobs.query", resource: "nlq-ex.public", status: 403, message: "Access Denied: INFORMATION_SCHEMA" }),
+        "nlq-ex.public"
+      )
+      yield* warehouse.failNext(
+        "getTable",
+        new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: "nlq-ex.public.shakespeare", status: 403, message: "Access Denied: Table nlq-ex:public.shakespeare" }),
+        "nlq-ex.public.shakespeare"
+      )
+      const logs = captureLogs()
+
+      const summary = yield* syncOnce().pipe(Effect.provide(logs.layer))
+
+      expect(summary.status).toBe("partial")
+      expect(summary.failed_tables).toEqual([{
+        table_id: "nlq-ex.public.shakespeare",
+        tag: "PermissionDenied",
+        message: "Access Denied: Table nlq-ex:public.shakespeare",
+        kept_stale: true
+      }])
+      const doc = yield* published
+      expect(doc.tables.map((t) => [t.table_id, t.status.state])).toEqual([
+        ["nlq-ex.public.shakespeare", "stale"],
+        ["nlq-ex.public.usa_names", "fresh"]
+      ])
+      expect(logs.warnings().some((line) => line.includes("reading the 2 tables of nlq-ex.public one by one"))).toBe(true)
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.usa_names") }))))
+
+  it.effect("a table whose metadata the document cannot hold fails alone, saying what is wrong; the rest publish", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const usaNames = fixtureTable("nlq-ex.public.usa_names", "usa_names.usa_1910_current")
+      yield* warehouse.putTable({
+        ...usaNames,
+        row_count: -1,
+        partitioning: { field: null, type: "DAY", expiration_ms: Number.NaN, require_partition_filter: false }
+      })
+
+      const summary = yield* syncOnce()
+
+      expect(summary.status).toBe("partial")
+      expect(summary.failed_tables).toEqual([{
+        table_id: "nlq-ex.public.usa_names",
+        tag: "RemoteRejected",
+        message: expect.stringMatching(
+          /^nlq-ex\.public\.usa_names has metadata the cache document cannot hold: .*row_count: .*partitioning\.expiration_ms: /
+        ),
+        kept_stale: false
+      }])
+      expect((yield* published).tables.map((t) => t.table_id)).toEqual(["nlq-ex.public.shakespeare"])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.usa_names") }))))
+
+  it.effect("a TARGET_TABLES pattern that matches nothing is named in a warning", () =>
+    Effect.gen(function*() {
+      yield* arrange
+      const logs = captureLogs()
+
+      const summary = yield* syncOnce().pipe(Effect.provide(logs.layer))
+
+      expect(summary.status).toBe("ok")
+      expect(logs.warnings()).toEqual([
+        expect.stringContaining("TARGET_TABLES entry nlq-ex.public.orders_* matches no table of nlq-ex.public")
+      ])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.public.shakespeare, nlq-ex.public.orders_*") }))))
+
+  it.effect("with no TARGET_TABLE_ID, the seed-shaped schema block describes the first target that has columns", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const shakespeare = fixtureTable("nlq-ex.shop.shakespeare", "samples.shakespeare")
+      yield* warehouse.putTable({ ...shakespeare, table_id: "nlq-ex.shop.empty" as never, columns: [] })
+      yield* warehouse.putTable({ ...shakespeare, table_id: "nlq-ex.shop.words" as never })
+
+      yield* syncOnce()
+
+      const doc = yield* published
+      expect(doc.schema.table_id).toBe("nlq-ex.shop.words")
+      expect(doc.schema.columns.map((c) => c.name)).toEqual(["word", "word_count", "corpus", "corpus_date"])
+      expect(doc.tables.map((t) => t.table_id)).toEqual(["nlq-ex.shop.words", "nlq-ex.shop.empty"])
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.shop.*") }))))
+
+  it.effect("a table named by TARGET_TABLE_ID stays primary, even without columns", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* arrange
+      const shakespeare = fixtureTable("nlq-ex.shop.shakespeare", "samples.shakespeare")
+      yield* warehouse.putTable({ ...shakespeare, table_id: "nlq-ex.shop.empty" as never, columns: [] })
+      yield* warehouse.putTable({ ...shakespeare, table_id: "nlq-ex.shop.words" as never })
+
+      yield* syncOnce()
+
+      expect((yield* published).schema.table_id).toBe("nlq-ex.shop.empty")
+    }).pipe(Effect.provide(testLayer({ targets: targets("nlq-ex.shop.empty, nlq-ex.shop.words"), primaryNamed: true }))))
 
   it.effect("keeps the tables of a dataset it could not list", () =>
     Effect.gen(function*() {
@@ -160,12 +258,11 @@ describe("a sync of many tables", () => {
       const bucket = yield* MemoryStorageControl
       yield* syncOnce()
       const before = Option.getOrThrow(yield* bucket.get("metadata_cache.json"))
-      for (const dataset of ["nlq-ex.ga4", "nlq-ex.public"]) {
-        yield* warehouse.failNext(
-          "getTables",
-          new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: dataset, status: 403, message: "Access Denied" }),
-          dataset
-        )
+      for (const table of ["nlq-ex.ga4.events_20210131", "nlq-ex.public.shakespeare"]) {
+        const dataset = table.split(".").slice(0, 2).join(".")
+        const denied = new PermissionDenied({ service: "bigquery", operation: "tables.get", resource: dataset, status: 403, message: "Access Denied" })
+        yield* warehouse.failNext("getTables", denied, dataset)
+        yield* warehouse.failNext("getTable", denied, table)
       }
       const error = yield* Effect.flip(syncOnce())
       expect(error._tag).toBe("AllTablesFailed")

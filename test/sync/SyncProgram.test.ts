@@ -120,11 +120,14 @@ describe("one sync", () => {
       const warehouse = yield* MemoryBigQueryControl
       const bucket = yield* MemoryStorageControl
       const before = yield* bucket.put(OBJECT, "{\"previous\": true}")
-      for (let i = 0; i < 10; i++) {
-        yield* warehouse.failNext(
-          "getTables",
-          new RemoteTimeout({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, timeout_ms: 30_000, attempts: 1 })
-        )
+      // The batch times out, and so does the table when read again by itself.
+      for (const operation of ["getTables", "getTable"] as const) {
+        for (let i = 0; i < 10; i++) {
+          yield* warehouse.failNext(
+            operation,
+            new RemoteTimeout({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, timeout_ms: 30_000, attempts: 1 })
+          )
+        }
       }
 
       const error = yield* Effect.flip(withTimePassing(syncOnce()))
@@ -133,6 +136,7 @@ describe("one sync", () => {
       expect(error).toMatchObject({ transient: true, failures: [{ table_id: GA4_TABLE_ID, tag: "RemoteTimeout" }] })
       expect(error.message).toMatch(/nlq-ex\.test_dataset\.events_20210131: RemoteTimeout: .*attempts: 3/)
       expect((yield* warehouse.calls).filter((c) => c.operation === "getTables")).toHaveLength(3)
+      expect((yield* warehouse.calls).filter((c) => c.operation === "getTable")).toHaveLength(3)
       const after = Option.getOrThrow(yield* bucket.get(OBJECT))
       expect(after.info.generation).toBe(before)
       expect(new TextDecoder().decode(after.bytes)).toBe("{\"previous\": true}")
@@ -146,12 +150,14 @@ describe("one sync", () => {
       const warehouse = yield* MemoryBigQueryControl
       const bucket = yield* MemoryStorageControl
       yield* warehouse.putTable(ga4Table())
+      // The batch fails, and so does the table when read again by itself: no retries of either.
       yield* warehouse.failNext("getTables", failure)
+      yield* warehouse.failNext("getTable", failure)
 
       const error = yield* Effect.flip(syncOnce())
 
       expect(error).toMatchObject({ _tag: "AllTablesFailed", transient: false, failures: [{ tag: failure._tag }] })
-      expect((yield* warehouse.calls)).toHaveLength(1)
+      expect((yield* warehouse.calls).map((c) => c.operation)).toEqual(["getTables", "getTable"])
       expect(yield* bucket.names).toEqual([])
     }).pipe(Effect.provide(testLayer())))
 

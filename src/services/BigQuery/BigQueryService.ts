@@ -8,6 +8,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type { TableRef } from "../../contract/TableId.ts"
 import type {
   PermissionDenied,
@@ -47,19 +48,25 @@ export interface DryRunResult {
   readonly totalBytesProcessed: number
 }
 
+/** One table of a batch read: its metadata, or why that table alone could not be read. */
+export type TableRead = Either.Either<TableMetadata, BigQueryError>
+
 export interface BigQuery {
   /** The table's schema and metadata (`tables.get`). */
   readonly getTable: (ref: TableRef) => Effect.Effect<TableMetadata, BigQueryError>
   /**
    * Several tables of one dataset at once (the live layer reads INFORMATION_SCHEMA in a few
-   * queries when that is cheaper than one `tables.get` each). Tables that do not exist are
-   * absent from the result.
+   * queries when that is cheaper than one `tables.get` each). Each table that exists has its own
+   * outcome: one table's failure (permission, a malformed resource) is that table's alone. Tables
+   * that do not exist are absent from the result. The call fails as a whole only when the batch
+   * itself could not be read (an INFORMATION_SCHEMA query failed): the caller may then read the
+   * tables one by one.
    */
   readonly getTables: (
     project: string,
     dataset: string,
     tables: ReadonlyArray<string>
-  ) => Effect.Effect<ReadonlyMap<string, TableMetadata>, BigQueryError>
+  ) => Effect.Effect<ReadonlyMap<string, TableRead>, BigQueryError>
   /** Every table of a dataset (`tables.list`, all pages). */
   readonly listTables: (
     project: string,
@@ -74,8 +81,9 @@ export interface BigQuery {
 export class BigQueryService extends Context.Tag("MetaSync/BigQueryService")<BigQueryService, BigQuery>() {}
 
 /**
- * `getTables` as one `getTable` per table, `concurrency` at a time; tables that do not exist are
- * left out. For layers with no cheaper batch read, and for small batches of the live one.
+ * `getTables` as one `getTable` per table, `concurrency` at a time, each table with its own
+ * outcome; tables that do not exist are left out. For layers with no cheaper batch read, and for
+ * small batches of the live one. Never fails as a whole.
  */
 export const getTablesOneByOne = (
   getTable: BigQuery["getTable"],
@@ -83,13 +91,15 @@ export const getTablesOneByOne = (
   dataset: string,
   tables: ReadonlyArray<string>,
   concurrency: number
-): Effect.Effect<ReadonlyMap<string, TableMetadata>, BigQueryError> =>
+): Effect.Effect<ReadonlyMap<string, TableRead>> =>
   Effect.forEach(
     tables,
     (table) =>
       getTable({ project, dataset, table }).pipe(
-        Effect.map((metadata) => [[table, metadata] as const]),
-        Effect.catchTag("ResourceNotFound", () => Effect.succeed([]))
+        Effect.either,
+        Effect.map((read) =>
+          Either.isLeft(read) && read.left._tag === "ResourceNotFound" ? [] : [[table, read] as const]
+        )
       ),
     { concurrency }
-  ).pipe(Effect.map((found) => new Map(found.flat())))
+  ).pipe(Effect.map((reads) => new Map(reads.flat())))

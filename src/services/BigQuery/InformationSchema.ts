@@ -22,8 +22,10 @@
  * Known differences from `tables.get`, each rare: a nested field is REQUIRED only when its type
  * string says `NOT NULL` (INFORMATION_SCHEMA's nullability is per top-level column); a view's SQL
  * loses surrounding white space; a legacy-SQL view has no DDL. A table whose rows cannot be read
- * (no DDL, a partitioning or type this module does not know) is reported as unreadable, for the
- * caller to read through `tables.get`.
+ * (no DDL, a partitioning or type this module does not know, a row that does not decode, a type
+ * nested deeper than BigQuery's 15 levels) is reported as unreadable, for the caller to read
+ * through `tables.get`. Type strings and option lists are refused past their nesting limits before
+ * they are recursed into, so no hostile row can overflow the stack.
  */
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
@@ -32,7 +34,7 @@ import * as Schema from "effect/Schema"
 import type { Field, FieldMode } from "../../contract/Field.ts"
 import type { Partitioning, TableKind } from "../../contract/CacheDocument.ts"
 import { makeTableId } from "../../contract/TableId.ts"
-import type { TableMetadata } from "./TableResource.ts"
+import { MAX_DATE_MS, MAX_NESTING_DEPTH, type TableMetadata } from "./TableResource.ts"
 
 // ---------------------------------------------------------------------------------------------
 // The queries
@@ -72,6 +74,11 @@ export const informationSchemaQueries = (project: string, dataset: string) => {
 
 const Int64 = Schema.Union(Schema.Number, Schema.NumberFromString)
 
+/** A time in milliseconds since the epoch, within the range of dates. */
+const EpochMillis = Int64.pipe(
+  Schema.filter((ms) => Math.abs(ms) <= MAX_DATE_MS || `${ms} ms since the epoch is beyond the range of dates`)
+)
+
 export const TablesRow = Schema.Struct({
   table_name: Schema.String,
   table_type: Schema.String,
@@ -93,8 +100,8 @@ export type ColumnRow = typeof ColumnRow.Type
 
 export const StorageRow = Schema.Struct({
   table_id: Schema.String,
-  creation_time: Schema.NullOr(Int64),
-  last_modified_time: Schema.NullOr(Int64),
+  creation_time: Schema.NullOr(EpochMillis),
+  last_modified_time: Schema.NullOr(EpochMillis),
   row_count: Schema.NullOr(Int64),
   size_bytes: Schema.NullOr(Int64)
 })
@@ -107,20 +114,60 @@ export const InformationSchemaRows = Schema.Struct({
 })
 export type InformationSchemaRows = typeof InformationSchemaRows.Type
 
-/** The three queries' rows, checked; or a readable account of what is wrong with them. */
-export const decodeInformationSchemaRows = (rows: {
+export interface RawInformationSchemaRows {
   readonly tables: ReadonlyArray<unknown>
   readonly columns: ReadonlyArray<unknown>
   readonly storage: ReadonlyArray<unknown>
-}): Either.Either<InformationSchemaRows, string> =>
+}
+
+const formatIssues = (error: ParseResult.ParseError) =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .slice(0, 5)
+    .map((issue) => `${issue.path.map(String).join(".")}: ${issue.message}`)
+    .join("; ")
+
+/** The three queries' rows, checked; or a readable account of what is wrong with them. */
+export const decodeInformationSchemaRows = (rows: RawInformationSchemaRows): Either.Either<InformationSchemaRows, string> =>
   Either.mapLeft(
     Schema.decodeUnknownEither(InformationSchemaRows, { errors: "all", onExcessProperty: "ignore" })(rows),
-    (error) =>
-      ParseResult.ArrayFormatter.formatErrorSync(error)
-        .slice(0, 5)
-        .map((issue) => `${issue.path.map(String).join(".")}: ${issue.message}`)
-        .join("; ")
+    formatIssues
   )
+
+export interface DecodedRows {
+  /** The rows that decode. */
+  readonly rows: InformationSchemaRows
+  /** Tables with a row that does not decode, with what is wrong with it: their other rows are not to be trusted. */
+  readonly unreadable: ReadonlyMap<string, string>
+}
+
+/**
+ * The rows checked one by one: a bad row makes only its own table unreadable. Fails (with what
+ * is wrong) only for a row that does not even say which table it is about.
+ */
+export const decodeRowsPerTable = (raw: RawInformationSchemaRows): Either.Either<DecodedRows, string> => {
+  const unreadable = new Map<string, string>()
+  const decodeAll = <A, I>(view: string, schema: Schema.Schema<A, I>, rows: ReadonlyArray<unknown>, key: string) => {
+    const decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "ignore" })
+    const good: Array<A> = []
+    for (const [index, row] of rows.entries()) {
+      const decoded = decode(row)
+      if (Either.isRight(decoded)) {
+        good.push(decoded.right)
+        continue
+      }
+      const name = typeof row === "object" && row !== null ? (row as Record<string, unknown>)[key] : undefined
+      const problem = `${view} row: ${formatIssues(decoded.left)}`
+      if (typeof name !== "string") return Either.left(`${view} row ${index}: ${formatIssues(decoded.left)}`)
+      if (!unreadable.has(name)) unreadable.set(name, problem)
+    }
+    return Either.right(good)
+  }
+  return Either.all({
+    tables: decodeAll("INFORMATION_SCHEMA.TABLES", TablesRow, raw.tables, "table_name"),
+    columns: decodeAll("INFORMATION_SCHEMA.COLUMN_FIELD_PATHS", ColumnRow, raw.columns, "table_name"),
+    storage: decodeAll("__TABLES__", StorageRow, raw.storage, "table_id")
+  }).pipe(Either.map((rows) => ({ rows, unreadable })))
+}
 
 // ---------------------------------------------------------------------------------------------
 // GoogleSQL tokens
@@ -351,22 +398,29 @@ const readName = (cursor: Cursor, what: string): string => {
   return token.text
 }
 
-const readType = (cursor: Cursor): DataType => {
+/**
+ * Reads a type; `structs` is how many STRUCTs enclose it. Nesting is refused before it is
+ * recursed into, so a hostile type string cannot overflow the stack.
+ */
+const readType = (cursor: Cursor, structs = 0): DataType => {
   const token = cursor.next("a type")
   if (token.kind !== "word") throw new Unreadable(`expected a type, found "${token.text}" at offset ${token.start}`)
   const name = token.text.toUpperCase()
   if (name === "ARRAY") {
     cursor.expect("<")
-    const element = readType(cursor)
+    if (cursor.isWord("ARRAY")) throw new Unreadable("an ARRAY of ARRAY is not a BigQuery column type")
+    const element = readType(cursor, structs)
     cursor.expect(">")
-    if (element.kind === "array") throw new Unreadable("an ARRAY of ARRAY is not a BigQuery column type")
     return { kind: "array", element }
   }
   if (name === "STRUCT") {
+    if (structs >= MAX_NESTING_DEPTH) {
+      throw new Unreadable(`it nests deeper than BigQuery's ${MAX_NESTING_DEPTH} levels of RECORDs`)
+    }
     cursor.expect("<")
     const fields: Array<StructField> = []
     if (!cursor.accept(">")) {
-      do fields.push(readStructField(cursor))
+      do fields.push(readStructField(cursor, structs + 1))
       while (cursor.accept(","))
       cursor.expect(">")
     }
@@ -374,7 +428,10 @@ const readType = (cursor: Cursor): DataType => {
   }
   if (name === "RANGE") {
     cursor.expect("<")
-    readType(cursor)
+    const element = cursor.next("a RANGE element type")
+    if (element.kind !== "word" || !["DATE", "DATETIME", "TIMESTAMP"].includes(element.text.toUpperCase())) {
+      throw new Unreadable(`RANGE<${element.text}> is not a BigQuery type`)
+    }
     cursor.expect(">")
     return { kind: "scalar", name: "RANGE" }
   }
@@ -383,12 +440,12 @@ const readType = (cursor: Cursor): DataType => {
   return { kind: "scalar", name: restTypeName(name) }
 }
 
-const readStructField = (cursor: Cursor): StructField => {
+const readStructField = (cursor: Cursor, structs: number): StructField => {
   const name = readName(cursor, "a field name")
   if (cursor.isSymbol(",") || cursor.isSymbol(">")) {
     throw new Unreadable(`field "${name}" has no type (BigQuery fields are named)`)
   }
-  const type = readType(cursor)
+  const type = readType(cursor, structs)
   let required = false
   let description: string | null = null
   for (;;) {
@@ -444,7 +501,11 @@ const atValueEnd = (cursor: Cursor, offset = 0) =>
   cursor.peek(offset) === undefined || cursor.isSymbol(",", offset) || cursor.isSymbol(")", offset) ||
   cursor.isSymbol("]", offset)
 
-const readOptionValue = (cursor: Cursor): OptionValue => {
+/** Lists nested deeper than this in an option value are refused rather than recursed into. */
+const MAX_OPTION_NESTING = 32
+
+const readOptionValue = (cursor: Cursor, nesting = 0): OptionValue => {
+  if (nesting > MAX_OPTION_NESTING) throw new Unreadable(`an option value nests more than ${MAX_OPTION_NESTING} lists`)
   const token = cursor.next("an option value")
   if (token.kind === "string") return token.text
   if (token.kind === "number") return Number(token.text)
@@ -452,13 +513,13 @@ const readOptionValue = (cursor: Cursor): OptionValue => {
     return -Number(cursor.next("a number").text)
   }
   if (token.kind === "symbol" && (token.text === "[" || token.text === "(")) {
-    return readValueList(cursor, token.text === "[" ? "]" : ")")
+    return readValueList(cursor, token.text === "[" ? "]" : ")", nesting + 1)
   }
   if (token.kind === "word") {
     const word = token.text.toUpperCase()
     if (word === "TRUE" || word === "FALSE") return word === "TRUE"
     if (word === "NULL") return null
-    if (word === "STRUCT" && cursor.accept("(")) return readValueList(cursor, ")")
+    if (word === "STRUCT" && cursor.accept("(")) return readValueList(cursor, ")", nesting + 1)
     // A typed literal: TIMESTAMP "2025-01-01 00:00:00+00", JSON '{}'.
     if (cursor.peek()?.kind === "string" && atValueEnd(cursor, 1)) return cursor.next("a literal").text
   }
@@ -470,10 +531,10 @@ const readOptionValue = (cursor: Cursor): OptionValue => {
 }
 
 /** The values up to `close`, the opening bracket already read. */
-const readValueList = (cursor: Cursor, close: string): ReadonlyArray<OptionValue> => {
+const readValueList = (cursor: Cursor, close: string, nesting: number): ReadonlyArray<OptionValue> => {
   const values: Array<OptionValue> = []
   if (cursor.accept(close)) return values
-  do values.push(readOptionValue(cursor))
+  do values.push(readOptionValue(cursor, nesting))
   while (cursor.accept(","))
   cursor.expect(close)
   return values
@@ -741,3 +802,26 @@ export const tablesFromInformationSchema = (
   }
   return { found, unreadable }
 }
+
+/**
+ * The requested tables from the three queries' rows as they came: rows are checked one by one,
+ * so a row that does not decode makes only its own table unreadable (for the caller to read
+ * through `tables.get`). Fails only when a row does not say which table it is about.
+ */
+export const readInformationSchemaTables = (
+  project: string,
+  dataset: string,
+  requested: ReadonlyArray<string>,
+  raw: RawInformationSchemaRows,
+  fallbackModified: DateTime.Utc
+): Either.Either<InformationSchemaTables, string> =>
+  Either.map(decodeRowsPerTable(raw), ({ rows, unreadable: badRows }) => {
+    const wanted = new Set(requested)
+    const { found, unreadable } = tablesFromInformationSchema(project, dataset, requested, rows, fallbackModified)
+    const badWanted = [...badRows].filter(([table]) => wanted.has(table))
+    if (badWanted.length === 0) return { found, unreadable }
+    return {
+      found: new Map([...found].filter(([table]) => !badRows.has(table))),
+      unreadable: new Map([...unreadable, ...badWanted])
+    }
+  })

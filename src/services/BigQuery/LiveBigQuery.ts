@@ -11,8 +11,11 @@
  * `getTables` reads up to `TABLES_GET_LIMIT` tables with one free `tables.get` each, and more than
  * that from the dataset's INFORMATION_SCHEMA in three queries (`InformationSchema.ts`), each under
  * the `maximumBytesBilled` cap and the call deadline, so a run's requests grow with its datasets.
- * A table whose INFORMATION_SCHEMA rows cannot be read, and a batch whose queries find no dataset
- * (it is missing, or outside the jobs' `location`), fall back to `tables.get`.
+ * A table whose INFORMATION_SCHEMA rows cannot be read (a row that does not decode only makes its
+ * own table unreadable), and a batch whose queries find no dataset (it is missing, or outside the
+ * jobs' `location`), fall back to `tables.get`. Each table of a batch has its own outcome: a
+ * `tables.get` that fails is that table's failure alone; only a failing query fails the batch.
+ * Every `Table` resource is checked before it is walked (nesting, times within the range of dates).
  *
  * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
  * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
@@ -33,23 +36,20 @@ import { formatTableRef, type TableRef } from "../../contract/TableId.ts"
 import { countQueryBytes } from "../RunCounters.ts"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
 import { RemoteRejected, RemoteTimeout } from "../RemoteErrors.ts"
+import { cancelledOnAbort } from "../RequestCancellation.ts"
 import {
   type BigQuery,
   type BigQueryError,
   BigQueryService,
   getTablesOneByOne,
   type DryRunResult,
+  type TableRead,
   type QueryOptions,
   type QueryResult,
   type TableListing
 } from "./BigQueryService.ts"
-import {
-  decodeInformationSchemaRows,
-  informationSchemaQueries,
-  TABLE_NAMES_PARAMETER,
-  tablesFromInformationSchema
-} from "./InformationSchema.ts"
-import { referenceMismatch, RestTable, type TableMetadata, tableMetadataFromRest } from "./TableResource.ts"
+import { informationSchemaQueries, readInformationSchemaTables, TABLE_NAMES_PARAMETER } from "./InformationSchema.ts"
+import { referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
 
 /**
  * Up to this many tables a getTables batch uses one tables.get each: tables.get is free, while
@@ -350,11 +350,14 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         onTimeout: () => new RemoteTimeout({ ...contextOf(call), timeout_ms: timeoutMs, attempts: 1 })
       })
 
-    /** One HTTP request, its reply decoded with `schema`; no deadline (callers set it). */
+    /**
+     * One HTTP request, its reply decoded with `schema`; no deadline (callers set it). When the
+     * deadline or an interruption cuts it, the request is cancelled and its socket closed.
+     */
     const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
-      Effect.async<unknown, BigQueryError>((resume) => {
+      Effect.async<unknown, BigQueryError>((resume, signal) => {
         try {
-          client.request(
+          cancelledOnAbort(signal, () => client.request(
             {
               method: call.method,
               uri: call.uri,
@@ -371,7 +374,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
                   ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
                   : Effect.fail(toBigQueryError(contextOf(call), error))
               )
-          )
+          ))
         } catch (error) {
           resume(Effect.fail(toBigQueryError(contextOf(call), error)))
         }
@@ -515,11 +518,11 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
 
     const query = (project: string, sql: string, queryOptions: QueryOptions) => runQuery(project, sql, queryOptions)
 
-    /** One tables.get per table; the ones that do not exist are left out. */
+    /** One tables.get per table, each with its own outcome; the ones that do not exist are left out. */
     const getEach = (project: string, dataset: string, tables: ReadonlyArray<string>) =>
       Effect.map(
         getTablesOneByOne(getTable, project, dataset, tables, TABLES_GET_CONCURRENCY),
-        (found) => [...found]
+        (reads) => [...reads]
       )
 
     const readInformationSchema = Effect.fn("LiveBigQuery.readInformationSchema")(function*(
@@ -553,16 +556,22 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         "bytes_billed",
         [tablesResult, columnsResult, storageResult].reduce((sum, result) => sum + (result.totalBytesBilled ?? 0), 0)
       )
-      const rows = yield* Either.mapLeft(
-        decodeInformationSchemaRows({ tables: tablesResult.rows, columns: columnsResult.rows, storage: storageResult.rows }),
+      const { found, unreadable } = yield* Either.mapLeft(
+        readInformationSchemaTables(
+          project,
+          dataset,
+          tables,
+          { tables: tablesResult.rows, columns: columnsResult.rows, storage: storageResult.rows },
+          yield* DateTime.now
+        ),
         (problem) => malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA rows: ${problem}`)
       )
-      const { found, unreadable } = tablesFromInformationSchema(project, dataset, tables, rows, yield* DateTime.now)
-      if (unreadable.size === 0) return [...found]
+      const read = [...found].map(([table, metadata]): readonly [string, TableRead] => [table, Either.right(metadata)])
+      if (unreadable.size === 0) return read
       yield* Effect.logWarning("reading tables through tables.get: their INFORMATION_SCHEMA rows are unreadable").pipe(
         Effect.annotateLogs({ dataset: resource, tables: Object.fromEntries(unreadable) })
       )
-      return [...found, ...yield* getEach(project, dataset, [...unreadable.keys()])]
+      return [...read, ...yield* getEach(project, dataset, [...unreadable.keys()])]
     })
 
     const getTables = Effect.fn("LiveBigQuery.getTables")(function*(
@@ -574,7 +583,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       const found = distinct.length <= TABLES_GET_LIMIT
         ? yield* getEach(project, dataset, distinct)
         : yield* readInformationSchema(project, dataset, distinct)
-      return new Map(found) as ReadonlyMap<string, TableMetadata>
+      return new Map(found) as ReadonlyMap<string, TableRead>
     })
 
     const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {

@@ -89,15 +89,21 @@ const make = (directory: string) => {
         try: () => fs.readdir(root),
         catch: (cause) => ioError("tables.list", root, cause)
       }).pipe(
-        Effect.map((names) =>
-          names
-            .filter((name) => name.endsWith(DEFINITION_SUFFIX))
-            .map((name) => parseTableRef(name.slice(0, -DEFINITION_SUFFIX.length)))
-            .flatMap((parsed) => (Either.isRight(parsed) ? [parsed.right] : []))
+        Effect.flatMap((names) => {
+          const files = names.filter((name) => name.endsWith(DEFINITION_SUFFIX)).sort()
+          const parsed = files.map((name) => [name, parseTableRef(name.slice(0, -DEFINITION_SUFFIX.length))] as const)
+          const misnamed = parsed.flatMap(([name, ref]) => (Either.isLeft(ref) ? [`${name} (${ref.left})`] : []))
+          const tables = parsed
+            .flatMap(([, ref]) => (Either.isRight(ref) ? [ref.right] : []))
             .filter((ref) => ref.project === project && ref.dataset === dataset)
             .map((ref) => ({ table: ref.table, kind: "TABLE" }))
             .sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
-        )
+          // A file a pattern can never find is worth a word: it is most likely a typo in its name.
+          const warn = misnamed.length === 0 ? Effect.void : Effect.logWarning(
+            `ignoring ${misnamed.length} file(s) of ${root} not named <project>.<dataset>.<table>${DEFINITION_SUFFIX}: ${misnamed.join("; ")}`
+          ).pipe(Effect.annotateLogs({ directory: root, files: misnamed }))
+          return Effect.as(warn, tables)
+        })
       ),
     query: () => unsupported("jobs.query"),
     dryRun: () => unsupported("jobs.insert")

@@ -5,13 +5,14 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import { formatTableRef, type TableRef, tableRefOf } from "../../contract/TableId.ts"
 import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
 import { countQueryBytes } from "../RunCounters.ts"
-import { type BigQueryError, BigQueryService, type QueryResult } from "./BigQueryService.ts"
+import { type BigQueryError, BigQueryService, type QueryResult, type TableRead } from "./BigQueryService.ts"
 import type { TableMetadata } from "./TableResource.ts"
 
 export type BigQueryOperation = "getTable" | "getTables" | "listTables" | "query" | "dryRun"
@@ -104,10 +105,10 @@ const make = (options: MemoryBigQueryOptions) =>
         enter("getTables", `${project}.${dataset}`).pipe(
           Effect.zipRight(Ref.get(state)),
           Effect.map((s) => {
-            const found = new Map<string, TableMetadata>()
+            const found = new Map<string, TableRead>()
             for (const table of tables) {
               const metadata = s.tables.get(formatTableRef({ project, dataset, table }))
-              if (metadata !== undefined) found.set(table, metadata)
+              if (metadata !== undefined) found.set(table, Either.right(metadata))
             }
             return found
           })

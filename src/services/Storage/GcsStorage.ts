@@ -5,18 +5,22 @@
  *   stay light.
  * - The client's own retries are off: the Effect retry policy owns retrying, and each call here
  *   makes exactly one HTTP request per attempt (a `read` makes two: metadata, then bytes).
- * - Every request has a deadline (`RemoteTimeout`): the client has none of its own, and offers no
- *   way to abort a request, so a stalled request is abandoned rather than cancelled.
- * - `STORAGE_EMULATOR_HOST` (honoured by the client) or `apiEndpoint` points it at a local
- *   server; either one also turns authentication off (no credentials, no metadata server).
+ * - Every request has a deadline (`RemoteTimeout`): the client has none of its own. A request cut
+ *   by it, or by an interruption, is cancelled (`RequestCancellation.ts`): its socket is closed.
+ * - The `apiEndpoint` option, else `STORAGE_EMULATOR_HOST` (`http://host:port` or `host:port`, as
+ *   for `BIGQUERY_EMULATOR_HOST`; JSON calls then go to `/b/...` as the client sends them to an
+ *   emulator), points it at a local server; either one also turns authentication off (no
+ *   credentials, no metadata server).
  */
 import type { Bucket } from "@google-cloud/storage"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
+import { cancelledOnAbort } from "../RequestCancellation.ts"
 import { RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
 import { type ObjectInfo, type Storage, type StorageError, StorageService } from "./StorageService.ts"
 
@@ -60,13 +64,49 @@ const normalizeError = (error: unknown): unknown => {
   }
 }
 
+interface LocalEndpoint {
+  /** Where uploads go (`/upload/storage/v1/...`) and what the client treats as its endpoint. */
+  readonly apiEndpoint: string
+  /** What the client prefixes to `/b/...` in JSON calls. */
+  readonly baseUrl: string
+}
+
+const trimSlashes = (url: string) => url.replace(/\/+$/, "")
+const hasScheme = (url: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(url)
+
+/**
+ * The client itself would use `STORAGE_EMULATOR_HOST` verbatim as its base URL, so a bare
+ * `host:port` fails every call with `Invalid URL`; it is settled here, as for BigQuery.
+ */
+export const localEndpoint = (
+  apiEndpoint: string | undefined,
+  emulatorHost: string | undefined
+): LocalEndpoint | undefined => {
+  if (apiEndpoint !== undefined) {
+    const url = trimSlashes(hasScheme(apiEndpoint) ? apiEndpoint : `https://${apiEndpoint}`)
+    return { apiEndpoint: url, baseUrl: `${url}/storage/v1` }
+  }
+  if (emulatorHost !== undefined) {
+    const url = trimSlashes(hasScheme(emulatorHost) ? emulatorHost : `http://${emulatorHost}`)
+    return { apiEndpoint: url, baseUrl: url }
+  }
+  return undefined
+}
+
 const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
   Effect.gen(function*() {
+    const emulatorHost = yield* Config.option(Config.string("STORAGE_EMULATOR_HOST")).pipe(
+      Effect.map(Option.filter((host) => host.trim() !== "")),
+      Effect.orDie
+    )
+    const endpoint = localEndpoint(options.apiEndpoint, Option.getOrUndefined(Option.map(emulatorHost, (h) => h.trim())))
     const { Storage: Client } = yield* Effect.promise(() => import("@google-cloud/storage"))
     const client = new Client({
       retryOptions: { autoRetry: false },
-      ...(options.apiEndpoint === undefined ? {} : { apiEndpoint: options.apiEndpoint })
+      ...(endpoint === undefined ? {} : { apiEndpoint: endpoint.apiEndpoint })
     })
+    // The constructor takes the base URL from the raw environment variable when there is one.
+    if (endpoint !== undefined) client.baseUrl = endpoint.baseUrl
     const bucket: Bucket = client.bucket(options.bucket)
     const timeout = Duration.decode(options.timeout)
 
@@ -78,7 +118,7 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
       resource: locate(name)
     })
 
-    /** One request, its failure mapped by `toError`, bounded by the deadline. */
+    /** One request, its failure mapped by `toError`, bounded by the deadline and cancelled when cut. */
     const call = <A, E>(
       operation: string,
       name: string,
@@ -86,7 +126,10 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
       toError: (context: RemoteCallContext, error: unknown) => E
     ) => {
       const context = contextOf(operation, name)
-      return Effect.tryPromise({ try: run, catch: (error) => toError(context, normalizeError(error)) }).pipe(
+      return Effect.tryPromise({
+        try: (signal) => cancelledOnAbort(signal, run),
+        catch: (error) => toError(context, normalizeError(error))
+      }).pipe(
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new RemoteTimeout({ ...context, timeout_ms: Duration.toMillis(timeout), attempts: 1 })

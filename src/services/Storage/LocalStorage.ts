@@ -7,6 +7,11 @@
  * takes a strictly larger one, even when file times are too coarse to tell two writes apart.
  * Writes go to a temporary file renamed into place (readers never see half a document), and
  * precondition checks and renames are serialised within the process.
+ *
+ * Every object stays inside the directory: a name that leads out of it (`../x`), into its
+ * internals (the generations sidecar, temporary files) or through a symbolic link to somewhere
+ * outside it is refused before anything is read or written. (A link created between that check
+ * and the write is not caught: the directory is trusted not to be changed under a running sync.)
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -44,24 +49,69 @@ const make = (directory: string) =>
         : new RemoteRejected({ service: "storage", operation, resource, status: null, reason: code ?? "io", message })
     }
 
-    const resolve = (operation: string, name: string) =>
-      Effect.suspend(() => {
-        const file = fileOf(name)
-        return file === undefined
-          ? Effect.fail(
-            new RemoteRejected({
-              service: "storage",
-              operation,
-              resource: name,
-              status: 400,
-              reason: "invalid",
-              message: `object name "${name}" leaves the storage directory ${root}`
-            })
-          )
-          : Effect.succeed(file)
-      })
-
     const generationFile = (name: string) => path.join(root, GENERATIONS_DIR, name)
+
+    /** Why `name`, at `file`, would reach into the directory's internals, or undefined. */
+    const reserved = (name: string, file: string) => {
+      const [top] = path.relative(root, file).split(path.sep)
+      if (top === GENERATIONS_DIR) {
+        return `object name "${name}" is inside ${path.join(root, GENERATIONS_DIR)}, where the storage directory keeps its objects' generations`
+      }
+      if (file.endsWith(TEMP_SUFFIX)) {
+        return `object name "${name}" ends in ${TEMP_SUFFIX}, which the storage directory uses for files being written`
+      }
+      return undefined
+    }
+
+    /**
+     * Why `name` may not be reached through the file system at `file`: the first symbolic link on
+     * the way there that points outside the directory (reading, writing or creating directories
+     * through it would touch files elsewhere) or into its generations sidecar. Undefined if none.
+     */
+    const linkedAway = async (name: string, file: string) => {
+      const realRoot = await fs.realpath(root).catch(() => undefined)
+      if (realRoot === undefined) return undefined // nothing exists yet, so no link either
+      const within = (target: string, dir: string) => target === dir || target.startsWith(dir + path.sep)
+      let at = root
+      for (const part of path.relative(root, file).split(path.sep)) {
+        at = path.join(at, part)
+        const entry = await fs.lstat(at).catch((cause: unknown) => {
+          if (errorCode(cause) === "ENOENT") return undefined
+          throw cause
+        })
+        if (entry === undefined) return undefined
+        if (!entry.isSymbolicLink()) continue
+        const target = await fs.realpath(at).catch(() => fs.readlink(at).then((link) => path.resolve(path.dirname(at), link)))
+        const lands = path.join(target, path.relative(at, file))
+        if (!within(target, realRoot)) {
+          return `object name "${name}" would be stored at ${lands}, outside the storage directory ${root}: ${at} is a symbolic link to ${target}`
+        }
+        if (within(target, path.join(realRoot, GENERATIONS_DIR)) && !within(file, path.join(root, GENERATIONS_DIR))) {
+          return `object name "${name}" would be stored at ${lands}, where the storage directory keeps its objects' generations: ${at} is a symbolic link to ${target}`
+        }
+      }
+      return undefined
+    }
+
+    const refuse = (operation: string, name: string, message: string) =>
+      new RemoteRejected({ service: "storage", operation, resource: name, status: 400, reason: "invalid", message })
+
+    /**
+     * The file of object `name`, once it is sure that the object and its generation record stay
+     * inside the directory and out of its internals.
+     */
+    const resolve = (operation: string, name: string) =>
+      Effect.gen(function*() {
+        const file = fileOf(name)
+        if (file === undefined) {
+          return yield* Effect.fail(refuse(operation, name, `object name "${name}" leaves the storage directory ${root}`))
+        }
+        const refused = reserved(name, file) ?? (yield* Effect.tryPromise({
+          try: async () => (await linkedAway(name, file)) ?? (await linkedAway(name, generationFile(name))),
+          catch: (cause) => fail(operation, name, cause)
+        }))
+        return refused === undefined ? file : yield* Effect.fail(refuse(operation, name, refused))
+      })
 
     const statFile = (name: string, file: string) =>
       Effect.tryPromise({

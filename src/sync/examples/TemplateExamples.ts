@@ -89,7 +89,8 @@ const entityOf = (tableName: string): Entity | null => {
 // Which columns fit which template
 // ---------------------------------------------------------------------------------------------
 
-const HANGUL = /[\u3131-\u318E\uAC00-\uD7A3]/
+/** Any Hangul letter: syllables, compatibility and conjoining jamo (text decomposed to NFD), half-width forms. */
+const HANGUL = /\p{Script=Hangul}/u
 
 const typeOf = (field: FieldPath) => field.type.toUpperCase()
 const isString = (field: FieldPath) => typeOf(field) === "STRING"
@@ -250,21 +251,49 @@ const dayExpression = (column: TimeColumn): string | null => {
 // ---------------------------------------------------------------------------------------------
 
 const cleanDescription = (field: FieldPath, maxLength: number): string | null => {
-  const text = describe(field).trim().replace(/\.$/, "")
+  const text = describe(field).normalize("NFC").trim().replace(/\.$/, "")
   return text.length === 0 || text.length > maxLength || /[\r\n]/.test(text) ? null : text
 }
 
-/** How a question names a column: a short Korean description, else its path. */
-const labelKo = (field: FieldPath): string => {
-  const description = cleanDescription(field, 30)
-  return description !== null && HANGUL.test(description) ? description : field.path
+/** Acronyms and codes (ID, URL, UTC, KRW) read the same in a Korean and an English sentence. */
+const ACRONYM = /^[A-Z]{1,5}$/
+
+/** How many of a text's words are Hangul, Latin prose (acronyms aside) and of another script. */
+const wordScripts = (text: string) => {
+  const counts = { hangul: 0, latin: 0, other: 0 }
+  for (const word of text.match(/\p{L}+/gu) ?? []) {
+    if (HANGUL.test(word)) counts.hangul += 1
+    else if (/^\p{Script=Latin}+$/u.test(word)) counts.latin += ACRONYM.test(word) ? 0 : 1
+    else counts.other += 1
+  }
+  return counts
 }
 
-/** How an English question names a column: its path, with a short English description. */
+/** Korean: Hangul words, at least as many as words of any other script (`세션 ID` is Korean; `Order total (원)` is not). */
+const isKorean = (text: string) => {
+  const { hangul, latin, other } = wordScripts(text)
+  return hangul > 0 && hangul >= latin + other
+}
+
+/** English: Latin letters only — no Hangul or other script at all, so nothing Korean reaches an English question. */
+const isEnglish = (text: string) => {
+  const { hangul, other } = wordScripts(text)
+  return hangul === 0 && other === 0 && /\p{Script=Latin}/u.test(text)
+}
+
+/** How a Korean question names a column: a short description written in Korean, else its path. */
+const labelKo = (field: FieldPath): string => {
+  const description = cleanDescription(field, 30)
+  return description !== null && isKorean(description) ? description : field.path
+}
+
+/** How an English question names a column: its path, with a short description written in English. */
 const labelEn = (field: FieldPath): string => {
   const description = cleanDescription(field, 40)
-  if (description === null || HANGUL.test(description)) return field.path
-  return `${field.path} (${description.charAt(0).toLowerCase()}${description.slice(1)})`
+  if (description === null || !isEnglish(description)) return field.path
+  // "Order total" reads "order total" mid-sentence; "KRW amount" keeps its acronym.
+  const lowered = /^\p{Lu}\p{Ll}/u.test(description) ? `${description.charAt(0).toLowerCase()}${description.slice(1)}` : description
+  return `${field.path} (${lowered})`
 }
 
 interface Wording {

@@ -1,0 +1,985 @@
+"""MetaSync's cache loader for Python backends (the seed's System B), standard library only.
+
+Reads the one JSON document MetaSync publishes — from Cloud Storage over the JSON API, or from a
+local file or the local-mode bucket directory — and serves what a text-to-SQL prompt needs::
+
+    from metasync_cache_loader import get_metasync_cache_loader
+
+    cache_loader = get_metasync_cache_loader()       # GCS_BUCKET / CACHE_OBJECT, or LOCAL_BUCKET_DIR
+    schema_info = cache_loader.get_schema_info()      # primary table: table_id, last_updated, columns, description
+    examples = cache_loader.get_few_shot_examples()   # [{question, sql, tables, source, language, ...}]
+    columns = cache_loader.get_schema_columns()       # every nested field, with dotted paths
+    is_available = cache_loader.is_cache_available()
+    metadata = cache_loader.get_cache_metadata()
+    table = cache_loader.get_table("nlq-ex.test_dataset.events_20210131")
+    tables = cache_loader.list_tables()
+
+Behaviour, as MetaSync's TypeScript loader:
+
+- The document is kept in memory and re-checked on access once ``refresh_interval`` (1 hour) has
+  passed, or ``retry_interval`` (1 minute) after a failed check. A check reads the object's
+  generation first and downloads only when it changed. No background thread.
+- A document older than ``max_age`` (24 hours) is still served and flagged ``expired``.
+- A missing, corrupt or unreadable object never replaces a good copy: the loader keeps serving its
+  last good copy and says why in ``get_cache_metadata()["last_error"]``.
+- Until a good copy has been loaded, data methods return empty values (``{}``, ``[]``, ``None``) as
+  the seed's loader did, or raise :class:`CacheUnavailable` with ``strict=True``.
+- Every document read is validated against the required shape of the committed JSON Schema
+  (``schema/cache-document.schema.json``). A ``format_version`` newer than this module knows is
+  refused with :class:`UnsupportedFormatVersion`; the seed's format 1 is read and upgraded.
+- All timestamps are timezone-aware ``datetime`` objects in UTC. Time comes from ``clock``, a
+  function returning an aware ``datetime`` (tests pass their own; nothing sleeps).
+
+The prompt context (relevant tables and examples packed within a token budget) is not re-implemented
+here: :meth:`MetaSyncCacheLoader.get_prompt_context` asks MetaSync's MCP server for it
+(``metasync mcp --http``, tool ``get_prompt_context``) at ``mcp_url`` / ``METASYNC_MCP_URL``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+__all__ = [
+    "CacheDocumentError",
+    "CacheUnavailable",
+    "GcsSource",
+    "LocalSource",
+    "MetaSyncCacheLoader",
+    "StorageError",
+    "TableNotCached",
+    "UnsupportedFormatVersion",
+    "SUPPORTED_FORMAT_VERSIONS",
+    "call_mcp_tool",
+    "get_metasync_cache_loader",
+    "load_document",
+    "validate_document",
+]
+
+logger = logging.getLogger("metasync_cache_loader")
+
+DEFAULT_OBJECT_NAME = "metadata_cache.json"
+DEFAULT_REFRESH_INTERVAL = timedelta(hours=1)
+DEFAULT_MAX_AGE = timedelta(hours=24)
+DEFAULT_RETRY_INTERVAL = timedelta(minutes=1)
+DEFAULT_TIMEOUT_SECONDS = 30.0
+#: The document formats this module reads: 1 (the seed's, no ``format_version``) and 2.
+SUPPORTED_FORMAT_VERSIONS = (1, 2)
+#: Where the local mode keeps each object's generation (see the TypeScript LocalStorage).
+GENERATIONS_DIR = ".metasync-generations"
+METADATA_TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
+METADATA_IDENTITY_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/identity"
+GCS_READ_SCOPE = "https://www.googleapis.com/auth/devstorage.read_only"
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+
+class MetaSyncCacheError(Exception):
+    """Base of this module's errors; ``tag`` names the kind, as the TypeScript loader's errors do."""
+
+    tag = "MetaSyncCacheError"
+
+
+class CacheUnavailable(MetaSyncCacheError):
+    """No good copy of the document has ever been loaded."""
+
+    tag = "CacheUnavailable"
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"the MetaSync cache at {location} is unavailable: {reason}")
+        self.location = location
+        self.reason = reason
+
+
+class TableNotCached(MetaSyncCacheError, KeyError):
+    """A table id the document does not describe."""
+
+    tag = "TableNotCached"
+
+    def __init__(self, table_id: str, location: str, cached: List[str]) -> None:
+        message = f"{table_id} is not in the MetaSync cache at {location}; it describes {', '.join(cached)}"
+        super().__init__(message)
+        self.table_id = table_id
+        self.cached = cached
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class CacheDocumentError(MetaSyncCacheError, ValueError):
+    """The object is not a valid cache document; ``problems`` lists each problem and where it is."""
+
+    tag = "CacheDocumentError"
+
+    def __init__(self, source: str, problems: List[str]) -> None:
+        shown = problems[:10] + ([f"… and {len(problems) - 10} more"] if len(problems) > 10 else [])
+        super().__init__(f"{source} is not a valid MetaSync cache document:\n" + "\n".join(f"- {p}" for p in shown))
+        self.source = source
+        self.problems = problems
+
+
+class UnsupportedFormatVersion(CacheDocumentError):
+    """The document was written in a format newer than this module reads."""
+
+    tag = "UnsupportedFormatVersion"
+
+    def __init__(self, source: str, version: Any) -> None:
+        supported = ", ".join(str(v) for v in SUPPORTED_FORMAT_VERSIONS)
+        super().__init__(
+            source,
+            [
+                f"format_version: {json.dumps(version)} is not a format this loader reads ({supported}); "
+                "update metasync_cache_loader.py to the release of MetaSync that wrote it"
+            ],
+        )
+        self.version = version
+
+
+class StorageError(MetaSyncCacheError):
+    """Reading the object failed (permission, network, server error)."""
+
+    tag = "StorageError"
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation: the required shape of the committed JSON Schema
+# ---------------------------------------------------------------------------------------------
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+
+
+def _schema_candidates() -> List[str]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    return [
+        os.path.join(here, "cache-document.schema.json"),
+        os.path.join(here, "..", "schema", "cache-document.schema.json"),
+    ]
+
+
+_schema_lock = threading.Lock()
+_schema_cache: Dict[str, Dict[str, Any]] = {}
+
+
+def load_json_schema(path: Optional[str] = None) -> Dict[str, Any]:
+    """The document's JSON Schema: ``path``, ``METASYNC_CACHE_SCHEMA``, or the committed one found near this module."""
+    candidates = [path] if path else ([os.environ["METASYNC_CACHE_SCHEMA"]] if os.environ.get("METASYNC_CACHE_SCHEMA") else _schema_candidates())
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            resolved = os.path.realpath(candidate)
+            with _schema_lock:
+                if resolved not in _schema_cache:
+                    with open(resolved, "r", encoding="utf-8") as f:
+                        _schema_cache[resolved] = json.load(f)
+                return _schema_cache[resolved]
+    raise FileNotFoundError(
+        "MetaSync's cache-document.schema.json was not found (looked at "
+        + ", ".join(c for c in candidates if c)
+        + "); copy schema/cache-document.schema.json next to metasync_cache_loader.py or set METASYNC_CACHE_SCHEMA"
+    )
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "object":
+        return isinstance(value, dict)
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "null":
+        return value is None
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, float) and value.is_integer())
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return True
+
+
+def _where(path: str) -> str:
+    return path or "(document)"
+
+
+def _validate(value: Any, schema: Dict[str, Any], root: Dict[str, Any], path: str, problems: List[str]) -> None:
+    """A JSON Schema (draft-07) subset: the keywords the committed schema uses."""
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not ref.startswith("#/"):
+            return
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target[part]
+        _validate(value, target, root, path, problems)
+    if "anyOf" in schema:
+        attempts: List[List[str]] = []
+        for option in schema["anyOf"]:
+            found: List[str] = []
+            _validate(value, option, root, path, found)
+            if not found:
+                break
+            attempts.append(found)
+        else:
+            # Report the closest alternative: the one with the fewest problems.
+            problems.extend(min(attempts, key=len) if attempts else [f"{_where(path)}: matches no alternative"])
+    if "not" in schema:
+        found = []
+        _validate(value, schema["not"], root, path, found)
+        if not found:
+            problems.append(f"{_where(path)}: must not match {json.dumps(schema['not'])}")
+    expected = schema.get("type")
+    if expected is not None:
+        types = expected if isinstance(expected, list) else [expected]
+        if not any(_type_ok(value, t) for t in types):
+            problems.append(f"{_where(path)}: expected {' or '.join(types)}, got {type(value).__name__} {json.dumps(value)[:60]}")
+            return
+    if "enum" in schema and value not in schema["enum"]:
+        problems.append(f"{_where(path)}: expected one of {json.dumps(schema['enum'])}, got {json.dumps(value)[:60]}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            problems.append(f"{_where(path)}: must not be empty")
+        if schema.get("format") == "date-time" and not _DATE_TIME.match(value):
+            problems.append(f"{_where(path)}: {json.dumps(value)[:60]} is not an ISO-8601 timestamp")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            problems.append(f"{_where(path)}: must be at least {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            problems.append(f"{_where(path)}: must be at most {schema['maximum']}")
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            problems.append(f"{_where(path)}: must be more than {schema['exclusiveMinimum']}")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                problems.append(f"{_where(path)}: missing required field {key!r}")
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else key
+            if key in properties:
+                _validate(item, properties[key], root, child, problems)
+            elif isinstance(schema.get("additionalProperties"), dict):
+                _validate(item, schema["additionalProperties"], root, child, problems)
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            problems.append(f"{_where(path)}: must have at least {schema['minItems']} item(s)")
+        items = schema.get("items")
+        if isinstance(items, dict):
+            for i, item in enumerate(value):
+                _validate(item, items, root, f"{path}[{i}]", problems)
+
+
+def format_version_of(document: Any) -> Any:
+    """The version a parsed document declares: 1 when it has no ``format_version`` (the seed's)."""
+    if isinstance(document, dict) and "format_version" in document:
+        return document["format_version"]
+    return 1
+
+
+def validate_document(document: Any, source: str = "document", schema_path: Optional[str] = None) -> int:
+    """Checks a parsed document; returns its format version or raises :class:`CacheDocumentError`."""
+    if not isinstance(document, dict):
+        raise CacheDocumentError(source, [f"(document): expected a JSON object, got {type(document).__name__}"])
+    version = format_version_of(document)
+    if version not in SUPPORTED_FORMAT_VERSIONS or isinstance(version, bool):
+        raise UnsupportedFormatVersion(source, version)
+    schema = load_json_schema(schema_path)
+    problems: List[str] = []
+    # Against the declared version's definition, so problems are reported for the format meant.
+    definition = f"CacheDocumentV{version}"
+    target = {"$ref": f"#/$defs/{definition}"} if definition in schema.get("$defs", {}) else schema
+    _validate(document, target, schema, "", problems)
+    if version == 2 and not problems:
+        tables = document["tables"]
+        if document["schema"]["table_id"] != tables[0]["table_id"]:
+            problems.append("schema.table_id: must be the primary table tables[0].table_id")
+        seen = set()
+        for table in tables:
+            if table["table_id"] in seen:
+                problems.append(f"tables: {table['table_id']} appears twice")
+            seen.add(table["table_id"])
+    if problems:
+        raise CacheDocumentError(source, problems)
+    return int(version)
+
+
+def _has_hangul(text: str) -> bool:
+    return any("\u3131" <= ch <= "\ud79d" for ch in text)
+
+
+def _upgrade(document: Dict[str, Any], version: int) -> Dict[str, Any]:
+    """Format 1 (the seed's) → format 2, as the TypeScript contract's ``migrateV1``."""
+    if version == 2:
+        return document
+    schema = document["schema"]
+    return {
+        "format_version": 2,
+        "generated_at": document["generated_at"],
+        "generator": {"name": "metasync", "version": "format-1"},
+        "schema": schema,
+        "tables": [
+            {
+                "table_id": schema["table_id"],
+                "last_updated": schema["last_updated"],
+                "columns": schema["columns"],
+            }
+        ],
+        "examples": [
+            {
+                "question": e["question"],
+                "sql": e["sql"],
+                "tables": [schema["table_id"]],
+                "source": "legacy",
+                "generator": "legacy",
+                "language": "ko" if _has_hangul(e["question"]) else "en",
+            }
+            for e in document["examples"]
+        ],
+        "drift": None,
+        "metrics": None,
+    }
+
+
+_TABLE_DEFAULTS: Dict[str, Any] = {
+    "kind": "TABLE",
+    "description": None,
+    "created": None,
+    "row_count": None,
+    "size_bytes": None,
+    "labels": {},
+    "partitioning": None,
+    "clustering": [],
+    "view_query": None,
+    "sharding": None,
+    "profile": None,
+    "field_paths": [],
+    "status": {"state": "fresh"},
+}
+
+
+def _with_defaults(document: Dict[str, Any]) -> Dict[str, Any]:
+    tables = []
+    for table in document["tables"]:
+        filled = {k: (json.loads(json.dumps(v)) if isinstance(v, (dict, list)) else v) for k, v in _TABLE_DEFAULTS.items()}
+        filled.update(table)
+        tables.append(filled)
+    return {**document, "tables": tables, "drift": document.get("drift"), "metrics": document.get("metrics")}
+
+
+def load_document(data: bytes, source: str = "document", schema_path: Optional[str] = None) -> Tuple[Dict[str, Any], int]:
+    """Parses, validates and upgrades a document; returns it in format 2 (defaults filled) and the version it was written in."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CacheDocumentError(source, ["(document): not UTF-8 text"]) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise CacheDocumentError(source, [f"(document): not JSON ({error.msg} at line {error.lineno}, column {error.colno})"]) from None
+    version = validate_document(document, source, schema_path)
+    return _with_defaults(_upgrade(document, version)), version
+
+
+def parse_timestamp(text: str) -> datetime:
+    """An ISO-8601 timestamp as an aware UTC ``datetime`` (a timestamp without an offset is UTC)."""
+    normalized = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    # Before Python 3.11 fromisoformat takes only 3 or 6 fractional digits: pad or cut to 6.
+    normalized = re.sub(r"\.(\d+)", lambda m: "." + (m.group(1) + "000000")[:6], normalized, count=1)
+    value = datetime.fromisoformat(normalized)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """What a cheap check of the object says: ``generation`` as storage reports it, ``key`` to detect any change."""
+
+    generation: str
+    key: str
+
+
+class LocalSource:
+    """A file, or the local-mode bucket directory (``<dir>/<object>`` with generations under ``.metasync-generations/``)."""
+
+    def __init__(self, path: str, object_name: Optional[str] = None) -> None:
+        if object_name is None and (path.endswith(".json") or os.path.isfile(path)):
+            self.directory, self.object_name = os.path.split(os.path.abspath(path))
+        else:
+            self.directory, self.object_name = os.path.abspath(path), object_name or DEFAULT_OBJECT_NAME
+        self.file = os.path.join(self.directory, self.object_name)
+
+    @property
+    def location(self) -> str:
+        return self.file
+
+    def stat(self) -> Optional[ObjectVersion]:
+        try:
+            st = os.stat(self.file)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise StorageError(f"reading {self.file} failed: {error.strerror}") from None
+        try:
+            with open(os.path.join(self.directory, GENERATIONS_DIR, self.object_name), "r", encoding="utf-8") as f:
+                recorded = f.read().strip()
+        except OSError:
+            recorded = ""
+        generation = recorded or str(st.st_mtime_ns)
+        # The sync records the generation just before it renames the new file into place: the file's
+        # identity is part of the key so that a read in between is noticed on the next check.
+        return ObjectVersion(generation, f"{generation}:{st.st_ino}:{st.st_mtime_ns}:{st.st_size}")
+
+    def read(self) -> Optional[Tuple[bytes, ObjectVersion]]:
+        for _ in range(3):
+            before = self.stat()
+            if before is None:
+                return None
+            try:
+                with open(self.file, "rb") as f:
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise StorageError(f"reading {self.file} failed: {error.strerror}") from None
+            if self.stat() == before:
+                return data, before
+        raise StorageError(f"{self.file} kept changing while it was read")
+
+
+class GcsSource:
+    """An object in Cloud Storage, read over the JSON API with a read-only access token.
+
+    The token comes from ``google.auth`` when that package is installed (Application Default
+    Credentials), else from the metadata server (Cloud Run, GCE, GKE, Cloud Functions). With
+    ``STORAGE_EMULATOR_HOST`` set (or ``endpoint`` given), requests go there without a token.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        object_name: str = DEFAULT_OBJECT_NAME,
+        endpoint: Optional[str] = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        token_provider: Optional[Callable[[], Optional[str]]] = None,
+    ) -> None:
+        self.bucket = bucket
+        self.object_name = object_name
+        emulator = endpoint or os.environ.get("STORAGE_EMULATOR_HOST")
+        if emulator:
+            self.endpoint = (emulator if re.match(r"^https?://", emulator) else f"http://{emulator}").rstrip("/")
+        else:
+            self.endpoint = "https://storage.googleapis.com"
+        self.timeout = timeout
+        self._token_provider = token_provider or (_no_token if emulator else _default_token_provider())
+        quoted = urllib.parse.quote(object_name, safe="")
+        self._object_url = f"{self.endpoint}/storage/v1/b/{urllib.parse.quote(bucket, safe='')}/o/{quoted}"
+
+    @property
+    def location(self) -> str:
+        return f"gs://{self.bucket}/{self.object_name}"
+
+    def _get(self, url: str) -> Optional[Tuple[bytes, Dict[str, str]]]:
+        headers = {"Accept-Encoding": "identity", "User-Agent": "metasync-cache-loader-python"}
+        token = self._token_provider()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.read(), {k.lower(): v for k, v in response.headers.items()}
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            detail = _error_message(error)
+            raise StorageError(f"reading {self.location} failed: HTTP {error.code}{': ' + detail if detail else ''}", error.code) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise StorageError(f"reading {self.location} failed: {reason}") from None
+
+    def stat(self) -> Optional[ObjectVersion]:
+        reply = self._get(f"{self._object_url}?fields=generation")
+        if reply is None:
+            return None
+        try:
+            generation = str(json.loads(reply[0].decode("utf-8"))["generation"])
+        except (ValueError, KeyError, UnicodeDecodeError):
+            raise StorageError(f"reading {self.location} failed: the object's metadata has no generation") from None
+        return ObjectVersion(generation, generation)
+
+    def read(self) -> Optional[Tuple[bytes, ObjectVersion]]:
+        for _ in range(3):
+            version = self.stat()
+            if version is None:
+                return None
+            # Pinned to the generation just seen, so the bytes and the generation belong together.
+            reply = self._get(f"{self._object_url}?alt=media&generation={version.generation}")
+            if reply is not None:
+                return reply[0], version
+        raise StorageError(f"{self.location} kept changing while it was read")
+
+
+def _error_message(error: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(error.read().decode("utf-8"))
+        return str(body.get("error", {}).get("message", ""))[:300]
+    except Exception:  # noqa: BLE001 - an unreadable error body only loses the detail
+        return ""
+
+
+def _no_token() -> Optional[str]:
+    return None
+
+
+def _default_token_provider() -> Callable[[], Optional[str]]:
+    """Tokens from ``google.auth`` when installed, else from the metadata server; cached until a minute before expiry."""
+    lock = threading.Lock()
+    cached: Dict[str, Any] = {"token": None, "expires": 0.0}
+
+    def from_google_auth() -> Optional[Tuple[str, float]]:
+        try:
+            import google.auth  # type: ignore[import-not-found]
+            import google.auth.transport.requests  # type: ignore[import-not-found]
+        except ImportError:
+            return None
+        credentials, _ = google.auth.default(scopes=[GCS_READ_SCOPE])
+        credentials.refresh(google.auth.transport.requests.Request())
+        expiry = getattr(credentials, "expiry", None)
+        expires = expiry.replace(tzinfo=timezone.utc).timestamp() if expiry else time.time() + 300
+        return credentials.token, expires
+
+    def from_metadata_server() -> Tuple[str, float]:
+        request = urllib.request.Request(
+            f"{METADATA_TOKEN_URL}?scopes={urllib.parse.quote(GCS_READ_SCOPE)}", headers={"Metadata-Flavor": "Google"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                body = json.loads(response.read().decode("utf-8"))
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise StorageError(
+                "no credentials for Cloud Storage: install google-auth (Application Default Credentials) or run on GCP "
+                f"(the metadata server did not answer: {getattr(error, 'reason', error)})"
+            ) from None
+        return body["access_token"], time.time() + float(body.get("expires_in", 300))
+
+    def provide() -> Optional[str]:
+        with lock:
+            if cached["token"] is None or time.time() > cached["expires"] - 60:
+                token, expires = from_google_auth() or from_metadata_server()
+                cached.update(token=token, expires=expires)
+            return cached["token"]
+
+    return provide
+
+
+# ---------------------------------------------------------------------------------------------
+# The loader
+# ---------------------------------------------------------------------------------------------
+
+
+def flatten_fields(fields: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Every field of a column tree, depth first: ``path``, ``segments``, ``type``, ``mode``, ``description``, ``repeated``, ``depth``."""
+    out: List[Dict[str, Any]] = []
+
+    def walk(level: List[Dict[str, Any]], parent: List[str], repeated: List[str]) -> None:
+        for field in level:
+            segments = parent + [field["name"]]
+            path = ".".join(segments)
+            here = repeated + [path] if field.get("mode") == "REPEATED" else repeated
+            out.append(
+                {
+                    "path": path,
+                    "segments": segments,
+                    "type": field["type"],
+                    "mode": field.get("mode", "NULLABLE"),
+                    "description": field.get("description"),
+                    "repeated": here,
+                    "depth": len(parent),
+                }
+            )
+            if field.get("fields"):
+                walk(field["fields"], segments, here)
+
+    walk(fields, [], [])
+    return out
+
+
+def find_table(document: Dict[str, Any], requested: str) -> Optional[Dict[str, Any]]:
+    """A table by id; for a date-sharded family, any shard id within its range or ``prefix*``."""
+    for table in document["tables"]:
+        if table["table_id"] == requested:
+            return table
+    for table in document["tables"]:
+        sharding = table.get("sharding")
+        if not sharding:
+            continue
+        dataset = table["table_id"][: table["table_id"].rfind(".") + 1]
+        family = dataset + sharding["prefix"]
+        if not requested.startswith(family):
+            continue
+        suffix = requested[len(family):]
+        first, last = sharding["first_suffix"], sharding["last_suffix"]
+        if suffix == "*" or (len(suffix) == len(first) and first <= suffix <= last):
+            return table
+    return None
+
+
+@dataclass
+class _Loaded:
+    document: Dict[str, Any]
+    format_version: int
+    version: ObjectVersion
+    loaded_at: datetime
+    generated_at: datetime
+
+
+class MetaSyncCacheLoader:
+    """The seed's System B loader over a :class:`GcsSource` or :class:`LocalSource`; safe to share between threads."""
+
+    def __init__(
+        self,
+        source: Any,
+        refresh_interval: timedelta = DEFAULT_REFRESH_INTERVAL,
+        max_age: timedelta = DEFAULT_MAX_AGE,
+        retry_interval: timedelta = DEFAULT_RETRY_INTERVAL,
+        clock: Clock = utc_now,
+        strict: bool = False,
+        schema_path: Optional[str] = None,
+        mcp_url: Optional[str] = None,
+        mcp_token_provider: Optional[Callable[[], Optional[str]]] = None,
+    ) -> None:
+        self.source = source
+        self.refresh_interval = refresh_interval
+        self.max_age = max_age
+        self.retry_interval = min(retry_interval, refresh_interval)
+        self.clock = clock
+        self.strict = strict
+        self.schema_path = schema_path
+        self.mcp_url = mcp_url if mcp_url is not None else os.environ.get("METASYNC_MCP_URL")
+        self.mcp_token_provider = mcp_token_provider
+        self._lock = threading.Lock()
+        self._loaded: Optional[_Loaded] = None
+        self._checked_at: Optional[datetime] = None
+        self._last_error: Optional[Dict[str, Any]] = None
+        # A version that did not decode: not downloaded again until the object changes.
+        self._rejected: Optional[Tuple[str, Dict[str, str]]] = None
+
+    @property
+    def location(self) -> str:
+        return self.source.location
+
+    # -- checking storage ---------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return a timezone-aware datetime")
+        return now.astimezone(timezone.utc)
+
+    def _fail(self, tag: str, message: str, now: datetime) -> None:
+        changed = self._last_error is None or self._last_error["message"] != message
+        self._last_error = {"tag": tag, "message": message, "at": now}
+        if changed:
+            if self._loaded is not None:
+                logger.warning("keeping the MetaSync cache copy of generation %s: %s", self._loaded.version.generation, message)
+            else:
+                logger.warning("%s", message)
+
+    def _check(self) -> None:
+        """One check of storage; the caller holds the lock."""
+        now_before = self._now()
+        try:
+            version = self.source.stat()
+            if version is None:
+                self._checked_at = self._now()
+                self._fail("ResourceNotFound", f"{self.location} does not exist", self._checked_at)
+                return
+            if self._loaded is not None and version.key == self._loaded.version.key:
+                self._checked_at = self._now()
+                self._last_error = None
+                return
+            if self._rejected is not None and self._rejected[0] == version.key:
+                self._checked_at = self._now()
+                failure = self._rejected[1]
+                self._fail(failure["tag"], failure["message"], self._checked_at)
+                return
+            read = self.source.read()
+            if read is None:
+                self._checked_at = self._now()
+                self._fail("ResourceNotFound", f"{self.location} does not exist", self._checked_at)
+                return
+            data, version = read
+            try:
+                document, written = load_document(data, self.location, self.schema_path)
+            except CacheDocumentError as error:
+                self._checked_at = self._now()
+                self._rejected = (version.key, {"tag": error.tag, "message": str(error)})
+                self._fail(error.tag, str(error), self._checked_at)
+                return
+            self._checked_at = self._now()
+            self._loaded = _Loaded(
+                document=document,
+                format_version=written,
+                version=version,
+                loaded_at=self._checked_at,
+                generated_at=parse_timestamp(document["generated_at"]),
+            )
+            self._last_error = None
+            self._rejected = None
+        except StorageError as error:
+            self._checked_at = self._now()
+            self._fail(error.tag, str(error), self._checked_at)
+        except FileNotFoundError as error:  # the JSON Schema itself is missing
+            self._checked_at = now_before
+            self._fail("SchemaNotFound", str(error), now_before)
+        except Exception as error:  # noqa: BLE001 - a bug or a surprise must not take the last good copy away
+            self._checked_at = now_before
+            self._fail(type(error).__name__, f"checking {self.location} failed: {error}", now_before)
+
+    def _is_due(self, now: datetime) -> bool:
+        if self._checked_at is None or self._loaded is None:
+            return True
+        interval = self.refresh_interval if self._last_error is None else self.retry_interval
+        return now - self._checked_at >= interval
+
+    def _current(self) -> Optional[_Loaded]:
+        with self._lock:
+            if self._is_due(self._now()):
+                self._check()
+            return self._loaded
+
+    def _document(self) -> Optional[Dict[str, Any]]:
+        loaded = self._current()
+        if loaded is None:
+            if self.strict:
+                reason = self._last_error["message"] if self._last_error else "the cache document has not been loaded yet"
+                raise CacheUnavailable(self.location, reason)
+            return None
+        return loaded.document
+
+    def refresh(self) -> Dict[str, Any]:
+        """Checks storage now, whatever the copy's age; returns the metadata after the check."""
+        with self._lock:
+            self._check()
+        return self.get_cache_metadata()
+
+    # -- the seed's API -----------------------------------------------------------------------
+
+    def get_schema_info(self) -> Dict[str, Any]:
+        """The primary table: ``table_id``, ``last_updated`` (ISO text, as in the document), ``columns``, ``description``."""
+        document = self._document()
+        if document is None:
+            return {}
+        schema = document["schema"]
+        return {
+            "table_id": schema["table_id"],
+            "last_updated": schema["last_updated"],
+            "columns": schema["columns"],
+            "description": document["tables"][0].get("description"),
+        }
+
+    def get_few_shot_examples(self, table_id: Optional[str] = None, language: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Validated question→SQL examples; only those reading ``table_id`` and/or in ``language`` when given."""
+        document = self._document()
+        if document is None:
+            return []
+        wanted: Optional[List[str]] = None
+        if table_id is not None:
+            table = find_table(document, table_id)
+            wanted = [table_id] + ([table["table_id"]] if table else [])
+        return [
+            e
+            for e in document["examples"]
+            if (language is None or e.get("language") == language)
+            and (wanted is None or any(t in wanted for t in e.get("tables", [])))
+        ]
+
+    def get_schema_columns(self, table_id: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Every column and nested field of a table (the primary table by default), with dotted paths."""
+        document = self._document()
+        if document is None:
+            return []
+        if table_id is None:
+            return flatten_fields(document["tables"][0]["columns"])
+        table = find_table(document, table_id)
+        if table is None:
+            raise TableNotCached(table_id, self.location, [t["table_id"] for t in document["tables"]])
+        return flatten_fields(table["columns"])
+
+    def get_table(self, table_id: str) -> Optional[Dict[str, Any]]:
+        """A table entry by id (a date shard or ``prefix*`` finds its family); ``None`` when not described."""
+        document = self._document()
+        return None if document is None else find_table(document, table_id)
+
+    def list_tables(self) -> List[Dict[str, Any]]:
+        document = self._document()
+        return [] if document is None else list(document["tables"])
+
+    def get_document(self) -> Optional[Dict[str, Any]]:
+        """The whole document, upgraded to format 2."""
+        return self._document()
+
+    def is_cache_available(self) -> bool:
+        return self._current() is not None
+
+    def get_cache_metadata(self) -> Dict[str, Any]:
+        """Where the document is, its generation, format, age, whether it expired, and why the last check failed."""
+        loaded = self._current()
+        now = self._now()
+        with self._lock:
+            age = None if loaded is None else max(timedelta(0), now - loaded.generated_at)
+            return {
+                "available": loaded is not None,
+                "location": self.location,
+                "generation": None if loaded is None else loaded.version.generation,
+                "format_version": None if loaded is None else loaded.format_version,
+                "generated_at": None if loaded is None else loaded.generated_at,
+                "generator": None if loaded is None else loaded.document.get("generator"),
+                "age": age,
+                "age_seconds": None if age is None else age.total_seconds(),
+                "expired": age is not None and age > self.max_age,
+                "loaded_at": None if loaded is None else loaded.loaded_at,
+                "checked_at": self._checked_at,
+                "last_error": None if self._last_error is None else dict(self._last_error),
+                "table_count": 0 if loaded is None else len(loaded.document["tables"]),
+                "example_count": 0 if loaded is None else len(loaded.document["examples"]),
+            }
+
+    def get_prompt_context(
+        self,
+        question: str,
+        max_tokens: int = 2000,
+        language: Optional[str] = None,
+        max_tables: Optional[int] = None,
+        max_examples: Optional[int] = None,
+    ) -> Dict[str, Any]:
+        """The prompt context for ``question``, from MetaSync's MCP server (not re-implemented here).
+
+        Calls the server's ``get_prompt_context`` tool at ``mcp_url`` (or ``METASYNC_MCP_URL``), e.g.
+        ``http://127.0.0.1:8080/mcp`` for ``metasync mcp --http`` or the Cloud Run service's
+        ``https://…/mcp`` (with an identity token from the metadata server). Returns
+        ``{text, tokens, tables, example_count, omitted}``; raises :class:`NotImplementedError`
+        when no server is configured and :class:`StorageError` when it cannot be reached.
+        """
+        if not self.mcp_url:
+            raise NotImplementedError(
+                "the prompt context is rendered by MetaSync's MCP server: run `metasync mcp --http` (or deploy it to "
+                "Cloud Run) and pass mcp_url=… or set METASYNC_MCP_URL"
+            )
+        arguments: Dict[str, Any] = {"question": question, "max_tokens": max_tokens}
+        for key, value in (("language", language), ("max_tables", max_tables), ("max_examples", max_examples)):
+            if value is not None:
+                arguments[key] = value
+        return call_mcp_tool(self.mcp_url, "get_prompt_context", arguments, self.mcp_token_provider)
+
+
+def _identity_token_for(url: str) -> Optional[str]:
+    """An identity token for a Cloud Run URL from the metadata server; ``None`` off GCP or for plain HTTP."""
+    parsed = urllib.parse.urlparse(url)
+    if parsed.scheme != "https":
+        return None
+    audience = f"{parsed.scheme}://{parsed.netloc}"
+    request = urllib.request.Request(
+        METADATA_IDENTITY_URL + "?audience=" + urllib.parse.quote(audience, safe=""), headers={"Metadata-Flavor": "Google"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.read().decode("utf-8").strip()
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def call_mcp_tool(
+    url: str,
+    tool: str,
+    arguments: Dict[str, Any],
+    token_provider: Optional[Callable[[], Optional[str]]] = None,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Dict[str, Any]:
+    """Calls one tool of a stateless MCP server over Streamable HTTP (one JSON-RPC POST); returns its structured content."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    token = token_provider() if token_provider is not None else _identity_token_for(url)
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}})
+    request = urllib.request.Request(url, data=body.encode("utf-8"), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            reply = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:
+        raise StorageError(f"the MCP server at {url} answered HTTP {error.code}", error.code) from None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise StorageError(f"the MCP server at {url} could not be reached: {getattr(error, 'reason', error)}") from None
+    if "error" in reply:
+        raise MetaSyncCacheError(f"{tool}: {reply['error'].get('message', reply['error'])}")
+    result = reply.get("result", {})
+    if result.get("isError"):
+        texts = [c.get("text", "") for c in result.get("content", []) if c.get("type") == "text"]
+        raise MetaSyncCacheError(f"{tool}: {' '.join(texts)}")
+    return result.get("structuredContent", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed's entry point
+# ---------------------------------------------------------------------------------------------
+
+_default_loader: Optional[MetaSyncCacheLoader] = None
+_default_lock = threading.Lock()
+
+
+def source_from_env(env: Optional[Dict[str, str]] = None) -> Any:
+    """``METASYNC_CACHE_PATH`` (a file or directory), ``LOCAL_BUCKET_DIR``, or ``GCS_BUCKET``; ``CACHE_OBJECT`` names the object."""
+    env = dict(os.environ) if env is None else env
+    object_name = env.get("CACHE_OBJECT") or DEFAULT_OBJECT_NAME
+    if env.get("METASYNC_CACHE_PATH"):
+        return LocalSource(env["METASYNC_CACHE_PATH"])
+    if env.get("LOCAL_BUCKET_DIR"):
+        return LocalSource(env["LOCAL_BUCKET_DIR"], object_name)
+    if env.get("GCS_BUCKET"):
+        return GcsSource(env["GCS_BUCKET"], object_name)
+    raise ValueError("MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR, or METASYNC_CACHE_PATH)")
+
+
+def get_metasync_cache_loader(**options: Any) -> MetaSyncCacheLoader:
+    """The process's one loader, at the location the environment names (created on first call).
+
+    ``options`` (``source``, ``refresh_interval``, ``clock``, …) apply to the first call only.
+    """
+    global _default_loader
+    with _default_lock:
+        if _default_loader is None:
+            source = options.pop("source", None) or source_from_env()
+            _default_loader = MetaSyncCacheLoader(source, **options)
+        return _default_loader
+
+
+def _reset_default_loader() -> None:
+    """For tests: forget the process's loader."""
+    global _default_loader
+    with _default_lock:
+        _default_loader = None

@@ -1,0 +1,585 @@
+"""Tests of metasync_cache_loader.py: `python3 -m unittest discover -s python` (or `npm run test:python`).
+
+The documents are what a real sync of the shipped sample publishes: the module's setup runs
+`node src/entry/cli.ts sync` in local mode into a temporary bucket directory. Cloud Storage is the
+TypeScript tests' local fake (test/support/FakeGcsServer.ts), started as a child process on
+127.0.0.1. Time is a clock the tests move; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import queue
+import re
+import threading
+import time
+import unittest
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import metasync_cache_loader as msl  # noqa: E402
+
+SAMPLE_TABLE = "nlq-ex.test_dataset.events_20210131"
+OBJECT = "metadata_cache.json"
+SEED_FIXTURE = os.path.join(PROJECT_ROOT, "test", "fixtures", "cache", "seed-example.json")
+
+
+def node_binary() -> str:
+    """Node 22 (the project's `node` devDependency when installed), which runs the TypeScript sources."""
+    if os.environ.get("METASYNC_NODE"):
+        return os.environ["METASYNC_NODE"]
+    local = os.path.join(PROJECT_ROOT, "node_modules", ".bin", "node")
+    return local if os.path.exists(local) else "node"
+
+
+def clean_env(**extra: str) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "TEMP", "TMP", "SYSTEMROOT")}
+    env.update(extra)
+    return env
+
+
+def run_sync(bucket_dir: str) -> None:
+    """`metasync sync` in local mode: the shipped sample table and curated examples, into `bucket_dir`."""
+    result = subprocess.run(
+        [node_binary(), os.path.join("src", "entry", "cli.ts"), "sync"],
+        cwd=PROJECT_ROOT,
+        env=clean_env(
+            METASYNC_MODE="local",
+            LOCAL_BUCKET_DIR=bucket_dir,
+            LOCAL_TABLES_DIR=os.path.join(PROJECT_ROOT, "samples", "tables"),
+            CURATED_EXAMPLES_DIR=os.path.join(PROJECT_ROOT, "examples"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"metasync sync failed ({result.returncode}):\n{result.stderr}")
+
+
+class FakeGcs:
+    """test/support/fake-gcs-process.ts: the local Cloud Storage, driven by JSON lines."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [node_binary(), os.path.join("test", "support", "fake-gcs-process.ts")],
+            cwd=PROJECT_ROOT,
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        first = self._read_line(what="the fake GCS server's address")
+        self.url: str = json.loads(first)["url"]
+        self._lock = threading.Lock()
+
+    def _read_line(self, what: str) -> str:
+        # Bounded: a child that dies closes stdout, so readline returns "" instead of blocking.
+        line = self.process.stdout.readline() if self.process.stdout else ""
+        if not line:
+            stderr = self.process.stderr.read() if self.process.stderr else ""
+            raise RuntimeError(f"no answer from fake-gcs-process.ts while waiting for {what}:\n{stderr}")
+        return line
+
+    def command(self, **command: Any) -> Dict[str, Any]:
+        with self._lock:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(command) + "\n")
+            self.process.stdin.flush()
+            reply = json.loads(self._read_line(what=command["op"]))
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+    def put(self, bucket: str, name: str, text: str) -> str:
+        return self.command(op="put", bucket=bucket, name=name, text=text)["generation"]
+
+    def requests(self, kind: Optional[str] = None) -> List[Dict[str, Any]]:
+        return self.command(op="requests", **({} if kind is None else {"kind": kind}))["requests"]
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream:
+                stream.close()
+
+
+class ManualClock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+_workspace = ""
+_bucket = ""
+_published = ""
+
+
+def setUpModule() -> None:
+    global _workspace, _bucket, _published
+    _workspace = tempfile.mkdtemp(prefix="metasync-python-")
+    _bucket = os.path.join(_workspace, "bucket")
+    run_sync(_bucket)
+    with open(os.path.join(_bucket, OBJECT), "r", encoding="utf-8") as f:
+        _published = f.read()
+
+
+def tearDownModule() -> None:
+    shutil.rmtree(_workspace, ignore_errors=True)
+
+
+def generated_at() -> datetime:
+    return msl.parse_timestamp(json.loads(_published)["generated_at"])
+
+
+def copy_bucket() -> str:
+    target = tempfile.mkdtemp(prefix="bucket-", dir=_workspace)
+    shutil.rmtree(target)
+    shutil.copytree(_bucket, target)
+    return target
+
+
+def replace_file(path: str, text: str) -> None:
+    """Writes `text` over `path` as a new file renamed into place (a new inode, as the sync writes)."""
+    temp = path + ".tmp"
+    with open(temp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(temp, path)
+
+
+class LocalBucketTest(unittest.TestCase):
+    def loader(self, source: Any, **options: Any) -> msl.MetaSyncCacheLoader:
+        options.setdefault("clock", ManualClock(generated_at() + timedelta(minutes=5)))
+        return msl.MetaSyncCacheLoader(source, **options)
+
+    def test_serves_the_synced_document_with_the_seed_api(self) -> None:
+        loader = self.loader(msl.LocalSource(_bucket))
+        self.assertTrue(loader.is_cache_available())
+
+        info = loader.get_schema_info()
+        self.assertEqual(info["table_id"], SAMPLE_TABLE)
+        self.assertEqual(len(info["columns"]), 23)
+        self.assertIn("GA4", info["description"])
+
+        examples = loader.get_few_shot_examples()
+        self.assertEqual(len(examples), 15)
+        self.assertEqual({e["source"] for e in examples}, {"template", "curated"})
+        self.assertTrue(all(SAMPLE_TABLE in e["tables"] for e in examples))
+        self.assertEqual(loader.get_few_shot_examples(language="en"), [])
+        self.assertEqual(len(loader.get_few_shot_examples(table_id=SAMPLE_TABLE, language="ko")), 15)
+
+        columns = loader.get_schema_columns()
+        self.assertEqual(len(columns), 108)
+        nested = next(c for c in columns if c["path"] == "event_params.value.string_value")
+        self.assertEqual(nested["repeated"], ["event_params"])
+        self.assertEqual(nested["depth"], 2)
+        self.assertEqual(loader.get_schema_columns(SAMPLE_TABLE), columns)
+
+        table = loader.get_table(SAMPLE_TABLE)
+        self.assertIsNotNone(table)
+        assert table is not None
+        self.assertEqual(table["status"], {"state": "fresh"})
+        joins = next(p for p in table["field_paths"] if p["path"] == "event_params.value.string_value")["joins"]
+        self.assertIn("CROSS JOIN UNNEST(event_params)", joins[0])
+        self.assertIsNone(loader.get_table("nlq-ex.test_dataset.nope"))
+        self.assertEqual([t["table_id"] for t in loader.list_tables()], [SAMPLE_TABLE])
+        with self.assertRaises(msl.TableNotCached) as raised:
+            loader.get_schema_columns("nlq-ex.test_dataset.nope")
+        self.assertIn("it describes nlq-ex.test_dataset.events_20210131", str(raised.exception))
+
+    def test_metadata_is_timezone_aware_and_names_the_local_generation(self) -> None:
+        clock = ManualClock(generated_at() + timedelta(hours=2))
+        loader = self.loader(msl.LocalSource(_bucket), clock=clock)
+        metadata = loader.get_cache_metadata()
+        with open(os.path.join(_bucket, msl.GENERATIONS_DIR, OBJECT), "r", encoding="utf-8") as f:
+            self.assertEqual(metadata["generation"], f.read().strip())
+        self.assertEqual(metadata["location"], os.path.join(_bucket, OBJECT))
+        self.assertEqual(metadata["format_version"], 2)
+        self.assertEqual(metadata["generated_at"], generated_at())
+        self.assertEqual(metadata["generated_at"].tzinfo, timezone.utc)
+        self.assertEqual(metadata["loaded_at"], clock.now)
+        self.assertEqual(metadata["age"], timedelta(hours=2))
+        self.assertEqual(metadata["age_seconds"], 7200.0)
+        self.assertFalse(metadata["expired"])
+        self.assertIsNone(metadata["last_error"])
+        self.assertEqual((metadata["table_count"], metadata["example_count"]), (1, 15))
+        self.assertEqual(metadata["generator"]["name"], "metasync")
+
+    def test_reads_a_file_and_the_seeds_format_1(self) -> None:
+        loader = self.loader(msl.LocalSource(os.path.join(_bucket, OBJECT)))
+        self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
+
+        seed = self.loader(msl.LocalSource(SEED_FIXTURE), clock=ManualClock(datetime(2024, 1, 15, 18, tzinfo=timezone.utc)))
+        self.assertEqual(seed.get_cache_metadata()["format_version"], 1)
+        self.assertEqual(seed.get_few_shot_examples()[0]["source"], "legacy")
+        self.assertEqual(seed.get_schema_info()["columns"][0]["name"], "event_timestamp")
+        self.assertIsNone(seed.get_schema_info()["description"])
+
+    def test_refreshes_hourly_by_generation_after_a_new_sync(self) -> None:
+        bucket = copy_bucket()
+        clock = ManualClock(generated_at() + timedelta(minutes=1))
+        loader = self.loader(msl.LocalSource(bucket), clock=clock)
+        first = loader.get_cache_metadata()
+
+        run_sync(bucket)  # a real second publish: a new generation in the sidecar, a new file
+        clock.advance(timedelta(minutes=59))
+        self.assertEqual(loader.get_cache_metadata()["generation"], first["generation"])
+        clock.advance(timedelta(minutes=1))
+        second = loader.get_cache_metadata()
+        self.assertNotEqual(second["generation"], first["generation"])
+        self.assertGreater(int(second["generation"]), int(first["generation"]))
+        self.assertGreater(second["generated_at"], first["generated_at"])
+        self.assertEqual(second["loaded_at"], clock.now)
+
+    def test_flags_an_expired_document_and_keeps_serving_it(self) -> None:
+        clock = ManualClock(generated_at() + timedelta(hours=24, seconds=1))
+        loader = self.loader(msl.LocalSource(_bucket), clock=clock)
+        self.assertTrue(loader.get_cache_metadata()["expired"])
+        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+
+    def test_keeps_the_last_good_copy_when_the_document_turns_corrupt_or_disappears(self) -> None:
+        bucket = copy_bucket()
+        file = os.path.join(bucket, OBJECT)
+        clock = ManualClock(generated_at())
+        loader = self.loader(msl.LocalSource(bucket), clock=clock)
+        good = loader.get_cache_metadata()["generation"]
+
+        replace_file(file, '{"format_version": 2, "tables": [')
+        clock.advance(timedelta(hours=1))
+        with self.assertLogs("metasync_cache_loader", level="WARNING") as logs:
+            metadata = loader.get_cache_metadata()
+        self.assertIn(f"keeping the MetaSync cache copy of generation {good}", logs.output[0])
+        self.assertTrue(metadata["available"])
+        self.assertEqual(metadata["generation"], good)
+        self.assertEqual(metadata["last_error"]["tag"], "CacheDocumentError")
+        self.assertIn("not JSON", metadata["last_error"]["message"])
+        self.assertEqual(metadata["last_error"]["at"], clock.now)
+        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+
+        # After a failure the next check comes after the retry interval, not an hour.
+        os.remove(file)
+        clock.advance(timedelta(seconds=59))
+        self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "CacheDocumentError")
+        clock.advance(timedelta(seconds=1))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            missing = loader.get_cache_metadata()
+        self.assertEqual(missing["last_error"]["tag"], "ResourceNotFound")
+        self.assertEqual(missing["generation"], good)
+
+        replace_file(file, _published)
+        clock.advance(timedelta(minutes=1))
+        self.assertIsNone(loader.get_cache_metadata()["last_error"])
+
+    def test_refuses_a_future_format_version_clearly(self) -> None:
+        bucket = copy_bucket()
+        future = json.loads(_published)
+        future["format_version"] = 3
+        replace_file(os.path.join(bucket, OBJECT), json.dumps(future))
+        loader = self.loader(msl.LocalSource(bucket), strict=True)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.CacheUnavailable) as raised:
+                loader.get_schema_info()
+        self.assertIn("format_version: 3 is not a format this loader reads (1, 2)", str(raised.exception))
+        self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "UnsupportedFormatVersion")
+
+    def test_without_a_document_answers_empty_or_raises_when_strict(self) -> None:
+        empty = tempfile.mkdtemp(dir=_workspace)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            loader = self.loader(msl.LocalSource(empty))
+            self.assertFalse(loader.is_cache_available())
+        self.assertEqual(loader.get_schema_info(), {})
+        self.assertEqual(loader.get_few_shot_examples(), [])
+        self.assertEqual(loader.get_schema_columns(), [])
+        self.assertIsNone(loader.get_table(SAMPLE_TABLE))
+        self.assertEqual(loader.list_tables(), [])
+        metadata = loader.get_cache_metadata()
+        self.assertFalse(metadata["available"])
+        self.assertEqual(metadata["last_error"]["message"], f"{os.path.join(empty, OBJECT)} does not exist")
+
+        strict = self.loader(msl.LocalSource(empty), strict=True)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.CacheUnavailable) as raised:
+                strict.get_few_shot_examples()
+        self.assertIn("does not exist", str(raised.exception))
+
+    def test_without_an_mcp_server_the_prompt_context_says_where_to_get_it(self) -> None:
+        loader = self.loader(msl.LocalSource(_bucket), mcp_url="")
+        with self.assertRaises(NotImplementedError) as raised:
+            loader.get_prompt_context("국가별 사용자 수", max_tokens=1000)
+        self.assertIn("metasync mcp --http", str(raised.exception))
+        self.assertIn("METASYNC_MCP_URL", str(raised.exception))
+
+    def test_get_metasync_cache_loader_reads_the_environment_once(self) -> None:
+        msl._reset_default_loader()
+        saved = {k: os.environ.get(k) for k in ("LOCAL_BUCKET_DIR", "GCS_BUCKET", "METASYNC_CACHE_PATH", "CACHE_OBJECT")}
+        try:
+            for k in saved:
+                os.environ.pop(k, None)
+            os.environ["LOCAL_BUCKET_DIR"] = _bucket
+            loader = msl.get_metasync_cache_loader()
+            self.assertIs(msl.get_metasync_cache_loader(), loader)
+            self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
+            self.assertEqual(loader.location, os.path.join(_bucket, OBJECT))
+        finally:
+            msl._reset_default_loader()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    def test_a_naive_clock_is_refused(self) -> None:
+        loader = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), clock=lambda: datetime(2026, 1, 1))
+        with self.assertRaises(ValueError):
+            loader.is_cache_available()
+
+
+class ValidationTest(unittest.TestCase):
+    def problems(self, document: Any) -> List[str]:
+        with self.assertRaises(msl.CacheDocumentError) as raised:
+            msl.validate_document(document, "doc")
+        return raised.exception.problems
+
+    def test_the_synced_document_and_the_seed_are_valid(self) -> None:
+        self.assertEqual(msl.validate_document(json.loads(_published)), 2)
+        with open(SEED_FIXTURE, "r", encoding="utf-8") as f:
+            self.assertEqual(msl.validate_document(json.load(f)), 1)
+
+    def test_names_each_missing_or_mistyped_field(self) -> None:
+        document = json.loads(_published)
+        del document["tables"][0]["columns"][0]["type"]
+        document["examples"][0]["language"] = "fr"
+        document["generated_at"] = "yesterday"
+        problems = self.problems(document)
+        self.assertIn("tables[0].columns[0]: missing required field 'type'", problems)
+        self.assertTrue(any(p.startswith("examples[0].language: expected one of") for p in problems), problems)
+        self.assertIn('generated_at: "yesterday" is not an ISO-8601 timestamp', problems)
+
+    def test_refuses_unknown_versions_and_non_objects(self) -> None:
+        for version in (3, "2", None, True):
+            with self.assertRaises(msl.UnsupportedFormatVersion):
+                msl.validate_document({**json.loads(_published), "format_version": version})
+        self.assertEqual(self.problems([1, 2]), ["(document): expected a JSON object, got list"])
+        with self.assertRaises(msl.CacheDocumentError) as raised:
+            msl.load_document(b"\xff\xfe", "doc")
+        self.assertIn("not UTF-8", str(raised.exception))
+
+    def test_fields_added_later_are_accepted(self) -> None:
+        document = json.loads(_published)
+        document["relationships"] = [{"from": "a", "to": "b"}]
+        document["tables"][0]["glossary"] = ["term"]
+        self.assertEqual(msl.validate_document(document), 2)
+
+
+class CloudStorageTest(unittest.TestCase):
+    gcs: FakeGcs
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.gcs = FakeGcs()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.gcs.close()
+
+    def source(self, name: str, **options: Any) -> msl.GcsSource:
+        return msl.GcsSource("cache", name, endpoint=self.gcs.url, **options)
+
+    def test_reads_the_document_over_the_json_api(self) -> None:
+        generation = self.gcs.put("cache", "a/metadata_cache.json", _published)
+        loader = msl.MetaSyncCacheLoader(self.source("a/metadata_cache.json"), clock=ManualClock(generated_at()))
+        self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual(metadata["location"], "gs://cache/a/metadata_cache.json")
+        self.assertEqual(metadata["generation"], generation)
+        downloads = [r for r in self.gcs.requests("download") if "a%2Fmetadata_cache.json" in r["path"]]
+        self.assertEqual(len(downloads), 1)
+        self.assertIsNone(downloads[0]["authorization"])
+
+    def test_honours_storage_emulator_host(self) -> None:
+        self.gcs.put("cache", "env.json", _published)
+        saved = os.environ.get("STORAGE_EMULATOR_HOST")
+        os.environ["STORAGE_EMULATOR_HOST"] = self.gcs.url.replace("http://", "")
+        try:
+            source = msl.GcsSource("cache", "env.json")
+            self.assertEqual(source.endpoint, self.gcs.url)
+            self.assertTrue(msl.MetaSyncCacheLoader(source, clock=ManualClock(generated_at())).is_cache_available())
+        finally:
+            if saved is None:
+                os.environ.pop("STORAGE_EMULATOR_HOST", None)
+            else:
+                os.environ["STORAGE_EMULATOR_HOST"] = saved
+
+    def test_downloads_only_when_the_generation_changes(self) -> None:
+        name = "b/metadata_cache.json"
+        first = self.gcs.put("cache", name, _published)
+        clock = ManualClock(generated_at())
+        loader = msl.MetaSyncCacheLoader(self.source(name, token_provider=lambda: "test-token"), clock=clock)
+        self.assertEqual(loader.get_cache_metadata()["generation"], first)
+
+        def downloads() -> List[Dict[str, Any]]:
+            return [r for r in self.gcs.requests("download") if "b%2Fmetadata_cache.json" in r["path"]]
+
+        clock.advance(timedelta(hours=1))
+        self.assertEqual(loader.get_cache_metadata()["generation"], first)
+        self.assertEqual(len(downloads()), 1)
+        self.assertEqual(downloads()[0]["authorization"], "Bearer test-token")
+
+        changed = json.loads(_published)
+        changed["examples"] = changed["examples"][:3]
+        second = self.gcs.put("cache", name, json.dumps(changed))
+        clock.advance(timedelta(minutes=30))
+        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+        clock.advance(timedelta(minutes=30))
+        self.assertEqual(len(loader.get_few_shot_examples()), 3)
+        self.assertEqual(loader.get_cache_metadata()["generation"], second)
+        self.assertEqual(len(downloads()), 2)
+
+    def test_keeps_the_last_good_copy_through_storage_failures(self) -> None:
+        name = "c/metadata_cache.json"
+        good = self.gcs.put("cache", name, _published)
+        clock = ManualClock(generated_at())
+        loader = msl.MetaSyncCacheLoader(self.source(name), clock=clock)
+        self.assertTrue(loader.is_cache_available())
+
+        self.gcs.command(op="fault", status=503, kind="metadata")
+        clock.advance(timedelta(hours=1))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            failed = loader.get_cache_metadata()
+        self.assertEqual(failed["generation"], good)
+        self.assertEqual(failed["last_error"]["tag"], "StorageError")
+        self.assertIn("HTTP 503", failed["last_error"]["message"])
+
+        self.gcs.command(op="remove", bucket="cache", name=name)
+        clock.advance(timedelta(minutes=1))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "ResourceNotFound")
+        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+
+        self.gcs.put("cache", name, "corrupt")
+        clock.advance(timedelta(minutes=1))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "CacheDocumentError")
+
+        newest = self.gcs.put("cache", name, _published)
+        clock.advance(timedelta(minutes=1))
+        recovered = loader.get_cache_metadata()
+        self.assertEqual((recovered["generation"], recovered["last_error"]), (newest, None))
+
+    def test_threads_that_find_the_copy_due_share_one_download(self) -> None:
+        name = "e/metadata_cache.json"
+        self.gcs.put("cache", name, _published)
+        loader = msl.MetaSyncCacheLoader(self.source(name), clock=ManualClock(generated_at()))
+        results: List[str] = []
+        threads = [threading.Thread(target=lambda: results.append(loader.get_schema_info()["table_id"])) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(results, [SAMPLE_TABLE] * 8)
+        downloads = [r for r in self.gcs.requests("download") if "e%2Fmetadata_cache.json" in r["path"]]
+        self.assertEqual(len(downloads), 1)
+
+    def test_a_refused_generation_is_not_downloaded_again(self) -> None:
+        name = "d/metadata_cache.json"
+        self.gcs.put("cache", name, "not json")
+        clock = ManualClock(generated_at())
+        loader = msl.MetaSyncCacheLoader(self.source(name), clock=clock)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            self.assertFalse(loader.is_cache_available())
+        clock.advance(timedelta(minutes=5))
+        self.assertFalse(loader.is_cache_available())
+        downloads = [r for r in self.gcs.requests("download") if "d%2Fmetadata_cache.json" in r["path"]]
+        self.assertEqual(len(downloads), 1)
+
+
+class McpServer:
+    """`metasync mcp --http --port 0` over a bucket directory, as a child process on 127.0.0.1."""
+
+    def __init__(self, source: str) -> None:
+        self.process = subprocess.Popen(
+            [node_binary(), os.path.join("src", "entry", "cli.ts"), "mcp", "--http", "--port", "0", "--source", source],
+            cwd=PROJECT_ROOT,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self.process.stderr or []], daemon=True).start()
+        deadline = time.monotonic() + 60
+        seen = ""
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.close()
+                raise RuntimeError(f"metasync mcp did not start listening:\n{seen}") from None
+            seen += line
+            match = re.search(r"listening on (http://127\.0\.0\.1:\d+/mcp)", line)
+            if match:
+                self.url = match.group(1)
+                return
+
+    def close(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class PromptContextTest(unittest.TestCase):
+    server: McpServer
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.server = McpServer(_bucket)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.server.close()
+
+    def test_asks_the_mcp_server_for_the_prompt_context(self) -> None:
+        loader = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url=self.server.url, clock=ManualClock(generated_at()))
+        context = loader.get_prompt_context("국가별 사용자 수", max_tokens=800, language="ko")
+        self.assertEqual(context["tables"], [SAMPLE_TABLE])
+        self.assertLessEqual(context["tokens"], 800)
+        self.assertIn(f"## Table `{SAMPLE_TABLE}`", context["text"])
+        self.assertGreater(context["example_count"], 0)
+
+    def test_reports_what_the_server_refuses(self) -> None:
+        loader = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url=self.server.url)
+        with self.assertRaises(msl.MetaSyncCacheError) as raised:
+            loader.get_prompt_context("", max_tokens=5)
+        self.assertIn("Invalid arguments for tool get_prompt_context", str(raised.exception))
+        unreachable = msl.MetaSyncCacheLoader(msl.LocalSource(_bucket), mcp_url="http://127.0.0.1:9/mcp")
+        with self.assertRaises(msl.StorageError):
+            unreachable.get_prompt_context("users")
+
+
+if __name__ == "__main__":
+    unittest.main()
