@@ -587,13 +587,15 @@ const JOINS_HEADING_COST = costOf(JOINS_HEADING) + SEPARATOR_COST
  * the bridge comes in ahead of lower-ranked, unrelated tables.
  */
 const MAX_BRIDGE_JOINS = 3
-const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>): Array<number> => {
+const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>, maxTables: number): Array<number> => {
   if (document.relationships.length === 0) return [...candidates]
+  // Only the leading candidates can be rendered; the rest follow in rank order, unbridged.
+  const head = candidates.slice(0, maxTables)
   const graph = joinGraphOf(document)
   const position = new Map(document.tables.map((t, i) => [t.table_id as string, i]))
   const idOf = (i: number) => document.tables[i].table_id as string
   const out: Array<number> = []
-  for (const t of candidates) {
+  for (const t of head) {
     if (out.includes(t)) continue
     const direct = out.some((o) => graph.path(idOf(o), idOf(t), 1) !== null)
     if (out.length > 0 && !direct) {
@@ -613,6 +615,8 @@ const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>)
     }
     out.push(t)
   }
+  const placed = new Set(out)
+  for (const t of candidates.slice(maxTables)) if (!placed.has(t)) out.push(t)
   return out
 }
 
@@ -697,7 +701,7 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   const ranked = relevance(document, request.question, request.language)
   const matched = ranked.tables.filter((t) => t.score > 0).map((t) => t.index)
   // A question that matches nothing still gets the primary table and its neighbours.
-  const candidates = matched.length > 0 ? withBridges(document, matched) : document.tables.map((_, i) => i)
+  const candidates = matched.length > 0 ? withBridges(document, matched, maxTables) : document.tables.map((_, i) => i)
   const exampleOrder = ranked.examples.map((e) => e.index)
 
   const chosenTables: Array<{ readonly index: number; readonly block: TableBlock }> = []
