@@ -617,6 +617,17 @@ const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>,
   }
   const placed = new Set(out)
   for (const t of candidates.slice(maxTables)) if (!placed.has(t)) out.push(t)
+  // Then the tables the leading ones join to directly, most confident first: a question about
+  // customers often needs the table of their transactions, whose name it does not say.
+  for (const t of head) {
+    for (const r of graph.relationshipsOf(idOf(t))) {
+      const other = position.get(r.from.table_id === idOf(t) ? r.to.table_id : r.from.table_id)
+      if (other !== undefined && !placed.has(other)) {
+        placed.add(other)
+        out.push(other)
+      }
+    }
+  }
   return out
 }
 
