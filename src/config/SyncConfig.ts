@@ -69,6 +69,16 @@ export interface SyncSettings {
   readonly curatedExamplesPrefix: string | null
   /** The largest document published (`MAX_DOCUMENT_BYTES`); `DEFAULT_MAX_DOCUMENT_BYTES` when absent. */
   readonly maxDocumentBytes?: number
+  /** Whether relationships are inferred from names and descriptions (default on). */
+  readonly relationshipInference?: boolean
+  /** A dbt `manifest.json`: a local path, or `gs://<bucket>/<object>` in the document's bucket; absent: none. */
+  readonly dbtManifest?: string | null
+  /** Live mode: join predicates of the last N days of successful SELECT jobs become relationships; 0 (default): off. */
+  readonly queryLogDays?: number
+  /** The region of those jobs, as in `region-<location>.INFORMATION_SCHEMA.JOBS_BY_PROJECT` (default `us`). */
+  readonly queryLogLocation?: string
+  /** Live mode: check inferred and logged relationships with a sampled query each (default off). */
+  readonly relationshipCheck?: boolean
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -158,7 +168,12 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     exampleDryRun: raw("EXAMPLE_DRY_RUN"),
     curatedDir: raw("CURATED_EXAMPLES_DIR"),
     curatedPrefix: raw("CURATED_EXAMPLES_PREFIX"),
-    maxDocumentBytes: raw("MAX_DOCUMENT_BYTES")
+    maxDocumentBytes: raw("MAX_DOCUMENT_BYTES"),
+    relationshipInference: raw("RELATIONSHIP_INFERENCE"),
+    dbtManifest: raw("DBT_MANIFEST"),
+    queryLogDays: raw("QUERY_LOG_DAYS"),
+    queryLogLocation: raw("QUERY_LOG_LOCATION"),
+    relationshipCheck: raw("RELATIONSHIP_CHECK")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -279,7 +294,42 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     exampleMaxBytes: yield* count("EXAMPLE_MAX_BYTES", env.exampleBytes, 10 * 1024 ** 3),
     curatedExamplesDir: Option.getOrElse(env.curatedDir, () => "examples"),
     curatedExamplesPrefix,
-    maxDocumentBytes: yield* count("MAX_DOCUMENT_BYTES", env.maxDocumentBytes, DEFAULT_MAX_DOCUMENT_BYTES)
+    maxDocumentBytes: yield* count("MAX_DOCUMENT_BYTES", env.maxDocumentBytes, DEFAULT_MAX_DOCUMENT_BYTES),
+    relationshipInference: yield* Option.match(env.relationshipInference, {
+      onNone: () => Effect.succeed(true),
+      onSome: (value) =>
+        check("RELATIONSHIP_INFERENCE", value, (v) =>
+          v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" (the default) or \"off\""))
+    }),
+    dbtManifest: yield* Option.match(env.dbtManifest, {
+      onNone: () => Effect.succeed(null),
+      onSome: (value) =>
+        check("DBT_MANIFEST", value, (v) => {
+          if (!v.startsWith("gs://")) return v.endsWith(".json") ? Either.right(v) : Either.left("expected a path to a dbt manifest.json, or gs://<bucket>/<object>")
+          const [target, ...rest] = v.slice("gs://".length).split("/")
+          return target !== bucket || rest.join("/") === ""
+            ? Either.left(`expected an object in the document's bucket (gs://${bucket ?? "<GCS_BUCKET>"}/<object>)`)
+            : Either.right(v)
+        })
+    }),
+    queryLogDays: yield* Option.match(env.queryLogDays, {
+      onNone: () => Effect.succeed(0),
+      onSome: (value) =>
+        check("QUERY_LOG_DAYS", value, (v) =>
+          /^\d+$/.test(v) && Number(v) <= 180 ? Either.right(Number(v)) : Either.left("expected a number of days from 0 (off) to 180"))
+    }),
+    queryLogLocation: yield* Option.match(env.queryLogLocation, {
+      onNone: () => Effect.succeed("us"),
+      onSome: (value) =>
+        check("QUERY_LOG_LOCATION", value, (v) =>
+          /^[a-z]+(-[a-z]+[0-9]*)?$/i.test(v) ? Either.right(v) : Either.left("expected a BigQuery location such as us, eu or asia-northeast3"))
+    }),
+    relationshipCheck: yield* Option.match(env.relationshipCheck, {
+      onNone: () => Effect.succeed(false),
+      onSome: (value) =>
+        check("RELATIONSHIP_CHECK", value, (v) =>
+          v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" or \"off\" (the default)"))
+    })
   }
 })
 

@@ -13,7 +13,8 @@
  *
  * Versions:
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
- * - 2 — many tables (`tables`), table metadata, example provenance.
+ * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
+ *   relationship graph (`relationships`, empty in documents written before it).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -23,6 +24,7 @@ import * as Schema from "effect/Schema"
 import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
+import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
 
@@ -85,7 +87,9 @@ const CacheDocumentV2Fields = Schema.Struct({
   /** What changed since the document this one replaced; `null` for the first document. */
   drift: Schema.optionalWith(Schema.NullOr(SchemaDrift), { default: () => null }),
   /** Quality metrics of the run that wrote the document. */
-  metrics: Schema.optionalWith(Schema.NullOr(QualityMetrics), { default: () => null })
+  metrics: Schema.optionalWith(Schema.NullOr(QualityMetrics), { default: () => null }),
+  /** How the tables join (see `Relationship.ts`); empty in documents written before it existed. */
+  relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] })
 })
 
 /** Format version 2. `schema` must describe `tables[0]`. */
@@ -132,6 +136,7 @@ export const makeCacheDocument = (input: {
   readonly examples: CacheDocument["examples"]
   readonly drift?: CacheDocument["drift"]
   readonly metrics?: CacheDocument["metrics"]
+  readonly relationships?: CacheDocument["relationships"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
   generated_at: input.generated_at,
@@ -140,7 +145,8 @@ export const makeCacheDocument = (input: {
   tables: input.tables,
   examples: input.examples,
   drift: input.drift ?? null,
-  metrics: input.metrics ?? null
+  metrics: input.metrics ?? null,
+  relationships: input.relationships ?? []
 })
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */

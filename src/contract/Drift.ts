@@ -18,6 +18,10 @@
  * Columns are addressed by dotted path at every depth (`items.price`). When a RECORD is added or
  * removed only the RECORD is reported, not each field under it.
  *
+ * - a relationship (how two tables join) appeared, disappeared or changed its source, confidence
+ *   or cardinality: not breaking (a join hint, not a column a query names); reported under the
+ *   referencing table, the relationship written `child.col → parent.col`.
+ *
  * A table whose entry in the new document is `stale` was not re-read by the run that wrote it, so
  * it is compared as unchanged.
  */
@@ -26,6 +30,7 @@ import type { CacheDocument } from "./CacheDocument.ts"
 import { Partitioning, type TableEntry } from "./TableEntry.ts"
 import { type FieldPath, FieldMode, flattenFields } from "./Field.ts"
 import { TableId } from "./TableId.ts"
+import { describeRelationship, type Relationship, relationshipKey } from "./Relationship.ts"
 
 const change = <Kind extends string, Fields extends Schema.Struct.Fields>(kind: Kind, fields: Fields) =>
   Schema.Struct({ kind: Schema.Literal(kind), table_id: TableId, breaking: Schema.Boolean, ...fields })
@@ -58,6 +63,15 @@ export const ColumnDescriptionChanged = change("column_description_changed", {
   to: Description
 })
 
+/** `relationship` is `child.col → parent.col` with qualified table ids; `detail` says what it is now (or was). */
+export const RelationshipAdded = change("relationship_added", { relationship: Schema.String, detail: Schema.String })
+export const RelationshipRemoved = change("relationship_removed", { relationship: Schema.String, detail: Schema.String })
+export const RelationshipChanged = change("relationship_changed", {
+  relationship: Schema.String,
+  from: Schema.String,
+  to: Schema.String
+})
+
 /** One change to one table, discriminated by `kind`. */
 export const DriftChange = Schema.Union(
   TableAdded,
@@ -69,7 +83,10 @@ export const DriftChange = Schema.Union(
   ColumnRemoved,
   ColumnTypeChanged,
   ColumnModeChanged,
-  ColumnDescriptionChanged
+  ColumnDescriptionChanged,
+  RelationshipAdded,
+  RelationshipRemoved,
+  RelationshipChanged
 ).annotations({ identifier: "DriftChange" })
 export type DriftChange = typeof DriftChange.Type
 
@@ -185,6 +202,46 @@ const tableChanges = (previous: TableEntry, next: TableEntry): Array<DriftChange
   return changes
 }
 
+const relationshipDetail = (r: Relationship): string =>
+  `${r.source}, confidence ${r.confidence.toFixed(2)}${r.cardinality === null ? "" : `, ${r.cardinality}`}`
+
+/** Relationships that appeared, disappeared or changed source, confidence or cardinality. */
+export const relationshipChanges = (
+  previous: ReadonlyArray<Relationship>,
+  next: ReadonlyArray<Relationship>
+): Array<DriftChange> => {
+  const before = new Map(previous.map((r) => [relationshipKey(r), r]))
+  const after = new Map(next.map((r) => [relationshipKey(r), r]))
+  const changes: Array<DriftChange> = []
+  for (const [key, now] of after) {
+    const old = before.get(key)
+    const relationship = describeRelationship({ ...now, cardinality: null }, true)
+    if (old === undefined) {
+      changes.push({ kind: "relationship_added", table_id: now.from.table_id, breaking: false, relationship, detail: relationshipDetail(now) })
+    } else if (relationshipDetail(old) !== relationshipDetail(now)) {
+      changes.push({
+        kind: "relationship_changed",
+        table_id: now.from.table_id,
+        breaking: false,
+        relationship,
+        from: relationshipDetail(old),
+        to: relationshipDetail(now)
+      })
+    }
+  }
+  for (const [key, old] of before) {
+    if (after.has(key)) continue
+    changes.push({
+      kind: "relationship_removed",
+      table_id: old.from.table_id,
+      breaking: false,
+      relationship: describeRelationship({ ...old, cardinality: null }, true),
+      detail: relationshipDetail(old)
+    })
+  }
+  return changes
+}
+
 /** What changed from `previous` to `next`; tables are matched by `table_id`. */
 export const computeDrift = (previous: CacheDocument, next: CacheDocument): SchemaDrift => {
   const previousTables = new Map(previous.tables.map((t) => [t.table_id, t]))
@@ -203,6 +260,7 @@ export const computeDrift = (previous: CacheDocument, next: CacheDocument): Sche
       changes.push({ kind: "table_removed", table_id: table.table_id, breaking: true })
     }
   }
+  changes.push(...relationshipChanges(previous.relationships, next.relationships))
   return {
     previous_generated_at: previous.generated_at,
     total: changes.length,
@@ -246,6 +304,12 @@ const whatChanged = (c: DriftChange): string => {
       return `column ${c.column} mode ${c.from} → ${c.to}`
     case "column_description_changed":
       return `column ${c.column} description ${quoted(c.from)} → ${quoted(c.to)}`
+    case "relationship_added":
+      return `relationship ${c.relationship} added (${c.detail})`
+    case "relationship_removed":
+      return `relationship ${c.relationship} removed (was ${c.detail})`
+    case "relationship_changed":
+      return `relationship ${c.relationship} ${c.from} → ${c.to}`
   }
 }
 

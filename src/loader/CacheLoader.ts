@@ -38,6 +38,8 @@ import {
 } from "../contract/CacheDocument.ts"
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, isGeneratedInTheFuture } from "../contract/Limits.ts"
+import type { Relationship } from "../contract/Relationship.ts"
+import { joinGraphOf } from "./JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
 import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
 
@@ -158,6 +160,10 @@ export interface CacheLoaderApi {
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
+  /** The relationships with `tableId` on either end (a shard finds its family), or all of them; most confident first. */
+  readonly getRelationships: (tableId?: string) => Effect.Effect<ReadonlyArray<Relationship>, CacheUnavailable>
+  /** The joins from table `from` to table `to` by the fewest relationships; `null` when they do not connect. */
+  readonly getJoinPath: (from: string, to: string) => Effect.Effect<ReadonlyArray<Relationship> | null, CacheUnavailable>
   readonly getCacheMetadata: Effect.Effect<CacheMetadata>
   /** Checks storage now, whatever the copy's age; returns the metadata after the check. */
   readonly refresh: Effect.Effect<CacheMetadata>
@@ -434,10 +440,21 @@ const make = (options: CacheLoaderOptions | undefined) =>
       listTables: Effect.map(getDocument, (doc) => doc.tables),
       getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
+      getRelationships: (tableId) =>
+        Effect.map(getDocument, (doc) =>
+          tableId === undefined
+            ? [...doc.relationships].sort((a, b) => b.confidence - a.confidence)
+            : joinGraphOf(doc).relationshipsOf(resolveTableId(doc, tableId))),
+      getJoinPath: (from, to) =>
+        Effect.map(getDocument, (doc) => joinGraphOf(doc).path(resolveTableId(doc, from), resolveTableId(doc, to))),
       getCacheMetadata: Effect.flatMap(current, metadata),
       refresh: checkLock.withPermits(1)(check).pipe(Effect.zipRight(Ref.get(state)), Effect.flatMap(metadata))
     })
   })
+
+/** The id the document knows `tableId` by: a date shard resolves to its family. */
+const resolveTableId = (doc: CacheDocument, tableId: string): string =>
+  Option.match(findTable(doc, tableId), { onNone: () => tableId, onSome: (t) => t.table_id })
 
 export class CacheLoader extends Context.Tag("MetaSync/CacheLoader")<CacheLoader, CacheLoaderApi>() {
   /** The loader over whatever `StorageService` is provided; the first access loads the document. */

@@ -17,6 +17,8 @@
  * Every function here is pure: the same document and request always give the same text.
  */
 import * as DateTime from "effect/DateTime"
+import { describeRelationship, type Relationship } from "../contract/Relationship.ts"
+import { joinGraphOf } from "./JoinGraph.ts"
 import type { CacheDocument, Example, Language, TableEntry } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 
@@ -576,6 +578,69 @@ const renderTable = (
   return { lines: shown, cost: costOfLines(shown) + SEPARATOR_COST, omittedColumns: omitted }
 }
 
+const JOINS_HEADING = "## Joins"
+const JOINS_HEADING_COST = costOf(JOINS_HEADING) + SEPARATOR_COST
+
+/**
+ * `candidates` in rank order, except that a table which joins the tables before it only through
+ * others is preceded by those others (the shortest join path, at most `MAX_BRIDGE_JOINS` joins):
+ * the bridge comes in ahead of lower-ranked, unrelated tables.
+ */
+const MAX_BRIDGE_JOINS = 3
+const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>, maxTables: number): Array<number> => {
+  if (document.relationships.length === 0) return [...candidates]
+  // Only the leading candidates can be rendered; the rest follow in rank order, unbridged.
+  const head = candidates.slice(0, maxTables)
+  const graph = joinGraphOf(document)
+  const position = new Map(document.tables.map((t, i) => [t.table_id as string, i]))
+  const idOf = (i: number) => document.tables[i].table_id as string
+  const out: Array<number> = []
+  for (const t of head) {
+    if (out.includes(t)) continue
+    const direct = out.some((o) => graph.path(idOf(o), idOf(t), 1) !== null)
+    if (out.length > 0 && !direct) {
+      let best: { readonly from: number; readonly steps: ReadonlyArray<Relationship> } | null = null
+      for (const o of out) {
+        const steps = graph.path(idOf(o), idOf(t), MAX_BRIDGE_JOINS)
+        if (steps !== null && (best === null || steps.length < best.steps.length)) best = { from: o, steps }
+      }
+      if (best !== null) {
+        let at = idOf(best.from)
+        for (const step of best.steps.slice(0, -1)) {
+          at = step.from.table_id === at ? step.to.table_id : step.from.table_id
+          const bridge = position.get(at)
+          if (bridge !== undefined && !out.includes(bridge)) out.push(bridge)
+        }
+      }
+    }
+    out.push(t)
+  }
+  const placed = new Set(out)
+  for (const t of candidates.slice(maxTables)) if (!placed.has(t)) out.push(t)
+  // Then the tables the leading ones join to directly, most confident first: a question about
+  // customers often needs the table of their transactions, whose name it does not say.
+  for (const t of head) {
+    for (const r of graph.relationshipsOf(idOf(t))) {
+      const other = position.get(r.from.table_id === idOf(t) ? r.to.table_id : r.from.table_id)
+      if (other !== undefined && !placed.has(other)) {
+        placed.add(other)
+        out.push(other)
+      }
+    }
+  }
+  return out
+}
+
+/** The join hints between `t` and the tables already chosen, e.g. `- publication.cid → conference.cid (many-to-one)`. */
+const joinLines = (document: CacheDocument, t: number, chosen: ReadonlySet<number>): ReadonlyArray<string> => {
+  if (document.relationships.length === 0) return []
+  const id = document.tables[t].table_id as string
+  const ids = new Set([...chosen].map((c) => document.tables[c].table_id as string))
+  return joinGraphOf(document).relationshipsOf(id)
+    .filter((r) => (r.from.table_id === id ? ids.has(r.to.table_id) || r.to.table_id === id : ids.has(r.from.table_id)))
+    .map((r) => `- ${inline(describeRelationship(r), 600)}`)
+}
+
 const EXAMPLES_HEADING = "## Examples"
 const EXAMPLES_HEADING_COST = costOf(EXAMPLES_HEADING) + SEPARATOR_COST
 
@@ -647,12 +712,13 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   const ranked = relevance(document, request.question, request.language)
   const matched = ranked.tables.filter((t) => t.score > 0).map((t) => t.index)
   // A question that matches nothing still gets the primary table and its neighbours.
-  const candidates = matched.length > 0 ? matched : document.tables.map((_, i) => i)
+  const candidates = matched.length > 0 ? withBridges(document, matched, maxTables) : document.tables.map((_, i) => i)
   const exampleOrder = ranked.examples.map((e) => e.index)
 
   const chosenTables: Array<{ readonly index: number; readonly block: TableBlock }> = []
   const chosen = new Set<number>()
   const chosenExamples: Array<number> = []
+  const joins: Array<string> = []
   let remaining = budget
 
   const readsOnly = (tables: ReadonlySet<number>, e: number) => {
@@ -679,8 +745,14 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
       (reserve > 0 ? renderTable(document, index, t, query, remaining) : null)
     if (block === null) continue
     chosenTables.push({ index: t, block })
-    chosen.add(t)
     remaining -= block.cost
+    for (const line of joinLines(document, t, chosen)) {
+      const cost = (joins.length === 0 ? JOINS_HEADING_COST : 0) + costOf(line)
+      if (cost > remaining || joins.includes(line)) continue
+      joins.push(line)
+      remaining -= cost
+    }
+    chosen.add(t)
 
     for (const e of exampleOrder) {
       if (chosenExamples.length >= maxExamples) break
@@ -695,6 +767,7 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   // Examples stay in the order they were packed: the best table's best examples first.
   const examples = chosenExamples
   const sections = chosenTables.map((c) => c.block.lines.join("\n"))
+  if (joins.length > 0) sections.push([JOINS_HEADING, ...joins].join("\n"))
   if (examples.length > 0) {
     sections.push([EXAMPLES_HEADING, ...examples.flatMap((e) => exampleLines(document.examples[e]))].join("\n"))
   }

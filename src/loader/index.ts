@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { Example, type TableEntryEncoded, TableEntry } from "../contract/CacheDocument.ts"
 import type { FieldPath } from "../contract/Field.ts"
+import { Relationship } from "../contract/Relationship.ts"
 import { GcsStorage } from "../services/Storage/GcsStorage.ts"
 import { LocalStorage } from "../services/Storage/LocalStorage.ts"
 import {
@@ -92,6 +93,7 @@ export type SchemaInfoJson = typeof SchemaInfo.Encoded
 export type ExampleJson = typeof Example.Encoded
 export type TableEntryJson = TableEntryEncoded
 export type CacheMetadataJson = typeof CacheMetadata.Encoded
+export type RelationshipJson = typeof Relationship.Encoded
 
 /** The seed's System B loader as Promises; every method checks storage first when the copy is due. */
 export interface CacheLoaderClient {
@@ -104,6 +106,10 @@ export interface CacheLoaderClient {
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>
   readonly isCacheAvailable: () => Promise<boolean>
+  /** How tables join: the relationships of `tableId` (either end), or all of them; most confident first. */
+  readonly getRelationships: (tableId?: string) => Promise<ReadonlyArray<RelationshipJson>>
+  /** The relationships to follow from table `from` to table `to`, fewest joins first found; `null` when they do not connect. */
+  readonly getJoinPath: (from: string, to: string) => Promise<ReadonlyArray<RelationshipJson> | null>
   readonly getCacheMetadata: () => Promise<CacheMetadataJson>
   /** Checks storage now; resolves with the metadata after the check (a failed check shows in `lastError`). */
   readonly refresh: () => Promise<CacheMetadataJson>
@@ -131,6 +137,7 @@ const encodeSchemaInfo = Schema.encodeSync(SchemaInfo)
 const encodeExamples = Schema.encodeSync(Schema.Array(Example))
 const encodeTable = Schema.encodeSync(TableEntry)
 const encodeMetadata = Schema.encodeSync(CacheMetadata)
+const encodeRelationships = Schema.encodeSync(Schema.Array(Relationship))
 
 /** A Promise facade over `CacheLoader`, for backends that do not use Effect. */
 export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming): CacheLoaderClient => {
@@ -150,6 +157,9 @@ export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming)
     listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
     getPromptContext: (request) => run((l) => l.getPromptContext(request)),
     isCacheAvailable: () => run((l) => l.isCacheAvailable),
+    getRelationships: (tableId) => run((l) => Effect.map(l.getRelationships(tableId), encodeRelationships)),
+    getJoinPath: (from, to) =>
+      run((l) => Effect.map(l.getJoinPath(from, to), (path) => (path === null ? null : encodeRelationships(path)))),
     getCacheMetadata: () => run((l) => Effect.map(l.getCacheMetadata, encodeMetadata)),
     refresh: () => run((l) => Effect.map(l.refresh, encodeMetadata)),
     close: () => runtime.dispose()

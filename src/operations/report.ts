@@ -7,6 +7,7 @@ import type { CacheDocument } from "../contract/CacheDocument.ts"
 import { describeDrift, type SchemaDrift } from "../contract/Drift.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { countFields } from "../contract/Field.ts"
+import { describeRelationship, type RelationshipSource } from "../contract/Relationship.ts"
 import type { Snapshot } from "../sync/history.ts"
 import type { StoredDocument } from "./Operations.ts"
 
@@ -60,6 +61,14 @@ export const formatShow = (stored: StoredDocument, now: DateTime.Utc, maxAge: Du
       }; ${metrics.health.tables.filter((t) => t.fields_described.pass && t.examples.pass).length} of ${
         metrics.health.tables.length
       } tables meet the column and example targets)`
+    )
+  }
+  if (doc.relationships.length > 0) {
+    const bySource = new Map<RelationshipSource, number>()
+    for (const r of doc.relationships) bySource.set(r.source, (bySource.get(r.source) ?? 0) + 1)
+    lines.push(
+      `Relationships: ${doc.relationships.length} (${[...bySource].map(([s, n]) => `${s} ${n}`).join(", ")})`,
+      ...doc.relationships.map((r) => `  ${describeRelationship(r, true)}  ${r.source} ${r.confidence.toFixed(2)}`)
     )
   }
   if (doc.drift !== null && doc.drift.total > 0) {

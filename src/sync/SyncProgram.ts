@@ -29,6 +29,7 @@ import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
+import { gatherRelationships } from "./relationships/gather.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -105,12 +106,14 @@ const plan = (options: SyncOptions) =>
       primaryNamed: settings.primaryNamed === true
     })
     const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
       generator: GENERATOR,
       tables: [entries[0], ...entries.slice(1)],
-      examples: examples.examples
+      examples: examples.examples,
+      relationships
     })
     return {
       draft,
@@ -119,7 +122,7 @@ const plan = (options: SyncOptions) =>
       rejected: examples.rejected,
       previousObject,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
-      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs }
+      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
     }
   })
 

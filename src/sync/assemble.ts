@@ -39,7 +39,10 @@ export class AllTablesFailed extends Schema.TaggedError<AllTablesFailed>()("AllT
 }
 
 /** A table just read, as the document describes it (before any profile). */
-export const describeTable = (table: TableMetadata, sharding: TableEntry["sharding"]): TableEntry => ({
+export const describeTable = (
+  { table_constraints: _keys, ...table }: TableMetadata,
+  sharding: TableEntry["sharding"]
+): TableEntry => ({
   ...table,
   sharding,
   profile: null,

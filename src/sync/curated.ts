@@ -143,7 +143,7 @@ interface Located {
 }
 
 /** Walks `segments` from the document's root through mappings and sequences. */
-const locate = (root: unknown, segments: ReadonlyArray<PathSegment>): Located => {
+export const locate = (root: unknown, segments: ReadonlyArray<PathSegment>): Located => {
   let node: YamlNode | null = isMap(root) || isSeq(root) || isScalar(root) ? root : null
   let key: YamlNode | null = null
   for (const segment of segments) {
@@ -169,7 +169,7 @@ const locate = (root: unknown, segments: ReadonlyArray<PathSegment>): Located =>
   return { node, key, found: true }
 }
 
-const positionOf = (node: YamlNode | null, lines: LineCounter) => {
+export const positionOf = (node: YamlNode | null, lines: LineCounter) => {
   const offset = node?.range?.[0]
   if (offset === undefined) return { line: 1, column: 1 }
   const { line, col } = lines.linePos(offset)
@@ -284,9 +284,11 @@ export interface CuratedPrefix {
 }
 
 const CURATED_FILE = /\.(ya?ml|json)$/i
+/** A curated relationships file (`src/sync/relationships/curated.ts`), which lives beside the examples. */
+export const RELATIONSHIPS_FILE = /\.relationships\.(ya?ml|json)$/i
 
-/** Is `name` a curated file by its extension? */
-export const isCuratedFileName = (name: string): boolean => CURATED_FILE.test(name)
+/** Is `name` a curated example file by its extension (relationships files are not)? */
+export const isCuratedFileName = (name: string): boolean => CURATED_FILE.test(name) && !RELATIONSHIPS_FILE.test(name)
 
 /** A file as read: its text, or why it could not be read. */
 type FileRead = { readonly name: string; readonly text: Either.Either<string, string> }

@@ -103,9 +103,21 @@ const RestTableStruct = Schema.Struct({
   requirePartitionFilter: Schema.optional(Schema.Boolean),
   clustering: Schema.optional(Schema.Struct({ fields: Schema.optional(Schema.Array(Schema.String)) })),
   view: Schema.optional(Schema.Struct({ query: Schema.optional(Schema.String) })),
-  materializedView: Schema.optional(Schema.Struct({ query: Schema.optional(Schema.String) }))
+  materializedView: Schema.optional(Schema.Struct({ query: Schema.optional(Schema.String) })),
+  tableConstraints: Schema.optional(
+    Schema.Struct({
+      primaryKey: Schema.optional(Schema.Struct({ columns: Schema.Array(Schema.String) })),
+      foreignKeys: Schema.optional(Schema.Array(Schema.Struct({
+        name: Schema.optional(Schema.String),
+        referencedTable: Schema.Struct({ projectId: Schema.String, datasetId: Schema.String, tableId: Schema.String }),
+        columnReferences: Schema.Array(Schema.Struct({ referencingColumn: Schema.String, referencedColumn: Schema.String }))
+      })))
+    })
+  )
 })
 export type RestTable = typeof RestTableStruct.Type
+/** BigQuery's primary and foreign keys of a table (declared, not enforced), as `tables.get` returns them. */
+export type TableConstraints = NonNullable<RestTable["tableConstraints"]>
 
 const schemaFieldsOf = (u: unknown): unknown =>
   typeof u === "object" && u !== null && "schema" in u && typeof u.schema === "object" && u.schema !== null &&
@@ -126,7 +138,10 @@ export const RestTable: Schema.Schema<RestTable, unknown> = Schema.Unknown.pipe(
 )
 
 /** What the sync learns about a table from BigQuery (a cache `TableEntry` without run status). */
-export type TableMetadata = Omit<TableEntry, "status" | "sharding" | "field_paths" | "profile">
+export type TableMetadata = Omit<TableEntry, "status" | "sharding" | "field_paths" | "profile"> & {
+  /** Declared keys, when `tables.get` returned some (the relationships step reads them; not in the document's entry). */
+  readonly table_constraints?: TableConstraints
+}
 
 const TABLE_KINDS: ReadonlySet<string> = new Set<TableKind>([
   "TABLE",
@@ -196,7 +211,8 @@ export const tableMetadataFromRest = (
     partitioning,
     clustering: table.clustering?.fields ?? [],
     view_query: table.view?.query ?? table.materializedView?.query ?? null,
-    columns: (table.schema?.fields ?? []).map(fieldFromRest)
+    columns: (table.schema?.fields ?? []).map(fieldFromRest),
+    ...(table.tableConstraints === undefined ? {} : { table_constraints: table.tableConstraints })
   }
 }
 
