@@ -16,7 +16,7 @@ import { countFields, flattenFields } from "../../src/contract/Field.ts"
 import { decodeTableDefinition, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
 import { validateSql } from "../../src/sql/SqlValidator.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
-import type { FakeField } from "../support/FakeBigQueryServer.ts"
+import { type FakeField, Fault } from "../support/FakeBigQueryServer.ts"
 import {
   answerDryRuns,
   type FakeServers,
@@ -110,8 +110,20 @@ const serveTable = (servers: FakeServers, table: string, fields: ReadonlyArray<F
   return tableMetadataFromRest(ref(tableId), rest, DateTime.unsafeMake(0))
 }
 
-const syncTable = (servers: FakeServers, tableId: string) =>
-  syncOnce().pipe(Effect.provide(liveLayer(servers, { settings: { targets: [exactTarget(ref(tableId))] } })))
+const syncTables = (servers: FakeServers, tableIds: ReadonlyArray<string>) =>
+  syncOnce().pipe(Effect.provide(liveLayer(servers, { settings: { targets: tableIds.map((id) => exactTarget(ref(id))) } })))
+
+const syncTable = (servers: FakeServers, tableId: string) => syncTables(servers, [tableId])
+
+/**
+ * A tables.get reply whose one column nests `levels` RECORDs deep, as JSON text built without
+ * recursion (`JSON.stringify` itself overflows the stack on thousands of levels).
+ */
+const deepTableJson = (table: string, levels: number): string => {
+  const open = Array.from({ length: levels }, (_, i) => `{"name":"level_${i + 1}","type":"RECORD","fields":[`).join("")
+  return `{"kind":"bigquery#table","tableReference":{"projectId":"${PROJECT}","datasetId":"${DATASET}","tableId":"${table}"},` +
+    `"lastModifiedTime":"1764547200000","schema":{"fields":[${open}{"name":"leaf","type":"STRING"}${"]}".repeat(levels)}]}}`
+}
 
 const publishedDocument = (servers: FakeServers): CacheDocument => {
   const object = publishedObject(servers.gcs)
@@ -233,4 +245,39 @@ describe("hostile tables over the wire", () => {
       expect(Math.max(...flattenFields(entry.columns).map((f) => f.depth))).toBe(NESTING_LIMIT)
       expectExamplesQuotedRight(doc, table)
     }))
+
+  // The Google client deep-copies every reply recursively: on this one it used to overflow the
+  // stack in its own callback, uncaught, and take the process down with it.
+  it.scopedLive("a tables.get reply nested 5,000 levels deep fails that table alone; the others are published", () =>
+    Effect.gen(function*() {
+      const servers = yield* fakeServers
+      const orders = serveTable(servers, "orders", HOSTILE_COLUMNS)
+      serveTable(servers, "abyss", [column("id", "STRING")])
+      const abyss = `${PROJECT}.${DATASET}.abyss`
+      servers.bigQuery.faults.inject(
+        Fault.raw(200, deepTableJson("abyss", 5_000)),
+        (request) => request.kind === "tables.get" && request.path.endsWith("/abyss"),
+        100
+      )
+
+      const summary = yield* syncTables(servers, [orders.table_id, abyss])
+
+      expect(summary.status).toBe("partial")
+      expect(summary.tables.map((t) => [t.table_id, t.state])).toEqual([[orders.table_id, "fresh"]])
+      expect(summary.failed_tables).toEqual([{
+        table_id: abyss,
+        tag: "RemoteRejected",
+        message: expect.stringMatching(
+          new RegExp(`^BigQuery tables\\.get on ${abyss.replace(/\./g, "\\.")} answered with a reply MetaSync cannot read: ` +
+            "schema\\.fields: field level_1\\.level_2\\..* nests deeper than BigQuery's 15 levels of RECORDs$")
+        ),
+        kept_stale: false
+      }])
+      // Refused, not retried: the reply is what BigQuery says of the table.
+      expect(servers.bigQuery.requestsOf("tables.get").filter((r) => r.path.endsWith("/abyss"))).toHaveLength(1)
+      const doc = publishedDocument(servers)
+      expect(doc.tables.map((t) => t.table_id)).toEqual([orders.table_id])
+      expect(doc.tables[0].columns).toEqual(HOSTILE_COLUMNS.map(expected))
+    }))
 })
+
