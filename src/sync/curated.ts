@@ -32,7 +32,7 @@ import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { StorageService } from "../services/Storage/StorageService.ts"
 import { validateSql } from "../sql/SqlValidator.ts"
-import { acceptExamples, type ExampleSet } from "./examples.ts"
+import { acceptExamples, type ExampleSet, labelMismatch } from "./examples.ts"
 import { retryRemote, type RetrySettings } from "./RetryPolicy.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -404,8 +404,9 @@ export const normalizeQuestion = (question: string): string => question.trim().r
 /**
  * Curated examples first, then the generated ones that no curated example supersedes (same
  * normalised question or same normalised SQL; counted as `superseded_by_curated`). Everything,
- * curated included, goes through `acceptExamples`; a curated example it refuses — or whose SQL
- * does not read the table its file is for — is counted by reason and reported at its file and line.
+ * curated included, goes through `acceptExamples`; a curated example it would refuse — the
+ * validator's reasons, SQL that does not read exactly the table its file is for (`wrong_table`), the
+ * same SQL as an earlier one (`duplicate`) — is counted by that reason and reported at its file and line.
  * `generated` may be raw candidates or already accepted ones.
  */
 export const mergeCurated = (
@@ -432,11 +433,8 @@ export const mergeCurated = (
     problems.set(entry.file, list)
   }
 
-  const firstPass = acceptExamples(inScope.map((entry) => entry.example), tables)
-  const passed = new Set(firstPass.examples)
   const winners: Array<CuratedExample> = []
   const winnerBySql = new Map<string, CuratedExample>()
-  const firstBySql = new Map<string, CuratedExample>()
   for (const entry of inScope) {
     const verdict = validateSql(entry.example.sql, catalog)
     if (Either.isLeft(verdict)) {
@@ -444,17 +442,22 @@ export const mergeCurated = (
       report(entry, `rejected (${verdict.left.reason}): ${verdict.left.message}`)
       continue
     }
-    const first = firstBySql.get(verdict.right.normalized)
-    if (!passed.has(entry.example) || first !== undefined) {
-      count("duplicate")
-      report(entry, `rejected (duplicate): the same SQL as ${first === undefined ? "an earlier example" : `${first.file}:${first.line}`}`)
+    // The same rule as the gate's (`acceptExamples`), checked here first so the file hears why.
+    const mismatch = labelMismatch(entry.example.tables, verdict.right.tables)
+    if (mismatch !== undefined) {
+      count("wrong_table")
+      report(
+        entry,
+        mismatch.unread.length > 0
+          ? `rejected (wrong_table): the SQL does not read ${mismatch.unread.join(", ")}, the table this file is for`
+          : `rejected (wrong_table): the SQL reads ${mismatch.unlabelled.join(", ")}, not only the table this file is for`
+      )
       continue
     }
-    firstBySql.set(verdict.right.normalized, entry)
-    const missing = entry.example.tables.filter((table) => !verdict.right.tables.includes(table))
-    if (missing.length > 0) {
-      count("wrong_table")
-      report(entry, `rejected (wrong_table): the SQL does not read ${missing.join(", ")}, the table this file is for`)
+    const first = winnerBySql.get(verdict.right.normalized)
+    if (first !== undefined) {
+      count("duplicate")
+      report(entry, `rejected (duplicate): the same SQL as ${first.file}:${first.line}`)
       continue
     }
     winners.push(entry)

@@ -18,7 +18,29 @@ export interface ExampleSet {
   readonly rejected: Readonly<Record<string, number>>
 }
 
-/** Keeps the candidates that validate against `tables`, first of each normalised SQL only. */
+/**
+ * How an example's `tables` label and the tables its SQL reads disagree: the tables it names but
+ * does not read, and those it reads but does not name; `undefined` when they agree.
+ */
+export interface LabelMismatch {
+  readonly unread: ReadonlyArray<string>
+  readonly unlabelled: ReadonlyArray<string>
+}
+
+export const labelMismatch = (
+  label: ReadonlyArray<string>,
+  read: ReadonlyArray<string>
+): LabelMismatch | undefined => {
+  const unread = label.filter((table) => !read.includes(table))
+  const unlabelled = read.filter((table) => !label.includes(table))
+  return unread.length === 0 && unlabelled.length === 0 ? undefined : { unread, unlabelled }
+}
+
+/**
+ * Keeps the candidates that validate against `tables` and read exactly the tables their label
+ * names (`wrong_table` otherwise: the backend picks examples by that label), first of each
+ * normalised SQL only.
+ */
 export const acceptExamples = (
   candidates: ReadonlyArray<Example>,
   tables: ReadonlyArray<TableMetadata>
@@ -34,6 +56,10 @@ export const acceptExamples = (
     const verdict = validateSql(candidate.sql, catalog)
     if (verdict._tag === "Left") {
       reject(verdict.left.reason)
+      continue
+    }
+    if (labelMismatch(candidate.tables, verdict.right.tables) !== undefined) {
+      reject("wrong_table")
       continue
     }
     if (seen.has(verdict.right.normalized)) {

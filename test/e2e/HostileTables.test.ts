@@ -12,11 +12,10 @@ import * as Either from "effect/Either"
 import sqlParser from "node-sql-parser/build/bigquery.js"
 import { exactTarget } from "../../src/config/Targets.ts"
 import { type CacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
-import { countFields, flattenFields } from "../../src/contract/Field.ts"
 import { decodeTableDefinition, type TableMetadata, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
 import { validateSql } from "../../src/sql/SqlValidator.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
-import type { FakeField } from "../support/FakeBigQueryServer.ts"
+import { type FakeField, Fault } from "../support/FakeBigQueryServer.ts"
 import {
   answerDryRuns,
   type FakeServers,
@@ -25,7 +24,7 @@ import {
   PROJECT,
   publishedObject
 } from "../support/LiveTestEnvironment.ts"
-import { exampleProblems, TEMPLATE_FUNCTIONS } from "../sql/CstReading.ts"
+import { exampleProblems, fieldAt, TEMPLATE_FUNCTIONS } from "../sql/CstReading.ts"
 import { ref } from "../support/TestLayers.ts"
 
 const DATASET = "hostile_data"
@@ -80,6 +79,23 @@ const nestedChain = (): FakeField => {
 
 const TYPES = ["STRING", "INTEGER", "FLOAT", "BOOLEAN", "TIMESTAMP", "DATE", "NUMERIC", "BYTES", "JSON", "GEOGRAPHY"]
 
+/** The names from the top of `nestedChain()` down to its leaf, written out: 15 records, then the leaf. */
+const LEAF_PATH = [
+  "level-1", "단계 2", "select", "order by", "level 5",
+  "level-6", "단계 7", "select", "order by", "level 10",
+  "level-11", "단계 12", "select", "order by", "level 15",
+  "leaf 🍃"
+]
+/** The REPEATED records of the chain: every third level. */
+const REPEATED_LEVELS = [3, 6, 9, 12, 15]
+
+/**
+ * Fields of every depth, counted by hand: HOSTILE_COLUMNS are 9 columns and the 4 fields of
+ * `items`; `nestedChain()` is 15 records of 2 scalars each, and the leaf.
+ */
+const HOSTILE_FIELD_COUNT = 9 + 4
+const CHAIN_FIELD_COUNT = 15 + 15 * 2 + 1
+
 /** Fill-up column `i`: names and descriptions as varied as a real wide table's, never repeating. */
 const wideColumn = (i: number): FakeField => {
   const name = [`col_${i}`, `열 ${i}`, `c-${i}`, `Select ${i}`, `값_${i}_😀`][i % 5]
@@ -110,8 +126,20 @@ const serveTable = (servers: FakeServers, table: string, fields: ReadonlyArray<F
   return tableMetadataFromRest(ref(tableId), rest, DateTime.unsafeMake(0))
 }
 
-const syncTable = (servers: FakeServers, tableId: string) =>
-  syncOnce().pipe(Effect.provide(liveLayer(servers, { settings: { targets: [exactTarget(ref(tableId))] } })))
+const syncTables = (servers: FakeServers, tableIds: ReadonlyArray<string>) =>
+  syncOnce().pipe(Effect.provide(liveLayer(servers, { settings: { targets: tableIds.map((id) => exactTarget(ref(id))) } })))
+
+const syncTable = (servers: FakeServers, tableId: string) => syncTables(servers, [tableId])
+
+/**
+ * A tables.get reply whose one column nests `levels` RECORDs deep, as JSON text built without
+ * recursion (`JSON.stringify` itself overflows the stack on thousands of levels).
+ */
+const deepTableJson = (table: string, levels: number): string => {
+  const open = Array.from({ length: levels }, (_, i) => `{"name":"level_${i + 1}","type":"RECORD","fields":[`).join("")
+  return `{"kind":"bigquery#table","tableReference":{"projectId":"${PROJECT}","datasetId":"${DATASET}","tableId":"${table}"},` +
+    `"lastModifiedTime":"1764547200000","schema":{"fields":[${open}{"name":"leaf","type":"STRING"}${"]}".repeat(levels)}]}}`
+}
 
 const publishedDocument = (servers: FakeServers): CacheDocument => {
   const object = publishedObject(servers.gcs)
@@ -144,6 +172,20 @@ const expectExamplesQuotedRight = (doc: CacheDocument, table: TableMetadata) => 
   }
 }
 
+/** Each field's dotted path and its description as UTF-8 bytes, depth first: a walk of the test's own. */
+const describedBytes = (
+  fields: ReadonlyArray<{ readonly name: string; readonly description?: string | null; readonly fields?: ReadonlyArray<unknown> }>,
+  prefix = ""
+): Array<readonly [string, Buffer | null]> =>
+  fields.flatMap((field) => {
+    const path = prefix === "" ? field.name : `${prefix}.${field.name}`
+    const description = field.description === undefined || field.description === null || field.description === ""
+      ? null
+      : Buffer.from(field.description)
+    const children = (field.fields ?? []) as Parameters<typeof describedBytes>[0]
+    return [[path, description] as const, ...describedBytes(children, path)]
+  })
+
 /** The backtick-quoted names of `sql` (the table path included), unescaped. */
 const quotedNames = (sql: string) => [...sql.matchAll(/`((?:[^`\\]|\\.)*)`/g)].map((m) => m[1].replace(/\\(.)/g, "$1"))
 
@@ -160,26 +202,24 @@ describe("hostile tables over the wire", () => {
       expect(summary).toMatchObject({
         status: "ok",
         column_count: fields.length,
-        field_count: countFields(table.columns),
+        field_count: HOSTILE_FIELD_COUNT + CHAIN_FIELD_COUNT,
         rejected_examples: {}
       })
       const doc = publishedDocument(servers)
       const entry = doc.tables[0]
       expect(entry.table_id).toBe(table.table_id)
-      expect(entry.description).toBe(table.description)
+      expect(entry.description).toBe(`"주문 내역-2024" — \`hostile\` 테이블 🧨\nsecond line`)
       expect(entry.columns).toEqual(fields.map(expected))
-      // Descriptions to the byte, at every depth.
-      const described = (columns: typeof entry.columns) =>
-        flattenFields(columns).map((f) => [f.path, f.description === null ? null : Buffer.from(f.description)])
-      expect(described(entry.columns)).toEqual(described(table.columns))
+      // Descriptions to the byte, at every depth: the served fields against the published ones.
+      expect(describedBytes(entry.columns)).toEqual(describedBytes(fields))
 
-      const paths = flattenFields(entry.columns)
-      expect(Math.max(...paths.map((f) => f.depth))).toBe(NESTING_LIMIT)
-      const leaf = paths.find((f) => f.segments.at(-1) === "leaf 🍃")
-      expect(leaf?.depth).toBe(NESTING_LIMIT)
-      expect(leaf?.repeated).toHaveLength(Math.floor(NESTING_LIMIT / 3))
+      // The leaf, 15 records down, each REPEATED every third level.
+      expect(LEAF_PATH).toHaveLength(NESTING_LIMIT + 1)
+      expect(fieldAt(entry.columns, LEAF_PATH)).toMatchObject({ type: "STRING", description: "the deepest value, 15 records down" })
+      expect(REPEATED_LEVELS.map((level) => fieldAt(entry.columns, LEAF_PATH.slice(0, level))?.mode))
+        .toEqual(REPEATED_LEVELS.map(() => "REPEATED"))
       // Written out by hand: each UNNEST of the chain starts from the alias of the one before it.
-      expect(entry.field_paths.find((p) => p.path === leaf?.path)).toMatchObject({
+      expect(entry.field_paths.find((p) => p.path === LEAF_PATH.join("."))).toMatchObject({
         joins: [
           "CROSS JOIN UNNEST(`level-1`.`단계 2`.`select`) AS select_item",
           "CROSS JOIN UNNEST(select_item.`order by`.`level 5`.`level-6`) AS `level-6_item`",
@@ -196,7 +236,7 @@ describe("hostile tables over the wire", () => {
       expect([...used].filter((name) => HOSTILE_COLUMNS.some((c) => c.name === name)).length).toBeGreaterThanOrEqual(3)
 
       // Every field path's ready-made expression and joins form a query BigQuery's rules accept.
-      expect(entry.field_paths).toHaveLength(countFields(table.columns))
+      expect(entry.field_paths).toHaveLength(HOSTILE_FIELD_COUNT + CHAIN_FIELD_COUNT)
       for (const path of entry.field_paths) {
         const sql = `SELECT ${path.expression} FROM \`${table.table_id}\` ${path.joins.join(" ")}`
         // Each UNNEST of the chain (five deep at the leaf) names the element alias before it.
@@ -219,18 +259,55 @@ describe("hostile tables over the wire", () => {
 
       const summary = yield* syncTable(servers, table.table_id)
 
+      // The wide columns are scalars: one field each.
+      const fieldCount = HOSTILE_FIELD_COUNT + CHAIN_FIELD_COUNT + (COLUMN_LIMIT - HOSTILE_COLUMNS.length - 1)
       expect(summary).toMatchObject({
         status: "ok",
         column_count: COLUMN_LIMIT,
-        field_count: countFields(table.columns),
+        field_count: fieldCount,
         rejected_examples: {}
       })
       const doc = publishedDocument(servers)
       const entry = doc.tables[0]
       expect(entry.columns).toHaveLength(COLUMN_LIMIT)
       expect(entry.columns).toEqual(fields.map(expected))
-      expect(entry.field_paths).toHaveLength(countFields(table.columns))
-      expect(Math.max(...flattenFields(entry.columns).map((f) => f.depth))).toBe(NESTING_LIMIT)
+      expect(entry.field_paths).toHaveLength(fieldCount)
+      expect(fieldAt(entry.columns, LEAF_PATH)).toMatchObject({ type: "STRING" })
       expectExamplesQuotedRight(doc, table)
     }))
+
+  // The Google client deep-copies every reply recursively: on this one it used to overflow the
+  // stack in its own callback, uncaught, and take the process down with it.
+  it.scopedLive("a tables.get reply nested 5,000 levels deep fails that table alone; the others are published", () =>
+    Effect.gen(function*() {
+      const servers = yield* fakeServers
+      const orders = serveTable(servers, "orders", HOSTILE_COLUMNS)
+      serveTable(servers, "abyss", [column("id", "STRING")])
+      const abyss = `${PROJECT}.${DATASET}.abyss`
+      servers.bigQuery.faults.inject(
+        Fault.raw(200, deepTableJson("abyss", 5_000)),
+        (request) => request.kind === "tables.get" && request.path.endsWith("/abyss"),
+        100
+      )
+
+      const summary = yield* syncTables(servers, [orders.table_id, abyss])
+
+      expect(summary.status).toBe("partial")
+      expect(summary.tables.map((t) => [t.table_id, t.state])).toEqual([[orders.table_id, "fresh"]])
+      expect(summary.failed_tables).toEqual([{
+        table_id: abyss,
+        tag: "RemoteRejected",
+        message: expect.stringMatching(
+          new RegExp(`^BigQuery tables\\.get on ${abyss.replace(/\./g, "\\.")} answered with a reply MetaSync cannot read: ` +
+            "schema\\.fields: field level_1\\.level_2\\..* nests deeper than BigQuery's 15 levels of RECORDs$")
+        ),
+        kept_stale: false
+      }])
+      // Refused, not retried: the reply is what BigQuery says of the table.
+      expect(servers.bigQuery.requestsOf("tables.get").filter((r) => r.path.endsWith("/abyss"))).toHaveLength(1)
+      const doc = publishedDocument(servers)
+      expect(doc.tables.map((t) => t.table_id)).toEqual([orders.table_id])
+      expect(doc.tables[0].columns).toEqual(HOSTILE_COLUMNS.map(expected))
+    }))
 })
+

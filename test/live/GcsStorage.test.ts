@@ -191,6 +191,44 @@ describe("GcsStorage", () => {
         }))
     }
 
+    // The client parses JSON replies itself; a reply nested thousands of levels deep (what crashed
+    // the BigQuery client's recursive copy) must neither crash it nor stop a call.
+    const DEEP = 5_000
+    const copy: Call = (storage) => storage.copy(DOC, "cache/copy.json", { ifGenerationMatch: "0" })
+    const deepCases: ReadonlyArray<readonly [RequestKind, Call]> = [
+      ["metadata", stat],
+      ["list", list],
+      ["upload", write],
+      ["rewrite", copy]
+    ]
+    for (const [kind, call] of deepCases) {
+      it.scopedLive(`a ${kind} reply with a member nested ${DEEP} levels deep → the call's result`, () =>
+        Effect.gen(function*() {
+          const fake = yield* fakeGcs()
+          const storage = yield* gcsOn(fake)
+          fake.objects.put(BUCKET, DOC, `{"v":1}`, "application/json")
+          fake.faults.inject(Fault.deep(DEEP), { kind })
+
+          yield* call(storage)
+          expect(fake.faults.pending()).toBe(0)
+        }))
+    }
+    for (const [kind, call] of [...deepCases, ["delete", remove] as const]) {
+      it.scopedLive(`a 400 on ${kind} whose error has a detail nested ${DEEP} levels deep → RemoteRejected`, () =>
+        Effect.gen(function*() {
+          const fake = yield* fakeGcs()
+          const storage = yield* gcsOn(fake)
+          fake.objects.put(BUCKET, DOC, `{"v":1}`, "application/json")
+          const detail = `${"[".repeat(DEEP)}${"]".repeat(DEEP)}`
+          fake.faults.inject(
+            Fault.raw(400, `{"error":{"code":400,"message":"Invalid: deep","errors":[{"reason":"invalid","message":"Invalid: deep","detail":${detail}}]}}`),
+            { kind }
+          )
+
+          expect(yield* Effect.flip(call(storage))).toMatchObject({ _tag: "RemoteRejected", status: 400, reason: "invalid" })
+        }))
+    }
+
     it.scopedLive("404 on read → none", () =>
       Effect.gen(function*() {
         const fake = yield* fakeGcs()
@@ -229,7 +267,6 @@ describe("GcsStorage", () => {
         expect(fake.objects.get(BUCKET, "cache/new.json")).toBeUndefined()
       }))
 
-    const copy: Call = (storage) => storage.copy(DOC, "cache/copy.json", { ifGenerationMatch: "0" })
     const stalls: ReadonlyArray<readonly [string, RequestKind, Call, string]> = [
       ["a stalled stat", "metadata", stat, "objects.get"],
       ["a stalled read", "metadata", read, "objects.get"],

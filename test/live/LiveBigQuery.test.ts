@@ -678,10 +678,10 @@ describe("LiveBigQuery", () => {
         for (const table of ["orders", "items", "sessions"]) put(table)
         put("refunds", { lastModifiedTime: BEYOND_LAST_DATE })
         put("deep")
-        // A thousand levels: refused before MetaSync's code recurses into it. (Not more: the Google
-        // client itself deep-copies every reply, recursively, before handing it over.)
+        // Five thousand levels: refused before anything recurses into it (the Google client's own
+        // recursive copy of every reply included: MetaSync parses the reply's text itself).
         fake.faults.inject(
-          Fault.raw(200, deepTableJson({ project: PROJECT, dataset: "shop", table: "deep" }, 1000)),
+          Fault.raw(200, deepTableJson({ project: PROJECT, dataset: "shop", table: "deep" }, 5000)),
           (r) => r.path.endsWith("/deep"),
           10
         )
@@ -1041,6 +1041,80 @@ describe("LiveBigQuery", () => {
         const failure = yield* Effect.flip(bigquery.query(PROJECT, "SELECT * FROM events", { maximumBytesBilled: 1e9 }))
         expect(failure).toMatchObject({ _tag: "RemoteUnavailable", status: 503, operation: "jobs.getQueryResults" })
         expect(fake.requests.map((r) => r.kind)).toEqual(["jobs.query", "jobs.getQueryResults", "jobs.getQueryResults"])
+      }))
+  })
+
+  // The Google client deep-copies every reply recursively; on these it used to overflow the stack in
+  // its own callback, uncaught, and take the process down with it. Each now fails its call alone.
+  describe("replies nested 5,000 levels deep", () => {
+    const LEVELS = 5_000
+    /** A JSON value `levels` arrays deep, as text (`JSON.stringify` itself overflows on it). */
+    const deepJson = (levels: number) => `${"[".repeat(levels)}${"]".repeat(levels)}`
+    const calls: ReadonlyArray<{ readonly kind: RequestKind; readonly call: (bq: BigQuery) => Effect.Effect<unknown, unknown> }> = [
+      { kind: "tables.get", call: (bq) => bq.getTable(GA4) },
+      { kind: "tables.list", call: (bq) => bq.listTables(GA4.project, GA4.dataset) },
+      { kind: "jobs.query", call: (bq) => bq.query(PROJECT, "SELECT 1", { maximumBytesBilled: 1e9 }) },
+      { kind: "jobs.insert", call: (bq) => bq.dryRun(PROJECT, "SELECT 1") }
+    ]
+
+    for (const { call, kind } of calls) {
+      it.scopedLive(`an error reply with a deep detail on ${kind} → RemoteRejected with its message`, () =>
+        Effect.gen(function*() {
+          const fake = yield* fakeBigQuery()
+          const bigquery = yield* bigQueryOn(fake)
+          fake.faults.inject(
+            Fault.raw(
+              400,
+              `{"error":{"code":400,"message":"Invalid: too deep","errors":[{"reason":"invalid","message":"Invalid: too deep","detail":${deepJson(LEVELS)}}]}}`
+            ),
+            { kind }
+          )
+
+          expect(yield* Effect.flip(call(bigquery))).toMatchObject({
+            _tag: "RemoteRejected",
+            operation: kind,
+            status: 400,
+            reason: "invalid",
+            message: "Invalid: too deep"
+          })
+          expect(fake.requests.map((r) => r.kind)).toEqual([kind])
+        }))
+    }
+
+    it.scopedLive("a query result whose schema nests 5,000 RECORDs → RemoteRejected naming the nesting", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        const open = Array.from({ length: LEVELS }, (_, i) => `{"name":"r${i + 1}","type":"RECORD","fields":[`).join("")
+        fake.faults.inject(
+          Fault.raw(
+            200,
+            `{"jobComplete":true,"schema":{"fields":[${open}{"name":"leaf","type":"STRING"}${"]}".repeat(LEVELS)}]},"rows":[]}`
+          ),
+          { kind: "jobs.query" }
+        )
+
+        expect(yield* Effect.flip(bigquery.query(PROJECT, "SELECT 1", { maximumBytesBilled: 1e9 }))).toMatchObject({
+          _tag: "RemoteRejected",
+          operation: "jobs.query",
+          reason: "malformedResponse",
+          message: expect.stringMatching(/schema\.fields: field r1\.r2\..* nests deeper than BigQuery's 15 levels of RECORDs$/)
+        })
+      }))
+
+    it.scopedLive("a tables.list page with a deep member MetaSync does not read → the listing", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeBigQuery()
+        const bigquery = yield* bigQueryOn(fake)
+        fake.faults.inject(
+          Fault.raw(
+            200,
+            `{"kind":"bigquery#tableList","tables":[{"tableReference":{"tableId":"orders"},"type":"TABLE"}],"unread":${deepJson(LEVELS)}}`
+          ),
+          { kind: "tables.list" }
+        )
+
+        expect(yield* bigquery.listTables(PROJECT, "shop")).toEqual([{ table: "orders", kind: "TABLE" }])
       }))
   })
 

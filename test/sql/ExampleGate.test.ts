@@ -17,6 +17,7 @@ const orders = tableMetadataFromRest({ project: "my-project", dataset: "shop", t
   schema: {
     fields: [
       { name: "order_date", type: "DATE" },
+      { name: "customer_id", type: "STRING" },
       { name: "status", type: "STRING" },
       {
         name: "lines",
@@ -31,10 +32,19 @@ const orders = tableMetadataFromRest({ project: "my-project", dataset: "shop", t
   }
 }, now)
 
-const candidate = (question: string, sql: string, source: Example["source"] = "llm"): Example => ({
+const customers = tableMetadataFromRest({ project: "my-project", dataset: "shop", table: "customers" }, {
+  schema: { fields: [{ name: "customer_id", type: "STRING" }, { name: "country", type: "STRING" }] }
+}, now)
+
+const candidate = (
+  question: string,
+  sql: string,
+  source: Example["source"] = "llm",
+  tables: ReadonlyArray<typeof orders.table_id> = [orders.table_id]
+): Example => ({
   question,
   sql,
-  tables: [orders.table_id],
+  tables: [tables[0], ...tables.slice(1)],
   source,
   generator: `${source}:issue-9`,
   language: "en"
@@ -73,3 +83,30 @@ describe("acceptExamples, the gate of every example source", () => {
     for (const [, example] of hostile) expect(readWithCst(example.sql).statements, example.sql).toEqual(["select_stmt"])
   })
 })
+
+describe("acceptExamples and an example's tables label", () => {
+  const join = `SELECT c.country, COUNT(*) AS orders FROM \`my-project.shop.orders\` AS o ` +
+    `JOIN \`my-project.shop.customers\` AS c ON o.customer_id = c.customer_id ` +
+    `WHERE o.order_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 30 DAY) GROUP BY c.country`
+  const customersOnly = "SELECT country, COUNT(*) AS customers FROM `my-project.shop.customers` GROUP BY country"
+  const ordersOnly = `SELECT status, COUNT(*) AS orders FROM \`my-project.shop.orders\` WHERE ${recent} GROUP BY status`
+  const both = [orders.table_id, customers.table_id]
+
+  for (const source of ["template", "llm", "curated"] as const) {
+    it(`refuses a ${source} example whose SQL reads a table its label does not name, or not one it names`, () => {
+      const rightJoin = candidate("Orders by country", join, source, both)
+      const mislabelled = [
+        // Reads customers too; the label names orders alone.
+        candidate("Orders by country", join, source),
+        // Reads customers only; the label says orders.
+        candidate("Customers by country", customersOnly, source),
+        // Reads orders only; the label names customers as well.
+        candidate("Orders by status", ordersOnly, source, both)
+      ]
+      const set = acceptExamples([...mislabelled, rightJoin], [orders, customers])
+      expect(set.examples).toEqual([rightJoin])
+      expect(set.rejected).toEqual({ wrong_table: 3 })
+    })
+  }
+})
+

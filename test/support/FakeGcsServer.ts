@@ -111,6 +111,13 @@ export type Fault =
   | { readonly type: "truncated" }
   /** The request is served, but the checksums in the reply (resource or `x-goog-hash`) are wrong. */
   | { readonly type: "badChecksum" }
+  /**
+   * The request is served, but its JSON reply carries one more member, `unread`, nested `levels`
+   * arrays deep: JSON that `JSON.stringify` cannot produce.
+   */
+  | { readonly type: "deep"; readonly levels: number }
+  /** This text as a JSON reply's body, sent as it is. */
+  | { readonly type: "raw"; readonly status: number; readonly text: string }
 
 export const Fault = {
   status: (status: number, reason?: string): Fault =>
@@ -119,7 +126,9 @@ export const Fault = {
   stall: { type: "stall" } as Fault,
   malformed: { type: "malformed" } as Fault,
   truncated: { type: "truncated" } as Fault,
-  badChecksum: { type: "badChecksum" } as Fault
+  badChecksum: { type: "badChecksum" } as Fault,
+  deep: (levels: number): Fault => ({ type: "deep", levels }),
+  raw: (status: number, text: string): Fault => ({ type: "raw", status, text })
 } as const
 
 export type FaultMatch =
@@ -414,6 +423,19 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
         const reply = serve(request, target, body)
         return send(response, reply.status === 200 ? damaged(reply, target.kind) : reply)
       }
+      case "deep": {
+        const reply = serve(request, target, body)
+        const text = reply.body.toString("utf8")
+        if (!text.startsWith("{") || !text.endsWith("}")) return send(response, reply)
+        const deep = `${"[".repeat(fault.levels)}${"]".repeat(fault.levels)}`
+        return send(response, { ...reply, body: Buffer.from(`${text.slice(0, -1)},"unread":${deep}}`) })
+      }
+      case "raw":
+        return send(response, {
+          status: fault.status,
+          headers: { "content-type": "application/json; charset=UTF-8" },
+          body: Buffer.from(fault.text)
+        })
       case "badChecksum": {
         const reply = serve(request, target, body)
         return send(response, reply.status === 200 ? misChecksummed(reply, target.kind) : reply)

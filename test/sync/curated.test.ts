@@ -403,6 +403,26 @@ describe("mergeCurated", () => {
     ])
   })
 
+  // The gate refuses it too (for every source); the file's report must say why, not "duplicate".
+  it("rejects a curated example whose SQL also reads a table other than its file's, saying so", () => {
+    const curated = curatedFrom(
+      "examples/events.yaml",
+      lines(
+        `table: ${GA4_ID}`,
+        "examples:",
+        "  - question: Events by user country",
+        `    sql: SELECT u.country, COUNT(*) AS events FROM ${GA4_TABLE} AS e JOIN \`nlq-ex.test_dataset.users\` AS u ON e.user_pseudo_id = u.user_id GROUP BY u.country`
+      )
+    )
+    const merged = mergeCurated(curated, [], [ga4, users])
+    expect(merged.examples).toEqual([])
+    expect(merged.rejected).toEqual({ wrong_table: 1 })
+    expect(merged.errors.map((e) => e.message)).toEqual([
+      "examples/events.yaml:4:10: examples[0].sql: rejected (wrong_table): the SQL reads nlq-ex.test_dataset.users, " +
+      "not only the table this file is for"
+    ])
+  })
+
   it("sets aside curated files for tables this run does not describe, without errors", () => {
     const merged = mergeCurated(
       [...curatedFrom("examples/users.yaml", usersFile), ...curatedFrom("examples/events.yaml", goodFile)],

@@ -1,9 +1,10 @@
 /**
  * `BigQueryService` over BigQuery's REST API, through `@google-cloud/bigquery`.
  *
- * The client is used for what it does well — credentials, the endpoint, turning error replies into
- * `ApiError`s — and every call goes through its low-level `request`, one REST call at a time:
- * - Effect owns retrying: the client's own retries are off, so one call here is one HTTP request.
+ * The client is used for what it does well — credentials and the endpoint — and every call is one
+ * REST request through its `authClient`, its reply read as text and parsed here (the client's own
+ * `request` deep-copies replies recursively, and a deeply nested one would crash the process):
+ * - Effect owns retrying: no retries below it, so one call here is one HTTP request.
  * - Effect owns paging and polling, so each REST call gets its own deadline (the client has none).
  * - Replies are decoded with schemas, so a malformed reply is a typed `RemoteRejected`; the client's
  *   own job helpers crash the process on some malformed dry-run replies.
@@ -49,7 +50,7 @@ import {
   type TableListing
 } from "./BigQueryService.ts"
 import { informationSchemaQueries, readInformationSchemaTables, TABLE_NAMES_PARAMETER } from "./InformationSchema.ts"
-import { referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
+import { fieldNestingProblem, referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
 
 /**
  * Up to this many tables a getTables batch uses one tables.get each: tables.get is free, while
@@ -78,6 +79,8 @@ export interface LiveBigQueryOptions {
 
 // ---------------------------------------------------------------------------------------------
 // Replies, as far as MetaSync reads them
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
 
 const Int64String = Schema.Union(Schema.NumberFromString, Schema.Number).pipe(
   Schema.compose(Schema.NonNegativeInt, { strict: false })
@@ -115,7 +118,7 @@ const JobReference = Schema.Struct({
 type JobReference = typeof JobReference.Type
 
 /** What jobs.query and jobs.getQueryResults both answer. */
-const QueryResponse = Schema.Struct({
+const QueryResponseStruct = Schema.Struct({
   jobReference: Schema.optional(JobReference),
   jobComplete: Schema.Boolean,
   schema: Schema.optional(Schema.Struct({ fields: Schema.optional(Schema.Array(QueryField)) })),
@@ -125,7 +128,17 @@ const QueryResponse = Schema.Struct({
   /** Only jobs.query replies carry it (getQueryResults replies do not). */
   totalBytesBilled: Schema.optional(Int64String)
 })
-type QueryResponse = typeof QueryResponse.Type
+type QueryResponse = typeof QueryResponseStruct.Type
+
+/** The result schema's nesting is checked before the recursive `QueryField` decodes it (and `record` walks it). */
+const QueryResponse: Schema.Schema<QueryResponse, unknown> = Schema.Unknown.pipe(
+  Schema.filter((u) => {
+    const schema = isObject(u) && isObject(u.schema) ? u.schema : undefined
+    const problem = fieldNestingProblem(schema?.fields)
+    return problem === undefined || { path: ["schema", "fields"], message: problem }
+  }),
+  Schema.compose(QueryResponseStruct, { strict: false })
+)
 
 const ErrorProto = Schema.Struct({ reason: Schema.optional(Schema.String), message: Schema.optional(Schema.String) })
 
@@ -195,8 +208,6 @@ const scalar = (type: string, value: string, path: string): unknown => {
   }
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
-
 const single = (field: QueryField, value: unknown, path: string): unknown => {
   if (value === null || value === undefined) return null
   const type = field.type.toUpperCase()
@@ -264,6 +275,12 @@ interface LocalEndpoint {
 
 const trimSlashes = (url: string) => url.replace(/\/+$/, "")
 
+/** A name as one segment of a request path; `:` stays as it is (domain-scoped projects), as the client sends it. */
+const pathSegment = (name: string) => encodeURIComponent(name).replace(/%3A/gi, ":")
+
+/** How much of an error reply that is not JSON (an HTML page from a proxy) its error message keeps. */
+const REPLY_TEXT_IN_MESSAGE = 1_000
+
 /**
  * The client itself would use `BIGQUERY_EMULATOR_HOST` verbatim as its base URL (a bare
  * `host:port` then yields unusable URLs) and still look up credentials; both are settled here.
@@ -292,7 +309,7 @@ interface RestCall {
   readonly resource: string
   readonly project: string
   readonly method: "GET" | "POST"
-  /** Relative to `/projects/{project}`. */
+  /** Relative to `/projects/{project}`, its segments encoded (`pathSegment`). */
   readonly uri: string
   readonly qs?: Readonly<Record<string, string | number | boolean>>
   readonly json?: unknown
@@ -353,40 +370,81 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
     /**
      * One HTTP request, its reply decoded with `schema`; no deadline (callers set it). When the
      * deadline or an interruption cuts it, the request is cancelled and its socket closed.
+     *
+     * The request goes out through the client's own credentials (`authClient`: the project's
+     * credentials, or none for a local endpoint) to the client's base URL, and its body comes back
+     * as text that is parsed here: the client's `request` deep-copies every parsed reply with a
+     * recursive `extend`, which overflows the stack — uncaught, in its callback — on a reply nested
+     * a few thousand levels deep. `JSON.parse` does not recurse, and the schemas then refuse what is
+     * nested deeper than BigQuery allows before anything walks it.
      */
     const send = <A, I>(call: RestCall, schema: Schema.Schema<A, I>): Effect.Effect<A, BigQueryError> =>
-      Effect.async<unknown, BigQueryError>((resume, signal) => {
-        try {
-          cancelledOnAbort(signal, () => client.request(
-            {
+      Effect.tryPromise({
+        try: (signal) =>
+          cancelledOnAbort(signal, () =>
+            client.authClient.request<string>({
               method: call.method,
-              uri: call.uri,
-              projectId: call.project,
-              ...(call.qs === undefined ? {} : { qs: call.qs }),
-              ...(call.json === undefined ? {} : { json: call.json })
-            },
-            (error, body) =>
-              resume(
-                error === null || error === undefined
-                  ? Effect.succeed(body)
-                  // A 2xx reply whose JSON does not parse: the client passes on JSON.parse's error.
-                  : error instanceof SyntaxError
-                  ? Effect.fail(malformed(call, `the body is not valid JSON (${error.message})`))
-                  : Effect.fail(toBigQueryError(contextOf(call), error))
-              )
-          ))
-        } catch (error) {
-          resume(Effect.fail(toBigQueryError(contextOf(call), error)))
-        }
+              url: `${client.baseUrl}/projects/${pathSegment(call.project)}${call.uri}`,
+              ...(call.qs === undefined ? {} : { params: call.qs }),
+              ...(call.json === undefined ? {} : { data: call.json }),
+              responseType: "text",
+              // Every status is read here, as the client would read it; retrying belongs to the caller.
+              validateStatus: () => true,
+              retry: false,
+              signal
+            })),
+        catch: (error) => toBigQueryError(contextOf(call), error)
       }).pipe(
+        Effect.flatMap((response) => replyBody(call, response.status, response.statusText, response.data)),
         Effect.flatMap((body) =>
-          typeof body === "string" || body === undefined
-            ? Effect.fail(malformed(call, `not a JSON object: ${JSON.stringify(body ?? "").slice(0, 120)}`))
-            : Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(body).pipe(
-              Effect.mapError((error) => malformed(call, formatIssues(error)))
-            )
+          Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(body).pipe(
+            Effect.mapError((error) => malformed(call, formatIssues(error)))
+          )
         )
       )
+
+    /**
+     * What a reply says, as the client would read it: a 2xx JSON object is the body, unless it
+     * carries an `error`; an error reply becomes the client's `ApiError` shape (its `error.code`,
+     * `error.message` and `error.errors`, else the status and the reply's text).
+     */
+    const replyBody = (
+      call: RestCall,
+      status: number,
+      statusText: string,
+      text: unknown
+    ): Effect.Effect<unknown, BigQueryError> => {
+      const raw = typeof text === "string" ? text : ""
+      const parsed = Either.try(() => JSON.parse(raw) as unknown)
+      const error = Either.isRight(parsed) && isObject(parsed.right) && isObject(parsed.right.error)
+        ? parsed.right.error
+        : undefined
+      if (status >= 200 && status <= 299 && error === undefined) {
+        if (Either.isLeft(parsed)) {
+          const problem = parsed.left instanceof Error ? parsed.left.message : String(parsed.left)
+          return Effect.fail(malformed(call, `the body is not valid JSON (${problem})`))
+        }
+        if (!isObject(parsed.right)) {
+          return Effect.fail(malformed(call, `not a JSON object: ${raw.slice(0, 120)}`))
+        }
+        return Effect.succeed(parsed.right)
+      }
+      const errors = error !== undefined && Array.isArray(error.errors) ? error.errors.filter(isObject) : []
+      const messages = [
+        ...new Set(
+          [error?.message, ...errors.map((e) => e.message)].filter((m): m is string => typeof m === "string" && m !== "")
+        )
+      ]
+      const message = messages.length > 0
+        ? messages.join("; ")
+        : [statusText, Either.isLeft(parsed) ? raw.trim().slice(0, REPLY_TEXT_IN_MESSAGE) : ""].filter((m) => m !== "")
+          .join(": ") || `HTTP ${status}`
+      return Effect.fail(toBigQueryError(contextOf(call), {
+        code: typeof error?.code === "number" ? error.code : status,
+        errors,
+        message
+      }))
+    }
 
     const getTable = Effect.fn("LiveBigQuery.getTable")(function*(ref: TableRef) {
       const call: RestCall = {
@@ -394,7 +452,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         resource: formatTableRef(ref),
         project: ref.project,
         method: "GET",
-        uri: `/datasets/${ref.dataset}/tables/${ref.table}`
+        uri: `/datasets/${pathSegment(ref.dataset)}/tables/${pathSegment(ref.table)}`
       }
       const table = yield* send(call, RestTable).pipe(withDeadline(call))
       const mismatch = referenceMismatch(ref, table)
@@ -412,7 +470,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
           resource: `${project}.${dataset}`,
           project,
           method: "GET",
-          uri: `/datasets/${dataset}/tables`,
+          uri: `/datasets/${pathSegment(dataset)}/tables`,
           qs: pageToken === undefined ? { maxResults: 1000 } : { maxResults: 1000, pageToken }
         }
         const page = yield* send(call, TableList).pipe(withDeadline(call))
@@ -463,7 +521,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         resource,
         project,
         method: "GET",
-        uri: `/queries/${job.jobId}`,
+        uri: `/queries/${pathSegment(job.jobId)}`,
         qs: {
           timeoutMs: serverWaitMs,
           "formatOptions.useInt64Timestamp": true,
