@@ -7,7 +7,8 @@ import {
   expandKorean,
   koreanSynonymFilter,
   koreanVocabulary,
-  splitKorean
+  splitKorean,
+  synonymGroups
 } from "../../src/context/vocabulary/Vocabulary.ts"
 
 const dir = new URL("../../src/context/vocabulary/", import.meta.url)
@@ -103,5 +104,13 @@ describe("koreanSynonymFilter", () => {
 
   it("writes English phrases as words and as snake_case", () => {
     expect(englishTerms(["order amount", "qty"])).toEqual(["order", "amount", "order_amount", "qty"])
+  })
+})
+
+describe("synonymGroups", () => {
+  it("gives one group per entry, the Korean term first", () => {
+    const groups = synonymGroups()
+    expect(groups.length).toBe(koreanVocabulary().size)
+    expect(groups).toContainEqual(["고객", "customer", "client", "cust"])
   })
 })

@@ -16,6 +16,9 @@
  *   expandKorean("고객별")     → ["customer", "client", "cust"]
  *   conceptsOf("몇명")         → ["count"]
  *   koreanSynonymFilter(["고객별", "매출"]) → ["고객별", "고객", "customer", "client", "cust", "매출", "sales", "revenue"]
+ *
+ * For a query-side synonym map instead (phrases matched after the chain's own analysis),
+ * `synonymGroups()` gives one group per entry: `["고객", "customer", "client", "cust"]`.
  */
 import { KO_EN_TSV, KO_GRAMMAR_TSV } from "./vocabularyData.ts"
 
@@ -61,6 +64,8 @@ export interface KoreanVocabulary {
   readonly conceptsOf: (word: string) => ReadonlyArray<SqlConcept>
   /** Korean terms for an English word or phrase (the reverse direction; built at first call). */
   readonly expandEnglish: (english: string) => ReadonlyArray<string>
+  /** Every entry, in file order. */
+  readonly entries: () => ReadonlyArray<VocabularyEntry>
 }
 
 const HANGUL = /[\uAC00-\uD7A3]/u
@@ -217,7 +222,15 @@ const parse = (): KoreanVocabulary => {
     return reverse.get(english.toLowerCase()) ?? []
   }
 
-  return { size: entries.size, entry: (k) => entries.get(k), expandKorean, splitKorean, conceptsOf, expandEnglish }
+  return {
+    size: entries.size,
+    entry: (k) => entries.get(k),
+    expandKorean,
+    splitKorean,
+    conceptsOf,
+    expandEnglish,
+    entries: () => [...entries.values()]
+  }
 }
 
 let loaded: KoreanVocabulary | undefined
@@ -227,6 +240,14 @@ export const koreanVocabulary = (): KoreanVocabulary => (loaded ??= parse())
 export const expandKorean = (term: string): ReadonlyArray<string> => koreanVocabulary().expandKorean(term)
 export const splitKorean = (word: string): ReadonlyArray<string> => koreanVocabulary().splitKorean(word)
 export const conceptsOf = (word: string): ReadonlyArray<SqlConcept> => koreanVocabulary().conceptsOf(word)
+
+/**
+ * The vocabulary as synonym groups, one per Korean entry: `[korean, ...english]`
+ * (`["주문금액", "order amount", "order value", "order total"]`), for a query-side synonym map that
+ * analyzes each phrase with its own chain (as Lucene's SynonymGraphFilter does). Built at first call.
+ */
+export const synonymGroups = (): ReadonlyArray<ReadonlyArray<string>> => (groups ??= koreanVocabulary().entries().map((e) => [e.korean, ...e.english]))
+let groups: ReadonlyArray<ReadonlyArray<string>> | undefined
 
 /**
  * English phrases as index terms: each word, and a multi-word phrase also joined as snake_case
