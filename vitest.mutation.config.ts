@@ -1,5 +1,19 @@
+import { statSync } from "node:fs"
+import { BaseSequencer, type TestSpecification } from "vitest/node"
 import { defineConfig, mergeConfig } from "vitest/config"
 import base from "./vitest.config.ts"
+
+/**
+ * Smallest test files first. Stryker stops a mutant's run at its first failing test, and a static
+ * mutant (a module-level constant) runs every related file: the small, focused unit specs kill most
+ * mutants long before the over-the-wire suites would.
+ */
+class SmallestFirst extends BaseSequencer {
+  override sort(files: Array<TestSpecification>) {
+    const size = (file: TestSpecification) => statSync(file.moduleId).size
+    return Promise.resolve([...files].sort((a, b) => size(a) - size(b) || a.moduleId.localeCompare(b.moduleId)))
+  }
+}
 
 // Mutation testing (stryker.config.mjs) runs the tests in-process with one mutant switched on at a
 // time. Tests that drive the code through a child process (the CLI, the built function) run the
@@ -13,7 +27,8 @@ export default mergeConfig(
         "test/e2e/FunctionProcess.test.ts",
         "test/cli/Cli.test.ts",
         "test/cli/Secrets.test.ts"
-      ]
+      ],
+      sequence: { sequencer: SmallestFirst }
     }
   })
 )
