@@ -22,7 +22,9 @@ import { TableId } from "../../src/contract/TableId.ts"
 import { PermissionDenied, PreconditionFailed, RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
+import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
 import { dryRunPublish, publishDocument, readPublished } from "../../src/sync/publish.ts"
+import { Fault, start as startGcs } from "../support/FakeGcsServer.ts"
 import { testSettings } from "../support/TestLayers.ts"
 
 const OBJECT = "metadata_cache.json"
@@ -330,4 +332,26 @@ describe("readPublished and dryRunPublish", () => {
       })
       expect(utf8(yield* text(OBJECT)).byteLength).toBe(dry.bytes)
     }).pipe(Effect.provide(plainBucket())))
+})
+
+describe("over the local GCS server", () => {
+  it.scopedLive("an upload served but whose reply was cut off is recognised on retry, and publishes once", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startGcs()), (f) => Effect.promise(() => f.close()))
+      const storage = yield* GcsStorage.make({ bucket: "test-bucket", apiEndpoint: fake.url, timeout: "30 seconds" })
+      // The snapshot upload is stored, then the connection drops halfway through the reply.
+      fake.faults.inject(Fault.truncated, { kind: "upload" })
+      const published = yield* publish(doc("2026-11-27T17:00:00Z")).pipe(
+        Effect.provideService(StorageService, storage),
+        Effect.provide(settingsLayer())
+      )
+      const names = fake.objects.names("test-bucket")
+      expect(names).toEqual([published.snapshot, OBJECT])
+      expect(new TextDecoder().decode(fake.objects.get("test-bucket", OBJECT)!.bytes)).toBe(
+        new TextDecoder().decode(fake.objects.get("test-bucket", published.snapshot!)!.bytes)
+      )
+      // Two uploads of the snapshot: the one whose reply was lost, and the retry refused with 412.
+      expect(fake.requestsOf("upload").map((r) => r.query.ifGenerationMatch)).toEqual(["0", "0"])
+      expect(fake.requestsOf("rewrite")).toHaveLength(1)
+    }))
 })
