@@ -3,7 +3,8 @@
  * Mutation testing of the safety-critical modules (issue #9): `npm run mutation`.
  *
  * One module, or a few: `MUTATE=src/sync/RetryPolicy.ts npm run mutation` (comma-separated globs).
- * `MUTATION_CONCURRENCY=2` runs two test runners (default 1); `MUTATION_STATIC=off` skips static mutants.
+ * `MUTATION_CONCURRENCY=2` runs two test runners (default 1); `MUTATION_STATIC=off` skips static
+ * mutants; `MUTATION_INCREMENTAL=on` re-tests only mutants whose code or covering tests changed.
  * Each run writes its JSON report to reports/mutation/json/<name>.json; `npm run mutation:report`
  * merges them (newest per source file) into test/MUTATION.md.
  */
@@ -52,6 +53,10 @@ export default {
   // TypeScript 7 (the native tsc) no longer has. Our tsconfig has no `extends`/`references` to
   // rewrite, so point the option at a file that does not exist and the rewrite is skipped.
   tsconfigFile: "tsconfig.stryker-none.json",
+  // `MUTATION_INCREMENTAL=on`: reuse the last run's results for mutants whose code and tests did
+  // not change (reports/mutation/incremental/<run>.json) — the quick way to re-measure after a test.
+  incremental: process.env.MUTATION_INCREMENTAL === "on",
+  incrementalFile: `reports/mutation/incremental/${runName}.json`,
   tempDirName: ".stryker-tmp",
   cleanTempDir: true,
   thresholds: { high: 90, low: 85, break: null }
