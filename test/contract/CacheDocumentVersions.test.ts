@@ -26,7 +26,7 @@ const USERS = TableId.make("proj-one.sales.users")
 const entry = (id: TableId, columns = [{ name: "id", type: "INTEGER", mode: "REQUIRED", description: null } as const]) =>
   makeTableEntry({ table_id: id, last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"), columns })
 
-const doc = (tables = [entry(ORDERS), entry(USERS)]): CacheDocument =>
+const doc = (tables: CacheDocument["tables"] = [entry(ORDERS), entry(USERS)]): CacheDocument =>
   makeCacheDocument({
     generated_at: DateTime.unsafeMake("2026-11-27T17:00:00Z"),
     generator: { name: "metasync", version: "1.2.3" },
