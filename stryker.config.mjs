@@ -4,7 +4,8 @@
  *
  * One module, or a few: `MUTATE=src/sync/RetryPolicy.ts npm run mutation` (comma-separated globs).
  * `MUTATION_CONCURRENCY=2` runs two test runners (default 1); `MUTATION_STATIC=off` skips static
- * mutants; `MUTATION_INCREMENTAL=on` re-tests only mutants whose code or covering tests changed.
+ * mutants; `MUTATION_INCREMENTAL=on` re-tests only mutants whose code or covering tests changed;
+ * `MUTATION_TESTS=<globs>` limits the run to those test files (see below).
  * Each run writes its JSON report to reports/mutation/json/<name>.json; `npm run mutation:report`
  * merges them (newest per source file) into test/MUTATION.md.
  */
@@ -23,6 +24,13 @@ export const SAFETY_CRITICAL = [
   "src/entry/function.ts"
 ]
 
+/**
+ * `MUTATION_TESTS=test/contract/*.test.ts` runs only those test files against the mutants: a
+ * module's dedicated specs alone (a lower bound of the whole suite's score, and much faster for a
+ * module such as the contract that nearly every test covers). Unset: every related test file.
+ */
+const testFiles = process.env.MUTATION_TESTS?.split(",").map((s) => s.trim()).filter((s) => s.length > 0) ?? []
+
 const selected = process.env.MUTATE?.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
 const mutate = selected && selected.length > 0 ? selected : SAFETY_CRITICAL
 const runName = selected && selected.length > 0
@@ -35,6 +43,7 @@ export default {
   plugins: ["@stryker-mutator/vitest-runner"],
   vitest: { configFile: "vitest.mutation.config.ts", related: true, pool: "forks" },
   mutate,
+  testFiles,
   coverageAnalysis: "perTest",
   // Static mutants (module-level constants: the transient status sets, schema annotations) need a
   // fresh environment and the whole related suite each. They are measured by default — the
