@@ -64,7 +64,10 @@ describe("snapshot names", () => {
         "history/doc.json/x20261127T170000.000Z.json",
         "history/doc.json/20261127T170000.000Zx.json",
         "history/doc.json/20261327T170000.000Z.json",
-        "history/doc.json/notes.json"
+        "history/doc.json/notes.json",
+        // Same length as the right prefix, and a valid stamp after it: still not ours.
+        "history/doc.jsoX/20261127T170000.000Z.json",
+        "xistory/doc.json/20261127T170000.000Z.json"
       ]
     ) {
       expect(snapshotTime("doc.json", name), name).toBeUndefined()
@@ -131,6 +134,21 @@ describe("listing and pruning the history in a bucket", () => {
         ["history/doc.json/20261125T170000.000Z-cccccccccccc.json", "2026-11-25T17:00:00.000Z"],
         ["history/doc.json/20261126T170000.000Z-aaaaaaaaaaaa.json", "2026-11-26T17:00:00.000Z"],
         ["history/doc.json/20261127T170000.000Z-bbbbbbbbbbbb.json", "2026-11-27T17:00:00.000Z"]
+      ])
+    }).pipe(Effect.provide(layer)))
+
+  it.effect("orders by the time in the name, not by the name", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      // "." sorts before "Z": by name the later snapshot comes first.
+      yield* bucket.put("history/doc.json/20261127T170000Z.json", "earlier")
+      yield* bucket.put("history/doc.json/20261127T170000.500Z.json", "later")
+      yield* bucket.put("history/doc.json/20261126T170000.000Z.json", "earliest")
+      const listed = yield* listSnapshots("doc.json")
+      expect(listed.map((s) => s.info.name)).toEqual([
+        "history/doc.json/20261126T170000.000Z.json",
+        "history/doc.json/20261127T170000Z.json",
+        "history/doc.json/20261127T170000.500Z.json"
       ])
     }).pipe(Effect.provide(layer)))
 

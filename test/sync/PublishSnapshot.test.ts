@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
@@ -116,6 +117,18 @@ const publish = (document: CacheDocument) =>
 const text = (name: string) =>
   Effect.flatMap(MemoryStorageControl, (bucket) => Effect.map(bucket.text(name), Option.getOrThrow))
 
+/** Publishes while the history listing fails (pruning cannot run). */
+const pruneFails = Effect.gen(function*() {
+  const bucket = yield* MemoryStorageControl
+  yield* bucket.failNext(
+    "list",
+    new PermissionDenied({ service: "storage", operation: "objects.list", resource: "gs://test-bucket/history/", status: 403, message: "no list" })
+  )
+  const published = yield* publish(doc("2026-11-27T17:00:00Z"))
+  expect(published.pruned).toEqual([])
+  expect(published.generation).toBe("2")
+})
+
 describe("publishDocument", () => {
   it.effect("writes the snapshot first, then copies it over the latest object", () =>
     Effect.gen(function*() {
@@ -184,6 +197,19 @@ describe("publishDocument", () => {
       expect(exit._tag).toBe("Failure")
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
       expect(yield* bucket.names).toEqual([probe.snapshot])
+    }).pipe(Effect.provide(plainBucket())))
+
+  it.effect("a truncated object under the snapshot's name is a conflict, not our earlier write", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const document = doc("2026-11-27T17:00:00Z")
+      const probe = yield* publish(document).pipe(Effect.provide(plainBucket()))
+      const ours = probe.snapshot!
+      // The start of the very bytes this run writes: a prefix, not the document.
+      yield* bucket.put(ours, "{\"format_version\":2,")
+      const exit = yield* publish(document).pipe(Effect.exit)
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
+      expect(yield* bucket.names).toEqual([ours])
     }).pipe(Effect.provide(plainBucket())))
 
   it.effect("a lost race on the latest object fails and removes the snapshot it wrote", () =>
@@ -280,14 +306,12 @@ describe("publishDocument", () => {
 
   it.effect("a pruning failure is only a warning: the document is published", () =>
     Effect.gen(function*() {
-      const bucket = yield* MemoryStorageControl
-      yield* bucket.failNext(
-        "list",
-        new PermissionDenied({ service: "storage", operation: "objects.list", resource: "gs://test-bucket/history/", status: 403, message: "no list" })
-      )
-      const published = yield* publish(doc("2026-11-27T17:00:00Z"))
-      expect(published.pruned).toEqual([])
-      expect(published.generation).toBe("2")
+      const warnings: Array<string> = []
+      const capture = Logger.make(({ message }) => {
+        warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      yield* Effect.provide(pruneFails, Logger.replace(Logger.defaultLogger, capture))
+      expect(warnings).toEqual(["history pruning failed: no list"])
     }).pipe(Effect.provide(plainBucket())))
 })
 
