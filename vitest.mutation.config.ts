@@ -15,6 +15,9 @@ class SmallestFirst extends BaseSequencer {
   }
 }
 
+/** `MUTATION_TESTS` (comma-separated globs): the test files a module's mutants are run against. */
+const only = process.env.MUTATION_TESTS?.split(",").map((s) => s.trim()).filter((s) => s.length > 0) ?? []
+
 // Mutation testing (stryker.config.mjs) runs the tests in-process with one mutant switched on at a
 // time. Tests that drive the code through a child process (the CLI, the built function) run the
 // sandbox's code without the active mutant, so they can never kill one: they only cost time.
@@ -22,6 +25,7 @@ export default mergeConfig(
   base,
   defineConfig({
     test: {
+      ...(only.length > 0 ? { include: only } : {}),
       exclude: [
         "**/node_modules/**",
         "test/e2e/FunctionProcess.test.ts",
