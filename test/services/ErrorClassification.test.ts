@@ -123,6 +123,10 @@ describe("permanent failures fail at once", () => {
     expect(isTransient(error)).toBe(false)
   })
 
+  it("a 404 without any reason is ResourceNotFound", () => {
+    expect(fromGoogleError(context, { code: 404, message: "Not Found" })._tag).toBe("ResourceNotFound")
+  })
+
   it("reason notFound without a 404 is ResourceNotFound too", () => {
     const error = fromGoogleError(context, apiError(400, "Not found: Dataset p:d", ["notFound"]))
     expect(error._tag).toBe("ResourceNotFound")
@@ -181,6 +185,27 @@ describe("permanent failures fail at once", () => {
   it("a cause is not read when the error already has a status", () => {
     const error = fromGoogleError(context, { code: 400, message: "bad", cause: { code: "ECONNRESET" } })
     expect(plain(error)).toMatchObject({ _tag: "RemoteRejected", status: 400, reason: "rejected" })
+  })
+
+  it("a cause is not read when the error already has a network code", () => {
+    const error = fromGoogleError(context, { code: "ERR_OSSL_BAD", message: "tls", cause: { code: "ECONNRESET" } })
+    expect(plain(error)).toMatchObject({ _tag: "RemoteRejected", status: null, reason: "ERR_OSSL_BAD" })
+  })
+
+  it("a cause without a code leaves the error's own reason in place", () => {
+    const error = fromGoogleError(context, { message: "outer", errors: [{ reason: "invalid" }], cause: { message: "inner" } })
+    expect(plain(error)).toEqual({ _tag: "RemoteRejected", ...call, status: null, reason: "invalid", message: "outer" })
+  })
+
+  it("an error object without a message is named by its string form", () => {
+    expect(plain(fromGoogleError(context, { code: 503 }))).toEqual({
+      _tag: "RemoteUnavailable",
+      ...call,
+      status: 503,
+      reason: "unavailable",
+      message: "[object Object]",
+      attempts: 1
+    })
   })
 
   it("an error that is its own cause is read once", () => {

@@ -212,6 +212,23 @@ describe("publishDocument", () => {
       expect(yield* bucket.names).toEqual([ours])
     }).pipe(Effect.provide(plainBucket())))
 
+  it.effect("an object of the same size but other bytes under the snapshot's name is a conflict", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const document = doc("2026-11-27T17:00:00Z", "orders")
+      const [probe, ours] = yield* publish(document).pipe(
+        Effect.zip(text(OBJECT)),
+        Effect.provide(plainBucket())
+      )
+      const tampered = ours.replace("\"orders\"", "\"ordars\"")
+      expect(tampered).not.toBe(ours)
+      expect(tampered.length).toBe(ours.length)
+      yield* bucket.put(probe.snapshot!, tampered)
+      const exit = yield* publish(document).pipe(Effect.exit)
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
+      expect(yield* bucket.names).toEqual([probe.snapshot])
+    }).pipe(Effect.provide(plainBucket())))
+
   it.effect("a lost race on the latest object fails and removes the snapshot it wrote", () =>
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
