@@ -52,12 +52,25 @@ const reports = (args.length > 0
   .map((path) => ({ path, mtime: statSync(path).mtimeMs }))
   .sort((a, b) => a.mtime - b.mtime)
 
-/** file → its mutants and when they were measured (newest report wins). */
-const files = new Map<string, { readonly mutants: ReadonlyArray<Mutant>; readonly measured: Date; readonly report: string }>()
+/**
+ * file → its mutants and when they were last measured. Mutants are matched across reports by
+ * place, mutator and replacement; the newest report that measured a mutant wins. A mutant a newer
+ * run skipped (`Ignored`, e.g. static mutants in a run limited to a module's own specs) keeps its
+ * result from the older run that measured it — tests are only ever added, so a kill stays a kill.
+ */
+const files = new Map<string, { readonly mutants: Map<string, Mutant>; measured: Date }>()
 for (const { mtime, path } of reports) {
   const report = JSON.parse(readFileSync(path, "utf8")) as Report
-  for (const [file, result] of Object.entries(report.files)) {
-    files.set(file.replace(/\\/g, "/"), { mutants: result.mutants, measured: new Date(mtime), report: path })
+  for (const [name, result] of Object.entries(report.files)) {
+    const file = name.replace(/\\/g, "/")
+    const entry = files.get(file) ?? { mutants: new Map<string, Mutant>(), measured: new Date(0) }
+    for (const m of result.mutants) {
+      const key = `${m.location.start.line}:${m.location.start.column}:${m.mutatorName}:${m.replacement ?? ""}`
+      const previous = entry.mutants.get(key)
+      if (previous === undefined || m.status !== "Ignored") entry.mutants.set(key, m)
+    }
+    entry.measured = new Date(Math.max(entry.measured.getTime(), mtime))
+    files.set(file, entry)
   }
 }
 
@@ -105,10 +118,11 @@ for (const module of MODULES) {
   const total = emptyCounts()
   for (const [file, result] of matching) {
     const counts = emptyCounts()
-    tally(result.mutants, counts)
-    tally(result.mutants, total)
+    const mutants = [...result.mutants.values()]
+    tally(mutants, counts)
+    tally(mutants, total)
     if (matching.length > 1) rows.push(row(`&nbsp;&nbsp;${file}`, counts, result.measured))
-    for (const m of result.mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage")) {
+    for (const m of mutants.filter((m) => m.status === "Survived" || m.status === "NoCoverage")) {
       const replacement = (m.replacement ?? "").replace(/\s+/g, " ").slice(0, 70).replace(/\|/g, "\\|")
       survivors.push(`| ${file}:${m.location.start.line} | ${m.mutatorName} | ${m.status}${m.static === true ? " (static)" : ""} | \`${replacement}\` |`)
     }
