@@ -271,6 +271,37 @@ describe("when storage is checked again", () => {
       expect(yield* operations).toEqual(["read", "stat", "stat", "stat", "read"])
     })))
 
+  it.effect("a corrupt generation met again is still a failure, stamped with the new check's time", () =>
+    run(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(OBJECT, "{ not json")
+      const loader = yield* CacheLoader
+      yield* loader.getCacheMetadata
+      yield* TestClock.adjust("1 minute")
+      const again = yield* loader.getCacheMetadata
+      expect(yield* operations).toEqual(["read", "stat"])
+      expect(again.available).toBe(false)
+      expect(again.checkedAt).toEqual(DateTime.unsafeMake("2026-11-28T12:01:00Z"))
+      expect(again.lastError?.tag).toBe("CacheDocumentError")
+      expect(again.lastError?.at).toEqual(DateTime.unsafeMake("2026-11-28T12:01:00Z"))
+    })))
+
+  it.effect("a seed document (no format_version) is reported as format 1", () =>
+    run(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(
+        OBJECT,
+        JSON.stringify({
+          generated_at: "2026-11-28T11:00:00Z",
+          schema: { table_id: "proj-one.sales.orders", last_updated: "2026-11-28T11:00:00Z", columns: [] },
+          examples: []
+        })
+      )
+      const metadata = yield* (yield* CacheLoader).getCacheMetadata
+      expect(metadata.format_version).toBe(1)
+      expect(metadata.available).toBe(true)
+    })))
+
   it.effect("bytes that are not UTF-8 are rejected as such", () =>
     run(Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
@@ -392,7 +423,18 @@ describe("lookups", () => {
     expect(found("proj-one.analytics.events_*")).toEqual(Option.some(EVENTS))
   })
 
+  it("finds the first shard of a family whose entry is named after its last shard", () => {
+    const lastNamed = makeCacheDocument({
+      ...doc,
+      tables: [{ ...doc.tables[0], table_id: TableId.make("proj-one.analytics.events_20261127") }, doc.tables[1]]
+    })
+    expect(Option.isSome(findTable(lastNamed, "proj-one.analytics.events_20261101"))).toBe(true)
+    expect(Option.isSome(findTable(lastNamed, "proj-one.analytics.events_20261031"))).toBe(false)
+  })
+
   it("does not find shards outside the range, of another length, or in another dataset", () => {
+    // Same length as the family's name, and a suffix within the range: still another family.
+    expect(found("proj-one.analytics.evenTs_20261115")).toEqual(Option.none())
     expect(found("proj-one.analytics.events_20261031")).toEqual(Option.none())
     expect(found("proj-one.analytics.events_20261128")).toEqual(Option.none())
     expect(found("proj-one.analytics.events_2026111")).toEqual(Option.none())
