@@ -44,6 +44,15 @@ describe("project ids", () => {
     ],
     [".ds.t", "the project id is empty"],
     [
+      // 30 characters is a valid length: the message names the character rule, not the length.
+      `a${"b".repeat(28)}-.ds.t`,
+      `project id "a${"b".repeat(28)}-" may hold only lowercase letters, digits and hyphens, must start with a letter and must not end with a hyphen`
+    ],
+    [
+      "abcdef-ghi-jklm-nopq-rstu-vwx_.ds.t",
+      "project id \"abcdef-ghi-jklm-nopq-rstu-vwx_\" may hold only lowercase letters, digits and hyphens, must start with a letter and must not end with a hyphen"
+    ],
+    [
       "example.com:ab.ds.t",
       "project id \"example.com:ab\" may hold only lowercase letters, digits and hyphens, must start with a letter and must not end with a hyphen"
     ],
