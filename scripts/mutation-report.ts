@@ -15,7 +15,10 @@ interface Mutant {
   readonly replacement?: string
   readonly status: string
   readonly static?: boolean
-  readonly location: { readonly start: { readonly line: number; readonly column: number } }
+  readonly location: {
+    readonly start: { readonly line: number; readonly column: number }
+    readonly end: { readonly line: number; readonly column: number }
+  }
 }
 interface FileResult {
   readonly source: string
@@ -65,7 +68,8 @@ for (const { mtime, path } of reports) {
     const file = name.replace(/\\/g, "/")
     const entry = files.get(file) ?? { mutants: new Map<string, Mutant>(), measured: new Date(0) }
     for (const m of result.mutants) {
-      const key = `${m.location.start.line}:${m.location.start.column}:${m.mutatorName}:${m.replacement ?? ""}`
+      const { end, start } = m.location
+      const key = `${start.line}:${start.column}-${end.line}:${end.column}:${m.mutatorName}:${m.replacement ?? ""}`
       const previous = entry.mutants.get(key)
       if (previous === undefined || m.status !== "Ignored") entry.mutants.set(key, m)
     }
