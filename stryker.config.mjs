@@ -7,7 +7,7 @@
  * mutants; `MUTATION_INCREMENTAL=on` re-tests only mutants whose code or covering tests changed;
  * `MUTATION_TESTS=<globs>` limits the run to those test files (see below).
  * Each run writes its JSON report to reports/mutation/json/<name>.json; `npm run mutation:report`
- * merges them (newest per source file) into test/MUTATION.md.
+ * merges them (the newest run that measured each mutant) into bench/MUTATION.md.
  */
 
 /** The modules whose mutation score is held at ≥ 85 %. */
