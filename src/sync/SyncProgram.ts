@@ -47,6 +47,9 @@ export interface SyncSummary {
   readonly column_count: number
   readonly field_count: number
   readonly example_count: number
+  /** How the document's tables join: how many relationships, and how many from each source. */
+  readonly relationship_count: number
+  readonly relationships_by_source: Readonly<Record<string, number>>
   readonly rejected_examples: Readonly<Record<string, number>>
   readonly failed_tables: ReadonlyArray<TableFailureSummary>
   /** Changes since the previous document: how many, how many breaking, and those in words. */
@@ -149,6 +152,12 @@ const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocum
     })
   })
 
+const countBySource = (relationships: ReadonlyArray<{ readonly source: string }>): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const r of relationships) counts[r.source] = (counts[r.source] ?? 0) + 1
+  return counts
+}
+
 /** Drift lines logged per run at most; the document keeps them all. */
 const MAX_DRIFT_LOG_LINES = 50
 
@@ -206,6 +215,8 @@ export const syncOnce = (options: SyncOptions = {}) =>
       column_count: perTable.reduce((n, t) => n + t.columns, 0),
       field_count: perTable.reduce((n, t) => n + t.fields, 0),
       example_count: run.draft.examples.length,
+      relationship_count: run.draft.relationships.length,
+      relationships_by_source: countBySource(run.draft.relationships),
       rejected_examples: run.rejected,
       failed_tables: run.failures,
       drift: Option.match(run.drift, {
