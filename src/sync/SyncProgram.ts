@@ -15,8 +15,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { type CacheDocument, makeCacheDocument } from "../contract/CacheDocument.ts"
 import { computeDrift, describeDrift } from "../contract/Drift.ts"
-import { MAX_FUTURE_SKEW } from "../contract/Limits.ts"
-import { AlertService } from "../services/Alerting/AlertService.ts"
+import { AlertService, futureDocumentAlert } from "../services/Alerting/AlertService.ts"
 import { countFields } from "../contract/Field.ts"
 import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
@@ -131,8 +130,7 @@ const plan = (options: SyncOptions) =>
 
 /**
  * A document stamped in the future was replaced: say so in the log and to the team, whose clock or
- * hand-edit produced it. Alerted as a stale cache — the published document could not be trusted —
- * with its (negative) age.
+ * hand-edit produced it, with the date it claimed and this run's clock.
  */
 const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocument, location: string) =>
   Effect.gen(function*() {
@@ -143,13 +141,7 @@ const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocum
       } min ahead of this run's clock)`
     ).pipe(Effect.annotateLogs({ object: location, published_generated_at: DateTime.formatIso(generatedAt) }))
     const alerts = yield* AlertService
-    yield* alerts.notify({
-      kind: "stale_cache",
-      generated_at: DateTime.formatIso(generatedAt),
-      age_hours: -Math.round(ahead / 360_000) / 10,
-      threshold_hours: Math.round(Duration.toHours(MAX_FUTURE_SKEW) * 100) / 100,
-      target: location
-    })
+    yield* alerts.notify(futureDocumentAlert({ generatedAt, now: replacement.generated_at, replaced: true, target: location }))
   })
 
 const countBySource = (relationships: ReadonlyArray<{ readonly source: string }>): Record<string, number> => {
