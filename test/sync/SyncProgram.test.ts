@@ -368,6 +368,54 @@ describe("the document's size cap", () => {
       expect(summary.bytes).toBeGreaterThan(2000)
     }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 1024 ** 2 }))))
 
+  it.effect("never downloads a published document over the cap: it is replaced as a corrupt one, with a warning", () => {
+    const logs: Array<string> = []
+    return Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncOnce()
+      // The same valid document, padded past the cap (as a run with a larger MAX_DOCUMENT_BYTES could have published it).
+      const padded = `${Option.getOrThrow(yield* bucket.text(OBJECT))}${" ".repeat(1024 ** 2)}`
+      const generation = yield* bucket.put(OBJECT, padded)
+      const callsBefore = (yield* bucket.calls).length
+
+      yield* TestClock.adjust("1 hour")
+      const summary = yield* syncOnce()
+
+      const calls = (yield* bucket.calls).slice(callsBefore).filter((c) => c.name === OBJECT).map((c) => c.operation)
+      expect(calls).toEqual(["stat", "copy"])
+      expect(logs).toContainEqual(
+        `WARN the published document gs://test-bucket/${OBJECT} (generation ${generation}) has ${new TextEncoder().encode(padded).byteLength} bytes, over MAX_DOCUMENT_BYTES (${
+          1024 ** 2
+        }); not downloaded, and replaced as if corrupt (no drift, no stale entries kept from it)`
+      )
+      // Replaced under that generation's precondition, as a corrupt document is: no drift from what it could not read.
+      expect(summary.status).toBe("ok")
+      const doc = yield* published
+      expect(doc.drift).toBeNull()
+      expect(DateTime.formatIso(doc.generated_at)).toBe(summary.generated_at)
+    }).pipe(Effect.provide(Layer.merge(testLayer({ maxDocumentBytes: 1024 ** 2 }), recordingLogger(logs))))
+  })
+
+  it.effect("leaves a published document over the cap in place when every table fails", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      const oversized = " ".repeat(4096)
+      const generation = yield* bucket.put(OBJECT, oversized)
+      const failure = new ResourceNotFound({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, message: "Not found" })
+      yield* warehouse.failNext("getTables", failure)
+      yield* warehouse.failNext("getTable", failure)
+
+      expect((yield* Effect.flip(syncOnce()))._tag).toBe("AllTablesFailed")
+      const after = Option.getOrThrow(yield* bucket.get(OBJECT))
+      expect(after.info.generation).toBe(generation)
+      expect(new TextDecoder().decode(after.bytes)).toBe(oversized)
+      expect((yield* bucket.calls).filter((c) => c.name === OBJECT).map((c) => c.operation)).toEqual(["stat"])
+    }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 4000 }))))
+
   it.effect("is read from MAX_DOCUMENT_BYTES, 64 MiB by default, and checked at start", () =>
     Effect.gen(function*() {
       const withEnv = (env: Record<string, string>) =>
