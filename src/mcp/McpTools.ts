@@ -82,6 +82,19 @@ const requireTable = (tableId: string) =>
         onSome: (table) => Effect.succeed({ document, table })
       })))
 
+/**
+ * The id the document knows `tableId` by, for relationships: a table of the document (a shard
+ * resolves to its family), or a table outside it that a relationship names (a curated or declared
+ * key may point at one).
+ */
+const requireRelationshipTable = (tableId: string) =>
+  Effect.flatMap(CacheLoader, (loader) =>
+    Effect.flatMap(loader.getDocument, (document) =>
+      Option.isSome(findTable(document, tableId)) ||
+        !document.relationships.some((r) => r.from.table_id === tableId || r.to.table_id === tableId)
+        ? Effect.map(requireTable(tableId), ({ table }) => table.table_id as string)
+        : Effect.succeed(tableId)))
+
 const tableSummary = (table: TableEntryType) => ({
   table_id: table.table_id,
   kind: table.kind,
@@ -282,7 +295,7 @@ export const relationshipsInput = {
 export const relationships = (input: { readonly table_id?: string | undefined; readonly limit: number }) =>
   Effect.gen(function*() {
     const loader = yield* CacheLoader
-    const tableId = input.table_id === undefined ? undefined : (yield* requireTable(input.table_id)).table.table_id
+    const tableId = input.table_id === undefined ? undefined : yield* requireRelationshipTable(input.table_id)
     const found = yield* loader.getRelationships(tableId)
     return {
       table_id: tableId ?? null,
@@ -304,8 +317,8 @@ export const joinPathInput = {
 export const joinPath = (input: { readonly from_table_id: string; readonly to_table_id: string }) =>
   Effect.gen(function*() {
     const loader = yield* CacheLoader
-    const from = (yield* requireTable(input.from_table_id)).table.table_id
-    const to = (yield* requireTable(input.to_table_id)).table.table_id
+    const from = yield* requireRelationshipTable(input.from_table_id)
+    const to = yield* requireRelationshipTable(input.to_table_id)
     const path = yield* loader.getJoinPath(from, to)
     let at = from
     const steps = (path ?? []).map((r) => {

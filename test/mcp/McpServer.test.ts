@@ -156,6 +156,7 @@ describe("metasync mcp over stdio, with relationships between tables", () => {
   const ORDERS = "nlq-ex.test_dataset.orders"
   const CUSTOMERS = "nlq-ex.test_dataset.customers"
   const LINES = "nlq-ex.test_dataset.lines"
+  const WAREHOUSE = "nlq-ex.other_dataset.warehouses"
   const relationship = (from: string, fromColumn: string, to: string, toColumn: string, confidence: number) => ({
     from: { table_id: from, columns: [fromColumn] },
     to: { table_id: to, columns: [toColumn] },
@@ -174,7 +175,8 @@ describe("metasync mcp over stdio, with relationships between tables", () => {
       OBJECT,
       withRelationships(published, [ORDERS, CUSTOMERS, LINES], [
         relationship(ORDERS, "user_id", CUSTOMERS, "user_pseudo_id", 1),
-        relationship(LINES, "event_name", ORDERS, "event_name", 0.6)
+        relationship(LINES, "event_name", ORDERS, "event_name", 0.6),
+        relationship(LINES, "stream_id", WAREHOUSE, "id", 1)
       ])
     )
     server = await connectStdio(["--source", directory])
@@ -186,8 +188,8 @@ describe("metasync mcp over stdio, with relationships between tables", () => {
 
   it("lists every relationship, or a table's, with its join condition, bounded by the limit", async () => {
     const all = structured(await call(server.client, "get_relationships", {}))
-    expect(all.total_relationships).toBe(2)
-    expect(all.relationships.map((r: any) => r.source)).toEqual(["curated", "inferred"])
+    expect(all.total_relationships).toBe(3)
+    expect(all.relationships.map((r: any) => r.source)).toEqual(["curated", "curated", "inferred"])
     expect(all.relationships[0]).toMatchObject({
       from: { table_id: ORDERS, columns: ["user_id"] },
       to: { table_id: CUSTOMERS, columns: ["user_pseudo_id"] },
@@ -198,9 +200,12 @@ describe("metasync mcp over stdio, with relationships between tables", () => {
 
     const ofCustomers = structured(await call(server.client, "get_relationships", { table_id: CUSTOMERS }))
     expect(ofCustomers).toMatchObject({ table_id: CUSTOMERS, total_relationships: 1 })
+    // A table outside the document that a relationship names (a curated key may point at one) has its relationships too.
+    const outside = structured(await call(server.client, "get_relationships", { table_id: WAREHOUSE }))
+    expect(outside).toMatchObject({ table_id: WAREHOUSE, total_relationships: 1 })
 
     const limited = structured(await call(server.client, "get_relationships", { limit: 1 }))
-    expect(limited.total_relationships).toBe(2)
+    expect(limited.total_relationships).toBe(3)
     expect(limited.relationships).toHaveLength(1)
     expect((await call(server.client, "get_relationships", { limit: 10_000 })).isError).toBe(true)
 
