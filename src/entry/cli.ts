@@ -18,9 +18,11 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { readFile } from "node:fs/promises"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { parseCacheDocument } from "../contract/CacheDocument.ts"
+import { Relationship } from "../contract/Relationship.ts"
 import { mcpCommand } from "../mcp/McpCommand.ts"
 import { checkFreshness, DEFAULT_MAX_AGE, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
@@ -39,6 +41,8 @@ export const EXIT_STALE = 4
 const DEFAULT_MAX_AGE_HOURS = Duration.toHours(DEFAULT_MAX_AGE)
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of text"))
+
+const encodeRelationships = Schema.encodeSync(Schema.Array(Relationship))
 
 const kilobytes = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
@@ -63,6 +67,11 @@ export const formatSummary = (summary: SyncSummary, mode: string): string => {
     ...summary.failed_tables.map((f) => `  failed: ${f.table_id}: ${f.tag}: ${f.message}`),
     `Examples: ${summary.example_count}${
       rejected.length === 0 ? "" : ` (rejected: ${rejected.map(([reason, n]) => `${reason} ${n}`).join(", ")})`
+    }`,
+    `Relationships: ${summary.relationship_count}${
+      summary.relationship_count === 0
+        ? ""
+        : ` (${Object.entries(summary.relationships_by_source).map(([source, n]) => `${source} ${n}`).join(", ")})`
     }`,
     ...(summary.drift.total === 0
       ? []
@@ -117,10 +126,11 @@ const show = Command.make("show", { json, maxAgeHours }, (options) =>
       generation: latest.info.generation,
       generated_at: DateTime.formatIso(latest.document.generated_at),
       tables: latest.document.tables.map((t) => ({ table_id: t.table_id, state: t.status.state })),
+      relationships: encodeRelationships(latest.document.relationships),
       metrics: latest.document.metrics
     }, null, 2))
     yield* Console.log(formatShow(latest, yield* DateTime.now, Duration.hours(options.maxAgeHours)))
-  }))).pipe(Command.withDescription("Summarise the published document: tables, freshness, metrics"))
+  }))).pipe(Command.withDescription("Summarise the published document: tables, freshness, relationships, metrics"))
 
 const historyCommand = Command.make("history", { json }, (options) =>
   withServices(Effect.gen(function*() {

@@ -178,12 +178,38 @@ export const CacheLocationConfig: Config.Config<CacheLocation> = Config.all({
   objectName: Config.nonEmptyString("CACHE_OBJECT").pipe(Config.withDefault(DEFAULT_OBJECT_NAME))
 }).pipe(Config.map(({ objectName, store }): CacheLocation => ({ ...store, objectName })))
 
-/** `createCacheLoader` at the location the environment names; throws when it names none. */
+/**
+ * The largest document the loader downloads, from `MAX_DOCUMENT_BYTES` — the variable the sync
+ * caps what it publishes with, so one setting serves both —; absent, `undefined` (64 MiB).
+ */
+export const MaxDocumentBytesConfig: Config.Config<number | undefined> = Config.nonEmptyString("MAX_DOCUMENT_BYTES").pipe(
+  Config.validate({
+    message: "expected a whole number of bytes greater than 0",
+    validation: (value) => /^\d+$/.test(value) && Number.isSafeInteger(Number(value)) && Number(value) > 0
+  }),
+  Config.map(Number),
+  Config.option,
+  Config.map(Option.getOrUndefined)
+)
+
+/**
+ * `createCacheLoader` at the location the environment names, capped by `MAX_DOCUMENT_BYTES` when
+ * set (`timing.maxDocumentBytes`, when given, wins); throws when it names no location or an
+ * invalid cap.
+ */
 export const cacheLoaderFromEnv = (timing?: CacheTiming): CacheLoaderClient => {
   const location = Effect.runSyncExit(CacheLocationConfig)
   if (Exit.isFailure(location)) {
     const error = Cause.squash(location.cause)
     throw new Error(`MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR): ${String(error)}`, { cause: error })
   }
-  return createCacheLoader(location.value, timing)
+  const maxDocumentBytes = Effect.runSyncExit(MaxDocumentBytesConfig)
+  if (Exit.isFailure(maxDocumentBytes)) {
+    const error = Cause.squash(maxDocumentBytes.cause)
+    throw new Error(`MetaSync cache loader: MAX_DOCUMENT_BYTES is invalid: ${String(error)}`, { cause: error })
+  }
+  return createCacheLoader(location.value, {
+    ...timing,
+    maxDocumentBytes: timing?.maxDocumentBytes ?? maxDocumentBytes.value
+  })
 }

@@ -6,8 +6,9 @@
  * table's fields come in pages. The server only ever reads the published document; nothing here
  * can reach BigQuery or write to the bucket.
  *
- * A new kind of knowledge in the document (relationships and join paths, glossary terms) becomes
- * one more entry of `TOOLS` with its own function here; the transports and the server do not change.
+ * A new kind of knowledge in the document (as relationships and join paths were; glossary terms
+ * next) becomes one more entry of `TOOLS` with its own function here; the transports and the
+ * server do not change.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -16,7 +17,9 @@ import * as Schema from "effect/Schema"
 import * as z from "zod"
 import { type Example, TableEntry, type TableEntry as TableEntryType } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
+import { Relationship } from "../contract/Relationship.ts"
 import { CacheLoader, CacheMetadata, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
+import { DEFAULT_MAX_JOINS } from "../loader/JoinGraph.ts"
 import { relevance } from "../loader/PromptContext.ts"
 
 /** A request the tool cannot answer as asked (an unknown table, …); the message says what to do instead. */
@@ -36,6 +39,10 @@ export const MAX_FIELDS_PAGE = 500
 export const MAX_EXAMPLES = 50
 /** Largest token budget `get_prompt_context` accepts. */
 export const MAX_PROMPT_TOKENS = 32_000
+/** Most relationships `get_relationships` returns. */
+export const MAX_RELATIONSHIPS = 200
+/** Most relationships `describe_table` carries (the most confident; `get_relationships` pages the rest). */
+export const DESCRIBE_RELATIONSHIPS = 20
 
 const cut = (text: string | null, max = MAX_TEXT): string | null =>
   text === null || text.length <= max ? text : `${text.slice(0, max - 1)}…`
@@ -48,6 +55,17 @@ const questionInput = z.string().min(1).max(4_000).describe("The user's question
 
 const encodeMetadata = Schema.encodeSync(CacheMetadata)
 const encodeTable = Schema.encodeSync(TableEntry)
+const encodeRelationship = Schema.encodeSync(Relationship)
+
+/** `child.x = parent.y AND …`: the condition that joins a relationship's two tables. */
+const joinCondition = (r: Relationship): string =>
+  r.from.columns.map((c, i) => `\`${r.from.table_id}\`.${c} = \`${r.to.table_id}\`.${r.to.columns[i]}`).join(" AND ")
+
+const relationshipJson = (r: Relationship) => ({
+  ...encodeRelationship(r),
+  evidence: cut(r.evidence, 500) ?? "",
+  join_condition: joinCondition(r)
+})
 
 const requireTable = (tableId: string) =>
   Effect.flatMap(CacheLoader, (loader) =>
@@ -63,6 +81,19 @@ const requireTable = (tableId: string) =>
           ),
         onSome: (table) => Effect.succeed({ document, table })
       })))
+
+/**
+ * The id the document knows `tableId` by, for relationships: a table of the document (a shard
+ * resolves to its family), or a table outside it that a relationship names (a curated or declared
+ * key may point at one).
+ */
+const requireRelationshipTable = (tableId: string) =>
+  Effect.flatMap(CacheLoader, (loader) =>
+    Effect.flatMap(loader.getDocument, (document) =>
+      Option.isSome(findTable(document, tableId)) ||
+        !document.relationships.some((r) => r.from.table_id === tableId || r.to.table_id === tableId)
+        ? Effect.map(requireTable(tableId), ({ table }) => table.table_id as string)
+        : Effect.succeed(tableId)))
 
 const tableSummary = (table: TableEntryType) => ({
   table_id: table.table_id,
@@ -157,6 +188,7 @@ export const describeTableInput = {
 export const describeTable = (input: { readonly table_id: string; readonly offset: number; readonly limit: number }) =>
   Effect.gen(function*() {
     const { table } = yield* requireTable(input.table_id)
+    const relationships = yield* Effect.flatMap(CacheLoader, (loader) => loader.getRelationships(table.table_id))
     const encoded = encodeTable(table)
     const fields = flattenFields(table.columns)
     const reach = new Map(table.field_paths.map((p) => [p.path, p]))
@@ -184,6 +216,8 @@ export const describeTable = (input: { readonly table_id: string; readonly offse
         sample_percent: table.profile.sample_percent,
         rows_sampled: table.profile.rows_sampled
       },
+      total_relationships: relationships.length,
+      relationships: relationships.slice(0, DESCRIBE_RELATIONSHIPS).map(relationshipJson),
       total_fields: fields.length,
       offset: input.offset,
       next_offset: next < fields.length ? next : null,
@@ -252,6 +286,58 @@ export const examples = (input: {
     }
   })
 
+export const relationshipsInput = {
+  table_id: tableIdInput.optional().describe("Only the relationships with this table on either end; every relationship when omitted"),
+  limit: z.number().int().min(1).max(MAX_RELATIONSHIPS).default(50).describe("Most relationships to return")
+}
+
+/** How tables join: the document's relationships, of one table or all, most confident first. */
+export const relationships = (input: { readonly table_id?: string | undefined; readonly limit: number }) =>
+  Effect.gen(function*() {
+    const loader = yield* CacheLoader
+    const tableId = input.table_id === undefined ? undefined : yield* requireRelationshipTable(input.table_id)
+    const found = yield* loader.getRelationships(tableId)
+    return {
+      table_id: tableId ?? null,
+      total_relationships: found.length,
+      relationships: found.slice(0, input.limit).map(relationshipJson)
+    }
+  })
+
+export const joinPathInput = {
+  from_table_id: tableIdInput.describe("The table to start from, `project.dataset.table`"),
+  to_table_id: tableIdInput.describe("The table to reach, `project.dataset.table`")
+}
+
+/**
+ * The shortest way to join two tables (fewest joins, then the most confident): each step's
+ * relationship and its join condition, in order. `connected: false` when no path of at most
+ * `DEFAULT_MAX_JOINS` joins exists.
+ */
+export const joinPath = (input: { readonly from_table_id: string; readonly to_table_id: string }) =>
+  Effect.gen(function*() {
+    const loader = yield* CacheLoader
+    const from = yield* requireRelationshipTable(input.from_table_id)
+    const to = yield* requireRelationshipTable(input.to_table_id)
+    const path = yield* loader.getJoinPath(from, to)
+    let at = from
+    const steps = (path ?? []).map((r) => {
+      const next = r.from.table_id === at ? r.to.table_id : r.from.table_id
+      const step = { from_table_id: at, to_table_id: next, ...relationshipJson(r) }
+      at = next
+      return step
+    })
+    return {
+      from_table_id: from,
+      to_table_id: to,
+      connected: path !== null,
+      max_joins: DEFAULT_MAX_JOINS,
+      joins: steps.length,
+      steps,
+      join_conditions: steps.map((s) => s.join_condition)
+    }
+  })
+
 /** The document's freshness and health: where it is, its generation and age, whether it expired, why the last check failed. */
 export const cacheStatus = Effect.gen(function*() {
   const loader = yield* CacheLoader
@@ -315,9 +401,25 @@ export const TOOLS: ReadonlyArray<ToolDefinition> = [
     name: "describe_table",
     title: "Describe a table",
     description:
-      "One table in full: metadata (partitioning, clustering, sharding, size), and a page of its fields at every depth with type, description, the UNNEST joins that reach it, the expression that reads it, and its profile.",
+      "One table in full: metadata (partitioning, clustering, sharding, size), its relationships to other tables, and a page of its fields at every depth with type, description, the UNNEST joins that reach it, the expression that reads it, and its profile.",
     input: describeTableInput,
     run: describeTable
+  },
+  {
+    name: "get_relationships",
+    title: "Table relationships",
+    description:
+      "How tables join: the relationships (child columns → parent columns) of one table, or of every table, with their source (curated, declared, dbt, query_log, inferred), confidence, evidence, cardinality and join condition.",
+    input: relationshipsInput,
+    run: relationships
+  },
+  {
+    name: "get_join_path",
+    title: "Join path between two tables",
+    description:
+      "The shortest way to join two tables (fewest joins, most confident first): the tables passed through and the join condition of each step, ready for a JOIN … ON clause.",
+    input: joinPathInput,
+    run: joinPath
   },
   {
     name: "get_examples",

@@ -10,7 +10,7 @@ import { type CacheDocument, parseCacheDocument } from "../contract/CacheDocumen
 import { computeDrift, type SchemaDrift } from "../contract/Drift.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { AlertService, type AlertOutcome } from "../services/Alerting/AlertService.ts"
+import { AlertService, type AlertOutcome, futureDocumentAlert } from "../services/Alerting/AlertService.ts"
 import { ResourceNotFound } from "../services/RemoteErrors.ts"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 import { listSnapshots } from "../sync/history.ts"
@@ -101,8 +101,8 @@ export interface Freshness {
 }
 
 /**
- * Is the latest document older than `maxAge`, or stamped in the future? Either way the
- * stale-cache alert goes out (with a negative age for a document from the future).
+ * Is the latest document older than `maxAge` (the `stale_cache` alert goes out), or stamped in the
+ * future (the `future_document` alert, with the date it claims and this clock's now)?
  */
 export const checkFreshness = (maxAge: Duration.Duration = DEFAULT_MAX_AGE) =>
   Effect.gen(function*() {
@@ -114,7 +114,11 @@ export const checkFreshness = (maxAge: Duration.Duration = DEFAULT_MAX_AGE) =>
     const stale = Duration.greaterThan(age, maxAge)
     const future = isGeneratedInTheFuture(latest.document.generated_at, DateTime.toEpochMillis(now))
     const alerts = yield* AlertService
-    const alert = stale || future
+    const alert = future
+      ? yield* alerts.notify(
+        futureDocumentAlert({ generatedAt: latest.document.generated_at, now, replaced: false, target: latest.location })
+      )
+      : stale
       ? yield* alerts.notify({
         kind: "stale_cache",
         generated_at: DateTime.formatIso(latest.document.generated_at),

@@ -15,8 +15,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { type CacheDocument, makeCacheDocument } from "../contract/CacheDocument.ts"
 import { computeDrift, describeDrift } from "../contract/Drift.ts"
-import { MAX_FUTURE_SKEW } from "../contract/Limits.ts"
-import { AlertService } from "../services/Alerting/AlertService.ts"
+import { AlertService, futureDocumentAlert } from "../services/Alerting/AlertService.ts"
 import { countFields } from "../contract/Field.ts"
 import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
@@ -47,6 +46,9 @@ export interface SyncSummary {
   readonly column_count: number
   readonly field_count: number
   readonly example_count: number
+  /** How the document's tables join: how many relationships, and how many from each source. */
+  readonly relationship_count: number
+  readonly relationships_by_source: Readonly<Record<string, number>>
   readonly rejected_examples: Readonly<Record<string, number>>
   readonly failed_tables: ReadonlyArray<TableFailureSummary>
   /** Changes since the previous document: how many, how many breaking, and those in words. */
@@ -128,8 +130,7 @@ const plan = (options: SyncOptions) =>
 
 /**
  * A document stamped in the future was replaced: say so in the log and to the team, whose clock or
- * hand-edit produced it. Alerted as a stale cache — the published document could not be trusted —
- * with its (negative) age.
+ * hand-edit produced it, with the date it claimed and this run's clock.
  */
 const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocument, location: string) =>
   Effect.gen(function*() {
@@ -140,14 +141,14 @@ const reportFutureDocument = (generatedAt: DateTime.Utc, replacement: CacheDocum
       } min ahead of this run's clock)`
     ).pipe(Effect.annotateLogs({ object: location, published_generated_at: DateTime.formatIso(generatedAt) }))
     const alerts = yield* AlertService
-    yield* alerts.notify({
-      kind: "stale_cache",
-      generated_at: DateTime.formatIso(generatedAt),
-      age_hours: -Math.round(ahead / 360_000) / 10,
-      threshold_hours: Math.round(Duration.toHours(MAX_FUTURE_SKEW) * 100) / 100,
-      target: location
-    })
+    yield* alerts.notify(futureDocumentAlert({ generatedAt, now: replacement.generated_at, replaced: true, target: location }))
   })
+
+const countBySource = (relationships: ReadonlyArray<{ readonly source: string }>): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const r of relationships) counts[r.source] = (counts[r.source] ?? 0) + 1
+  return counts
+}
 
 /** Drift lines logged per run at most; the document keeps them all. */
 const MAX_DRIFT_LOG_LINES = 50
@@ -206,6 +207,8 @@ export const syncOnce = (options: SyncOptions = {}) =>
       column_count: perTable.reduce((n, t) => n + t.columns, 0),
       field_count: perTable.reduce((n, t) => n + t.fields, 0),
       example_count: run.draft.examples.length,
+      relationship_count: run.draft.relationships.length,
+      relationships_by_source: countBySource(run.draft.relationships),
       rejected_examples: run.rejected,
       failed_tables: run.failures,
       drift: Option.match(run.drift, {

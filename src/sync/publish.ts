@@ -8,7 +8,8 @@
  * - A document generated later than ours that is already published is never replaced, unless it
  *   claims to be generated in the future (beyond `MAX_FUTURE_SKEW`): no working sync wrote it, and
  *   kept, it would block every run for ever.
- * - A document over `maxDocumentBytes` is never written: the backend could not load it.
+ * - A document over `maxDocumentBytes` is never written: the backend could not load it. A published
+ *   one over it is never downloaded either; it is replaced as a corrupt one would be.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -92,6 +93,12 @@ export interface PublishedObject {
   readonly document: Option.Option<CacheDocument>
 }
 
+/**
+ * The object published now, read as the start of a run. Its size is checked on a `stat` before
+ * anything is downloaded: an object over `MAX_DOCUMENT_BYTES` is never downloaded, and is treated
+ * as a corrupt one — no document, but its generation, so the publish still replaces only that
+ * generation — with a warning naming its size and the cap.
+ */
 export const readPublished = (objectName: string): Effect.Effect<
   Option.Option<PublishedObject>,
   StorageError,
@@ -100,13 +107,28 @@ export const readPublished = (objectName: string): Effect.Effect<
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
-    const current = yield* storage.read(objectName).pipe(retryRemote(settings))
-    return Option.map(current, (content: ObjectContent): PublishedObject => ({
-      info: content.info,
-      document: Either.getRight(
-        parseCacheDocument(new TextDecoder().decode(content.bytes), storage.locate(objectName))
+    const location = storage.locate(objectName)
+    const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
+    const tooLarge = (info: ObjectInfo) =>
+      Effect.as(
+        Effect.logWarning(
+          `the published document ${location} (generation ${info.generation}) has ${info.size} bytes, over MAX_DOCUMENT_BYTES (${maxBytes}); not downloaded, and replaced as if corrupt (no drift, no stale entries kept from it)`
+        ).pipe(Effect.annotateLogs({ object: location, generation: info.generation, bytes: info.size, max_bytes: maxBytes })),
+        Option.some<PublishedObject>({ info, document: Option.none() })
       )
-    }))
+
+    const stat = yield* storage.stat(objectName).pipe(retryRemote(settings))
+    if (Option.isNone(stat)) return Option.none()
+    if (stat.value.size > maxBytes) return yield* tooLarge(stat.value)
+    const current = yield* storage.read(objectName).pipe(retryRemote(settings))
+    if (Option.isNone(current)) return Option.none()
+    const content = current.value
+    // It may have been replaced by a larger object since its stat.
+    if (content.bytes.byteLength > maxBytes) return yield* tooLarge({ ...content.info, size: content.bytes.byteLength })
+    return Option.some<PublishedObject>({
+      info: content.info,
+      document: Either.getRight(parseCacheDocument(new TextDecoder().decode(content.bytes), location))
+    })
   })
 
 /** Succeeds with the object's info when it already holds exactly `bytes` (our own earlier attempt landed). */

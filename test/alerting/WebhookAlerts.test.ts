@@ -38,6 +38,16 @@ const staleCache: Alert = {
   target: TARGET
 }
 
+const futureDocument: Alert = {
+  kind: "future_document",
+  generated_at: "2099-01-01T00:00:00.000Z",
+  now: "2026-11-27T17:00:00.000Z",
+  ahead_hours: 632551,
+  max_skew_minutes: 5,
+  replaced: true,
+  target: TARGET
+}
+
 const receiver = Effect.acquireRelease(
   Effect.promise(() => start()),
   (fake) => Effect.promise(() => fake.close())
@@ -67,21 +77,29 @@ describe("WebhookAlerts", () => {
         const logs = captureLogs()
         const alerts = yield* alertsFor(fake, { deployment: "metasync-prod" })
 
-        for (const alert of [syncFailed, syncPartial, breakingDrift, staleCache]) {
+        for (const alert of [syncFailed, syncPartial, breakingDrift, staleCache, futureDocument]) {
           expect(yield* alerts.notify(alert).pipe(Effect.provide(logs.layer))).toBe("sent")
         }
         expect(logs.lines.map((line) => /message="([^"]*)".* alert_kind=(\w+)/.exec(line)?.slice(1))).toEqual(
-          ["sync_failed", "sync_partial", "breaking_drift", "stale_cache"].map((kind) => [
+          ["sync_failed", "sync_partial", "breaking_drift", "stale_cache", "future_document"].map((kind) => [
             `alert sent to the webhook at ${fake.host}`,
             kind
           ])
         )
 
         expect(fake.requests.map((r) => [r.method, r.path, r.contentType])).toEqual(
-          Array(4).fill(["POST", fake.secretPath, "application/json; charset=utf-8"])
+          Array(5).fill(["POST", fake.secretPath, "application/json; charset=utf-8"])
         )
-        const [failed, partial, drift, stale] = fake.messages()
-        for (const [message, kind] of [[failed, "sync_failed"], [partial, "sync_partial"], [drift, "breaking_drift"], [stale, "stale_cache"]]) {
+        const [failed, partial, drift, stale, future] = fake.messages()
+        for (
+          const [message, kind] of [
+            [failed, "sync_failed"],
+            [partial, "sync_partial"],
+            [drift, "breaking_drift"],
+            [stale, "stale_cache"],
+            [future, "future_document"]
+          ]
+        ) {
           expect(message.text).toContain(`[MetaSync metasync-prod] ${kind} on ${TARGET}`)
           expect(message.blocks[0].type).toBe("section")
           expect(message.blocks[1].elements[0].text).toBe(
@@ -101,6 +119,24 @@ describe("WebhookAlerts", () => {
         expect(drift.blocks[0].text.text).toContain("• events_20210131: user_id changed from STRING to INT64")
 
         expect(stale.text).toContain("generated at 2026-11-20T03:00:00.000Z, 49.3 hours old (threshold 26 hours)")
+
+        // A document from the future is no "-632551.0 hours old" stale cache: it says when it claims and when it is now.
+        expect(future.text).toContain(
+          "generated at 2099-01-01T00:00:00.000Z, 632551.0 hours ahead of the clock (now 2026-11-27T17:00:00.000Z); this sync replaced it"
+        )
+        expect(future.text).not.toContain("hours old")
+        expect(future.blocks[0].text.text).toContain("*The published cache is dated in the future*")
+        expect(future.blocks[0].text.text).toContain("more than 5 minutes ahead")
+      }))
+
+    it.scopedLive("says a document from the future that was only found will be replaced by the next sync", () =>
+      Effect.gen(function*() {
+        const fake = yield* receiver
+        const alerts = yield* alertsFor(fake)
+        expect(yield* alerts.notify({ ...futureDocument, replaced: false }).pipe(Effect.provide(captureLogs().layer))).toBe("sent")
+        expect(fake.messages()[0].text).toContain(
+          "(now 2026-11-27T17:00:00.000Z); every sync will replace it; until then the backend flags it expired"
+        )
       }))
 
     it.scopedLive("lists at most ten tables or changes in the message", () =>

@@ -89,6 +89,21 @@ const breakSampleTable = (ws: CliWorkspace) =>
 const REMOVED = `BREAKING ${SAMPLE_TABLE_ID}: column event_value_in_usd removed (was FLOAT NULLABLE)`
 const RETYPED = `BREAKING ${SAMPLE_TABLE_ID}: column stream_id type INTEGER → STRING`
 
+const USERS_TABLE_ID = "nlq-ex.test_dataset.users"
+
+/** A curated relationships file beside the workspace's curated examples: the sample's events → a users table. */
+const writeCuratedRelationship = (ws: CliWorkspace) =>
+  fs.writeFile(
+    path.join(ws.curatedDir, "events.relationships.yaml"),
+    [
+      "relationships:",
+      `  - from: ${SAMPLE_TABLE_ID}.user_pseudo_id`,
+      `    to: ${USERS_TABLE_ID}.user_pseudo_id`,
+      "    cardinality: many-to-one",
+      "    note: every event has its user"
+    ].join("\n")
+  )
+
 describe("metasync sync", () => {
   it("publishes the shipped sample and says what it wrote", async () => {
     const ws = await workspace({ curated: "sample" })
@@ -99,15 +114,17 @@ describe("metasync sync", () => {
     expect(out[1]).toMatch(new RegExp(`^  ${SAMPLE_TABLE_ID.replaceAll(".", "\\.")}  23 columns, \\d+ fields$`))
     const examples = /^Examples: (\d+)$/.exec(out[2])
     expect(Number(examples?.[1])).toBeGreaterThanOrEqual(4)
-    expect(out[3]).toMatch(
+    // One table alone joins nothing.
+    expect(out[3]).toBe("Relationships: 0")
+    expect(out[4]).toMatch(
       new RegExp(`^Document: ${ws.documentFile.replaceAll(/[.\\]/g, "\\$&")} \\(generation \\d+, \\d+\\.\\d KiB\\)$`)
     )
-    expect(out[4]).toMatch(/^Generated at: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(out[5]).toMatch(/^Generated at: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
 
     // What it says it wrote is on disk: the document, and its one snapshot.
     const written = Either.getOrThrow(parseCacheDocument(await fs.readFile(ws.documentFile, "utf8")))
     expect(written.examples).toHaveLength(Number(examples?.[1]))
-    expect(`Generated at: ${DateTime.formatIso(written.generated_at)}`).toBe(out[4])
+    expect(`Generated at: ${DateTime.formatIso(written.generated_at)}`).toBe(out[5])
     expect(await filesUnder(ws.historyDir)).toHaveLength(1)
     // Logs go to stderr, so stdout is the summary alone.
     expect(result.stderr).toMatch(/INFO +sync metrics/)
@@ -130,6 +147,17 @@ describe("metasync sync", () => {
     const written = Either.getOrThrow(parseCacheDocument(await fs.readFile(ws.documentFile, "utf8")))
     expect(DateTime.formatIso(written.generated_at)).toBe(summary.generated_at)
     expect(summary.bytes).toBe((await fs.stat(ws.documentFile)).size)
+  })
+
+  it("counts the relationships it published, by source", async () => {
+    const ws = await workspace()
+    await writeCuratedRelationship(ws)
+    const result = await ws.run(["sync"])
+    expectExit(result, 0)
+    expect(lines(result.stdout)).toContain("Relationships: 1 (curated 1)")
+
+    const summary = await syncJson(ws)
+    expect(summary).toMatchObject({ relationship_count: 1, relationships_by_source: { curated: 1 } })
   })
 
   it("writes nothing with --dry-run", async () => {
@@ -175,9 +203,30 @@ describe("metasync show", () => {
       location: ws.documentFile,
       generation: summary.generation,
       generated_at: summary.generated_at,
-      tables: [{ table_id: SAMPLE_TABLE_ID, state: "fresh" }]
+      tables: [{ table_id: SAMPLE_TABLE_ID, state: "fresh" }],
+      relationships: []
     })
     expect(shown.metrics.health).toHaveProperty("pass")
+  })
+
+  it("lists the relationships with --json", async () => {
+    const ws = await workspace()
+    await writeCuratedRelationship(ws)
+    await syncJson(ws)
+    const result = await ws.run(["show", "--json"])
+    expectExit(result, 0)
+    expect(JSON.parse(result.stdout).relationships).toEqual([{
+      from: { table_id: SAMPLE_TABLE_ID, columns: ["user_pseudo_id"] },
+      to: { table_id: USERS_TABLE_ID, columns: ["user_pseudo_id"] },
+      source: "curated",
+      confidence: 1,
+      evidence: "every event has its user",
+      cardinality: "many-to-one"
+    }])
+
+    const text = await ws.run(["show"])
+    expectExit(text, 0)
+    expect(text.stdout).toContain("Relationships: 1 (curated 1)")
   })
 
   // A document without metrics (the seed's format 1, or an older MetaSync's) still gets a full summary.

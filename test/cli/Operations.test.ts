@@ -260,8 +260,15 @@ describe("freshness check", () => {
       expect(freshness).toMatchObject({ future: true, stale: false, alert: "sent" })
       expect(Duration.toMillis(freshness.age)).toBe(0)
       expect(Duration.toMillis(freshness.ahead)).toBe(DateTime.distance(at(0), DateTime.unsafeMake("2099-01-01T00:00:00Z")))
-      expect(alerts).toEqual([expect.objectContaining({ kind: "stale_cache", generated_at: "2099-01-01T00:00:00.000Z" })])
-      expect((alerts[0] as { age_hours: number }).age_hours).toBeLessThan(0)
+      expect(alerts).toEqual([{
+        kind: "future_document",
+        generated_at: "2099-01-01T00:00:00.000Z",
+        now: DateTime.formatIso(at(0)),
+        ahead_hours: Math.round(Duration.toMillis(freshness.ahead) / 360_000) / 10,
+        max_skew_minutes: 5,
+        replaced: false,
+        target: `gs://test-bucket/${OBJECT}`
+      }])
     }).pipe(Effect.provide(Layer.merge(testLayer(), recordingAlerts(alerts))))
   })
 

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url"
 import {
   CacheLocationConfig,
   cacheLoaderFromEnv,
+  MaxDocumentBytesConfig,
   createCacheLoader,
   makeCacheDocument,
   makeTableEntry,
@@ -220,6 +221,56 @@ describe("cacheLoaderFromEnv", () => {
       } finally {
         await loader.close()
       }
+    } finally {
+      process.env = saved
+      fs.rmSync(directory, { recursive: true, force: true })
+    }
+  })
+})
+
+describe("cacheLoaderFromEnv's size cap", () => {
+  const withConfig = (env: Record<string, string>) =>
+    Effect.withConfigProvider(MaxDocumentBytesConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+  it.effect("is read from MAX_DOCUMENT_BYTES, as the sync's is, and checked", () =>
+    Effect.gen(function*() {
+      expect(yield* withConfig({})).toBeUndefined()
+      expect(yield* withConfig({ MAX_DOCUMENT_BYTES: "1048576" })).toBe(1048576)
+      for (const value of ["64MiB", "0", "-1", "1.5"]) {
+        const invalid = yield* Effect.flip(withConfig({ MAX_DOCUMENT_BYTES: value }))
+        expect(String(invalid)).toContain("MAX_DOCUMENT_BYTES")
+      }
+    }))
+
+  it("refuses a document over the cap it names, and throws on an invalid one", async () => {
+    const directory = tempDirectory()
+    fs.writeFileSync(path.join(directory, "seed.json"), seedExample)
+    const saved = { ...process.env }
+    try {
+      delete process.env.GCS_BUCKET
+      process.env.LOCAL_BUCKET_DIR = directory
+      process.env.CACHE_OBJECT = "seed.json"
+      process.env.MAX_DOCUMENT_BYTES = "100"
+      const capped = cacheLoaderFromEnv()
+      try {
+        expect(await capped.isCacheAvailable()).toBe(false)
+        const metadata = await capped.getCacheMetadata()
+        expect(metadata.lastError).toMatchObject({ tag: "DocumentTooLarge" })
+        expect(metadata.lastError?.message).toContain("over the loader's maxDocumentBytes (100)")
+      } finally {
+        await capped.close()
+      }
+
+      // An explicit cap wins over the environment's.
+      const explicit = cacheLoaderFromEnv({ maxDocumentBytes: 1024 ** 2 })
+      try {
+        expect((await explicit.getSchemaInfo()).table_id).toBe(SEED_TABLE)
+      } finally {
+        await explicit.close()
+      }
+
+      process.env.MAX_DOCUMENT_BYTES = "64MiB"
+      expect(() => cacheLoaderFromEnv()).toThrow(/MAX_DOCUMENT_BYTES is invalid/)
     } finally {
       process.env = saved
       fs.rmSync(directory, { recursive: true, force: true })

@@ -138,6 +138,19 @@ export const withExtraTable = (document: string, tableId: string): string => {
   })))
 }
 
+/**
+ * `document` (JSON text) with `tableIds` added as copies of its primary table, and `relationships`
+ * (encoded, as a curated file would give them) between its tables.
+ */
+export const withRelationships = (
+  document: string,
+  tableIds: ReadonlyArray<string>,
+  relationships: ReadonlyArray<Record<string, unknown>>
+): string => {
+  const json = JSON.parse(tableIds.reduce(withExtraTable, document))
+  return JSON.stringify({ ...json, relationships })
+}
+
 /** Writes `text` over the object in a local bucket directory as the sync does (a new generation). */
 export const writeLocalObject = (directory: string, name: string, text: string) =>
   Effect.runPromise(

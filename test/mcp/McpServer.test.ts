@@ -21,10 +21,19 @@ import {
   textOf,
   waitFor,
   withExtraTable,
+  withRelationships,
   writeLocalObject
 } from "./McpHarness.ts"
 
-const TOOL_NAMES = ["cache_status", "describe_table", "get_examples", "get_prompt_context", "search_tables"]
+const TOOL_NAMES = [
+  "cache_status",
+  "describe_table",
+  "get_examples",
+  "get_join_path",
+  "get_prompt_context",
+  "get_relationships",
+  "search_tables"
+]
 const OBJECT = "metadata_cache.json"
 const NO_STACK = /\n\s+at /
 
@@ -138,6 +147,98 @@ describe("metasync mcp over stdio", () => {
 
     for (const result of [wrongType, tooMany, unknownTable, unknownTool]) expect(textOf(result)).not.toMatch(NO_STACK)
     expect(structured(await call(server.client, "cache_status")).status).toBe("ok")
+  })
+})
+
+describe("metasync mcp over stdio, with relationships between tables", () => {
+  // The shipped sample is one table, so it has no relationships: the test arranges three tables,
+  // lines → orders → customers, as a curated relationships file would state them.
+  const ORDERS = "nlq-ex.test_dataset.orders"
+  const CUSTOMERS = "nlq-ex.test_dataset.customers"
+  const LINES = "nlq-ex.test_dataset.lines"
+  const WAREHOUSE = "nlq-ex.other_dataset.warehouses"
+  const relationship = (from: string, fromColumn: string, to: string, toColumn: string, confidence: number) => ({
+    from: { table_id: from, columns: [fromColumn] },
+    to: { table_id: to, columns: [toColumn] },
+    source: confidence === 1 ? "curated" : "inferred",
+    confidence,
+    evidence: `${fromColumn} names ${to}`,
+    cardinality: "many-to-one"
+  })
+  let server: Connected
+  let directory: string
+
+  beforeAll(async () => {
+    directory = await freshDirectory()
+    await writeLocalObject(
+      directory,
+      OBJECT,
+      withRelationships(published, [ORDERS, CUSTOMERS, LINES], [
+        relationship(ORDERS, "user_id", CUSTOMERS, "user_pseudo_id", 1),
+        relationship(LINES, "event_name", ORDERS, "event_name", 0.6),
+        relationship(LINES, "stream_id", WAREHOUSE, "id", 1)
+      ])
+    )
+    server = await connectStdio(["--source", directory])
+  })
+  afterAll(async () => {
+    await server?.close()
+    if (directory !== undefined) await fs.rm(directory, { recursive: true, force: true })
+  })
+
+  it("lists every relationship, or a table's, with its join condition, bounded by the limit", async () => {
+    const all = structured(await call(server.client, "get_relationships", {}))
+    expect(all.total_relationships).toBe(3)
+    expect(all.relationships.map((r: any) => r.source)).toEqual(["curated", "curated", "inferred"])
+    expect(all.relationships[0]).toMatchObject({
+      from: { table_id: ORDERS, columns: ["user_id"] },
+      to: { table_id: CUSTOMERS, columns: ["user_pseudo_id"] },
+      confidence: 1,
+      cardinality: "many-to-one",
+      join_condition: `\`${ORDERS}\`.user_id = \`${CUSTOMERS}\`.user_pseudo_id`
+    })
+
+    const ofCustomers = structured(await call(server.client, "get_relationships", { table_id: CUSTOMERS }))
+    expect(ofCustomers).toMatchObject({ table_id: CUSTOMERS, total_relationships: 1 })
+    // A table outside the document that a relationship names (a curated key may point at one) has its relationships too.
+    const outside = structured(await call(server.client, "get_relationships", { table_id: WAREHOUSE }))
+    expect(outside).toMatchObject({ table_id: WAREHOUSE, total_relationships: 1 })
+
+    const limited = structured(await call(server.client, "get_relationships", { limit: 1 }))
+    expect(limited.total_relationships).toBe(3)
+    expect(limited.relationships).toHaveLength(1)
+    expect((await call(server.client, "get_relationships", { limit: 10_000 })).isError).toBe(true)
+
+    const unknown = await call(server.client, "get_relationships", { table_id: "nlq-ex.test_dataset.nope" })
+    expect(unknown.isError).toBe(true)
+    expect(textOf(unknown)).toMatch(/^ToolInputError: table nlq-ex.test_dataset.nope is not in the MetaSync cache/)
+  })
+
+  it("finds the join path between two tables through a third, with each step's condition", async () => {
+    const path = structured(await call(server.client, "get_join_path", { from_table_id: LINES, to_table_id: CUSTOMERS }))
+    expect(path).toMatchObject({ from_table_id: LINES, to_table_id: CUSTOMERS, connected: true, joins: 2 })
+    expect(path.steps.map((s: any) => [s.from_table_id, s.to_table_id])).toEqual([[LINES, ORDERS], [ORDERS, CUSTOMERS]])
+    expect(path.join_conditions).toEqual([
+      `\`${LINES}\`.event_name = \`${ORDERS}\`.event_name`,
+      `\`${ORDERS}\`.user_id = \`${CUSTOMERS}\`.user_pseudo_id`
+    ])
+
+    const backwards = structured(await call(server.client, "get_join_path", { from_table_id: CUSTOMERS, to_table_id: LINES }))
+    expect(backwards.steps.map((s: any) => [s.from_table_id, s.to_table_id])).toEqual([[CUSTOMERS, ORDERS], [ORDERS, LINES]])
+
+    const apart = structured(await call(server.client, "get_join_path", { from_table_id: SAMPLE_TABLE_ID, to_table_id: CUSTOMERS }))
+    expect(apart).toMatchObject({ connected: false, joins: 0, steps: [] })
+  })
+
+  it("describes a table with its relationships", async () => {
+    const orders = structured(await call(server.client, "describe_table", { table_id: ORDERS, limit: 1 }))
+    expect(orders.total_relationships).toBe(2)
+    expect(orders.relationships.map((r: any) => r.join_condition)).toEqual([
+      `\`${ORDERS}\`.user_id = \`${CUSTOMERS}\`.user_pseudo_id`,
+      `\`${LINES}\`.event_name = \`${ORDERS}\`.event_name`
+    ])
+    const sample = structured(await call(server.client, "describe_table", { table_id: SAMPLE_TABLE_ID, limit: 1 }))
+    expect(sample).toMatchObject({ total_relationships: 0, relationships: [] })
   })
 })
 

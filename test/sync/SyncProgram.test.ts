@@ -307,12 +307,16 @@ describe("a document generated in the future", () => {
       expect(logs).toContainEqual(expect.stringMatching(
         /^WARN replaced a document generated in the future \(2099-01-01T00:00:00.000Z, \d+ min ahead of this run's clock\)$/
       ))
-      expect(alerts).toEqual([expect.objectContaining({
-        kind: "stale_cache",
+      // Its own kind, with the date it claims and this run's clock: not a stale cache of negative age.
+      expect(alerts).toEqual([{
+        kind: "future_document",
         generated_at: "2099-01-01T00:00:00.000Z",
+        now: "2026-11-28T00:00:00.000Z",
+        ahead_hours: (iso("2099-01-01T00:00:00Z") - iso("2026-11-28T00:00:00Z")) / 3_600_000,
+        max_skew_minutes: 5,
+        replaced: true,
         target: "gs://test-bucket/metadata_cache.json"
-      })])
-      expect((alerts[0] as { age_hours: number }).age_hours).toBeLessThan(0)
+      }])
     }).pipe(Effect.provide(Layer.mergeAll(testLayer(), recordingAlerts(alerts), recordingLogger(logs))))
   })
 
@@ -363,6 +367,54 @@ describe("the document's size cap", () => {
       const summary = yield* syncOnce()
       expect(summary.bytes).toBeGreaterThan(2000)
     }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 1024 ** 2 }))))
+
+  it.effect("never downloads a published document over the cap: it is replaced as a corrupt one, with a warning", () => {
+    const logs: Array<string> = []
+    return Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      yield* syncOnce()
+      // The same valid document, padded past the cap (as a run with a larger MAX_DOCUMENT_BYTES could have published it).
+      const padded = `${Option.getOrThrow(yield* bucket.text(OBJECT))}${" ".repeat(1024 ** 2)}`
+      const generation = yield* bucket.put(OBJECT, padded)
+      const callsBefore = (yield* bucket.calls).length
+
+      yield* TestClock.adjust("1 hour")
+      const summary = yield* syncOnce()
+
+      const calls = (yield* bucket.calls).slice(callsBefore).filter((c) => c.name === OBJECT).map((c) => c.operation)
+      expect(calls).toEqual(["stat", "copy"])
+      expect(logs).toContainEqual(
+        `WARN the published document gs://test-bucket/${OBJECT} (generation ${generation}) has ${new TextEncoder().encode(padded).byteLength} bytes, over MAX_DOCUMENT_BYTES (${
+          1024 ** 2
+        }); not downloaded, and replaced as if corrupt (no drift, no stale entries kept from it)`
+      )
+      // Replaced under that generation's precondition, as a corrupt document is: no drift from what it could not read.
+      expect(summary.status).toBe("ok")
+      const doc = yield* published
+      expect(doc.drift).toBeNull()
+      expect(DateTime.formatIso(doc.generated_at)).toBe(summary.generated_at)
+    }).pipe(Effect.provide(Layer.merge(testLayer({ maxDocumentBytes: 1024 ** 2 }), recordingLogger(logs))))
+  })
+
+  it.effect("leaves a published document over the cap in place when every table fails", () =>
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      const bucket = yield* MemoryStorageControl
+      yield* warehouse.putTable(ga4Table())
+      const oversized = " ".repeat(4096)
+      const generation = yield* bucket.put(OBJECT, oversized)
+      const failure = new ResourceNotFound({ service: "bigquery", operation: "tables.get", resource: GA4_TABLE_ID, message: "Not found" })
+      yield* warehouse.failNext("getTables", failure)
+      yield* warehouse.failNext("getTable", failure)
+
+      expect((yield* Effect.flip(syncOnce()))._tag).toBe("AllTablesFailed")
+      const after = Option.getOrThrow(yield* bucket.get(OBJECT))
+      expect(after.info.generation).toBe(generation)
+      expect(new TextDecoder().decode(after.bytes)).toBe(oversized)
+      expect((yield* bucket.calls).filter((c) => c.name === OBJECT).map((c) => c.operation)).toEqual(["stat"])
+    }).pipe(Effect.provide(testLayer({ maxDocumentBytes: 4000 }))))
 
   it.effect("is read from MAX_DOCUMENT_BYTES, 64 MiB by default, and checked at start", () =>
     Effect.gen(function*() {

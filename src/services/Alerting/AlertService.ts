@@ -1,6 +1,7 @@
 /**
  * Telling a person that the cache needs attention: the sync failed, published with tables
- * missing, saw a breaking schema change, or the published document has gone stale.
+ * missing, saw a breaking schema change, or the published document has gone stale or is dated in
+ * the future.
  *
  * Layers:
  * - `WebhookAlerts.ts`       — posts Slack-compatible messages to a webhook, rate-limited.
@@ -10,8 +11,11 @@
  * as `"failed"`, so alerting can never turn a sync into a failed one.
  */
 import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { MAX_FUTURE_SKEW } from "../../contract/Limits.ts"
 
 /** The sync stopped without publishing. */
 export interface SyncFailedAlert {
@@ -46,7 +50,43 @@ export interface StaleCacheAlert {
   readonly target: string
 }
 
-export type Alert = SyncFailedAlert | SyncPartialAlert | BreakingDriftAlert | StaleCacheAlert
+/**
+ * The published document claims to be generated more than `MAX_FUTURE_SKEW` after this clock's
+ * now: a wrong clock or a hand-edited file wrote it, and it would never go stale. The sync replaces
+ * it (`replaced: true`); `metasync check` only finds it.
+ */
+export interface FutureDocumentAlert {
+  readonly kind: "future_document"
+  /** The document's `generated_at`, as written in it. */
+  readonly generated_at: string
+  /** The clock's time when it was found. */
+  readonly now: string
+  /** How far `generated_at` lies ahead of `now`. */
+  readonly ahead_hours: number
+  /** How far ahead a document may be before it counts as from the future (`MAX_FUTURE_SKEW`). */
+  readonly max_skew_minutes: number
+  /** Whether the sync published over it. */
+  readonly replaced: boolean
+  readonly target: string
+}
+
+/** The `future_document` alert for a document claiming `generatedAt`, found at `now`. */
+export const futureDocumentAlert = (found: {
+  readonly generatedAt: DateTime.Utc
+  readonly now: DateTime.Utc
+  readonly replaced: boolean
+  readonly target: string
+}): FutureDocumentAlert => ({
+  kind: "future_document",
+  generated_at: DateTime.formatIso(found.generatedAt),
+  now: DateTime.formatIso(found.now),
+  ahead_hours: Math.round(DateTime.distance(found.now, found.generatedAt) / 360_000) / 10,
+  max_skew_minutes: Duration.toMinutes(MAX_FUTURE_SKEW),
+  replaced: found.replaced,
+  target: found.target
+})
+
+export type Alert = SyncFailedAlert | SyncPartialAlert | BreakingDriftAlert | StaleCacheAlert | FutureDocumentAlert
 export type AlertKind = Alert["kind"]
 
 /**

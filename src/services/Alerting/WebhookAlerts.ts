@@ -60,7 +60,8 @@ const KIND_HEADLINES: Record<Alert["kind"], string> = {
   sync_failed: "Sync failed — nothing was published",
   sync_partial: "Sync published with tables missing",
   breaking_drift: "Breaking schema drift",
-  stale_cache: "The published cache is stale"
+  stale_cache: "The published cache is stale",
+  future_document: "The published cache is dated in the future"
 }
 
 const LISTED = 10
@@ -103,6 +104,16 @@ const describe = (alert: Alert): { readonly summary: string; readonly detail: st
       return {
         summary: `${age} (threshold ${alert.threshold_hours} hours)`,
         detail: `The document was ${age}; it should be at most ${alert.threshold_hours} hours old.`
+      }
+    }
+    case "future_document": {
+      const found = `generated at ${alert.generated_at}, ${alert.ahead_hours.toFixed(1)} hours ahead of the clock (now ${alert.now})`
+      const outcome = alert.replaced
+        ? "this sync replaced it"
+        : "every sync will replace it; until then the backend flags it expired"
+      return {
+        summary: `${found}; ${outcome}`,
+        detail: `The document was ${found}, more than ${alert.max_skew_minutes} minutes ahead: a wrong clock or a hand-edited file wrote it, and ${outcome}.`
       }
     }
   }
