@@ -520,6 +520,8 @@ interface ColumnCandidate extends ColumnLine {
 
 interface TableBlock {
   readonly lines: ReadonlyArray<string>
+  /** The field paths shown, in schema order. */
+  readonly paths: ReadonlyArray<string>
   /** The lines' cost plus the separator before the next section. */
   readonly cost: number
   readonly omittedColumns: number
@@ -545,7 +547,7 @@ const renderTable = (
   index.columnLines[t] = lines
   const allCost = headCost + lines.reduce((sum, c) => sum + c.cost, 0)
   if (allCost <= allowance) {
-    return { lines: [...head, ...lines.map((c) => c.text)], cost: allCost, omittedColumns: 0 }
+    return { lines: [...head, ...lines.map((c) => c.text)], paths: lines.map((c) => c.path), cost: allCost, omittedColumns: 0 }
   }
   // The count line is reserved at its widest, so whatever is left out it still fits.
   let left = allowance - headCost - costOf(omittedColumnsLine(lines.length))
@@ -575,7 +577,7 @@ const renderTable = (
   kept.sort((a, b) => a.position - b.position)
   const omitted = columns.length - kept.length
   const shown = [...head, ...kept.map((c) => c.text), omittedColumnsLine(omitted)]
-  return { lines: shown, cost: costOfLines(shown) + SEPARATOR_COST, omittedColumns: omitted }
+  return { lines: shown, paths: kept.map((c) => c.path), cost: costOfLines(shown) + SEPARATOR_COST, omittedColumns: omitted }
 }
 
 const JOINS_HEADING = "## Joins"
@@ -676,6 +678,8 @@ export interface PromptContext {
   readonly tokens: number
   /** The ids of the tables rendered, in the text's order. */
   readonly tables: ReadonlyArray<string>
+  /** The field paths shown of each rendered table (parallel to `tables`). */
+  readonly columns: ReadonlyArray<ReadonlyArray<string>>
   /** Indexes into `document.examples` of the examples rendered, in the text's order. */
   readonly examples: ReadonlyArray<number>
   /** What was left out for the budget or the limits. */
@@ -777,6 +781,7 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
     text,
     tokens: estimateTokens(text),
     tables: chosenTables.map((c) => document.tables[c.index].table_id),
+    columns: chosenTables.map((c) => c.block.paths),
     examples,
     omitted: {
       tables: candidates.length - chosenTables.length,
