@@ -39,9 +39,16 @@ import {
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, isGeneratedInTheFuture } from "../contract/Limits.ts"
 import type { Relationship } from "../contract/Relationship.ts"
-import { joinGraphOf } from "./JoinGraph.ts"
+import { joinGraphOf } from "../context/JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
-import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
+import {
+  type PromptContext,
+  type PromptContextRequest,
+  renderPromptContext,
+  renderTableCatalog,
+  type TableCatalog,
+  type TableCatalogRequest
+} from "../context/PromptContext.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -159,6 +166,11 @@ export interface CacheLoaderApi {
   readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
+  /**
+   * Every table on one compact line (id, short description, aliases) within a budget, for a model
+   * to choose from; then `getPromptContext({ …, tables: chosen })` renders the chosen ones.
+   */
+  readonly getTableCatalog: (request: TableCatalogRequest) => Effect.Effect<TableCatalog, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
   /** The relationships with `tableId` on either end (a shard finds its family), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Effect.Effect<ReadonlyArray<Relationship>, CacheUnavailable>
@@ -439,6 +451,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
       getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
       listTables: Effect.map(getDocument, (doc) => doc.tables),
       getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
+      getTableCatalog: (request) => Effect.map(getDocument, (doc) => renderTableCatalog(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>
         Effect.map(getDocument, (doc) =>
