@@ -7,15 +7,18 @@
  * with the glossaries (`fixtures/glossary-from-defog/`, written by `eval/glossaryToGlossary.ts`).
  */
 import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { performance } from "node:perf_hooks"
 import { type CacheDocument, makeCacheDocument } from "../../src/contract/CacheDocument.ts"
 import type { TableEntry } from "../../src/contract/TableEntry.ts"
 import { renderPromptContext } from "../../src/context/index.ts"
+import { metadataAliases } from "../../src/sync/glossary/aliases.ts"
+import { loadGlossaryDirectory } from "../../src/sync/glossary/curated.ts"
 import { inferRelationships } from "../../src/sync/relationships/infer.ts"
 import { parseCsv } from "../csv.ts"
-import { type DevSet, firstVariant, PROJECT, type Question } from "../devSet.ts"
+import { firstVariant, PROJECT, type Question } from "../devSet.ts"
 import { goldNeeds } from "../goldColumns.ts"
 import type { Report } from "./Report.ts"
 
@@ -124,9 +127,23 @@ export const row = (label: string, c: Cell): string =>
   `${pct(c.foundTables, c.goldTables)} | ${pct(c.foundColumns, c.goldColumns)} | ${c.questions === 0 ? "—" : Math.round(c.tokens / c.questions)} | ` +
   `${c.questions === 0 ? "—" : (c.ms / c.questions).toFixed(2)} ms |`
 
-export const variants = (dev: DevSet): ReadonlyArray<Variant> => [
-  { name: "without glossary", document: (tables) => documentOf(tables) }
-]
+export const GLOSSARY_DIR = fileURLToPath(new URL("../fixtures/glossary-from-defog/", import.meta.url))
+
+export const variants = async (): Promise<ReadonlyArray<Variant>> => {
+  const curated = await Effect.runPromise(loadGlossaryDirectory(GLOSSARY_DIR))
+  if (curated.errors.length > 0) throw new Error(curated.errors.map((e) => e.message).join("\n"))
+  const withGlossary = (tables: ReadonlyArray<TableEntry>) => {
+    const ids = new Set(tables.map((t) => t.table_id as string))
+    return {
+      glossary: curated.terms.filter((t) => t.tables.length === 0 || t.tables.some((id) => ids.has(id))),
+      aliases: [...curated.aliases.filter((a) => ids.has(a.table_id)), ...metadataAliases(tables)]
+    }
+  }
+  return [
+    { name: "without glossary", document: (tables) => documentOf(tables) },
+    { name: "with glossary (the defog glossaries as glossary files)", document: (tables) => documentOf(tables, withGlossary(tables)) }
+  ]
+}
 
 export const promptContextReport: Report = {
   name: "prompt-context",
@@ -144,7 +161,7 @@ export const promptContextReport: Report = {
     const figures: Record<string, number> = {}
     const lines: Array<string> = []
     const misses: Array<string> = []
-    const all_variants = variants(dev)
+    const all_variants = await variants()
     for (const variant of all_variants) {
       const all = variant.document(dev.tables, null)
       const own = new Map([...byDb].map(([db, tables]) => [db, variant.document(tables, db)]))
