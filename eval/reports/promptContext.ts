@@ -27,7 +27,7 @@ export const BUDGETS = [1000, 2000, 4000] as const
 /**
  * Where the Korean translation of the dev questions lives (wip/vocab writes it): a CSV beside the
  * English ones with `db_name`, `question` and the gold `query` (or the English question's row
- * number in `en_index`, counting all English files in name order from 0).
+ * number in `row`, within the English file of the same name, counting from 0).
  */
 export const KOREAN_DIRS = [
   fileURLToPath(new URL("../fixtures/defog-dev/questions-ko/", import.meta.url)),
@@ -40,8 +40,7 @@ export const loadKorean = (english: ReadonlyArray<Question>): ReadonlyArray<Ques
     if (!existsSync(dir)) continue
     for (const file of readdirSync(dir).filter((f) => f.endsWith(".csv")).sort()) {
       parseCsv(readFileSync(`${dir}/${file}`, "utf8")).forEach((row, i) => {
-        const index = row.en_index === undefined ? undefined : Number(row.en_index)
-        const twin = index === undefined ? english.find((q) => q.file === file && english.filter((e) => e.file === file).indexOf(q) === i) : english[index]
+        const twin = english.filter((e) => e.file === file)[row.row === undefined ? i : Number(row.row)]
         const sql = row.query !== undefined && row.query !== "" ? firstVariant(row.query) : twin?.sql ?? ""
         const question = row.question ?? ""
         if (sql === "" || question === "") return

@@ -9,13 +9,15 @@
  *   parts is also kept whole (as a keyword, untouched by later filters), so naming it exactly
  *   counts double.
  * - `stopFilter`, `stemFilter`: English stopwords out, a light suffix rule (keywords and CJK skip).
- * - `koreanStopFilter`, `koreanParticleFilter`: whole Korean words that say nothing about tables
- *   (보여주세요, 무엇) out; a particle attached to a noun (`거래량이`, `고객별로`) stripped.
+ * - `koreanSplitFilter`: Hangul words split by the built-in Korean vocabulary (particles and
+ *   endings off, compounds into entries, grammar-only words out).
  * - `cjkBigramFilter`: Hangul, Han, Hiragana and Katakana words become overlapping character
  *   bigrams (one character stays a unigram): Korean writes compounds without spaces.
- * - `SynonymMap` (query side, like `SynonymGraphFilter`): a phrase of a synonym group found in the
- *   analyzed question adds the other phrases' terms, at a lower weight.
+ * - `SynonymMap` (query side, like `SynonymGraphFilter`): a phrase of a synonym group (the
+ *   glossary's) found in the analyzed question adds the other phrases' terms, at a lower weight;
+ *   `koreanExpansion` adds the built-in vocabulary's English equivalents of Korean words.
  */
+import { koreanVocabulary, splitKorean } from "./vocabulary/Vocabulary.ts"
 
 export interface Token {
   readonly term: string
@@ -105,34 +107,24 @@ export const stem = (word: string): string => {
 export const stemFilter: TokenFilter = (tokens) =>
   tokens.map((t) => (t.cjk || t.keyword === true ? t : { term: stem(t.term), cjk: false }))
 
-/** Whole Korean words of asking and quantifying, not of data (a general list, not any dataset's). */
-export const KOREAN_STOPWORDS: ReadonlySet<string> = new Set([
-  "무엇", "무엇인가요", "무엇입니까", "뭐", "뭔가요", "어떤", "어느", "누구", "언제", "어디", "어떻게", "왜", "몇", "몇몇",
-  "보여", "보여줘", "보여주세요", "보여줄래", "알려", "알려줘", "알려주세요", "주세요", "해주세요", "해줘", "줘",
-  "구해", "구해줘", "구해주세요", "찾아", "찾아줘", "찾아주세요", "나열", "나열해", "나열해주세요", "반환", "반환해", "반환해주세요",
-  "있는", "있나요", "있습니까", "인가요", "입니까", "입니다", "이다", "하는", "한", "된", "되는", "및", "그리고", "또는",
-  "각", "각각", "모든", "전체", "대한", "대해", "대해서", "위한", "중", "중에서", "그", "이", "저", "것", "등"
-])
+const HANGUL = /\p{Script=Hangul}/u
 
-export const koreanStopFilter: TokenFilter = (tokens) =>
-  tokens.filter((t) => !t.cjk || !KOREAN_STOPWORDS.has(t.term))
-
-/** Particles and endings attached to nouns, longest first. */
-const PARTICLES = [
-  "에서는", "으로는", "에게서", "이라는", "에서", "으로", "에게", "까지", "부터", "보다", "처럼", "마다", "이나", "이랑",
-  "라는", "별로", "은", "는", "이", "가", "을", "를", "의", "에", "로", "와", "과", "도", "만", "나"
-]
-
-export const koreanParticleFilter: TokenFilter = (tokens) =>
-  tokens.map((t) => {
-    if (!t.cjk || t.term.length < 3 || !/^[\p{Script=Hangul}]+$/u.test(t.term)) return t
-    for (const p of PARTICLES) {
-      // `-별로` keeps `별` (per): `지역별로` → `지역별`.
-      const cut = p === "별로" ? 1 : p.length
-      if (t.term.endsWith(p) && t.term.length - cut >= 2) return { ...t, term: t.term.slice(0, t.term.length - cut) }
+/**
+ * Hangul words split by the built-in vocabulary (`vocabulary/Vocabulary.ts`): particles and
+ * endings stripped, compounds split into the longest entries, words that are only grammar
+ * (`보여주세요`) dropped — `고객주문금액은` → `고객`, `주문금액`.
+ */
+export const koreanSplitFilter: TokenFilter = (tokens) => {
+  const out: Array<Token> = []
+  for (const t of tokens) {
+    if (!t.cjk || !HANGUL.test(t.term)) {
+      out.push(t)
+      continue
     }
-    return t
-  })
+    for (const piece of splitKorean(t.term)) out.push({ term: piece, cjk: true })
+  }
+  return out
+}
 
 export const cjkBigramFilter: TokenFilter = (tokens) => {
   const out: Array<Token> = []
@@ -163,10 +155,30 @@ export const tokenize: Analyzer = analyzer(
   identifierFilter,
   stopFilter(STOPWORDS),
   stemFilter,
-  koreanStopFilter,
-  koreanParticleFilter,
+  koreanSplitFilter,
   cjkBigramFilter
 )
+
+/**
+ * The English equivalents of a question's Korean words, as index terms (`고객별 매출` → customer,
+ * client, cust, sale, revenue, …): each vocabulary phrase analyzed by the same chain, and a
+ * multi-word phrase also as snake_case (`sale_price`), as column names spell it.
+ */
+export const koreanExpansion = (text: string): ReadonlyArray<string> => {
+  const vocabulary = koreanVocabulary()
+  const out = new Set<string>()
+  for (const token of wordTokenizer(text)) {
+    if (!token.cjk || !HANGUL.test(token.term)) continue
+    for (const piece of vocabulary.splitKorean(token.term)) {
+      for (const english of vocabulary.entry(piece)?.english ?? []) {
+        for (const term of tokenize(english)) out.add(term)
+        const words = english.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== "")
+        if (words.length > 1) out.add(words.join("_"))
+      }
+    }
+  }
+  return [...out]
+}
 
 // ---------------------------------------------------------------------------------------------
 // Synonyms (query side)

@@ -6,7 +6,8 @@
  *   descriptions, sampled top values, aliases of the table and its columns (twice), the glossary
  *   terms that point at it, and the questions of the examples that read it; inverted into postings;
  * - one bag per example (question and SQL);
- * - the synonym map: the glossary's terms and synonyms, then the built-in vocabulary;
+ * - the synonym map: the glossary's terms and synonyms (the built-in Korean vocabulary expands
+ *   questions in `Scoring.ts`);
  * - per table: its dataset, its aliases, the columns its relationships use (kept when a big table
  *   is pruned), and its rendered column lines (filled the first time the table is rendered).
  */
@@ -14,7 +15,6 @@ import type { CacheDocument, TableEntry } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 import type { GlossaryTerm } from "../contract/Glossary.ts"
 import { type SynonymGroup, type SynonymMap, synonymMap, tokenize } from "./Analysis.ts"
-import { builtInVocabulary } from "./Vocabulary.ts"
 
 /** Term frequencies of one document, weights already applied. */
 export interface Bag {
@@ -169,10 +169,7 @@ const pushTo = <K, V>(map: Map<K, Array<V>>, key: K, values: ReadonlyArray<V>) =
   else for (const v of values) if (!list.includes(v)) list.push(v)
 }
 
-export const buildIndex = (
-  document: CacheDocument,
-  vocabulary: ReadonlyArray<SynonymGroup> = builtInVocabulary()
-): DocumentIndex => {
+export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<SynonymGroup> = []): DocumentIndex => {
   const byId = new Map(document.tables.map((t, i) => [t.table_id as string, i]))
   const exampleTables = document.examples.map((example) => {
     if (example.tables.length === 0) return null
@@ -262,7 +259,7 @@ export const buildIndex = (
   })
   const groups: Array<SynonymGroup> = [
     ...document.glossary.map((term) => [term.term, ...term.synonyms]),
-    ...vocabulary
+    ...synonyms
   ]
   return {
     tables: corpusOf(tableBags),

@@ -5,7 +5,7 @@
  * so scorers on different scales combine.
  */
 import type { CacheDocument, Example, Language } from "../contract/CacheDocument.ts"
-import { tokenize, type WeightedQuery } from "./Analysis.ts"
+import { koreanExpansion, SYNONYM_WEIGHT, tokenize, type WeightedQuery } from "./Analysis.ts"
 import { type Corpus, type DocumentIndex, idf, indexOf } from "./DocumentIndex.ts"
 
 const BM25_K1 = 1.2
@@ -55,7 +55,8 @@ export const analyzeQuestion = (index: DocumentIndex, question: string): Query =
   const terms = [...new Set(tokenize(question))]
   const glossary = [...index.synonyms.matches(terms)].filter((g) => g < index.glossary.length).sort((a, b) => a - b)
   const weighted = new Map(index.synonyms.expand(terms))
-  for (const term of terms) {
+  for (const term of koreanExpansion(question)) if (!weighted.has(term)) weighted.set(term, SYNONYM_WEIGHT)
+  for (const term of [...weighted.keys()]) {
     if (term.length < 5 || !/^[a-z]+$/.test(term)) continue
     for (let n = ABBREVIATION_MIN; n < term.length - 1; n++) {
       const prefix = term.slice(0, n)

@@ -167,8 +167,8 @@ describe("tokenize", () => {
     expect(tokenize("이벤트는")).toEqual(["이벤", "벤트"])
     expect(tokenize("사용자 수")).toEqual(["사용", "용자", "수"])
     expect(tokenize("GA4이벤트")).toEqual(["ga4", "이벤", "벤트"])
-    // Particles come off nouns; asking words go.
-    expect(tokenize("거래량이 가장 많은 고객을 보여주세요")).toEqual(["거래", "래량", "가장", "많은", "고객"])
+    // Particles come off nouns; asking and grammar words (가장, 보여주세요) go, through the vocabulary.
+    expect(tokenize("거래량이 가장 많은 고객을 보여주세요")).toEqual(["거래", "래량", "많은", "고객"])
   })
 })
 
