@@ -171,6 +171,22 @@ const GLOSSARY_HEADING = "## Glossary"
 const GLOSSARY_HEADING_COST = costOf(GLOSSARY_HEADING) + SEPARATOR_COST
 const NOTE_COST = costOf(PROMPT_CONTEXT_NOTE) + SEPARATOR_COST
 
+const prepared = new WeakSet<CacheDocument>()
+
+/**
+ * Builds everything the context needs from `document` — its index and every table's column lines
+ * — once per document (the loader calls it when a document generation is loaded), so that each
+ * question only scores and packs.
+ */
+export const prepareDocument = (document: CacheDocument): DocumentIndex => {
+  const index = indexOf(document)
+  if (!prepared.has(document)) {
+    document.tables.forEach((table, t) => columnLinesOf(index, table, t))
+    prepared.add(document)
+  }
+  return index
+}
+
 /** The tables to try, in order: the named ones (stage two), or the matched ones ranked for coherence. */
 const candidatesOf = (
   document: CacheDocument,
@@ -212,7 +228,7 @@ export const renderPromptContext = (
     request.tables === undefined ? Math.max(DEFAULT_MAX_TABLES, Math.floor(budget / TOKENS_PER_TABLE)) : request.tables.length
   )
   const maxExamples = countOr(request.maxExamples, DEFAULT_MAX_EXAMPLES)
-  const index = indexOf(document)
+  const index = prepareDocument(document)
   const query = analyzeQuestion(index, request.question)
   const scores = scoreTables(index, query, options?.scorers ?? DEFAULT_SCORERS)
   const candidates = candidatesOf(document, index, scores, request, maxTables)

@@ -11,6 +11,7 @@ export {
   DEFAULT_MAX_TABLES,
   type PromptContext,
   type PromptContextRequest,
+  prepareDocument,
   renderPromptContext,
   renderTableCatalog,
   type ScoringOptions,

@@ -42,6 +42,7 @@ import type { Relationship } from "../contract/Relationship.ts"
 import { joinGraphOf } from "../context/JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
 import {
+  prepareDocument,
   type PromptContext,
   type PromptContextRequest,
   renderPromptContext,
@@ -150,6 +151,8 @@ export interface CacheLoaderOptions {
   readonly retryInterval?: Duration.DurationInput | undefined
   /** A larger object is not downloaded (the last good copy stays); default 64 MiB. */
   readonly maxDocumentBytes?: number | undefined
+  /** Build the prompt context's index when a document is loaded (default); `false` builds it on the first question. */
+  readonly prepareContext?: boolean | undefined
 }
 
 export interface CacheLoaderApi {
@@ -288,7 +291,11 @@ const make = (options: CacheLoaderOptions | undefined) =>
       }
       return Either.match(decodeCacheDocument(json, location), {
         onLeft: rejected,
-        onRight: (document): Outcome => ({ _tag: "Loaded", document, formatVersion: writtenVersion(json), generation })
+        onRight: (document): Outcome => {
+          // The prompt context's index, once per document generation, rather than on the first question.
+          if (options?.prepareContext !== false) prepareDocument(document)
+          return { _tag: "Loaded", document, formatVersion: writtenVersion(json), generation }
+        }
       })
     }
 
