@@ -20,7 +20,7 @@ import type { ColumnProfile } from "../../src/contract/Profile.ts"
 import { parseTableRef, TableId } from "../../src/contract/TableId.ts"
 import { CacheLoader, CacheUnavailable } from "../../src/loader/CacheLoader.ts"
 import { createCacheLoader, type PromptContext } from "../../src/loader/index.ts"
-import { estimateTokens, relevance, renderPromptContext, tokenize } from "../../src/context/index.ts"
+import { estimateTokens, relevance, renderPromptContext, renderTableCatalog, tokenize } from "../../src/context/index.ts"
 import { type RestField, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
@@ -462,6 +462,12 @@ describe("the loader", () => {
       const context = await loader.getPromptContext({ question: "가장 많이 쓰인 단어는?", maxTokens: 800 })
       expect(context).toEqual(renderPromptContext(document, { question: "가장 많이 쓰인 단어는?", maxTokens: 800 }))
       expect(context.tables[0]).toBe(SHAKESPEARE)
+      // The two stages: the catalog of every table, then the context of the ones chosen from it.
+      const catalog = await loader.getTableCatalog({ maxTokens: 2000 })
+      expect(catalog).toEqual(renderTableCatalog(document, { maxTokens: 2000 }))
+      expect(catalog.tables).toHaveLength(document.tables.length)
+      const chosen = await loader.getPromptContext({ question: "words", maxTokens: 800, tables: [SHAKESPEARE] })
+      expect(chosen.tables).toEqual([SHAKESPEARE])
     } finally {
       await loader.close()
       fs.rmSync(directory, { recursive: true, force: true })

@@ -30,7 +30,7 @@ export const namesInDescription = (description: string | null): Array<string> =>
   for (const m of description.matchAll(MARKER)) names.push(...split(m[1]!))
   for (const m of description.matchAll(HANGUL_IN_PARENS)) names.push(clean(m[1]!))
   const leading = LEADING_HANGUL.exec(description)
-  if (leading !== null) names.push(clean(leading[1]!))
+  if (leading !== null && !/^(?:별칭|별명|일명|다른 이름)$/u.test(clean(leading[1]!))) names.push(clean(leading[1]!))
   return [...new Set(names.filter((n) => n.length > 0))]
 }
 
