@@ -97,6 +97,9 @@ const EXAMPLE_RESERVE_SHARE = 0.3
 const EXAMPLES_RESERVED_PER_TABLE = 2
 /** The most of the budget glossary terms may take. */
 const GLOSSARY_SHARE = 0.25
+/** While other candidates wait, a table may take this share of the budget, or `TABLE_MIN_CAP` tokens if more. */
+const TABLE_SHARE = 0.25
+const TABLE_MIN_CAP = 600
 /** A table of another dataset than the best table's counts this much of its score. */
 const OTHER_DATASET_FACTOR = 0.5
 
@@ -279,8 +282,11 @@ export const renderPromptContext = (
       }
     }
     const pins = named.get(t) ?? none
-    const block = renderTable(document, index, t, query, pins, remaining - reserve) ??
-      (reserve > 0 ? renderTable(document, index, t, query, pins, remaining) : null)
+    // One wide table may not take more than its share while other candidates wait: it is cut to
+    // its relevant, key and join columns instead, and the next table still fits.
+    const cap = chosenTables.length + 1 < Math.min(maxTables, candidates.length) ? Math.max(Math.floor(budget * TABLE_SHARE), TABLE_MIN_CAP) : remaining
+    const block = renderTable(document, index, t, query, pins, Math.min(cap, remaining - reserve)) ??
+      (reserve > 0 ? renderTable(document, index, t, query, pins, Math.min(cap, remaining)) : null)
     if (block === null) continue
     chosenTables.push({ index: t, block })
     remaining -= block.cost
