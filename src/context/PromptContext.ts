@@ -213,7 +213,8 @@ const candidatesOf = (
   const home = index.datasets[matched[0]!]
   const adjusted = (t: number) => scores[t]! * (index.datasets[t] === home ? 1 : OTHER_DATASET_FACTOR)
   const ranked = [...matched].sort((a, b) => adjusted(b) - adjusted(a) || a - b)
-  return withBridges(document, ranked, maxTables)
+  // A bridge must itself have matched the question: an unrelated path spends the budget of the tables asked for.
+  return withBridges(document, ranked, maxTables, (t) => scores[t]! > 0)
 }
 
 /**

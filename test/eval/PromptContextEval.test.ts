@@ -8,7 +8,7 @@ describe("prompt context over the defog dev set", () => {
   it("holds the gold tables and columns at 2,000 tokens, in English and in Korean", async () => {
     const { figures } = await promptContextReport.run(await loadDevSet())
     const floors: Record<string, number> = {
-      plain_en_2000_all: 0.94,
+      plain_en_2000_all: 0.95,
       plain_en_2000_own: 0.975,
       glossary_en_2000_all: 0.97,
       glossary_en_2000_own: 0.975,
