@@ -101,7 +101,27 @@ export const glossaryScorer: TableScorer = {
   }
 }
 
-export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer]
+/**
+ * The share of a table's name the question says (`program` for "프로그램별 학점", through the
+ * vocabulary; half of `offering_instructor` for "instructors"): a question names the things it
+ * asks about, and a table named after one is likely needed, however many columns others have.
+ */
+export const nameScorer: TableScorer = {
+  name: "name",
+  weight: 0.5,
+  score: (index, query) => {
+    const scores = new Float64Array(index.tables.bags.length)
+    index.nameTerms.forEach((terms, t) => {
+      if (terms.length === 0) return
+      let said = 0
+      for (const term of terms) said += query.weighted.get(term) ?? 0
+      scores[t] = said / terms.length
+    })
+    return scores
+  }
+}
+
+export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer, nameScorer]
 
 /** Each scorer's scores over its best, weighted and summed. */
 export const scoreTables = (index: DocumentIndex, query: Query, scorers: ReadonlyArray<TableScorer> = DEFAULT_SCORERS): Float64Array => {
