@@ -50,6 +50,8 @@ export interface PromptContextRequest {
    * instead of choosing them — e.g. the ones a model picked from `renderTableCatalog`.
    */
   readonly tables?: ReadonlyArray<string> | undefined
+  /** The question's embedding, for a dense scorer among `ScoringOptions.scorers` (ignored by the lexical ones). */
+  readonly questionEmbedding?: ArrayLike<number> | undefined
   /**
    * `true` opens the context with `PROMPT_CONTEXT_NOTE` (when it fits). Default `false`: the
    * backend keeps the note in its own prompt, once, and the budget goes to the data.
@@ -233,8 +235,8 @@ export const renderPromptContext = (
   )
   const maxExamples = countOr(request.maxExamples, DEFAULT_MAX_EXAMPLES)
   const index = prepareDocument(document)
-  const query = analyzeQuestion(index, request.question)
-  const scores = scoreTables(index, query, options?.scorers ?? DEFAULT_SCORERS)
+  const query = analyzeQuestion(index, request.question, request.questionEmbedding)
+  const scores = scoreTables(document, index, query, options?.scorers ?? DEFAULT_SCORERS)
   const candidates = candidatesOf(document, index, scores, request, maxTables)
   const exampleOrder = scoreExamples(document, index, query, request.language).map((e) => e.index)
 
