@@ -19,8 +19,8 @@ import { type Example, TableEntry, type TableEntry as TableEntryType } from "../
 import { flattenFields } from "../contract/Field.ts"
 import { Relationship } from "../contract/Relationship.ts"
 import { CacheLoader, CacheMetadata, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
-import { DEFAULT_MAX_JOINS } from "../loader/JoinGraph.ts"
-import { relevance } from "../loader/PromptContext.ts"
+import { DEFAULT_MAX_JOINS } from "../context/JoinGraph.ts"
+import { relevance } from "../context/Scoring.ts"
 
 /** A request the tool cannot answer as asked (an unknown table, …); the message says what to do instead. */
 export class ToolInputError extends Schema.TaggedError<ToolInputError>()("ToolInputError", {

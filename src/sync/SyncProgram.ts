@@ -28,6 +28,7 @@ import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
+import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
@@ -115,7 +116,8 @@ const plan = (options: SyncOptions) =>
       generator: GENERATOR,
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
-      relationships
+      relationships,
+      ...(yield* gatherGlossary({ tables: entries }))
     })
     return {
       draft,
