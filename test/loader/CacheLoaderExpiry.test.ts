@@ -124,13 +124,20 @@ describe("expiry", () => {
       expect(metadata.expired).toBe(false)
     })))
 
-  it.effect("a document stamped in the future has age zero and is not expired", () =>
+  it.effect("a document stamped up to 5 minutes in the future has age zero and is not expired", () =>
     run(Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
-      yield* bucket.put(OBJECT, render(document("2026-11-28T13:00:00Z")))
+      yield* bucket.put(OBJECT, render(document("2026-11-28T12:05:00Z")))
       const metadata = yield* (yield* CacheLoader).getCacheMetadata
       expect(metadata.age).toEqual(Duration.millis(0))
       expect(metadata.expired).toBe(false)
+    })))
+
+  it.effect("a document stamped more than 5 minutes in the future is suspect: expired", () =>
+    run(Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(OBJECT, render(document("2026-11-28T12:05:00.001Z")))
+      expect((yield* (yield* CacheLoader).getCacheMetadata).expired).toBe(true)
     })))
 
   it.effect("maxAge is configurable", () =>
@@ -151,13 +158,13 @@ describe("when storage is checked again", () => {
       yield* bucket.put(OBJECT, render(document("2026-11-28T11:00:00Z")))
       const loader = yield* CacheLoader
       yield* loader.getDocument
-      expect(yield* operations).toEqual(["read"])
+      expect(yield* operations).toEqual(["stat", "read"])
       yield* TestClock.adjust(Duration.toMillis("1 hour") - 1)
       yield* loader.getDocument
-      expect(yield* operations).toEqual(["read"])
+      expect(yield* operations).toEqual(["stat", "read"])
       yield* TestClock.adjust("1 millis")
       yield* loader.getDocument
-      expect(yield* operations).toEqual(["read", "stat"])
+      expect(yield* operations).toEqual(["stat", "read", "stat"])
       const metadata = yield* loader.getCacheMetadata
       expect(metadata.checkedAt).toEqual(DateTime.unsafeMake("2026-11-28T13:00:00Z"))
       expect(metadata.loadedAt).toEqual(DateTime.unsafeMake("2026-11-28T12:00:00Z"))
@@ -173,7 +180,7 @@ describe("when storage is checked again", () => {
       yield* bucket.put(OBJECT, render(document("2026-11-28T12:30:00Z")))
       yield* TestClock.adjust("1 hour")
       const metadata = yield* loader.getCacheMetadata
-      expect(yield* operations).toEqual(["read", "stat", "read"])
+      expect(yield* operations).toEqual(["stat", "read", "stat", "read"])
       expect(metadata.generation).toBe("2")
       expect(metadata.generated_at).toEqual(DateTime.unsafeMake("2026-11-28T12:30:00Z"))
       expect(metadata.loadedAt).toEqual(DateTime.unsafeMake("2026-11-28T13:00:00Z"))
@@ -196,10 +203,10 @@ describe("when storage is checked again", () => {
       })
       yield* TestClock.adjust("59 seconds")
       yield* loader.getDocument
-      expect(yield* operations).toEqual(["read", "stat"])
+      expect(yield* operations).toEqual(["stat", "read", "stat"])
       yield* TestClock.adjust("1 second")
       const recovered = yield* loader.getCacheMetadata
-      expect(yield* operations).toEqual(["read", "stat", "stat"])
+      expect(yield* operations).toEqual(["stat", "read", "stat", "stat"])
       expect(recovered.lastError).toBeNull()
       expect(recovered.checkedAt).toEqual(DateTime.unsafeMake("2026-11-28T13:01:00Z"))
     })))
@@ -214,10 +221,10 @@ describe("when storage is checked again", () => {
         yield* TestClock.adjust("10 minutes")
         yield* bucket.failNext("stat", unavailable)
         yield* loader.getDocument
-        expect(yield* operations).toEqual(["read", "stat"])
+        expect(yield* operations).toEqual(["stat", "read", "stat"])
         yield* TestClock.adjust("10 minutes")
         yield* loader.getDocument
-        expect(yield* operations).toEqual(["read", "stat", "stat"])
+        expect(yield* operations).toEqual(["stat", "read", "stat", "stat"])
       }),
       layer({ refreshInterval: "10 minutes", retryInterval: "1 hour" })
     ))
@@ -234,7 +241,8 @@ describe("when storage is checked again", () => {
       expect(yield* loader.isCacheAvailable).toBe(false)
       yield* bucket.put(OBJECT, render(document("2026-11-28T11:00:00Z")))
       expect(yield* loader.isCacheAvailable).toBe(true)
-      expect(yield* operations).toEqual(["read", "read", "read"])
+      // A missing object is found by the size check, before any download.
+      expect(yield* operations).toEqual(["stat", "stat", "stat", "read"])
     })))
 
   it.effect("refresh checks now, whatever the copy's age", () =>
@@ -246,7 +254,7 @@ describe("when storage is checked again", () => {
       yield* bucket.put(OBJECT, render(document("2026-11-28T11:30:00Z")))
       const refreshed = yield* loader.refresh
       expect(refreshed.generation).toBe("2")
-      expect(yield* operations).toEqual(["read", "stat", "read"])
+      expect(yield* operations).toEqual(["stat", "read", "stat", "read"])
     })))
 
   it.effect("a corrupt generation is not downloaded again until the object changes", () =>
@@ -263,12 +271,12 @@ describe("when storage is checked again", () => {
         at: DateTime.unsafeMake(START)
       })
       yield* loader.getCacheMetadata
-      expect(yield* operations).toEqual(["read", "stat"])
+      expect(yield* operations).toEqual(["stat", "read", "stat"])
       const again = yield* loader.getCacheMetadata
       expect(again.lastError?.message).toBe(first.lastError?.message)
       yield* bucket.put(OBJECT, render(document("2026-11-28T11:00:00Z")))
       expect((yield* loader.getCacheMetadata).available).toBe(true)
-      expect(yield* operations).toEqual(["read", "stat", "stat", "stat", "read"])
+      expect(yield* operations).toEqual(["stat", "read", "stat", "stat", "stat", "read"])
     })))
 
   it.effect("a corrupt generation met again is still a failure, stamped with the new check's time", () =>
@@ -279,7 +287,7 @@ describe("when storage is checked again", () => {
       yield* loader.getCacheMetadata
       yield* TestClock.adjust("1 minute")
       const again = yield* loader.getCacheMetadata
-      expect(yield* operations).toEqual(["read", "stat"])
+      expect(yield* operations).toEqual(["stat", "read", "stat"])
       expect(again.available).toBe(false)
       expect(again.checkedAt).toEqual(DateTime.unsafeMake("2026-11-28T12:01:00Z"))
       expect(again.lastError?.tag).toBe("CacheDocumentError")
