@@ -142,7 +142,8 @@ describe("publishDocument", () => {
         generation: "2",
         bytes: latest.bytes.byteLength,
         snapshot,
-        pruned: []
+        pruned: [],
+        replacedFutureDocument: null
       })
       expect(yield* bucket.names).toEqual([snapshot, OBJECT])
       expect(yield* text(snapshot)).toBe(yield* text(OBJECT))
@@ -153,7 +154,7 @@ describe("publishDocument", () => {
       expect(written.tables.map((t: { table_id: string }) => t.table_id)).toEqual(["proj-one.sales.orders"])
       expect((yield* text(OBJECT)).endsWith("}\n")).toBe(true)
       expect(yield* bucket.calls).toEqual([
-        { operation: "read", name: OBJECT },
+        { operation: "stat", name: OBJECT }, // nothing published yet: the size check finds no object
         { operation: "write", name: snapshot },
         { operation: "copy", name: OBJECT },
         { operation: "list", name: "history/metadata_cache.json/" }
@@ -171,7 +172,7 @@ describe("publishDocument", () => {
       expect(names).toEqual([published?.snapshot, OBJECT])
       expect(yield* text(OBJECT)).toBe(yield* text(published!.snapshot!))
       // write (landed, reply lost) → write again (412: it exists) → read it back (same bytes) → copy
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["read", "write", "write", "read", "copy", "list"])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "write", "read", "copy", "list"])
       expect(published?.generation).toBe("2")
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ write: /^history\// })))))
 
@@ -183,7 +184,7 @@ describe("publishDocument", () => {
       const published = Exit.isSuccess(exit) ? exit.value : undefined
       expect(yield* bucket.names).toEqual([published?.snapshot, OBJECT])
       expect(published?.generation).toBe("2")
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["read", "write", "copy", "copy", "read", "list"])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "copy", "read", "list"])
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ copy: /^metadata_cache\.json$/ })))))
 
   it.effect("a different document under the snapshot's name is a conflict, and nothing is published", () =>
@@ -266,7 +267,7 @@ describe("publishDocument", () => {
       const exit = yield* publish(doc("2026-11-27T17:00:00Z")).pipe(Effect.exit)
       expect(exit).toEqual(Exit.fail(denied))
       expect(yield* bucket.names).toEqual([])
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["read", "write", "copy", "remove"])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "remove"])
     }).pipe(Effect.provide(plainBucket())))
 
   it.effect("replaces an older published document, under the generation it read", () =>
@@ -289,7 +290,8 @@ describe("publishDocument", () => {
   it.effect("never replaces a document generated later, and writes nothing", () =>
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
-      yield* publish(doc("2026-11-27T18:00:00Z", "newer"))
+      // Two minutes apart, as overlapping runs are (more than MAX_FUTURE_SKEW ahead would be suspect and replaced).
+      yield* publish(doc("2026-11-27T17:02:00Z", "newer"))
       const before = yield* bucket.names
       const previous = yield* readPublished(OBJECT)
       const exit = yield* publishDocument(doc("2026-11-27T17:00:00Z", "older"), OBJECT, previous).pipe(Effect.exit)
@@ -301,7 +303,7 @@ describe("publishDocument", () => {
             resource: "gs://test-bucket/metadata_cache.json",
             expected_generation: "2",
             message:
-              "a newer document (generated at 2026-11-27T18:00:00.000Z) is already published; this run's document (generated at 2026-11-27T17:00:00.000Z) was not written"
+              "a newer document (generated at 2026-11-27T17:02:00.000Z) is already published; this run's document (generated at 2026-11-27T17:00:00.000Z) was not written"
           })
         )
       )
@@ -369,7 +371,8 @@ describe("readPublished and dryRunPublish", () => {
         generation: null,
         bytes: written.bytes.byteLength,
         snapshot: null,
-        pruned: []
+        pruned: [],
+        replacedFutureDocument: null
       })
       expect(utf8(yield* text(OBJECT)).byteLength).toBe(dry.bytes)
     }).pipe(Effect.provide(plainBucket())))
