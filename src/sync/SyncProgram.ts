@@ -30,6 +30,7 @@ import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
+import { readQueryLog } from "./relationships/queryLog.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -105,8 +106,19 @@ const plan = (options: SyncOptions) =>
       now,
       primaryNamed: settings.primaryNamed === true
     })
-    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
-    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
+    // The query log (opt-in) is read once: its joins feed the relationships, its queries the examples.
+    const days = settings.queryLogDays ?? 0
+    const logged = days > 0 && settings.mode === "live" && settings.project !== null
+      ? yield* readQueryLog({
+        project: settings.project,
+        location: settings.queryLogLocation ?? "us",
+        days,
+        tables: entries,
+        maximumBytesBilled: settings.metadataMaxBytesBilled
+      })
+      : []
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
+    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous, relationships, logged }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,

@@ -111,7 +111,7 @@ const NOT_CATEGORY_NAME =
   /(^|[_\-\s])(id|ids|uuid|guid|token|hash|url|uri|link|path|email|phone|address|text|title|body|content|comments?|description|message|word|html|json|query|version|ip|user_agent|timestamp|date|time|key)$/i
 
 /** How much a STRING column looks like a category (0: not at all). */
-const categoryScore = (field: FieldPath): number => {
+export const categoryScore = (field: FieldPath): number => {
   const name = lastName(field)
   if (CATEGORY_NAME.test(name)) return 3
   if (NOT_CATEGORY_NAME.test(name)) return 0
@@ -134,7 +134,7 @@ const categoricalColumns = (
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .map((c) => c.field)
 
-const isNumeric = (field: FieldPath) =>
+export const isNumeric = (field: FieldPath) =>
   ["INTEGER", "INT64", "FLOAT", "FLOAT64", "NUMERIC", "BIGNUMERIC"].includes(typeOf(field))
 
 const MEASURE_NAME =
@@ -282,13 +282,13 @@ const isEnglish = (text: string) => {
 }
 
 /** How a Korean question names a column: a short description written in Korean, else its path. */
-const labelKo = (field: FieldPath): string => {
+export const labelKo = (field: FieldPath): string => {
   const description = cleanDescription(field, 30)
   return description !== null && isKorean(description) ? description : field.path
 }
 
 /** How an English question names a column: its path, with a short description written in English. */
-const labelEn = (field: FieldPath): string => {
+export const labelEn = (field: FieldPath): string => {
   const description = cleanDescription(field, 40)
   if (description === null || !isEnglish(description)) return field.path
   // "Order total" reads "order total" mid-sentence; "KRW amount" keeps its acronym.
@@ -328,7 +328,7 @@ const wantsPartitionFilter = (table: TemplateTable): boolean => {
  * The partition filter every example carries, `null` when none is wanted, `undefined` when one is
  * wanted but the partition column is not among the columns (then no honest example can be written).
  */
-const partitionFilterOf = (table: TemplateTable, fields: ReadonlyArray<FieldPath>): ScopeFilter | null | undefined => {
+export const partitionFilterOf = (table: TemplateTable, fields: ReadonlyArray<FieldPath>): ScopeFilter | null | undefined => {
   const partitioning = table.partitioning
   if (partitioning === null || !wantsPartitionFilter(table)) return null
   if (partitioning.field === null) {
@@ -369,7 +369,7 @@ interface ShardWindow extends ScopeFilter {
   readonly dated: boolean
 }
 
-const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
+export const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
   const sharding = table.sharding
   // Only a wildcard id can be queried with `_TABLE_SUFFIX`.
   if (sharding === null || sharding === undefined || !isWildcardTable(tableRefOf(table.table_id))) return null
@@ -390,7 +390,7 @@ const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
 }
 
 /** `base`, or `base_2`, `base_3`, … : a bare alias that no column of the table is called. */
-const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
+export const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
   for (let n = 1; ; n += 1) {
     const candidate = n === 1 ? base : `${base}_${n}`
     if (isPlainIdentifier(candidate) && !taken.has(candidate.toLowerCase())) return candidate
@@ -402,7 +402,7 @@ const PLACEHOLDER_VALUE = /^\(.*\)$/
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
 
 /** The values the profile saw most in `path` that read well in a question, most frequent first. */
-const topValuesOf = (profile: TableProfile | null | undefined, path: string): ReadonlyArray<string> =>
+export const topValuesOf = (profile: TableProfile | null | undefined, path: string): ReadonlyArray<string> =>
   (profile?.columns.find((c) => c.column === path)?.top_values ?? [])
     .map((t) => t.value)
     .filter((value) =>
@@ -410,7 +410,7 @@ const topValuesOf = (profile: TableProfile | null | undefined, path: string): Re
       !PLACEHOLDER_VALUE.test(value.trim())
     )
 
-const topValueOf = (profile: TableProfile | null | undefined, path: string): string | undefined =>
+export const topValueOf = (profile: TableProfile | null | undefined, path: string): string | undefined =>
   topValuesOf(profile, path)[0]
 
 // ---------------------------------------------------------------------------------------------

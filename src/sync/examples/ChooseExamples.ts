@@ -1,0 +1,110 @@
+/**
+ * Choice by value: of a table's validated candidates, keep the ones that together show the most —
+ * its joins, its key columns, its distinct query shapes, its nested paths — within a per-table cap,
+ * and record on each what it added (`kept_because`). Curated examples are always kept and do not
+ * count against the cap; a candidate that adds nothing new is dropped.
+ *
+ * An example belongs to the first table it reads (a join example to the table its question is
+ * about), so the choice for a table depends only on that table's candidates and the relationship
+ * graph: the same inputs always give the same choice.
+ */
+import type { Example } from "../../contract/CacheDocument.ts"
+import type { Relationship } from "../../contract/Relationship.ts"
+
+/** Examples kept per table besides its curated ones. */
+export const EXAMPLES_PER_TABLE = 12
+
+/** Generated sources, best first: what a warehouse's own users ran, then what needs a join, then the rest. */
+const PRIORITY = (example: Example): number => {
+  const family = example.generator.split(":")[0]
+  return family === "query_log" ? 0 : family === "glossary" ? 1 : family === "join" ? 2 : example.source === "llm" ? 4 : 3
+}
+
+/** `join:top_parents_by_child_count` → `top_parents_by_child_count`; `llm:claude-…` → `llm`. */
+const shapeOf = (example: Example): string =>
+  example.source === "llm" ? "llm" : example.generator.split(":").slice(1).join(":") || example.generator
+
+/** The words in a SQL text that may name columns: identifiers, backquoted or bare. */
+const identifiersOf = (sql: string): ReadonlySet<string> =>
+  new Set([...sql.matchAll(/`([^`]+)`|\b([A-Za-z_][A-Za-z0-9_]*)\b/g)].flatMap((m) => (m[1] ?? m[2] ?? "").toLowerCase().split(".")))
+
+/** What an example shows that another may not: its join, key columns it uses, its shape, its UNNEST depth. */
+export const featuresOf = (example: Example, keyColumns: ReadonlyMap<string, ReadonlySet<string>>): ReadonlyArray<string> => {
+  const features: Array<string> = []
+  if (example.tables.length > 1) {
+    features.push(`join ${[...example.tables].map((t) => t.slice(t.lastIndexOf(".") + 1)).sort().join("+")}`)
+  }
+  features.push(`shape ${shapeOf(example)}`)
+  const ids = identifiersOf(example.sql)
+  for (const table of example.tables) {
+    for (const key of keyColumns.get(table) ?? []) if (ids.has(key)) features.push(`key column ${key}`)
+  }
+  const unnests = (example.sql.match(/\bUNNEST\s*\(/gi) ?? []).length
+  if (unnests > 0) features.push(`nested depth ${unnests}`)
+  return [...new Set(features)]
+}
+
+/** Key columns per table: the columns of its relationships, either end. */
+export const keyColumnsOf = (relationships: ReadonlyArray<Relationship>): Map<string, Set<string>> => {
+  const keys = new Map<string, Set<string>>()
+  const add = (table: string, columns: ReadonlyArray<string>) => {
+    const set = keys.get(table) ?? new Set<string>()
+    for (const c of columns) set.add(c.toLowerCase())
+    keys.set(table, set)
+  }
+  for (const r of relationships) {
+    add(r.from.table_id, r.from.columns)
+    add(r.to.table_id, r.to.columns)
+  }
+  return keys
+}
+
+/**
+ * The examples kept, in their given order: every curated one, and per table at most `cap` others
+ * chosen greedily by how many features they add (ties: source priority, then given order).
+ */
+export const chooseExamples = (
+  candidates: ReadonlyArray<Example>,
+  relationships: ReadonlyArray<Relationship>,
+  cap: number = EXAMPLES_PER_TABLE
+): ReadonlyArray<Example> => {
+  const keys = keyColumnsOf(relationships)
+  const byTable = new Map<string, Array<number>>()
+  candidates.forEach((example, i) => {
+    if (example.source === "curated" || example.tables.length === 0) return
+    const home = example.tables[0]!
+    byTable.set(home, [...(byTable.get(home) ?? []), i])
+  })
+  const kept = new Map<number, ReadonlyArray<string>>()
+  for (const indexes of byTable.values()) {
+    const seen = new Set<string>()
+    // Curated examples of the table already show what they show.
+    for (const e of candidates) {
+      if (e.source === "curated" && e.tables[0] === candidates[indexes[0]!]!.tables[0]) {
+        for (const f of featuresOf(e, keys)) seen.add(f)
+      }
+    }
+    const features = new Map(indexes.map((i) => [i, featuresOf(candidates[i]!, keys)]))
+    const left = new Set(indexes)
+    while (left.size > 0 && kept.size < Number.MAX_SAFE_INTEGER) {
+      let best: { index: number; added: ReadonlyArray<string> } | null = null
+      for (const i of left) {
+        const added = features.get(i)!.filter((f) => !seen.has(f))
+        if (added.length === 0) continue
+        if (
+          best === null || added.length > best.added.length ||
+          added.length === best.added.length && PRIORITY(candidates[i]!) < PRIORITY(candidates[best.index]!)
+        ) best = { index: i, added }
+      }
+      if (best === null || indexes.filter((i) => kept.has(i)).length >= cap) break
+      kept.set(best.index, best.added)
+      left.delete(best.index)
+      for (const f of best.added) seen.add(f)
+    }
+  }
+  return candidates.flatMap((example, i) => {
+    if (example.source === "curated") return [example]
+    const why = kept.get(i)
+    return why === undefined ? [] : [{ ...example, kept_because: why }]
+  })
+}
