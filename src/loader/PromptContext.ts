@@ -693,7 +693,9 @@ export const DEFAULT_MAX_TABLES = 5
 export const DEFAULT_MAX_EXAMPLES = 8
 /** The share of the remaining budget a table leaves for the examples it brings in. */
 const EXAMPLE_RESERVE_SHARE = 0.3
-/** How many of a table's best examples its reserve is sized for. */
+/** A join example's score is multiplied by this when examples are ranked. */
+const JOIN_EXAMPLE_WEIGHT = 2
+/** How many of a table's best examples its reserve is sized for, and it brings before the next table. */
 const EXAMPLES_RESERVED_PER_TABLE = 2
 
 const countOr = (value: number | undefined, fallback: number) =>
@@ -713,7 +715,11 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   const matched = ranked.tables.filter((t) => t.score > 0).map((t) => t.index)
   // A question that matches nothing still gets the primary table and its neighbours.
   const candidates = matched.length > 0 ? withBridges(document, matched, maxTables) : document.tables.map((_, i) => i)
-  const exampleOrder = ranked.examples.map((e) => e.index)
+  // A join example shows what a model most often gets wrong: among examples that match, it comes first.
+  const exampleOrder = ranked.examples
+    .map((e) => ({ ...e, score: e.score * ((index.exampleTables[e.index]?.length ?? 0) > 1 ? JOIN_EXAMPLE_WEIGHT : 1) }))
+    .sort(byScore)
+    .map((e) => e.index)
 
   const chosenTables: Array<{ readonly index: number; readonly block: TableBlock }> = []
   const chosen = new Set<number>()
@@ -726,6 +732,19 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
     return reads !== null && reads.every((t) => tables.has(t))
   }
   const headingCostIfFirst = () => (chosenExamples.length === 0 ? EXAMPLES_HEADING_COST : 0)
+
+  const takeExamples = (most: number) => {
+    let taken = 0
+    for (const e of exampleOrder) {
+      if (chosenExamples.length >= maxExamples || taken >= most) break
+      if (chosenExamples.includes(e) || !readsOnly(chosen, e)) continue
+      const cost = headingCostIfFirst() + costOfLines(exampleLines(document.examples[e]))
+      if (cost > remaining) continue
+      chosenExamples.push(e)
+      taken++
+      remaining -= cost
+    }
+  }
 
   for (const t of candidates) {
     if (chosenTables.length >= maxTables || remaining <= 0) break
@@ -754,15 +773,11 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
     }
     chosen.add(t)
 
-    for (const e of exampleOrder) {
-      if (chosenExamples.length >= maxExamples) break
-      if (chosenExamples.includes(e) || !readsOnly(chosen, e)) continue
-      const cost = headingCostIfFirst() + costOfLines(exampleLines(document.examples[e]))
-      if (cost > remaining) continue
-      chosenExamples.push(e)
-      remaining -= cost
-    }
+    // Each table brings its best few examples, so that the tables after it keep slots for theirs.
+    takeExamples(EXAMPLES_RESERVED_PER_TABLE)
   }
+  // Then the slots left go to the best examples over every chosen table.
+  takeExamples(maxExamples)
 
   // Examples stay in the order they were packed: the best table's best examples first.
   const examples = chosenExamples

@@ -24,6 +24,7 @@ import { type TableId, tableRefOf as refOf } from "../../contract/TableId.ts"
 const tableRefOf = (id: string) => refOf(id as TableId)
 import { isPlainIdentifier, quoteIdentifier, quoteTablePath, stringLiteral } from "../../sql/Identifiers.ts"
 import { DEFAULT_SENSITIVE_NAME_PATTERN } from "../profiles.ts"
+import { isFreeText, isIdLike, isProfileUnique, isSensitivePath as isSensitive } from "./ColumnRoles.ts"
 import { singular, words } from "../relationships/infer.ts"
 import {
   categoryScore,
@@ -44,34 +45,6 @@ export interface JoinOptions {
   /** Column names never grouped or filtered by (default: the built-in sensitive-name pattern). */
   readonly sensitiveNamePattern?: RegExp | null
 }
-
-/** Words of a column name that make it a key, not an attribute. */
-const KEY_WORDS: ReadonlySet<string> = new Set(["id", "ids", "key", "code", "uuid", "guid", "no", "num", "number", "cd", "hash", "token", "pk", "fk"])
-const FREE_TEXT_WORDS: ReadonlySet<string> = new Set([
-  "description", "desc", "comment", "comments", "text", "note", "notes", "abstract", "body", "message", "summary",
-  "content", "url", "homepage", "link", "remark", "remarks", "html", "json"
-])
-
-/** A key or id-like column: a key word last (`sbCustId`, `airline_code`), or a whole-word `id`. */
-export const isIdLike = (name: string): boolean => {
-  const ws = words(name)
-  const last = ws[ws.length - 1] ?? ""
-  return KEY_WORDS.has(last) || ws.length === 1 && /^(id|key)$/.test(ws[0] ?? "")
-}
-
-/** Free text: counting by it says nothing. */
-export const isFreeText = (name: string): boolean => words(name).some((w) => FREE_TEXT_WORDS.has(w))
-
-/** A profile says the column is (nearly) unique: as many distinct values as sampled rows. */
-export const isProfileUnique = (table: TemplateTable, path: string): boolean => {
-  const profile = table.profile
-  const column = profile?.columns.find((c) => c.column === path)
-  if (profile == null || column === undefined || profile.rows_sampled < 20) return false
-  return column.approx_distinct >= 0.9 * profile.rows_sampled * (1 - column.null_fraction)
-}
-
-const isSensitive = (path: string, pattern: RegExp | null): boolean =>
-  pattern !== null && path.split(".").some((segment) => pattern.test(segment) || pattern.test(segment.replace(/([a-z0-9])([A-Z])/g, "$1_$2")))
 
 /** Whether grouping by the column says something: a top-level STRING that is not a key, free text, unique or sensitive. */
 export const isGroupable = (table: TemplateTable, field: FieldPath, sensitive: RegExp | null): boolean =>

@@ -22,6 +22,8 @@ import { isWildcardTable, tableRefOf } from "../../contract/TableId.ts"
 import type { TableMetadata } from "../../services/BigQuery/TableResource.ts"
 import { isPlainIdentifier, quoteFieldPath, quoteIdentifier, quoteTablePath, stringLiteral } from "../../sql/Identifiers.ts"
 import { fieldPathEntries } from "../fieldPaths.ts"
+import { DEFAULT_SENSITIVE_NAME_PATTERN } from "../profiles.ts"
+import { isFreeText, isIdLike, isProfileSparse, isProfileUnique, isSensitivePath } from "./ColumnRoles.ts"
 
 /**
  * What the templates read: a table's metadata, with its shards and profile when the sync has them
@@ -204,6 +206,7 @@ const timeKindOf = (field: FieldPath, all: ReadonlyArray<FieldPath>): TimeKind |
   if (/micro/i.test(description) || /_micros$|_usec$/.test(name)) return timeName || /\btime\b/i.test(description) ? "MICROS" : null
   if (/milli/i.test(description) || /_millis$|_ms$/.test(name)) return timeName || /\btime\b/i.test(description) ? "MILLIS" : null
   if (/\bunix\b|\bepoch\b/i.test(description)) return "SECONDS"
+  if (isIdLike(field.path)) return null
   if (/^year$|_year$/.test(name) || (/\byear\b/i.test(description) && !/\bage\b|years old/i.test(description))) {
     return "YEAR"
   }
@@ -494,8 +497,18 @@ interface Draft {
   readonly sql: string
 }
 
+export interface TemplateOptions {
+  /** Column names never grouped, filtered or shown by value (default: the built-in sensitive-name pattern). */
+  readonly sensitiveNamePattern?: RegExp | null
+}
+
 /** Examples for `table`, questions in `language` (Korean unless asked otherwise). */
-export const templateExamples = (table: TemplateTable, language: Language = "ko"): ReadonlyArray<Example> => {
+export const templateExamples = (
+  table: TemplateTable,
+  language: Language = "ko",
+  options: TemplateOptions = {}
+): ReadonlyArray<Example> => {
+  const sensitive = options.sensitiveNamePattern === undefined ? DEFAULT_SENSITIVE_NAME_PATTERN : options.sensitiveNamePattern
   const ref = tableRefOf(table.table_id)
   const from = quoteTablePath(ref)
   const fields = flattenFields(table.columns)
@@ -538,7 +551,10 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
   }
 
   // Breakdown by the most category-like column.
-  const categories = categoricalColumns(fields, (f) => topValueOf(profile, f.path) !== undefined)
+  // Worth grouping by: not a key, free text, personal data, or unique in the profile.
+  const categories = categoricalColumns(fields, (f) => topValueOf(profile, f.path) !== undefined).filter((f) =>
+    !isIdLike(f.path) && !isFreeText(f.path) && !isSensitivePath(f.path, sensitive) && !isProfileUnique(table, f.path)
+  )
   const category = categories[0]
   if (category !== undefined) {
     const q = quoteFieldPath(category.segments)
@@ -644,8 +660,9 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
     })
   }
   const flag = fields.find((f) => isBoolean(f) && isSingle(f))
-  const present = categories.find((f) => f !== category && f.mode !== "REQUIRED") ??
-    (category !== undefined && category.mode !== "REQUIRED" ? category : undefined)
+  // "Rows that have a value" is worth asking only of a column the profile shows sparse.
+  const present = categories.find((f) => f !== category && f.mode !== "REQUIRED" && isProfileSparse(table, f.path)) ??
+    (category !== undefined && category.mode !== "REQUIRED" && isProfileSparse(table, category.path) ? category : undefined)
   if (flag !== undefined) {
     const q = quoteFieldPath(flag.segments)
     drafts.push({
