@@ -693,7 +693,7 @@ export const DEFAULT_MAX_TABLES = 5
 export const DEFAULT_MAX_EXAMPLES = 8
 /** The share of the remaining budget a table leaves for the examples it brings in. */
 const EXAMPLE_RESERVE_SHARE = 0.3
-/** A join example's score is multiplied by this when examples are ranked. */
+/** A join example's score is multiplied by this, times half the number of tables it reads, when examples are ranked. */
 const JOIN_EXAMPLE_WEIGHT = 2
 /** How many of a table's best examples its reserve is sized for, and it brings before the next table. */
 const EXAMPLES_RESERVED_PER_TABLE = 2
@@ -717,8 +717,8 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   const candidates = matched.length > 0 ? withBridges(document, matched, maxTables) : document.tables.map((_, i) => i)
   // A join example shows what a model most often gets wrong: among examples that match, it comes first.
   const exampleOrder = ranked.examples
-    .map((e) => ({ ...e, score: e.score * ((index.exampleTables[e.index]?.length ?? 0) > 1 ? JOIN_EXAMPLE_WEIGHT : 1) }))
-    .sort(byScore)
+    .map((e) => ({ ...e, score: e.score * Math.max(1, (index.exampleTables[e.index]?.length ?? 0) * JOIN_EXAMPLE_WEIGHT / 2) }))
+    .sort((a, b) => b.score - a.score) // stable: equal scores keep the relevance order (the language asked first)
     .map((e) => e.index)
 
   const chosenTables: Array<{ readonly index: number; readonly block: TableBlock }> = []
@@ -733,17 +733,19 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   }
   const headingCostIfFirst = () => (chosenExamples.length === 0 ? EXAMPLES_HEADING_COST : 0)
 
-  const takeExamples = (most: number) => {
+  const takeExamples = (most: number, joinsOnly: boolean) => {
     let taken = 0
     for (const e of exampleOrder) {
       if (chosenExamples.length >= maxExamples || taken >= most) break
       if (chosenExamples.includes(e) || !readsOnly(chosen, e)) continue
+      if (joinsOnly && (index.exampleTables[e]?.length ?? 0) < 2) continue
       const cost = headingCostIfFirst() + costOfLines(exampleLines(document.examples[e]))
       if (cost > remaining) continue
       chosenExamples.push(e)
       taken++
       remaining -= cost
     }
+    return taken
   }
 
   for (const t of candidates) {
@@ -773,11 +775,13 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
     }
     chosen.add(t)
 
-    // Each table brings its best few examples, so that the tables after it keep slots for theirs.
-    takeExamples(EXAMPLES_RESERVED_PER_TABLE)
+    // Each table brings its best few examples, the joins it completes first, so that the tables
+    // after it keep slots for theirs.
+    const joinsTaken = takeExamples(EXAMPLES_RESERVED_PER_TABLE, true)
+    takeExamples(Math.min(1, EXAMPLES_RESERVED_PER_TABLE - joinsTaken), false)
   }
   // Then the slots left go to the best examples over every chosen table.
-  takeExamples(maxExamples)
+  takeExamples(maxExamples, false)
 
   // Examples stay in the order they were packed: the best table's best examples first.
   const examples = chosenExamples

@@ -4,15 +4,16 @@
  * and record on each what it added (`kept_because`). Curated examples are always kept and do not
  * count against the cap; a candidate that adds nothing new is dropped.
  *
- * An example belongs to the first table it reads (a join example to the table its question is
- * about), so the choice for a table depends only on that table's candidates and the relationship
- * graph: the same inputs always give the same choice.
+ * An example belongs to one table: a join example to the table that holds the foreign key (the
+ * child, or the bridge between two parents), any other to the first table it reads. So the choice
+ * for a table depends only on that table's candidates and the relationship graph: the same inputs
+ * always give the same choice.
  */
 import type { Example } from "../../contract/CacheDocument.ts"
 import type { Relationship } from "../../contract/Relationship.ts"
 
 /** Examples kept per table besides its curated ones. */
-export const EXAMPLES_PER_TABLE = 12
+export const EXAMPLES_PER_TABLE = 16
 
 /** Generated sources, best first: what a warehouse's own users ran, then what needs a join, then the rest. */
 const PRIORITY = (example: Example): number => {
@@ -31,10 +32,12 @@ const identifiersOf = (sql: string): ReadonlySet<string> =>
 /** What an example shows that another may not: its join, key columns it uses, its shape, its UNNEST depth. */
 export const featuresOf = (example: Example, keyColumns: ReadonlyMap<string, ReadonlySet<string>>): ReadonlyArray<string> => {
   const features: Array<string> = []
-  if (example.tables.length > 1) {
-    features.push(`join ${[...example.tables].map((t) => t.slice(t.lastIndexOf(".") + 1)).sort().join("+")}`)
-  }
   features.push(`shape ${shapeOf(example)}`)
+  if (example.tables.length > 1) {
+    // A join is worth showing in more than one shape: counted per parent, filtered, aggregated first.
+    const join = [...example.tables].map((t) => t.slice(t.lastIndexOf(".") + 1)).sort().join("+")
+    features.push(`join ${join}`, `join ${join} as ${shapeOf(example)}`)
+  }
   const ids = identifiersOf(example.sql)
   for (const table of example.tables) {
     for (const key of keyColumns.get(table) ?? []) if (ids.has(key)) features.push(`key column ${key}`)
@@ -70,9 +73,16 @@ export const chooseExamples = (
 ): ReadonlyArray<Example> => {
   const keys = keyColumnsOf(relationships)
   const byTable = new Map<string, Array<number>>()
+  const homeOf = (example: Example): string => {
+    const reads = new Set<string>(example.tables)
+    const child = example.tables.length > 1
+      ? example.tables.find((t) => relationships.some((r) => r.from.table_id === t && r.to.table_id !== t && reads.has(r.to.table_id)))
+      : undefined
+    return child ?? example.tables[0]!
+  }
   candidates.forEach((example, i) => {
     if (example.source === "curated" || example.tables.length === 0) return
-    const home = example.tables[0]!
+    const home = homeOf(example)
     byTable.set(home, [...(byTable.get(home) ?? []), i])
   })
   const kept = new Map<number, ReadonlyArray<string>>()
@@ -80,7 +90,7 @@ export const chooseExamples = (
     const seen = new Set<string>()
     // Curated examples of the table already show what they show.
     for (const e of candidates) {
-      if (e.source === "curated" && e.tables[0] === candidates[indexes[0]!]!.tables[0]) {
+      if (e.source === "curated" && e.tables.length > 0 && homeOf(e) === homeOf(candidates[indexes[0]!]!)) {
         for (const f of featuresOf(e, keys)) seen.add(f)
       }
     }

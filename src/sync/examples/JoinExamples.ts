@@ -185,13 +185,34 @@ export const joinExamples = (
     const category = categoryOf(parent, sensitive, keys)
     const measure = measureOf(child, keys)
 
-    if (name !== undefined && isNameLike(name)) {
+    // The parents with the most children (or the largest child total), each child aggregated per
+    // parent before the join: one row per parent, so nothing is counted twice.
+    const shown = [...r.to.columns.map((k) => col(p, k)), ...(name !== undefined && isNameLike(name) ? [col(p, name)] : [])]
+    const fkList = r.from.columns.map((fk) => quoteIdentifier(fk)).join(", ")
+    const perParent = freshAlias("per_parent", taken)
+    const onAgg = r.from.columns.map((fk, i) => `${perParent}.${quoteIdentifier(fk)} = ${col(p, r.to.columns[i]!)}`).join(" AND ")
+    const childTable = quoteTablePath(tableRefOf(child.table_id))
+    const parentTable = quoteTablePath(tableRefOf(parent.table_id))
+    const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
+    drafts.push({
+      generator: "join:top_parents_by_child_count",
+      ko: `${childNoun} 수가 가장 많은 ${parentNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
+      en: `Which ${TOP_N} ${parentNoun}${byName} have the most ${childNoun}, and how many each?`,
+      sql: `SELECT ${shown.join(", ")}, IFNULL(${perParent}.${countAlias}, 0) AS ${countAlias} FROM ${parentTable} AS ${p} ` +
+        `LEFT JOIN (SELECT ${fkList}, COUNT(*) AS ${countAlias} FROM ${childTable} GROUP BY ${fkList}) AS ${perParent} ON ${onAgg} ` +
+        `ORDER BY ${countAlias} DESC LIMIT ${TOP_N}`,
+      tables: [parent.table_id, child.table_id]
+    })
+    if (measure !== undefined && !AVERAGED.test(words(measure.path).join("_"))) {
+      const total = freshAlias(`total_${snake(words(measure.path).join("_"))}`, taken)
       drafts.push({
-        generator: "join:top_parents_by_child_count",
-        ko: `${childNoun} 수가 가장 많은 ${parentNoun} 상위 ${TOP_N}개(${label("ko", name)} 기준)는 무엇인가요?`,
-        en: `Which ${TOP_N} ${parentNoun} (by ${label("en", name)}) have the most ${childNoun}?`,
-        sql: `SELECT ${col(p, name)}, COUNT(*) AS ${countAlias} FROM ${from} GROUP BY ${col(p, name)} ORDER BY ${countAlias} DESC LIMIT ${TOP_N}`,
-        tables: pair
+        generator: "join:top_parents_by_child_total",
+        ko: `${childNoun}의 ${label("ko", measure)} 합계가 가장 큰 ${parentNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
+        en: `Which ${TOP_N} ${parentNoun}${byName} have the highest total ${label("en", measure)} of their ${childNoun}?`,
+        sql: `SELECT ${shown.join(", ")}, ${perParent}.${total} FROM ${parentTable} AS ${p} ` +
+          `JOIN (SELECT ${fkList}, SUM(${quoteIdentifier(measure.path)}) AS ${total} FROM ${childTable} GROUP BY ${fkList}) AS ${perParent} ON ${onAgg} ` +
+          `ORDER BY ${total} DESC LIMIT ${TOP_N}`,
+        tables: [parent.table_id, child.table_id]
       })
     }
     if (category !== undefined && measure === undefined) {
@@ -228,10 +249,7 @@ export const joinExamples = (
         })
       } else {
         // Aggregate before the join: one row per parent, so the average is over parents.
-        const perParent = freshAlias("per_parent", taken)
         const n = freshAlias(`${snake(childNoun)}_per_${snake(parentNoun)}`.replace(/^_+/, "") || "children", taken)
-        const fkList = r.from.columns.map((fk) => quoteIdentifier(fk)).join(", ")
-        const onAgg = r.from.columns.map((fk, i) => `${perParent}.${quoteIdentifier(fk)} = ${col(p, r.to.columns[i]!)}`).join(" AND ")
         drafts.push({
           generator: "join:average_children_per_parent",
           ko: `${parentNoun}의 ${label("ko", category)}별로 ${parentNoun} 하나당 평균 ${childNoun} 수는 얼마인가요?`,
@@ -269,8 +287,6 @@ export const joinExamples = (
         const a = byId.get(near.to.table_id)!
         const b = byId.get(far.to.table_id)!
         const name = attributeOf(a, sensitive, new Set(near.to.columns.map((x) => x.toLowerCase())))
-        if (name === undefined) continue
-        const byName = isNameLike(name)
         const aliases = new Set<string>()
         const pa = aliasFor(a.table_id, aliases)
         const br = aliasFor(bridge.table_id, aliases)
@@ -283,18 +299,105 @@ export const joinExamples = (
         const bNoun = plural(nounOf(b.table_id))
         const taken = new Set([...a.columns, ...b.columns, ...bridge.columns].map((x) => x.name.toLowerCase()))
         const alias = freshAlias(`${snake(bNoun.split(" ").map(singular).join("_")) || "row"}_count`, taken)
+        const bridgeNoun = nounOf(bridgeId)
+        if (name !== undefined && !isNameLike(name)) {
+          drafts.push({
+            generator: "join:bridge_distinct_count",
+            ko: `${aNoun}의 ${label("ko", name)}별 ${bNoun} 수(중복 제외, ${bridgeNoun} 경유) 상위 ${TOP_N}개는 무엇인가요?`,
+            en: `Which ${TOP_N} values of ${label("en", name)} of the ${aNoun} have the most distinct ${bNoun}, through ${bridgeNoun}?`,
+            sql: `SELECT ${col(pa, name)}, COUNT(DISTINCT ${distinct}) AS ${alias} ` +
+              `FROM ${quoteTablePath(tableRefOf(a.table_id))} AS ${pa} JOIN ${quoteTablePath(tableRefOf(bridgeId))} AS ${br} ON ${onA} ` +
+              `JOIN ${quoteTablePath(tableRefOf(b.table_id))} AS ${pb} ON ${onB} GROUP BY ${col(pa, name)} ORDER BY ${alias} DESC LIMIT ${TOP_N}`,
+            tables: [a.table_id, bridgeId, b.table_id]
+          })
+        }
+        // Per row of one side, the distinct rows of the other: a correlated subquery, so no key is grouped by.
+        const shown = [...near.to.columns.map((k) => col(pa, k)), ...(name !== undefined && isNameLike(name) ? [col(pa, name)] : [])]
+        const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
         drafts.push({
-          generator: "join:bridge_distinct_count",
-          ko: byName
-            ? `${bNoun} 수(중복 제외)가 가장 많은 ${aNoun} 상위 ${TOP_N}개(${label("ko", name)} 기준, ${nounOf(bridgeId)} 경유)는 무엇인가요?`
-            : `${aNoun}의 ${label("ko", name)}별 ${bNoun} 수(중복 제외, ${nounOf(bridgeId)} 경유) 상위 ${TOP_N}개는 무엇인가요?`,
-          en: byName
-            ? `Which ${TOP_N} ${aNoun} (by ${label("en", name)}) have the most distinct ${bNoun}, through ${nounOf(bridgeId)}?`
-            : `Which ${TOP_N} values of ${label("en", name)} of the ${aNoun} have the most distinct ${bNoun}, through ${nounOf(bridgeId)}?`,
-          sql: `SELECT ${col(pa, name)}, COUNT(DISTINCT ${distinct}) AS ${alias} ` +
-            `FROM ${quoteTablePath(tableRefOf(a.table_id))} AS ${pa} JOIN ${quoteTablePath(tableRefOf(bridgeId))} AS ${br} ON ${onA} ` +
-            `JOIN ${quoteTablePath(tableRefOf(b.table_id))} AS ${pb} ON ${onB} GROUP BY ${col(pa, name)} ORDER BY ${alias} DESC LIMIT ${TOP_N}`,
+          generator: "join:bridge_top_parents",
+          ko: `${bridgeNoun}을(를) 통해 ${bNoun}이(가) 가장 많은 ${aNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
+          en: `Which ${TOP_N} ${aNoun}${byName} have the most ${bNoun}, through ${bridgeNoun}?`,
+          sql: `SELECT ${shown.join(", ")}, (SELECT COUNT(DISTINCT ${distinct}) FROM ${quoteTablePath(tableRefOf(bridgeId))} AS ${br} ` +
+            `JOIN ${quoteTablePath(tableRefOf(b.table_id))} AS ${pb} ON ${onB} WHERE ${onA}) AS ${alias} ` +
+            `FROM ${quoteTablePath(tableRefOf(a.table_id))} AS ${pa} ORDER BY ${alias} DESC LIMIT ${TOP_N}`,
           tables: [a.table_id, bridgeId, b.table_id]
+        })
+      }
+    }
+  }
+
+  // Chains: a child's rows counted by its grandparent (A → B → C, both many-to-one, so each A row is
+  // counted once), per row of the grandparent through a correlated subquery.
+  for (const first of usable) {
+    for (const second of usable) {
+      if (second.from.table_id !== first.to.table_id || second.to.table_id === first.from.table_id) continue
+      const a = byId.get(first.from.table_id)!
+      const b = byId.get(first.to.table_id)!
+      const cTable = byId.get(second.to.table_id)!
+      const aliases = new Set<string>()
+      const aa = aliasFor(a.table_id, aliases)
+      const ba = aliasFor(b.table_id, aliases)
+      const ca = aliasFor(cTable.table_id, aliases)
+      const onAB = first.from.columns.map((fk, k) => `${col(aa, fk)} = ${col(ba, first.to.columns[k]!)}`).join(" AND ")
+      const onBC = second.from.columns.map((fk, k) => `${col(ba, fk)} = ${col(ca, second.to.columns[k]!)}`).join(" AND ")
+      const aNoun = plural(nounOf(a.table_id))
+      const cNoun = plural(nounOf(cTable.table_id))
+      const bNoun = nounOf(b.table_id)
+      const taken = new Set([...a.columns, ...b.columns, ...cTable.columns].map((x) => x.name.toLowerCase()))
+      const alias = freshAlias(`${snake(aNoun.split(" ").map(singular).join("_")) || "row"}_count`, taken)
+      const name = attributeOf(cTable, sensitive, new Set(second.to.columns.map((x) => x.toLowerCase())))
+      const shown = [...second.to.columns.map((k) => col(ca, k)), ...(name !== undefined && isNameLike(name) ? [col(ca, name)] : [])]
+      const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
+      drafts.push({
+        generator: "join:chain_top_grandparents",
+        ko: `${bNoun}을(를) 거쳐 ${aNoun} 수가 가장 많은 ${cNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
+        en: `Which ${TOP_N} ${cNoun}${byName} have the most ${aNoun}, through their ${bNoun}?`,
+        sql: `SELECT ${shown.join(", ")}, (SELECT COUNT(*) FROM ${quoteTablePath(tableRefOf(a.table_id))} AS ${aa} ` +
+          `JOIN ${quoteTablePath(tableRefOf(b.table_id))} AS ${ba} ON ${onAB} WHERE ${onBC}) AS ${alias} ` +
+          `FROM ${quoteTablePath(tableRefOf(cTable.table_id))} AS ${ca} ORDER BY ${alias} DESC LIMIT ${TOP_N}`,
+        tables: [a.table_id, b.table_id, cTable.table_id]
+      })
+    }
+  }
+
+  // Siblings: two children of one parent, each aggregated per parent before the joins; joined raw,
+  // every child row would be repeated once per row of the other child.
+  const byParent = new Map<string, Array<Relationship>>()
+  for (const r of usable) byParent.set(r.to.table_id, [...(byParent.get(r.to.table_id) ?? []), r])
+  for (const [parentId, into] of byParent) {
+    for (let i = 0; i < into.length; i++) {
+      for (let j = i + 1; j < into.length; j++) {
+        const one = into[i]!
+        const other = into[j]!
+        if (one.from.table_id === other.from.table_id) continue
+        const parent = byId.get(parentId)!
+        const aliases = new Set<string>()
+        const p = aliasFor(parent.table_id, aliases)
+        const nouns = [one, other].map((r) => plural(nounOf(r.from.table_id)))
+        const taken = new Set([parent, byId.get(one.from.table_id)!, byId.get(other.from.table_id)!].flatMap((t) => t.columns.map((x) => x.name.toLowerCase())))
+        const parts = [one, other].map((r, k) => {
+          const sub = freshAlias(`per_${snake(nounOf(r.from.table_id)) || "child"}`, taken)
+          taken.add(sub)
+          const count = freshAlias(`${snake(nouns[k]!.split(" ").map(singular).join("_")) || "row"}_count`, taken)
+          taken.add(count)
+          const fkList = r.from.columns.map((fk) => quoteIdentifier(fk)).join(", ")
+          const on = r.from.columns.map((fk, n) => `${sub}.${quoteIdentifier(fk)} = ${col(p, r.to.columns[n]!)}`).join(" AND ")
+          return {
+            count,
+            select: `IFNULL(${sub}.${count}, 0) AS ${count}`,
+            join: `LEFT JOIN (SELECT ${fkList}, COUNT(*) AS ${count} FROM ${quoteTablePath(tableRefOf(r.from.table_id))} GROUP BY ${fkList}) AS ${sub} ON ${on}`
+          }
+        })
+        const keys = one.to.columns.map((k) => col(p, k))
+        const parentNoun = plural(nounOf(parentId))
+        drafts.push({
+          generator: "join:siblings_aggregated_first",
+          ko: `${parentNoun}별 ${nouns[0]} 수와 ${nouns[1]} 수는 얼마인가요? (${nouns[0]} 수 상위 ${TOP_N}개)`,
+          en: `For each of the ${TOP_N} ${parentNoun} with the most ${nouns[0]}, how many ${nouns[0]} and how many ${nouns[1]} do they have?`,
+          sql: `SELECT ${keys.join(", ")}, ${parts.map((x) => x.select).join(", ")} FROM ${quoteTablePath(tableRefOf(parentId))} AS ${p} ` +
+            `${parts.map((x) => x.join).join(" ")} ORDER BY ${parts[0]!.count} DESC LIMIT ${TOP_N}`,
+          tables: [one.from.table_id, parentId, other.from.table_id]
         })
       }
     }

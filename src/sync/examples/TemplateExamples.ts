@@ -45,6 +45,8 @@ const SHARD_WINDOW_DAYS = 7
 /** Above either size a partitioned table gets a partition filter even when it does not require one. */
 const LARGE_TABLE_BYTES = 10 * 1024 ** 3
 const LARGE_TABLE_ROWS = 100_000_000
+/** Most examples over deeply nested leaves per table (one per UNNEST chain length). */
+const NESTED_EXAMPLES = 4
 /** Top values longer than this make poor examples. */
 const MAX_FILTER_VALUE_LENGTH = 60
 
@@ -746,6 +748,52 @@ export const templateExamples = (
           en: `Which ${TOP_N} values of the "${key}" entry of ${record.path} have the most ${nounEn}`
         },
         sql: `SELECT ${parameterSubquery(kv, key, parameterValue(kv, key))} AS ${alias}, COUNT(*) AS ${countAlias} FROM ${from}${where()} GROUP BY ${alias} ORDER BY ${countAlias} DESC LIMIT ${TOP_N}`
+      })
+    }
+  }
+
+  // Deeply nested leaves, reached through their whole UNNEST chain: one per chain length, the
+  // deepest first, so a model sees how each level is reached from the alias of the one above it.
+  const byChain = new Map<number, FieldPath>()
+  for (const field of fields) {
+    const entry = entries.get(field.path)
+    if (entry === undefined || isRecordField(field) || field.mode === "REPEATED") continue
+    if (field.depth < 2 && field.repeated.length < 2) continue
+    if (isSensitivePath(field.path, sensitive) || isFreeText(field.path)) continue
+    const chain = entry.joins.length
+    const known = byChain.get(chain)
+    if (known === undefined || field.depth > known.depth) byChain.set(chain, field)
+  }
+  const nestedAlias = freshAlias("entries", taken)
+  for (const chain of [...byChain.keys()].sort((a, b) => b - a).slice(0, NESTED_EXAMPLES)) {
+    const field = byChain.get(chain)!
+    const entry = entries.get(field.path)!
+    const parent = field.segments.slice(0, -1).join(".")
+    const joins = entry.joins.length > 0 ? ` ${entry.joins.join(" ")}` : ""
+    const groupable = isString(field) && !isIdLike(field.path) && categoryScore(field) > 0
+    if (groupable) {
+      drafts.push({
+        generator: "template:nested_leaf_top_values",
+        wording: {
+          ko: `${parent}의 ${lastName(field)} 값 중 가장 많이 나타나는 상위 ${TOP_N}개는 무엇인가요?`,
+          en: `What are the ${TOP_N} most frequent ${lastName(field)} values under ${parent}`
+        },
+        sql: `SELECT ${entry.expression} AS ${freshAlias("value", taken)}, COUNT(*) AS ${nestedAlias} FROM ${from}${joins}${where()} GROUP BY 1 ORDER BY ${nestedAlias} DESC LIMIT ${TOP_N}`
+      })
+    } else if (isNumeric(field) && !isIdLike(field.path)) {
+      drafts.push({
+        generator: "template:nested_leaf_sum",
+        wording: { ko: `${parent}의 ${lastName(field)} 합계는 얼마인가요?`, en: `What is the total ${lastName(field)} under ${parent}` },
+        sql: `SELECT SUM(${entry.expression}) AS ${freshAlias("total", taken)} FROM ${from}${joins}${where()}`
+      })
+    } else {
+      drafts.push({
+        generator: "template:nested_leaf_count",
+        wording: {
+          ko: `${parent}에서 ${lastName(field)} 값이 있는 항목은 몇 개인가요?`,
+          en: `How many entries under ${parent} have a ${lastName(field)} value`
+        },
+        sql: `SELECT COUNT(*) AS ${nestedAlias} FROM ${from}${joins}${where(`${entry.expression} IS NOT NULL`)}`
       })
     }
   }
