@@ -23,7 +23,7 @@ const PRIORITY = (example: Example): number => {
 
 /** `join:top_parents_by_child_count` → `top_parents_by_child_count`; `llm:claude-…` → `llm`. */
 const shapeOf = (example: Example): string =>
-  example.source === "llm" ? "llm" : example.generator.split(":").slice(1).join(":") || example.generator
+  example.source === "llm" ? "llm" : example.generator.startsWith("query_log:") ? "query_log" : example.generator.split(":").slice(1).join(":") || example.generator
 
 /** The words in a SQL text that may name columns: identifiers, backquoted or bare. */
 const identifiersOf = (sql: string): ReadonlySet<string> =>
@@ -42,6 +42,8 @@ export const featuresOf = (example: Example, keyColumns: ReadonlyMap<string, Rea
   for (const table of example.tables) {
     for (const key of keyColumns.get(table) ?? []) if (ids.has(key)) features.push(`key column ${key}`)
   }
+  // What the warehouse's users ran is worth keeping for that alone.
+  if (example.generator.startsWith("query_log:")) features.push(`logged: ${example.generator.slice("query_log:".length)}`)
   const unnests = (example.sql.match(/\bUNNEST\s*\(/gi) ?? []).length
   if (unnests > 0) features.push(`nested depth ${unnests}`)
   return [...new Set(features)]

@@ -124,12 +124,13 @@ export const scrubLiterals = (
   tokens.forEach((t, i) => {
     let text = t.text
     const previous = tokens[i - 1]
+    if (t.kind === "string" && previous?.kind === "string") return // adjacent literals are one: scrubbed with the first
     if (t.kind === "string") {
       const typed = previous?.kind === "word" && TYPED_STRING.has(previous.value)
       const column = columnOf(tokens, i)
       const candidates = column === null ? [] : index.get(column.toLowerCase()) ?? []
       const value = stringValue(t.text)
-      const known = value !== null && candidates.length > 0 && candidates.every((c) => !c.sensitive) &&
+      const known = value !== null && tokens[i + 1]?.kind !== "string" && candidates.length > 0 && candidates.every((c) => !c.sensitive) &&
         candidates.some((c) => topValuesOf(c.table.profile, c.field.path).includes(value))
       if (typed) text = previous.value === "DATE" ? "'2000-01-01'" : previous.value === "TIMESTAMP" || previous.value === "DATETIME" ? "'2000-01-01 00:00:00'" : previous.value === "TIME" ? "'00:00:00'" : "'0'"
       else if (!known) text = `'${placeholderName(column)}'`
