@@ -6,7 +6,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { exactTarget } from "../../src/config/Targets.ts"
-import { type Example, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { type Example, makeCacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import type { Field } from "../../src/contract/Field.ts"
 import type { TableProfile } from "../../src/contract/Profile.ts"
 import type { Relationship } from "../../src/contract/Relationship.ts"
@@ -17,6 +17,8 @@ import { LiveBigQuery } from "../../src/services/BigQuery/LiveBigQuery.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { validateSql } from "../../src/sql/SqlValidator.ts"
+import { exportCandidates, formatExamples, matchTables } from "../../src/operations/ExampleReview.ts"
+import { parseCuratedFile } from "../../src/sync/curated.ts"
 import { chooseExamples } from "../../src/sync/examples/ChooseExamples.ts"
 import { joinExamples } from "../../src/sync/examples/JoinExamples.ts"
 import { queryLogExamples, scrubLiterals } from "../../src/sync/examples/QueryLogExamples.ts"
@@ -282,4 +284,39 @@ describe("examples from the query log", () => {
       queryLogDays: 30,
       queryLogLocation: "us"
     }))))
+})
+
+describe("review", () => {
+  const doc = makeCacheDocument({
+    generated_at: AT,
+    generator: { name: "metasync", version: "test" },
+    tables: [orders, customers],
+    examples: [
+      { question: "Orders per status?", sql: "SELECT status, COUNT(*) FROM `shop-warehouse.sales.orders` GROUP BY status", tables: [orders.table_id], source: "curated", generator: "curated:x.yaml", language: "en" },
+      ...chooseExamples([...joinExamples([orders, customers], [graph[0]!], "en"), ...templateExamples(orders, "en")], [graph[0]!])
+    ],
+    relationships: [graph[0]!]
+  })
+
+  it("lists a table's examples with their source and why each was kept", () => {
+    expect(matchTables(doc, "orders")).toEqual([orders.table_id])
+    const text = formatExamples(doc, orders.table_id)
+    expect(text.split("\n")[0]).toMatch(/^shop-warehouse\.sales\.orders: \d+ examples \(curated 1, join \d+, template \d+\)$/)
+    expect(text).toContain("kept because: curated (always kept)")
+    expect(text).toMatch(/\[template · join:top_parents_by_child_count\] Which 10 customers have the most orders, and how many each\?\n[^]*kept because: [^\n]*join customers\+orders/)
+  })
+
+  it("exports the generated examples as curated files a person can approve as they are", () => {
+    const files = exportCandidates(doc, null)
+    expect(files.map((f) => f.file)).toEqual(["shop-warehouse.sales.customers.candidates.yaml", "shop-warehouse.sales.orders.candidates.yaml"])
+    for (const f of files) {
+      const parsed = parseCuratedFile(f.file, f.text)
+      expect(Either.isRight(parsed), f.text).toBe(true)
+      const examples = Either.getOrThrow(parsed).examples
+      expect(examples.length).toBeGreaterThan(0)
+      // Curated ones are golden already: never exported again.
+      expect(examples.map((e) => e.example.question)).not.toContain("Orders per status?")
+      expectSound(examples.map((e) => ({ ...e.example, tables: doc.examples.find((x) => x.sql.trim() === e.example.sql.trim())!.tables })), [orders, customers])
+    }
+  })
 })
