@@ -11,7 +11,7 @@ import { type CacheDocument, type Example, makeCacheDocument } from "../../src/c
 import { flattenFields } from "../../src/contract/Field.ts"
 import type { Relationship } from "../../src/contract/Relationship.ts"
 import type { TableEntry } from "../../src/contract/TableEntry.ts"
-import { renderPromptContext } from "../../src/loader/PromptContext.ts"
+import { renderPromptContext } from "../../src/context/PromptContext.ts"
 import { sqlTokens } from "../../src/sql/SqlValidator.ts"
 import { acceptExamples } from "../../src/sync/examples.ts"
 import { chooseExamples } from "../../src/sync/examples/ChooseExamples.ts"

@@ -39,9 +39,17 @@ import {
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, isGeneratedInTheFuture } from "../contract/Limits.ts"
 import type { Relationship } from "../contract/Relationship.ts"
-import { joinGraphOf } from "./JoinGraph.ts"
+import { joinGraphOf } from "../context/JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
-import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
+import {
+  prepareDocument,
+  type PromptContext,
+  type PromptContextRequest,
+  renderPromptContext,
+  renderTableCatalog,
+  type TableCatalog,
+  type TableCatalogRequest
+} from "../context/PromptContext.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -143,6 +151,8 @@ export interface CacheLoaderOptions {
   readonly retryInterval?: Duration.DurationInput | undefined
   /** A larger object is not downloaded (the last good copy stays); default 64 MiB. */
   readonly maxDocumentBytes?: number | undefined
+  /** Build the prompt context's index when a document is loaded (default); `false` builds it on the first question. */
+  readonly prepareContext?: boolean | undefined
 }
 
 export interface CacheLoaderApi {
@@ -159,6 +169,11 @@ export interface CacheLoaderApi {
   readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
+  /**
+   * Every table on one compact line (id, short description, aliases) within a budget, for a model
+   * to choose from; then `getPromptContext({ …, tables: chosen })` renders the chosen ones.
+   */
+  readonly getTableCatalog: (request: TableCatalogRequest) => Effect.Effect<TableCatalog, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
   /** The relationships with `tableId` on either end (a shard finds its family), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Effect.Effect<ReadonlyArray<Relationship>, CacheUnavailable>
@@ -276,7 +291,11 @@ const make = (options: CacheLoaderOptions | undefined) =>
       }
       return Either.match(decodeCacheDocument(json, location), {
         onLeft: rejected,
-        onRight: (document): Outcome => ({ _tag: "Loaded", document, formatVersion: writtenVersion(json), generation })
+        onRight: (document): Outcome => {
+          // The prompt context's index, once per document generation, rather than on the first question.
+          if (options?.prepareContext !== false) prepareDocument(document)
+          return { _tag: "Loaded", document, formatVersion: writtenVersion(json), generation }
+        }
       })
     }
 
@@ -439,6 +458,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
       getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
       listTables: Effect.map(getDocument, (doc) => doc.tables),
       getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
+      getTableCatalog: (request) => Effect.map(getDocument, (doc) => renderTableCatalog(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>
         Effect.map(getDocument, (doc) =>

@@ -31,7 +31,7 @@ import {
   type ExampleFilter,
   SchemaInfo
 } from "./CacheLoader.ts"
-import type { PromptContext, PromptContextRequest } from "./PromptContext.ts"
+import type { PromptContext, PromptContextRequest, TableCatalog, TableCatalogRequest } from "../context/PromptContext.ts"
 
 export * from "../contract/index.ts"
 export {
@@ -53,16 +53,26 @@ export {
 export {
   DEFAULT_MAX_EXAMPLES,
   DEFAULT_MAX_TABLES,
+  DEFAULT_SCORERS,
   estimateTokens,
+  glossaryScorer,
+  lexicalScorer,
+  PROMPT_CONTEXT_NOTE,
   type PromptContext,
   type PromptContextRequest,
+  type Query,
   relevance,
   type Relevance,
   renderPromptContext,
+  renderTableCatalog,
   type ScoredExample,
   type ScoredTable,
+  type ScoringOptions,
+  type TableCatalog,
+  type TableCatalogRequest,
+  type TableScorer,
   tokenize
-} from "./PromptContext.ts"
+} from "../context/index.ts"
 export { StorageService } from "../services/Storage/StorageService.ts"
 export { GcsStorage, LocalStorage }
 
@@ -105,6 +115,8 @@ export interface CacheLoaderClient {
   readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>
+  /** Every table on one compact line (id, short description, aliases) within a budget: the first of two stages. */
+  readonly getTableCatalog: (request: TableCatalogRequest) => Promise<TableCatalog>
   readonly isCacheAvailable: () => Promise<boolean>
   /** How tables join: the relationships of `tableId` (either end), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Promise<ReadonlyArray<RelationshipJson>>
@@ -156,6 +168,7 @@ export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming)
       run((l) => Effect.map(l.getTable(tableId), (table) => Option.getOrUndefined(Option.map(table, encodeTable)))),
     listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
     getPromptContext: (request) => run((l) => l.getPromptContext(request)),
+    getTableCatalog: (request) => run((l) => l.getTableCatalog(request)),
     isCacheAvailable: () => run((l) => l.isCacheAvailable),
     getRelationships: (tableId) => run((l) => Effect.map(l.getRelationships(tableId), encodeRelationships)),
     getJoinPath: (from, to) =>
