@@ -19,6 +19,11 @@ import { isIdLike, isProfileUnique } from "../../src/sync/examples/ColumnRoles.t
 import { joinExamples } from "../../src/sync/examples/JoinExamples.ts"
 import { templateExamples } from "../../src/sync/examples/TemplateExamples.ts"
 import { inferRelationships } from "../../src/sync/relationships/infer.ts"
+import { loadGlossaryDirectory } from "../../src/sync/glossary/curated.ts"
+import { glossaryExamples } from "../../src/sync/examples/GlossaryExamples.ts"
+import type { GlossaryTerm } from "../../src/contract/Glossary.ts"
+import * as Effect from "effect/Effect"
+import { GLOSSARY_DIR } from "./promptContext.ts"
 import { PROJECT } from "../devSet.ts"
 import { readJoinPairs } from "../goldJoins.ts"
 import type { Report } from "./Report.ts"
@@ -72,8 +77,16 @@ export interface DatabaseExamples {
   readonly candidates: number
 }
 
-export const databaseExamples = (tables: ReadonlyArray<TableEntry>, relationships: ReadonlyArray<Relationship>): DatabaseExamples => {
-  const candidates = [...joinExamples(tables, relationships, "en"), ...tables.flatMap((t) => templateExamples(t, "en"))]
+export const databaseExamples = (
+  tables: ReadonlyArray<TableEntry>,
+  relationships: ReadonlyArray<Relationship>,
+  glossary: ReadonlyArray<GlossaryTerm> = []
+): DatabaseExamples => {
+  const candidates = [
+    ...glossaryExamples(glossary, tables, relationships, "en"),
+    ...joinExamples(tables, relationships, "en"),
+    ...tables.flatMap((t) => templateExamples(t, "en"))
+  ]
   const accepted = acceptExamples(candidates, tables).examples
   const examples = chooseExamples(accepted, relationships)
   return {
@@ -83,7 +96,8 @@ export const databaseExamples = (tables: ReadonlyArray<TableEntry>, relationship
       generator: { name: "metasync", version: "eval" },
       tables: [tables[0]!, ...tables.slice(1)],
       examples: [...examples],
-      relationships: [...relationships]
+      relationships: [...relationships],
+      glossary: [...glossary]
     })
   }
 }
@@ -97,7 +111,12 @@ export const examplesReport: Report = {
       const db = t.table_id.split(".")[1]!
       byDb.set(db, [...(byDb.get(db) ?? []), t])
     }
-    const docs = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables))] as const))
+    const curated = await Effect.runPromise(loadGlossaryDirectory(GLOSSARY_DIR))
+    const glossaryOf = (tables: ReadonlyArray<TableEntry>) => {
+      const ids = new Set(tables.map((t) => t.table_id as string))
+      return curated.terms.filter((t) => t.tables.some((id) => ids.has(id)))
+    }
+    const docs = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables))] as const))
     const tableById = new Map(dev.tables.map((t) => [t.table_id as string, t]))
     let questions = 0
     let covered = 0
@@ -123,7 +142,7 @@ export const examplesReport: Report = {
     const pct = (n: number, d: number) => `${d === 0 ? "0.0" : ((100 * n) / d).toFixed(1)} %`
     return {
       markdown: [
-        `The examples a sync of each dev database publishes (English; no profiles, no query log, no glossary): ${candidates} candidates, ${all.length} kept by the per-table choice.`,
+        `The examples a sync of each dev database publishes (English; inferred relationships, the defog glossaries as glossary files, no profiles, no query log): ${candidates} candidates, ${all.length} kept by the per-table choice.`,
         "",
         "| measure | result | target |",
         "|---|---:|---:|",

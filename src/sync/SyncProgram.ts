@@ -119,7 +119,10 @@ const plan = (options: SyncOptions) =>
       })
       : []
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
-    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous, relationships, logged }))
+    const glossary = yield* gatherGlossary({ tables: entries })
+    const [examples, examplesMs] = yield* timed(
+      gatherExamples({ entries, fresh, previous, relationships, logged, glossary: glossary.glossary })
+    )
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
@@ -127,7 +130,7 @@ const plan = (options: SyncOptions) =>
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
       relationships,
-      ...(yield* gatherGlossary({ tables: entries }))
+      ...glossary
     })
     return {
       draft,

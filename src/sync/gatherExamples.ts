@@ -1,6 +1,6 @@
 /**
  * Examples: every source for the tables read this run — curated files, the query log when read,
- * join examples over the relationship graph, templates, the LLM when configured — merged (curated
+ * glossary terms with a SQL definition, join examples over the relationship graph, templates, the LLM when configured — merged (curated
  * first), validated, chosen by value within a per-table cap (each kept one says why), and dry-run
  * in live mode; plus the previous examples of tables kept stale, which were valid against the
  * schema kept.
@@ -14,6 +14,8 @@ import { gatherCurated, mergeCurated } from "./curated.ts"
 import { dryRunExamples, type ExampleSet, llmCandidates } from "./examples.ts"
 import type { Relationship } from "../contract/Relationship.ts"
 import { chooseExamples } from "./examples/ChooseExamples.ts"
+import type { GlossaryTerm } from "../contract/Glossary.ts"
+import { glossaryExamples } from "./examples/GlossaryExamples.ts"
 import { joinExamples } from "./examples/JoinExamples.ts"
 import { type LoggedQuery, queryLogExamples } from "./examples/QueryLogExamples.ts"
 import { templateExamples } from "./examples/TemplateExamples.ts"
@@ -24,6 +26,8 @@ export const gatherExamples = (input: {
   readonly previous: Option.Option<CacheDocument>
   readonly relationships?: ReadonlyArray<Relationship>
   readonly logged?: ReadonlyArray<LoggedQuery>
+  /** Glossary terms; those with a SQL definition become business-logic examples. */
+  readonly glossary?: ReadonlyArray<GlossaryTerm>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -39,7 +43,8 @@ export const gatherExamples = (input: {
       days: settings.queryLogDays ?? 0,
       ...sensitive
     })
-    const merged = mergeCurated(curated, [...logged, ...joins, ...templates, ...llm], freshTables)
+    const business = glossaryExamples(input.glossary ?? [], freshEntries, input.relationships ?? [], settings.language, sensitive)
+    const merged = mergeCurated(curated, [...logged, ...business, ...joins, ...templates, ...llm], freshTables)
     for (const error of merged.errors) yield* Effect.logWarning(error.message)
     const chosen = chooseExamples(merged.examples, input.relationships ?? [])
     const checked = yield* dryRunExamples({ examples: chosen, rejected: merged.rejected })

@@ -20,6 +20,8 @@ import { validateSql } from "../../src/sql/SqlValidator.ts"
 import { exportCandidates, formatExamples, matchTables } from "../../src/operations/ExampleReview.ts"
 import { parseCuratedFile } from "../../src/sync/curated.ts"
 import { chooseExamples } from "../../src/sync/examples/ChooseExamples.ts"
+import type { GlossaryTerm } from "../../src/contract/Glossary.ts"
+import { glossaryExamples } from "../../src/sync/examples/GlossaryExamples.ts"
 import { joinExamples } from "../../src/sync/examples/JoinExamples.ts"
 import { queryLogExamples, scrubLiterals } from "../../src/sync/examples/QueryLogExamples.ts"
 import { templateExamples } from "../../src/sync/examples/TemplateExamples.ts"
@@ -318,5 +320,34 @@ describe("review", () => {
       expect(examples.map((e) => e.example.question)).not.toContain("Orders per status?")
       expectSound(examples.map((e) => ({ ...e.example, tables: doc.examples.find((x) => x.sql.trim() === e.example.sql.trim())!.tables })), [orders, customers])
     }
+  })
+})
+
+describe("business-logic examples from the glossary", () => {
+  const term = (t: string, sql: string | null, tables: ReadonlyArray<TableEntry>): GlossaryTerm => ({
+    term: t, synonyms: ["Average Order Value"], definition: null, tables: tables.map((x) => x.table_id), columns: [], sql, instructions: null, source: "g.yaml:1"
+  })
+
+  it("apply a term's SQL over its table and per parent, aggregated before the join, valid by both parsers", () => {
+    const examples = glossaryExamples([term("AOV", "SUM(total_amount) / COUNT(*)", [orders])], shop, graph, "en")
+    expect(examples.map((e) => [e.generator, e.question])).toEqual([
+      ["glossary:term_total", "What is the overall AOV (Average Order Value)?"],
+      ["glossary:term_per_parent", "Which 10 customers have the highest AOV (Average Order Value)?"]
+    ])
+    expect(examples[1]!.sql).toBe(
+      "SELECT p.id, per_parent.aov FROM `shop-warehouse.sales.customers` AS p JOIN (SELECT customer_id, SUM(total_amount) / COUNT(*) AS aov " +
+        "FROM `shop-warehouse.sales.orders` GROUP BY customer_id) AS per_parent ON per_parent.customer_id = p.id ORDER BY per_parent.aov DESC LIMIT 10"
+    )
+    expectSound(examples, shop)
+    expect(glossaryExamples([term("AOV", "SUM(total_amount) / COUNT(*)", [orders])], shop, graph, "ko")[0]!.question).toBe("전체 AOV (Average Order Value)은(는) 얼마인가요?")
+  })
+
+  it("skip terms without SQL, over several tables, or whose SQL is not one expression", () => {
+    expect(glossaryExamples([
+      term("A", null, [orders]),
+      term("B", "SUM(total_amount)", [orders, customers]),
+      term("C", "1; DROP TABLE x", [orders]),
+      term("D", "(SELECT MAX(id) FROM `shop-warehouse.sales.customers`)", [orders])
+    ], shop, graph, "en")).toEqual([])
   })
 })
