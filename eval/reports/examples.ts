@@ -23,7 +23,9 @@ import { loadGlossaryDirectory } from "../../src/sync/glossary/curated.ts"
 import { glossaryExamples } from "../../src/sync/examples/GlossaryExamples.ts"
 import type { GlossaryTerm } from "../../src/contract/Glossary.ts"
 import * as Effect from "effect/Effect"
-import { GLOSSARY_DIR } from "./promptContext.ts"
+import { GLOSSARY_DIR, loadKorean } from "./promptContext.ts"
+import type { Language } from "../../src/contract/CacheDocument.ts"
+import type { Question } from "../devSet.ts"
 import { PROJECT } from "../devSet.ts"
 import { readJoinPairs } from "../goldJoins.ts"
 import type { Report } from "./Report.ts"
@@ -80,12 +82,13 @@ export interface DatabaseExamples {
 export const databaseExamples = (
   tables: ReadonlyArray<TableEntry>,
   relationships: ReadonlyArray<Relationship>,
-  glossary: ReadonlyArray<GlossaryTerm> = []
+  glossary: ReadonlyArray<GlossaryTerm> = [],
+  language: Language = "en"
 ): DatabaseExamples => {
   const candidates = [
-    ...glossaryExamples(glossary, tables, relationships, "en"),
-    ...joinExamples(tables, relationships, "en"),
-    ...tables.flatMap((t) => templateExamples(t, "en"))
+    ...glossaryExamples(glossary, tables, relationships, language),
+    ...joinExamples(tables, relationships, language),
+    ...tables.flatMap((t) => templateExamples(t, language))
   ]
   const accepted = acceptExamples(candidates, tables).examples
   const examples = chooseExamples(accepted, relationships)
@@ -118,22 +121,33 @@ export const examplesReport: Report = {
     }
     const docs = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables))] as const))
     const tableById = new Map(dev.tables.map((t) => [t.table_id as string, t]))
-    let questions = 0
-    let covered = 0
-    let pairCovered = 0
-    const misses: Array<string> = []
-    for (const q of dev.questions) {
-      const pairs = readJoinPairs(q.sql, PROJECT).pairs
-      if (pairs.length === 0) continue
-      questions++
-      const gold = new Set(pairs.flatMap((p) => [p.left.table, p.right.table]))
-      const { document } = docs.get(q.db)!
-      const context = renderPromptContext(document, { question: q.question, maxTokens: 2000, maxTables: 5 })
-      const shown = context.examples.map((i) => new Set<string>(document.examples[i]!.tables))
-      if (shown.some((tables) => [...gold].every((t) => tables.has(t)))) covered++
-      else misses.push(`${q.db}: ${q.question.slice(0, 90)} — joins ${[...gold].map((t) => t.split(".")[2]).join(", ")}`)
-      if (pairs.some((p) => shown.some((tables) => tables.has(p.left.table) && tables.has(p.right.table)))) pairCovered++
+    const coverage = (questions: ReadonlyArray<Question>, documents: ReadonlyMap<string, DatabaseExamples>, language: Language) => {
+      let asked = 0
+      let covered = 0
+      let pairCovered = 0
+      const misses: Array<string> = []
+      for (const q of questions) {
+        const pairs = readJoinPairs(q.sql, PROJECT).pairs
+        if (pairs.length === 0) continue
+        asked++
+        const gold = new Set(pairs.flatMap((p) => [p.left.table, p.right.table]))
+        const { document } = documents.get(q.db)!
+        const context = renderPromptContext(document, { question: q.question, maxTokens: 2000, maxTables: 5, language })
+        const shown = context.examples.map((i) => new Set<string>(document.examples[i]!.tables))
+        if (shown.some((tables) => [...gold].every((t) => tables.has(t)))) covered++
+        else misses.push(`${q.db}: ${q.question.slice(0, 90)} — joins ${[...gold].map((t) => t.split(".")[2]).join(", ")}`)
+        if (pairs.some((p) => shown.some((tables) => tables.has(p.left.table) && tables.has(p.right.table)))) pairCovered++
+      }
+      return { asked, covered, pairCovered, misses }
     }
+    const en = coverage(dev.questions, docs, "en")
+    const korean = loadKorean(dev.questions)
+    const docsKo = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables), "ko")] as const))
+    const ko = korean.length === 0 ? null : coverage(korean, docsKo, "ko")
+    const questions = en.asked
+    const covered = en.covered
+    const pairCovered = en.pairCovered
+    const misses = en.misses
     const all = [...docs.values()].flatMap((d) => d.document.examples)
     const degenerate = all.filter((e) => isDegenerate(e, tableById))
     const bySource = new Map<string, number>()
@@ -148,6 +162,10 @@ export const examplesReport: Report = {
         "|---|---:|---:|",
         `| joining questions whose 2,000-token context shows an example reading every table the gold SQL joins | ${covered} / ${questions} = ${pct(covered, questions)} | ≥ 80 % |`,
         `| joining questions whose context shows an example with at least one of the gold join pairs | ${pairCovered} / ${questions} = ${pct(pairCovered, questions)} | |`,
+        ...(ko === null ? [] : [
+          `| the same, Korean questions (\`questions-ko/\`) and Korean examples: every joined table | ${ko.covered} / ${ko.asked} = ${pct(ko.covered, ko.asked)} | ≥ 80 % |`,
+          `| the same, Korean: at least one gold join pair | ${ko.pairCovered} / ${ko.asked} = ${pct(ko.pairCovered, ko.asked)} | |`
+        ]),
         `| examples grouping by an id-like or unique column | ${degenerate.length} / ${all.length} = ${pct(degenerate.length, all.length)} | 0 |`,
         "",
         "Examples per source (generator family):",
@@ -164,6 +182,7 @@ export const examplesReport: Report = {
       figures: {
         join_questions: questions,
         join_example_shown: covered / questions,
+        ...(ko === null ? {} : { join_example_shown_ko: ko.covered / ko.asked }),
         degenerate: degenerate.length,
         examples: all.length
       }
