@@ -21,7 +21,9 @@ import { templateExamples } from "../../src/sync/examples/TemplateExamples.ts"
 import { inferRelationships } from "../../src/sync/relationships/infer.ts"
 import { loadGlossaryDirectory } from "../../src/sync/glossary/curated.ts"
 import { glossaryExamples } from "../../src/sync/examples/GlossaryExamples.ts"
-import type { GlossaryTerm } from "../../src/contract/Glossary.ts"
+import type { Alias, GlossaryTerm } from "../../src/contract/Glossary.ts"
+import { businessNames } from "../../src/sync/gatherExamples.ts"
+import { metadataAliases } from "../../src/sync/glossary/aliases.ts"
 import * as Effect from "effect/Effect"
 import { GLOSSARY_DIR, loadKorean } from "./promptContext.ts"
 import type { Language } from "../../src/contract/CacheDocument.ts"
@@ -83,12 +85,14 @@ export const databaseExamples = (
   tables: ReadonlyArray<TableEntry>,
   relationships: ReadonlyArray<Relationship>,
   glossary: ReadonlyArray<GlossaryTerm> = [],
-  language: Language = "en"
+  language: Language = "en",
+  aliases: ReadonlyArray<Alias> = []
 ): DatabaseExamples => {
+  const names = businessNames(aliases)
   const candidates = [
     ...glossaryExamples(glossary, tables, relationships, language),
-    ...joinExamples(tables, relationships, language),
-    ...tables.flatMap((t) => templateExamples(t, language))
+    ...joinExamples(tables, relationships, language, { names }),
+    ...tables.flatMap((t) => templateExamples(t, language, names.has(t.table_id) ? { names: names.get(t.table_id)! } : {}))
   ]
   const accepted = acceptExamples(candidates, tables).examples
   const examples = chooseExamples(accepted, relationships)
@@ -100,7 +104,8 @@ export const databaseExamples = (
       tables: [tables[0]!, ...tables.slice(1)],
       examples: [...examples],
       relationships: [...relationships],
-      glossary: [...glossary]
+      glossary: [...glossary],
+      aliases: [...aliases]
     })
   }
 }
@@ -119,7 +124,11 @@ export const examplesReport: Report = {
       const ids = new Set(tables.map((t) => t.table_id as string))
       return curated.terms.filter((t) => t.tables.some((id) => ids.has(id)))
     }
-    const docs = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables))] as const))
+    const aliasesOf = (tables: ReadonlyArray<TableEntry>) => {
+      const ids = new Set(tables.map((t) => t.table_id as string))
+      return [...curated.aliases.filter((a) => ids.has(a.table_id)), ...metadataAliases(tables)]
+    }
+    const docs = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables), "en", aliasesOf(tables))] as const))
     const tableById = new Map(dev.tables.map((t) => [t.table_id as string, t]))
     const coverage = (questions: ReadonlyArray<Question>, documents: ReadonlyMap<string, DatabaseExamples>, language: Language) => {
       let asked = 0
@@ -142,7 +151,7 @@ export const examplesReport: Report = {
     }
     const en = coverage(dev.questions, docs, "en")
     const korean = loadKorean(dev.questions)
-    const docsKo = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables), "ko")] as const))
+    const docsKo = new Map([...byDb].map(([db, tables]) => [db, databaseExamples(tables, inferRelationships(tables), glossaryOf(tables), "ko", aliasesOf(tables))] as const))
     const ko = korean.length === 0 ? null : coverage(korean, docsKo, "ko")
     const questions = en.asked
     const covered = en.covered

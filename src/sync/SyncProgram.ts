@@ -121,7 +121,7 @@ const plan = (options: SyncOptions) =>
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
     const glossary = yield* gatherGlossary({ tables: entries })
     const [examples, examplesMs] = yield* timed(
-      gatherExamples({ entries, fresh, previous, relationships, logged, glossary: glossary.glossary })
+      gatherExamples({ entries, fresh, previous, relationships, logged, glossary: glossary.glossary, aliases: glossary.aliases })
     )
 
     const draft = makeCacheDocument({

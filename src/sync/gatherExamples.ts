@@ -14,11 +14,24 @@ import { gatherCurated, mergeCurated } from "./curated.ts"
 import { dryRunExamples, type ExampleSet, llmCandidates } from "./examples.ts"
 import type { Relationship } from "../contract/Relationship.ts"
 import { chooseExamples } from "./examples/ChooseExamples.ts"
-import type { GlossaryTerm } from "../contract/Glossary.ts"
+import type { Alias, GlossaryTerm } from "../contract/Glossary.ts"
 import { glossaryExamples } from "./examples/GlossaryExamples.ts"
 import { joinExamples } from "./examples/JoinExamples.ts"
 import { type LoggedQuery, queryLogExamples } from "./examples/QueryLogExamples.ts"
 import { templateExamples } from "./examples/TemplateExamples.ts"
+
+/** Business names of columns by table id, then path: people's aliases before the model's. */
+export const businessNames = (aliases: ReadonlyArray<Alias>): Map<string, Map<string, ReadonlyArray<string>>> => {
+  const out = new Map<string, Map<string, ReadonlyArray<string>>>()
+  const ordered = [...aliases.filter((a) => a.source !== "llm"), ...aliases.filter((a) => a.source === "llm")]
+  for (const alias of ordered) {
+    if (alias.column === null) continue
+    const table = out.get(alias.table_id) ?? new Map<string, ReadonlyArray<string>>()
+    table.set(alias.column, [...(table.get(alias.column) ?? []), ...alias.names])
+    out.set(alias.table_id, table)
+  }
+  return out
+}
 
 export const gatherExamples = (input: {
   readonly entries: ReadonlyArray<TableEntry>
@@ -28,6 +41,8 @@ export const gatherExamples = (input: {
   readonly logged?: ReadonlyArray<LoggedQuery>
   /** Glossary terms; those with a SQL definition become business-logic examples. */
   readonly glossary?: ReadonlyArray<GlossaryTerm>
+  /** Business names of columns, used in the questions. */
+  readonly aliases?: ReadonlyArray<Alias>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -36,8 +51,11 @@ export const gatherExamples = (input: {
     const llm = yield* llmCandidates(freshTables, curated.map((c) => c.example), settings.language)
     const freshEntries = input.entries.filter((entry) => input.fresh.has(entry.table_id))
     const sensitive = settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern }
-    const templates = freshEntries.flatMap((entry) => templateExamples(entry, settings.language))
-    const joins = joinExamples(freshEntries, input.relationships ?? [], settings.language, sensitive)
+    const names = businessNames(input.aliases ?? [])
+    const templates = freshEntries.flatMap((entry) =>
+      templateExamples(entry, settings.language, { ...sensitive, ...(names.has(entry.table_id) ? { names: names.get(entry.table_id)! } : {}) })
+    )
+    const joins = joinExamples(freshEntries, input.relationships ?? [], settings.language, { ...sensitive, names })
     const logged = queryLogExamples(input.logged ?? [], freshEntries, {
       language: settings.language,
       days: settings.queryLogDays ?? 0,

@@ -351,3 +351,19 @@ describe("business-logic examples from the glossary", () => {
     ], shop, graph, "en")).toEqual([])
   })
 })
+
+describe("business names in questions", () => {
+  it("name a column by its alias in the question's language, never the other's", () => {
+    const names = new Map([["total_amount", ["주문 금액", "order value"]], ["status", ["주문 상태"]]])
+    const ko = templateExamples(orders, "ko", { names })
+    const en = templateExamples(orders, "en", { names })
+    expect(ko.find((e) => e.generator === "template:sum_measure")?.question).toBe("주문 금액(total_amount)의 합계는 얼마인가요?")
+    expect(en.find((e) => e.generator === "template:sum_measure")?.question).toBe("What is the total order value (total_amount)?")
+    expect(en.find((e) => e.generator === "template:count_by_category")?.question).toBe("Which 10 values of status have the most orders?")
+    for (const e of en) expect(e.question).not.toMatch(/\p{Script=Hangul}/u)
+    const joins = joinExamples(shop, graph, "en", { names: new Map([[customers.table_id, new Map([["segment", ["customer tier"]]])]]) })
+    expect(joins.find((e) => e.generator === "join:child_filtered_by_parent")?.question).toBe(
+      "How many orders belong to customers whose customer tier (segment) is \"retail\"?"
+    )
+  })
+})

@@ -30,8 +30,8 @@ import {
   categoryScore,
   freshAlias,
   isNumeric,
-  labelEn,
-  labelKo,
+  type BusinessNames,
+  labelsFor,
   type TemplateTable,
   topValueOf
 } from "./TemplateExamples.ts"
@@ -41,6 +41,8 @@ export const JOIN_MIN_CONFIDENCE = 0.7
 const TOP_N = 10
 
 export interface JoinOptions {
+  /** Business names of columns, by table id then path (glossary, aliases). */
+  readonly names?: ReadonlyMap<string, BusinessNames>
   readonly minConfidence?: number
   /** Column names never grouped or filtered by (default: the built-in sensitive-name pattern). */
   readonly sensitiveNamePattern?: RegExp | null
@@ -153,7 +155,6 @@ const usableRelationships = (
   )
 }
 
-const label = (language: Language, field: FieldPath) => (language === "ko" ? labelKo(field) : labelEn(field))
 
 /** Examples that need the joins of `relationships` between `tables`, questions in `language`. */
 export const joinExamples = (
@@ -164,6 +165,10 @@ export const joinExamples = (
 ): ReadonlyArray<Example> => {
   const sensitive = options.sensitiveNamePattern === undefined ? DEFAULT_SENSITIVE_NAME_PATTERN : options.sensitiveNamePattern
   const byId = new Map(tables.map((t) => [t.table_id as string, t]))
+  const labelOf = (table: TemplateTable, lang: Language, field: FieldPath) => {
+    const labels = labelsFor(options.names?.get(table.table_id))
+    return lang === "ko" ? labels.ko(field) : labels.en(field)
+  }
   const usable = usableRelationships(byId, relationships, options.minConfidence ?? JOIN_MIN_CONFIDENCE)
   const drafts: Array<Draft> = []
 
@@ -193,7 +198,7 @@ export const joinExamples = (
     const onAgg = r.from.columns.map((fk, i) => `${perParent}.${quoteIdentifier(fk)} = ${col(p, r.to.columns[i]!)}`).join(" AND ")
     const childTable = quoteTablePath(tableRefOf(child.table_id))
     const parentTable = quoteTablePath(tableRefOf(parent.table_id))
-    const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
+    const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? labelOf(parent, "ko", name) : `with their ${labelOf(parent, "en", name)}`})` : ""
     drafts.push({
       generator: "join:top_parents_by_child_count",
       ko: `${childNoun} 수가 가장 많은 ${parentNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
@@ -207,8 +212,8 @@ export const joinExamples = (
       const total = freshAlias(`total_${snake(words(measure.path).join("_"))}`, taken)
       drafts.push({
         generator: "join:top_parents_by_child_total",
-        ko: `${childNoun}의 ${label("ko", measure)} 합계가 가장 큰 ${parentNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
-        en: `Which ${TOP_N} ${parentNoun}${byName} have the highest total ${label("en", measure)} of their ${childNoun}?`,
+        ko: `${childNoun}의 ${labelOf(child, "ko", measure)} 합계가 가장 큰 ${parentNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
+        en: `Which ${TOP_N} ${parentNoun}${byName} have the highest total ${labelOf(child, "en", measure)} of their ${childNoun}?`,
         sql: `SELECT ${shown.join(", ")}, ${perParent}.${total} FROM ${parentTable} AS ${p} ` +
           `JOIN (SELECT ${fkList}, SUM(${quoteIdentifier(measure.path)}) AS ${total} FROM ${childTable} GROUP BY ${fkList}) AS ${perParent} ON ${onAgg} ` +
           `ORDER BY ${total} DESC LIMIT ${TOP_N}`,
@@ -218,8 +223,8 @@ export const joinExamples = (
     if (category !== undefined && measure === undefined) {
       drafts.push({
         generator: "join:child_count_by_parent_category",
-        ko: `${parentNoun}의 ${label("ko", category)}별 ${childNoun} 수는 얼마인가요?`,
-        en: `How many ${childNoun} are there for each ${label("en", category)} of their ${parentNoun}?`,
+        ko: `${parentNoun}의 ${labelOf(parent, "ko", category)}별 ${childNoun} 수는 얼마인가요?`,
+        en: `How many ${childNoun} are there for each ${labelOf(parent, "en", category)} of their ${parentNoun}?`,
         sql: `SELECT ${col(p, category)}, COUNT(*) AS ${countAlias} FROM ${from} GROUP BY ${col(p, category)} ORDER BY ${countAlias} DESC`,
         tables: pair
       })
@@ -231,8 +236,8 @@ export const joinExamples = (
       const measureAlias = freshAlias(`${averaged ? "average" : "total"}_${snake(words(measure.path).join("_"))}`, taken)
       drafts.push({
         generator: "join:parent_attribute_by_child_measure",
-        ko: `${parentNoun}의 ${label("ko", breakdown)}별 ${childNoun}의 ${label("ko", measure)} ${averaged ? "평균" : "합계"}와 건수는 얼마인가요?`,
-        en: `What is the ${averaged ? "average" : "total"} ${label("en", measure)} and number of ${childNoun} for each ${label("en", breakdown)} of the ${parentNoun}?`,
+        ko: `${parentNoun}의 ${labelOf(parent, "ko", breakdown)}별 ${childNoun}의 ${labelOf(child, "ko", measure)} ${averaged ? "평균" : "합계"}와 건수는 얼마인가요?`,
+        en: `What is the ${averaged ? "average" : "total"} ${labelOf(child, "en", measure)} and number of ${childNoun} for each ${labelOf(parent, "en", breakdown)} of the ${parentNoun}?`,
         sql: `SELECT ${col(p, breakdown)}, ${fn}(${col(c, measure)}) AS ${measureAlias}, COUNT(*) AS ${countAlias} FROM ${from} GROUP BY ${col(p, breakdown)} ORDER BY ${measureAlias} DESC`,
         tables: pair
       })
@@ -242,8 +247,8 @@ export const joinExamples = (
       if (value !== undefined) {
         drafts.push({
           generator: "join:child_filtered_by_parent",
-          ko: `${parentNoun}의 ${label("ko", category)} 값이 "${value}"인 ${childNoun} 수는 얼마인가요?`,
-          en: `How many ${childNoun} belong to ${parentNoun} whose ${label("en", category)} is "${value}"?`,
+          ko: `${parentNoun}의 ${labelOf(parent, "ko", category)} 값이 "${value}"인 ${childNoun} 수는 얼마인가요?`,
+          en: `How many ${childNoun} belong to ${parentNoun} whose ${labelOf(parent, "en", category)} is "${value}"?`,
           sql: `SELECT COUNT(*) AS ${countAlias} FROM ${from} WHERE ${col(p, category)} = ${stringLiteral(value)}`,
           tables: pair
         })
@@ -252,8 +257,8 @@ export const joinExamples = (
         const n = freshAlias(`${snake(childNoun)}_per_${snake(parentNoun)}`.replace(/^_+/, "") || "children", taken)
         drafts.push({
           generator: "join:average_children_per_parent",
-          ko: `${parentNoun}의 ${label("ko", category)}별로 ${parentNoun} 하나당 평균 ${childNoun} 수는 얼마인가요?`,
-          en: `On average, how many ${childNoun} does one ${parentNoun} have, for each ${label("en", category)}?`,
+          ko: `${parentNoun}의 ${labelOf(parent, "ko", category)}별로 ${parentNoun} 하나당 평균 ${childNoun} 수는 얼마인가요?`,
+          en: `On average, how many ${childNoun} does one ${parentNoun} have, for each ${labelOf(parent, "en", category)}?`,
           sql: `SELECT ${col(p, category)}, AVG(IFNULL(${perParent}.${countAlias}, 0)) AS ${n} ` +
             `FROM ${quoteTablePath(tableRefOf(parent.table_id))} AS ${p} LEFT JOIN ` +
             `(SELECT ${fkList}, COUNT(*) AS ${countAlias} FROM ${quoteTablePath(tableRefOf(child.table_id))} GROUP BY ${fkList}) AS ${perParent} ` +
@@ -303,8 +308,8 @@ export const joinExamples = (
         if (name !== undefined && !isNameLike(name)) {
           drafts.push({
             generator: "join:bridge_distinct_count",
-            ko: `${aNoun}의 ${label("ko", name)}별 ${bNoun} 수(중복 제외, ${bridgeNoun} 경유) 상위 ${TOP_N}개는 무엇인가요?`,
-            en: `Which ${TOP_N} values of ${label("en", name)} of the ${aNoun} have the most distinct ${bNoun}, through ${bridgeNoun}?`,
+            ko: `${aNoun}의 ${labelOf(a, "ko", name)}별 ${bNoun} 수(중복 제외, ${bridgeNoun} 경유) 상위 ${TOP_N}개는 무엇인가요?`,
+            en: `Which ${TOP_N} values of ${labelOf(a, "en", name)} of the ${aNoun} have the most distinct ${bNoun}, through ${bridgeNoun}?`,
             sql: `SELECT ${col(pa, name)}, COUNT(DISTINCT ${distinct}) AS ${alias} ` +
               `FROM ${quoteTablePath(tableRefOf(a.table_id))} AS ${pa} JOIN ${quoteTablePath(tableRefOf(bridgeId))} AS ${br} ON ${onA} ` +
               `JOIN ${quoteTablePath(tableRefOf(b.table_id))} AS ${pb} ON ${onB} GROUP BY ${col(pa, name)} ORDER BY ${alias} DESC LIMIT ${TOP_N}`,
@@ -313,7 +318,7 @@ export const joinExamples = (
         }
         // Per row of one side, the distinct rows of the other: a correlated subquery, so no key is grouped by.
         const shown = [...near.to.columns.map((k) => col(pa, k)), ...(name !== undefined && isNameLike(name) ? [col(pa, name)] : [])]
-        const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
+        const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? labelOf(a, "ko", name) : `with their ${labelOf(a, "en", name)}`})` : ""
         drafts.push({
           generator: "join:bridge_top_parents",
           ko: `${bridgeNoun}을(를) 통해 ${bNoun}이(가) 가장 많은 ${aNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,
@@ -348,7 +353,7 @@ export const joinExamples = (
       const alias = freshAlias(`${snake(aNoun.split(" ").map(singular).join("_")) || "row"}_count`, taken)
       const name = attributeOf(cTable, sensitive, new Set(second.to.columns.map((x) => x.toLowerCase())))
       const shown = [...second.to.columns.map((k) => col(ca, k)), ...(name !== undefined && isNameLike(name) ? [col(ca, name)] : [])]
-      const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? label("ko", name) : `with their ${label("en", name)}`})` : ""
+      const byName = name !== undefined && isNameLike(name) ? ` (${language === "ko" ? labelOf(cTable, "ko", name) : `with their ${labelOf(cTable, "en", name)}`})` : ""
       drafts.push({
         generator: "join:chain_top_grandparents",
         ko: `${bNoun}을(를) 거쳐 ${aNoun} 수가 가장 많은 ${cNoun} 상위 ${TOP_N}개${byName}는 무엇인가요?`,

@@ -287,19 +287,42 @@ const isEnglish = (text: string) => {
 }
 
 /** How a Korean question names a column: a short description written in Korean, else its path. */
-export const labelKo = (field: FieldPath): string => {
+const describedKo = (field: FieldPath): string => {
   const description = cleanDescription(field, 30)
   return description !== null && isKorean(description) ? description : field.path
 }
 
 /** How an English question names a column: its path, with a short description written in English. */
-export const labelEn = (field: FieldPath): string => {
+const describedEn = (field: FieldPath): string => {
   const description = cleanDescription(field, 40)
   if (description === null || !isEnglish(description)) return field.path
   // "Order total" reads "order total" mid-sentence; "KRW amount" keeps its acronym.
   const lowered = /^\p{Lu}\p{Ll}/u.test(description) ? `${description.charAt(0).toLowerCase()}${description.slice(1)}` : description
   return `${field.path} (${lowered})`
 }
+
+/** Business names of a table's columns by path, from the glossary and aliases (any language). */
+export type BusinessNames = ReadonlyMap<string, ReadonlyArray<string>>
+
+/**
+ * How a question names a column: its business name in the question's language when the glossary or
+ * an alias gives one (`매출 금액 (order_amount)`), else a short description in that language, else its path.
+ */
+export const labelsFor = (names: BusinessNames | undefined) => {
+  const named = (field: FieldPath, fits: (text: string) => boolean) => (names?.get(field.path) ?? []).find(fits)
+  return {
+    ko: (field: FieldPath): string => {
+      const name = named(field, isKorean)
+      return name === undefined ? describedKo(field) : `${name}(${field.path})`
+    },
+    en: (field: FieldPath): string => {
+      const name = named(field, isEnglish)
+      return name === undefined ? describedEn(field) : `${name} (${field.path})`
+    }
+  }
+}
+export const labelKo = (field: FieldPath): string => describedKo(field)
+export const labelEn = (field: FieldPath): string => describedEn(field)
 
 interface Wording {
   readonly ko: string
@@ -502,6 +525,8 @@ interface Draft {
 export interface TemplateOptions {
   /** Column names never grouped, filtered or shown by value (default: the built-in sensitive-name pattern). */
   readonly sensitiveNamePattern?: RegExp | null
+  /** Business names of the table's columns (glossary, aliases). */
+  readonly names?: BusinessNames
 }
 
 /** Examples for `table`, questions in `language` (Korean unless asked otherwise). */
@@ -511,6 +536,7 @@ export const templateExamples = (
   options: TemplateOptions = {}
 ): ReadonlyArray<Example> => {
   const sensitive = options.sensitiveNamePattern === undefined ? DEFAULT_SENSITIVE_NAME_PATTERN : options.sensitiveNamePattern
+  const { en: labelEn, ko: labelKo } = labelsFor(options.names)
   const ref = tableRefOf(table.table_id)
   const from = quoteTablePath(ref)
   const fields = flattenFields(table.columns)
