@@ -16,7 +16,7 @@
  * A pure function of the logged queries and the tables: the same log gives the same examples.
  */
 import type { Example, Language } from "../../contract/CacheDocument.ts"
-import { flattenFields, type FieldPath } from "../../contract/Field.ts"
+import { type Field, flattenFields, type FieldPath } from "../../contract/Field.ts"
 import type { TableId } from "../../contract/TableId.ts"
 import { type SqlCatalog, sqlTokens, type Token, validateSql } from "../../sql/SqlValidator.ts"
 import { DEFAULT_SENSITIVE_NAME_PATTERN } from "../profiles.ts"
@@ -60,18 +60,16 @@ const columnOf = (tokens: ReadonlyArray<Token>, at: number): string | null => {
   }
   // `'x' = col`
   const next = tokens[at + 1]
-  const after = tokens[at + 2]
   if (next !== undefined && next.kind === "punct" && COMPARISON.has(next.value)) {
     let j = at + 2
     while (tokens[j]?.kind === "punct" && COMPARISON.has(tokens[j]!.value)) j++
-    const c = tokens[j]
     // The last name of a dotted path.
     let k = j
     while (tokens[k + 1]?.value === "." && tokens[k + 2] !== undefined) k += 2
-    const last = tokens[k] ?? c
+    const last = tokens[k]
     if (last !== undefined && (last.kind === "word" || last.kind === "quoted")) return last.kind === "quoted" ? last.value.split(".").pop()! : last.text
   }
-  return after === undefined ? null : null
+  return null
 }
 
 const stringValue = (text: string): string | null => {
@@ -90,7 +88,8 @@ const columnIndex = (tables: ReadonlyArray<TemplateTable>, pattern: RegExp | nul
   const index = new Map<string, Array<Column>>()
   for (const table of tables) {
     const tagged = new Set<string>()
-    const walk = (fields: ReadonlyArray<{ name: string; policy_tags?: ReadonlyArray<string>; fields?: ReadonlyArray<any> }>, prefix: string, inherited: boolean) => {
+    // A policy tag on a record covers every field inside it.
+    const walk = (fields: ReadonlyArray<Field>, prefix: string, inherited: boolean) => {
       for (const f of fields) {
         const path = prefix === "" ? f.name : `${prefix}.${f.name}`
         const t = inherited || (f.policy_tags?.length ?? 0) > 0
@@ -98,7 +97,7 @@ const columnIndex = (tables: ReadonlyArray<TemplateTable>, pattern: RegExp | nul
         if (f.fields !== undefined) walk(f.fields, path, t)
       }
     }
-    walk(table.columns as any, "", false)
+    walk(table.columns, "", false)
     for (const field of flattenFields(table.columns)) {
       const name = field.segments[field.segments.length - 1]!.toLowerCase()
       const sensitive = tagged.has(field.path) ||
