@@ -184,6 +184,8 @@ export const examplesReport: Report = {
         ...[...bySource].sort((a, b) => b[1] - a[1]).map(([s, n]) => `| ${s} | ${n} |`),
         "",
         ...(degenerate.length > 0 ? ["Degenerate examples:", "", ...degenerate.map((e) => `- ${e.question} — \`${e.sql}\``), ""] : []),
+        "A question counts when one example in its context reads every table its gold SQL joins (the gold tables of 4- and 5-table joins are rarely all in one example). The dev set has no query log, so the query-log source is measured only by its tests. These rules were written while looking at these five schemas: they are the development set.",
+        "",
         `Joining questions without such an example (${misses.length}):`,
         "",
         ...misses.map((m) => `- ${m}`)
