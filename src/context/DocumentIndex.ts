@@ -131,6 +131,8 @@ export interface DocumentIndex {
   readonly byId: ReadonlyMap<string, number>
   /** `project.dataset` of each table. */
   readonly datasets: ReadonlyArray<string>
+  /** The terms of each table's name (`offering_instructor` → offer, instructor). */
+  readonly nameTerms: ReadonlyArray<ReadonlyArray<string>>
   /** Business names of each table. */
   readonly tableAliases: ReadonlyArray<ReadonlyArray<string>>
   /** Business names of each table's columns, by path. */
@@ -269,6 +271,12 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     exampleTables,
     byId,
     datasets: document.tables.map((t) => t.table_id.slice(0, t.table_id.lastIndexOf("."))),
+    nameTerms: document.tables.map((t) => {
+      const name = t.table_id.slice(t.table_id.lastIndexOf(".") + 1).replace(/\*$/, "")
+      const terms = tokenize(name)
+      // An identifier of several parts also yields itself whole; the parts are what a question says.
+      return terms.length > 1 ? terms.filter((term) => term !== name.toLowerCase()) : terms
+    }),
     tableAliases,
     columnAliases,
     joinColumns,

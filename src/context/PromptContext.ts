@@ -50,6 +50,8 @@ export interface PromptContextRequest {
    * instead of choosing them — e.g. the ones a model picked from `renderTableCatalog`.
    */
   readonly tables?: ReadonlyArray<string> | undefined
+  /** The question's embedding, for a dense scorer among `ScoringOptions.scorers` (ignored by the lexical ones). */
+  readonly questionEmbedding?: ArrayLike<number> | undefined
   /**
    * `true` opens the context with `PROMPT_CONTEXT_NOTE` (when it fits). Default `false`: the
    * backend keeps the note in its own prompt, once, and the budget goes to the data.
@@ -99,6 +101,9 @@ const EXAMPLES_RESERVED_PER_TABLE = 2
 const JOIN_EXAMPLE_WEIGHT = 2
 /** The most of the budget glossary terms may take. */
 const GLOSSARY_SHARE = 0.25
+/** While other candidates wait, a table may take this share of the budget, or `TABLE_MIN_CAP` tokens if more. */
+const TABLE_SHARE = 0.25
+const TABLE_MIN_CAP = 600
 /** A table of another dataset than the best table's counts this much of its score. */
 const OTHER_DATASET_FACTOR = 0.5
 
@@ -212,7 +217,8 @@ const candidatesOf = (
   const home = index.datasets[matched[0]!]
   const adjusted = (t: number) => scores[t]! * (index.datasets[t] === home ? 1 : OTHER_DATASET_FACTOR)
   const ranked = [...matched].sort((a, b) => adjusted(b) - adjusted(a) || a - b)
-  return withBridges(document, ranked, maxTables)
+  // A bridge must itself have matched the question: an unrelated path spends the budget of the tables asked for.
+  return withBridges(document, ranked, maxTables, (t) => scores[t]! > 0)
 }
 
 /**
@@ -231,8 +237,8 @@ export const renderPromptContext = (
   )
   const maxExamples = countOr(request.maxExamples, DEFAULT_MAX_EXAMPLES)
   const index = prepareDocument(document)
-  const query = analyzeQuestion(index, request.question)
-  const scores = scoreTables(index, query, options?.scorers ?? DEFAULT_SCORERS)
+  const query = analyzeQuestion(index, request.question, request.questionEmbedding)
+  const scores = scoreTables(document, index, query, options?.scorers ?? DEFAULT_SCORERS)
   const candidates = candidatesOf(document, index, scores, request, maxTables)
   // A join example shows what a model most often gets wrong: its score counts more the more tables
   // it joins (stable: equal scores keep the relevance order, the language asked first).
@@ -300,8 +306,11 @@ export const renderPromptContext = (
       }
     }
     const pins = named.get(t) ?? none
-    const block = renderTable(document, index, t, query, pins, remaining - reserve) ??
-      (reserve > 0 ? renderTable(document, index, t, query, pins, remaining) : null)
+    // One wide table may not take more than its share while other candidates wait: it is cut to
+    // its relevant, key and join columns instead, and the next table still fits.
+    const cap = chosenTables.length + 1 < Math.min(maxTables, candidates.length) ? Math.max(Math.floor(budget * TABLE_SHARE), TABLE_MIN_CAP) : remaining
+    const block = renderTable(document, index, t, query, pins, Math.min(cap, remaining - reserve)) ??
+      (reserve > 0 ? renderTable(document, index, t, query, pins, Math.min(cap, remaining)) : null)
     if (block === null) continue
     chosenTables.push({ index: t, block })
     remaining -= block.cost

@@ -10,11 +10,17 @@ import { inline } from "./Render.ts"
 /**
  * `candidates` in rank order, except that a table which joins the tables before it only through
  * others is preceded by those others (the shortest join path, at most `MAX_BRIDGE_JOINS` joins):
- * the bridge comes in ahead of lower-ranked, unrelated tables. Then the tables the leading ones
+ * the bridge comes in ahead of lower-ranked, unrelated tables (when `canBridge` allows each table on
+ * the path). Then the tables the leading ones
  * join to directly, most confident first.
  */
 const MAX_BRIDGE_JOINS = 3
-export const withBridges = (document: CacheDocument, candidates: ReadonlyArray<number>, maxTables: number): Array<number> => {
+export const withBridges = (
+  document: CacheDocument,
+  candidates: ReadonlyArray<number>,
+  maxTables: number,
+  canBridge: (t: number) => boolean = () => true
+): Array<number> => {
   if (document.relationships.length === 0) return [...candidates]
   // Only the leading candidates can be rendered; the rest follow in rank order, unbridged.
   const head = candidates.slice(0, maxTables)
@@ -31,7 +37,17 @@ export const withBridges = (document: CacheDocument, candidates: ReadonlyArray<n
         const steps = graph.path(idOf(o), idOf(t), MAX_BRIDGE_JOINS)
         if (steps !== null && (best === null || steps.length < best.steps.length)) best = { from: o, steps }
       }
-      if (best !== null) {
+      const through = (steps: ReadonlyArray<Relationship>, from: number) => {
+        let at = idOf(from)
+        const tables: Array<number> = []
+        for (const step of steps.slice(0, -1)) {
+          at = step.from.table_id === at ? step.to.table_id : step.from.table_id
+          const bridge = position.get(at)
+          if (bridge !== undefined) tables.push(bridge)
+        }
+        return tables
+      }
+      if (best !== null && through(best.steps, best.from).every(canBridge)) {
         let at = idOf(best.from)
         for (const step of best.steps.slice(0, -1)) {
           at = step.from.table_id === at ? step.to.table_id : step.from.table_id

@@ -40,6 +40,8 @@ export interface Query {
   readonly weighted: WeightedQuery
   /** The glossary terms it names (indexes into `index.glossary`). */
   readonly glossary: ReadonlyArray<number>
+  /** The question's embedding, when the caller has one (for a dense scorer). */
+  readonly embedding?: ArrayLike<number> | undefined
 }
 
 /** A name part that abbreviates a question word (`cust` for `customer`, `num` for `number`) counts this much. */
@@ -51,7 +53,7 @@ const ABBREVIATION_MIN = 3
  * of its words: a prefix of at least three letters of a word of at least five (`sbCustId` → `cust`
  * for "customers"). Warehouses abbreviate; questions do not.
  */
-export const analyzeQuestion = (index: DocumentIndex, question: string): Query => {
+export const analyzeQuestion = (index: DocumentIndex, question: string, embedding?: ArrayLike<number>): Query => {
   const terms = [...new Set(tokenize(question))]
   const glossary = [...index.synonyms.matches(terms)].filter((g) => g < index.glossary.length).sort((a, b) => a - b)
   const weighted = new Map(index.synonyms.expand(terms))
@@ -63,14 +65,18 @@ export const analyzeQuestion = (index: DocumentIndex, question: string): Query =
       if (!weighted.has(prefix) && index.tables.postings.has(prefix)) weighted.set(prefix, ABBREVIATION_WEIGHT)
     }
   }
-  return { text: question, terms, weighted, glossary }
+  return { text: question, terms, weighted, glossary, embedding }
 }
 
-/** One source of table relevance; `weight` scales its scores after they are normalised to [0, 1]. */
+/**
+ * One source of table relevance: a score per table (`document.tables` order, 0 for no match);
+ * `weight` scales its scores after they are divided by their best. A dense scorer reads
+ * `query.embedding` and the document's vectors; it returns zeros when either is missing.
+ */
 export interface TableScorer {
   readonly name: string
   readonly weight: number
-  readonly score: (index: DocumentIndex, query: Query) => Float64Array
+  readonly score: (index: DocumentIndex, query: Query, document: CacheDocument) => Float64Array
 }
 
 /**
@@ -101,13 +107,38 @@ export const glossaryScorer: TableScorer = {
   }
 }
 
-export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer]
+/**
+ * The share of a table's name the question says (`program` for "프로그램별 학점", through the
+ * vocabulary; half of `offering_instructor` for "instructors"): a question names the things it
+ * asks about, and a table named after one is likely needed, however many columns others have.
+ */
+export const nameScorer: TableScorer = {
+  name: "name",
+  weight: 0.5,
+  score: (index, query) => {
+    const scores = new Float64Array(index.tables.bags.length)
+    index.nameTerms.forEach((terms, t) => {
+      if (terms.length === 0) return
+      let said = 0
+      for (const term of terms) said += query.weighted.get(term) ?? 0
+      scores[t] = said / terms.length
+    })
+    return scores
+  }
+}
+
+export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer, nameScorer]
 
 /** Each scorer's scores over its best, weighted and summed. */
-export const scoreTables = (index: DocumentIndex, query: Query, scorers: ReadonlyArray<TableScorer> = DEFAULT_SCORERS): Float64Array => {
+export const scoreTables = (
+  document: CacheDocument,
+  index: DocumentIndex,
+  query: Query,
+  scorers: ReadonlyArray<TableScorer> = DEFAULT_SCORERS
+): Float64Array => {
   const total = new Float64Array(index.tables.bags.length)
   for (const scorer of scorers) {
-    const scores = scorer.score(index, query)
+    const scores = scorer.score(index, query, document)
     let max = 0
     for (const s of scores) if (s > max) max = s
     if (max <= 0) continue
@@ -170,7 +201,7 @@ export const relevance = (
 ): Relevance => {
   const index = indexOf(document)
   const query = analyzeQuestion(index, question)
-  const scores = scoreTables(index, query, scorers)
+  const scores = scoreTables(document, index, query, scorers)
   const tables = document.tables
     .map((table, i): ScoredTable => ({ index: i, table_id: table.table_id, score: scores[i]! }))
     .sort(byScore)

@@ -23,6 +23,7 @@ export {
   DEFAULT_SCORERS,
   glossaryScorer,
   lexicalScorer,
+  nameScorer,
   type Query,
   relevance,
   type Relevance,

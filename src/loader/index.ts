@@ -57,6 +57,7 @@ export {
   estimateTokens,
   glossaryScorer,
   lexicalScorer,
+  nameScorer,
   PROMPT_CONTEXT_NOTE,
   type PromptContext,
   type PromptContextRequest,

@@ -5,7 +5,15 @@ import type { Field } from "../../src/contract/Field.ts"
 import type { Alias, GlossaryTerm } from "../../src/contract/Glossary.ts"
 import type { Relationship } from "../../src/contract/Relationship.ts"
 import { TableId } from "../../src/contract/TableId.ts"
-import { estimateTokens, PROMPT_CONTEXT_NOTE, relevance, renderPromptContext, renderTableCatalog } from "../../src/context/index.ts"
+import {
+  DEFAULT_SCORERS,
+  estimateTokens,
+  PROMPT_CONTEXT_NOTE,
+  relevance,
+  renderPromptContext,
+  renderTableCatalog,
+  type TableScorer
+} from "../../src/context/index.ts"
 import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
 
 const AT = DateTime.unsafeMake("2026-11-30T00:00:00Z")
@@ -176,5 +184,22 @@ describe("two stages", () => {
   it("renders the tables a model chose, in its order", () => {
     const context = renderPromptContext(big, { question: "values", maxTokens: 2000, tables: ["proj-x.ds_3.table_10", "proj-x.ds_1.table_1", "proj-x.nowhere.x"] })
     expect(context.tables).toEqual(["proj-x.ds_3.table_10", "proj-x.ds_1.table_1"])
+  })
+})
+
+describe("pluggable scorers", () => {
+  it("take a dense scorer beside the lexical ones, fed the question's embedding", () => {
+    const shop = doc([customers, orders, prices])
+    // A stand-in for embeddings: the embedding's i-th value is table i's similarity.
+    const dense: TableScorer = {
+      name: "dense",
+      weight: 1,
+      score: (_index, query, document) =>
+        Float64Array.from(document.tables, (_, t) => (query.embedding === undefined ? 0 : Number(query.embedding[t] ?? 0)))
+    }
+    const request = { question: "something unrelated", maxTokens: 1000, maxTables: 1, questionEmbedding: [0, 0, 0.9] }
+    expect(renderPromptContext(shop, request, { scorers: [...DEFAULT_SCORERS, dense] }).tables).toEqual(["proj-x.broker.daily_price"])
+    expect(renderPromptContext(shop, { ...request, questionEmbedding: undefined }, { scorers: [...DEFAULT_SCORERS, dense] }).tables)
+      .toEqual(["proj-x.shop.customers"])
   })
 })

@@ -186,7 +186,7 @@ describe("renderPromptContext", () => {
   const document = publicDocument()
 
   it("answers a Korean question about users by country with the GA4 family and how to query it", () => {
-    const context = renderPromptContext(document, { question: "지난달 국가별 사용자 수", maxTokens: 6000, language: "ko" })
+    const context = renderPromptContext(document, { question: "지난달 국가별 사용자 수", maxTokens: 6000, language: "ko", maxTables: 1 })
     expect(context.tables[0]).toBe(GA4)
     expect(context.examples[0]).toBe(0)
     expectWithinBudget(context, 6000)
@@ -204,7 +204,7 @@ describe("renderPromptContext", () => {
   })
 
   it("answers an English question about purchased items with the items UNNEST guidance", () => {
-    const context = renderPromptContext(document, { question: "top item names purchased", maxTokens: 1500 })
+    const context = renderPromptContext(document, { question: "top item names purchased", maxTokens: 1500, maxTables: 1 })
     expect(context.tables[0]).toBe(GA4)
     expectWithinBudget(context, 1500)
     // GA4's 108 paths do not fit: the item paths are kept, the rest counted.
