@@ -120,6 +120,8 @@ describe("join examples", () => {
       expect(e.sql).not.toMatch(/customer_name|email|notes/)
     }
     expect(joinExamples(shop, graph.map((r) => ({ ...r, confidence: 0.5 })), "en")).toEqual([])
+    // A logged join whose direction nothing told: which side to aggregate per is unknown, so no example.
+    expect(joinExamples(shop, graph.map((r) => ({ ...r, source: "query_log" as const, cardinality: null })), "en")).toEqual([])
   })
 
   it("ask in one language", () => {

@@ -144,6 +144,8 @@ const usableRelationships = (
     const child = byId.get(r.from.table_id)
     const parent = byId.get(r.to.table_id)
     if (r.confidence < minConfidence || !joinable(child) || !joinable(parent) || child === parent) continue
+    // Which side is the parent must be known: a logged join whose direction nothing told is left out.
+    if (r.cardinality === null && r.source === "query_log") continue
     if (r.from.columns.length !== r.to.columns.length) continue
     if (!r.from.columns.every((c) => topLevel(child, c)) || !r.to.columns.every((c) => topLevel(parent, c))) continue
     const key = `${r.from.table_id}\u0000${r.to.table_id}`
