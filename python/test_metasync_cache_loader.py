@@ -183,11 +183,11 @@ class LocalBucketTest(unittest.TestCase):
         self.assertIn("GA4", info["description"])
 
         examples = loader.get_few_shot_examples()
-        self.assertEqual(len(examples), 15)
+        self.assertEqual(len(examples), 14)  # six curated, eight generated (npm run sync)
         self.assertEqual({e["source"] for e in examples}, {"template", "curated"})
         self.assertTrue(all(SAMPLE_TABLE in e["tables"] for e in examples))
         self.assertEqual(loader.get_few_shot_examples(language="en"), [])
-        self.assertEqual(len(loader.get_few_shot_examples(table_id=SAMPLE_TABLE, language="ko")), 15)
+        self.assertEqual(len(loader.get_few_shot_examples(table_id=SAMPLE_TABLE, language="ko")), 14)
 
         columns = loader.get_schema_columns()
         self.assertEqual(len(columns), 108)
@@ -223,7 +223,7 @@ class LocalBucketTest(unittest.TestCase):
         self.assertEqual(metadata["age_seconds"], 7200.0)
         self.assertFalse(metadata["expired"])
         self.assertIsNone(metadata["last_error"])
-        self.assertEqual((metadata["table_count"], metadata["example_count"]), (1, 15))
+        self.assertEqual((metadata["table_count"], metadata["example_count"]), (1, 14))
         self.assertEqual(metadata["generator"]["name"], "metasync")
 
     def test_reads_a_file_and_the_seeds_format_1(self) -> None:
@@ -256,7 +256,7 @@ class LocalBucketTest(unittest.TestCase):
         clock = ManualClock(generated_at() + timedelta(hours=24, seconds=1))
         loader = self.loader(msl.LocalSource(_bucket), clock=clock)
         self.assertTrue(loader.get_cache_metadata()["expired"])
-        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+        self.assertEqual(len(loader.get_few_shot_examples()), 14)
 
     def test_keeps_the_last_good_copy_when_the_document_turns_corrupt_or_disappears(self) -> None:
         bucket = copy_bucket()
@@ -275,7 +275,7 @@ class LocalBucketTest(unittest.TestCase):
         self.assertEqual(metadata["last_error"]["tag"], "CacheDocumentError")
         self.assertIn("not JSON", metadata["last_error"]["message"])
         self.assertEqual(metadata["last_error"]["at"], clock.now)
-        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+        self.assertEqual(len(loader.get_few_shot_examples()), 14)
 
         # After a failure the next check comes after the retry interval, not an hour.
         os.remove(file)
@@ -450,7 +450,7 @@ class CloudStorageTest(unittest.TestCase):
         changed["examples"] = changed["examples"][:3]
         second = self.gcs.put("cache", name, json.dumps(changed))
         clock.advance(timedelta(minutes=30))
-        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+        self.assertEqual(len(loader.get_few_shot_examples()), 14)
         clock.advance(timedelta(minutes=30))
         self.assertEqual(len(loader.get_few_shot_examples()), 3)
         self.assertEqual(loader.get_cache_metadata()["generation"], second)
@@ -475,7 +475,7 @@ class CloudStorageTest(unittest.TestCase):
         clock.advance(timedelta(minutes=1))
         with self.assertLogs("metasync_cache_loader", level="WARNING"):
             self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "ResourceNotFound")
-        self.assertEqual(len(loader.get_few_shot_examples()), 15)
+        self.assertEqual(len(loader.get_few_shot_examples()), 14)
 
         self.gcs.put("cache", name, "corrupt")
         clock.advance(timedelta(minutes=1))

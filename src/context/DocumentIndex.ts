@@ -184,8 +184,10 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     return resolved
   })
   const questionsByTable = document.tables.map((): Array<string> => [])
+  // Only a one-table example's question describes its table: a join example's names every table it
+  // joins, and would make each of them match the others' words.
   exampleTables.forEach((tables, e) => {
-    for (const t of tables ?? []) questionsByTable[t]!.push(document.examples[e]!.question)
+    if (tables !== null && tables.length === 1) questionsByTable[tables[0]!]!.push(document.examples[e]!.question)
   })
 
   // Aliases: human-written ones first; a model's suggestions only where no person named the thing.

@@ -95,8 +95,10 @@ export const TOKENS_PER_TABLE = 250
 export const DEFAULT_MAX_EXAMPLES = 8
 /** The share of the remaining budget a table leaves for the examples it brings in. */
 const EXAMPLE_RESERVE_SHARE = 0.3
-/** How many of a table's best examples its reserve is sized for. */
+/** How many of a table's best examples its reserve is sized for, and it brings before the next table. */
 const EXAMPLES_RESERVED_PER_TABLE = 2
+/** A join example's score is multiplied by this, times half the number of tables it reads, when examples are ranked. */
+const JOIN_EXAMPLE_WEIGHT = 2
 /** The most of the budget glossary terms may take. */
 const GLOSSARY_SHARE = 0.25
 /** While other candidates wait, a table may take this share of the budget, or `TABLE_MIN_CAP` tokens if more. */
@@ -238,7 +240,12 @@ export const renderPromptContext = (
   const query = analyzeQuestion(index, request.question, request.questionEmbedding)
   const scores = scoreTables(document, index, query, options?.scorers ?? DEFAULT_SCORERS)
   const candidates = candidatesOf(document, index, scores, request, maxTables)
-  const exampleOrder = scoreExamples(document, index, query, request.language).map((e) => e.index)
+  // A join example shows what a model most often gets wrong: its score counts more the more tables
+  // it joins (stable: equal scores keep the relevance order, the language asked first).
+  const exampleOrder = scoreExamples(document, index, query, request.language)
+    .map((e) => ({ ...e, score: e.score * Math.max(1, ((index.exampleTables[e.index]?.length ?? 0) * JOIN_EXAMPLE_WEIGHT) / 2) }))
+    .sort((a, b) => b.score - a.score)
+    .map((e) => e.index)
 
   let remaining = budget
   const withNote = request.note === true && NOTE_COST <= remaining
@@ -269,6 +276,20 @@ export const renderPromptContext = (
   }
   const headingCostIfFirst = () => (chosenExamples.length === 0 ? EXAMPLES_HEADING_COST : 0)
   const none = new Set<string>()
+  const takeExamples = (most: number, joinsOnly: boolean) => {
+    let taken = 0
+    for (const e of exampleOrder) {
+      if (chosenExamples.length >= maxExamples || taken >= most) break
+      if (chosenExamples.includes(e) || !readsOnly(chosen, e)) continue
+      if (joinsOnly && (index.exampleTables[e]?.length ?? 0) < 2) continue
+      const cost = headingCostIfFirst() + costOfLines(exampleLines(document.examples[e]!))
+      if (cost > remaining) continue
+      chosenExamples.push(e)
+      taken++
+      remaining -= cost
+    }
+    return taken
+  }
 
   for (const t of candidates) {
     if (chosenTables.length >= maxTables || remaining <= 0) break
@@ -301,15 +322,14 @@ export const renderPromptContext = (
     }
     chosen.add(t)
 
-    for (const e of exampleOrder) {
-      if (chosenExamples.length >= maxExamples) break
-      if (chosenExamples.includes(e) || !readsOnly(chosen, e)) continue
-      const cost = headingCostIfFirst() + costOfLines(exampleLines(document.examples[e]!))
-      if (cost > remaining) continue
-      chosenExamples.push(e)
-      remaining -= cost
-    }
+    // Each table brings its best few examples, the joins it completes first, so that the tables
+    // after it keep slots for theirs.
+    const joinsTaken = takeExamples(EXAMPLES_RESERVED_PER_TABLE, true)
+    // The best table brings its own examples in full; a later one, one of its own at most.
+    takeExamples(chosen.size === 1 ? EXAMPLES_RESERVED_PER_TABLE : Math.min(1, EXAMPLES_RESERVED_PER_TABLE - joinsTaken), false)
   }
+  // Then the slots left go to the best examples over every chosen table.
+  takeExamples(maxExamples, false)
 
   // Examples stay in the order they were packed: the best table's best examples first.
   const examples = chosenExamples

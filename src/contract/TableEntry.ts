@@ -31,7 +31,13 @@ export const Example = Schema.Struct({
   generator: Schema.String,
   language: Language,
   /** BigQuery's dry-run estimate of the bytes the SQL would process (live runs only). */
-  estimated_bytes: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
+  estimated_bytes: Schema.optionalWith(Schema.NonNegativeInt, { exact: true }),
+  /**
+   * Why the example was kept among its table's candidates: what it covers that the ones kept before
+   * it did not (`join orders→customers`, `key column customer_id`, `shape count_by_category`).
+   * Absent in documents written before the choice existed, and on curated examples, which are always kept.
+   */
+  kept_because: Schema.optionalWith(Schema.Array(Schema.NonEmptyString), { exact: true })
 }).annotations({ identifier: "Example" })
 export type Example = typeof Example.Type
 

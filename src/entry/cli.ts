@@ -19,11 +19,13 @@ import type * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { readFile } from "node:fs/promises"
+import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { join } from "node:path"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { parseCacheDocument } from "../contract/CacheDocument.ts"
 import { Relationship } from "../contract/Relationship.ts"
 import { mcpCommand } from "../mcp/McpCommand.ts"
+import { exportCandidates, formatExamples, matchTables } from "../operations/ExampleReview.ts"
 import { checkFreshness, DEFAULT_MAX_AGE, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
 import { syncAndNotify } from "../sync/notify.ts"
@@ -199,9 +201,38 @@ const validate = Command.make(
     })
 ).pipe(Command.withDescription("Check a cache document file against the contract"))
 
+const examplesCommand = Command.make(
+  "examples",
+  {
+    first: Args.text({ name: "table | export" }).pipe(Args.optional, Args.withDescription("A table (id or its last parts), or export")),
+    second: Args.text({ name: "table" }).pipe(Args.optional, Args.withDescription("With export: only this table")),
+    out: Options.directory("out").pipe(Options.withDefault("example-candidates"), Options.withDescription("With export: where the candidate files go"))
+  },
+  ({ first, out, second }) =>
+    withServices(Effect.gen(function*() {
+      const latest = yield* readLatest
+      const exporting = Option.getOrUndefined(first) === "export"
+      const name = Option.getOrUndefined(exporting ? second : first)
+      let tableId: string | null = null
+      if (name !== undefined) {
+        const found = matchTables(latest.document, name)
+        if (found.length !== 1) {
+          yield* Console.error(found.length === 0 ? `no table ${name} in ${latest.location}` : `${name} is ambiguous: ${found.join(", ")}`)
+          return yield* setExitCode(EXIT_USAGE)
+        }
+        tableId = found[0]!
+      }
+      if (!exporting) return yield* Console.log(formatExamples(latest.document, tableId))
+      const files = exportCandidates(latest.document, tableId)
+      yield* Effect.promise(() => mkdir(out, { recursive: true }))
+      for (const f of files) yield* Effect.promise(() => writeFile(join(out, f.file), f.text))
+      yield* Console.log(`Wrote ${files.length} candidate file(s) to ${out}/: review them, then move them into the curated examples directory`)
+    }))
+).pipe(Command.withDescription("List a table's examples with their source and why kept; export writes candidates as curated files"))
+
 const metasync = Command.make("metasync").pipe(
   Command.withDescription("Publishes BigQuery table metadata and few-shot SQL examples as one cache document"),
-  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate, mcpCommand])
+  Command.withSubcommands([sync, show, historyCommand, diffCommand, rollbackCommand, check, validate, examplesCommand, mcpCommand])
 )
 
 export const cli = Command.run(metasync, { name: "metasync", version: GENERATOR.version })

@@ -76,7 +76,7 @@ const reject = (reason: SqlRejectionReason, message: string): never => {
 
 type TokenKind = "word" | "quoted" | "string" | "number" | "punct"
 
-interface Token {
+export interface Token {
   readonly kind: TokenKind
   /** The token's source text. */
   readonly text: string
@@ -164,6 +164,15 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
     i += 1
   }
   return tokens
+}
+
+/** The tokens of `sql` as the validator reads them (comments dropped), or `null` when it cannot be split. */
+export const sqlTokens = (sql: string): ReadonlyArray<Token> | null => {
+  try {
+    return tokenize(sql)
+  } catch {
+    return null
+  }
 }
 
 /** Never valid bare in a read-only query (GoogleSQL reserves them or the parser refuses them as names). */

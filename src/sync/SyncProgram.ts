@@ -30,6 +30,7 @@ import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
+import { readQueryLog } from "./relationships/queryLog.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -108,8 +109,22 @@ const plan = (options: SyncOptions) =>
       now,
       primaryNamed: settings.primaryNamed === true
     })
-    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
-    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
+    // The query log (opt-in) is read once: its joins feed the relationships, its queries the examples.
+    const days = settings.queryLogDays ?? 0
+    const logged = days > 0 && settings.mode === "live" && settings.project !== null
+      ? yield* readQueryLog({
+        project: settings.project,
+        location: settings.queryLogLocation ?? "us",
+        days,
+        tables: entries,
+        maximumBytesBilled: settings.metadataMaxBytesBilled
+      })
+      : []
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
+    const glossary = yield* gatherGlossary({ tables: entries })
+    const [examples, examplesMs] = yield* timed(
+      gatherExamples({ entries, fresh, previous, relationships, logged, glossary: glossary.glossary, aliases: glossary.aliases })
+    )
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
@@ -117,7 +132,7 @@ const plan = (options: SyncOptions) =>
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
       relationships,
-      ...(yield* gatherGlossary({ tables: entries }))
+      ...glossary
     })
     return {
       draft,

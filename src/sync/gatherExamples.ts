@@ -1,7 +1,9 @@
 /**
- * Examples: every source for the tables read this run — curated files, templates, the LLM when
- * configured — merged (curated first), validated, and dry-run in live mode; plus the previous
- * examples of tables kept stale, which were valid against the schema kept.
+ * Examples: every source for the tables read this run — curated files, the query log when read,
+ * glossary terms with a SQL definition, join examples over the relationship graph, templates, the LLM when configured — merged (curated
+ * first), validated, chosen by value within a per-table cap (each kept one says why), and dry-run
+ * in live mode; plus the previous examples of tables kept stale, which were valid against the
+ * schema kept.
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -10,24 +12,60 @@ import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { gatherCurated, mergeCurated } from "./curated.ts"
 import { dryRunExamples, type ExampleSet, llmCandidates } from "./examples.ts"
+import type { Relationship } from "../contract/Relationship.ts"
+import { chooseExamples } from "./examples/ChooseExamples.ts"
+import type { Alias, GlossaryTerm } from "../contract/Glossary.ts"
+import { glossaryExamples } from "./examples/GlossaryExamples.ts"
+import { joinExamples } from "./examples/JoinExamples.ts"
+import { type LoggedQuery, queryLogExamples } from "./examples/QueryLogExamples.ts"
 import { templateExamples } from "./examples/TemplateExamples.ts"
+
+/** Business names of columns by table id, then path: people's aliases before the model's. */
+export const businessNames = (aliases: ReadonlyArray<Alias>): Map<string, Map<string, ReadonlyArray<string>>> => {
+  const out = new Map<string, Map<string, ReadonlyArray<string>>>()
+  const ordered = [...aliases.filter((a) => a.source !== "llm"), ...aliases.filter((a) => a.source === "llm")]
+  for (const alias of ordered) {
+    if (alias.column === null) continue
+    const table = out.get(alias.table_id) ?? new Map<string, ReadonlyArray<string>>()
+    table.set(alias.column, [...(table.get(alias.column) ?? []), ...alias.names])
+    out.set(alias.table_id, table)
+  }
+  return out
+}
 
 export const gatherExamples = (input: {
   readonly entries: ReadonlyArray<TableEntry>
   readonly fresh: ReadonlyMap<string, TableMetadata>
   readonly previous: Option.Option<CacheDocument>
+  readonly relationships?: ReadonlyArray<Relationship>
+  readonly logged?: ReadonlyArray<LoggedQuery>
+  /** Glossary terms; those with a SQL definition become business-logic examples. */
+  readonly glossary?: ReadonlyArray<GlossaryTerm>
+  /** Business names of columns, used in the questions. */
+  readonly aliases?: ReadonlyArray<Alias>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const freshTables = [...input.fresh.values()]
     const curated = yield* gatherCurated
     const llm = yield* llmCandidates(freshTables, curated.map((c) => c.example), settings.language)
-    const templates = input.entries
-      .filter((entry) => input.fresh.has(entry.table_id))
-      .flatMap((entry) => templateExamples(entry, settings.language))
-    const merged = mergeCurated(curated, [...templates, ...llm], freshTables)
+    const freshEntries = input.entries.filter((entry) => input.fresh.has(entry.table_id))
+    const sensitive = settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern }
+    const names = businessNames(input.aliases ?? [])
+    const templates = freshEntries.flatMap((entry) =>
+      templateExamples(entry, settings.language, { ...sensitive, ...(names.has(entry.table_id) ? { names: names.get(entry.table_id)! } : {}) })
+    )
+    const joins = joinExamples(freshEntries, input.relationships ?? [], settings.language, { ...sensitive, names })
+    const logged = queryLogExamples(input.logged ?? [], freshEntries, {
+      language: settings.language,
+      days: settings.queryLogDays ?? 0,
+      ...sensitive
+    })
+    const business = glossaryExamples(input.glossary ?? [], freshEntries, input.relationships ?? [], settings.language, sensitive)
+    const merged = mergeCurated(curated, [...logged, ...business, ...joins, ...templates, ...llm], freshTables)
     for (const error of merged.errors) yield* Effect.logWarning(error.message)
-    const checked = yield* dryRunExamples(merged)
+    const chosen = chooseExamples(merged.examples, input.relationships ?? [])
+    const checked = yield* dryRunExamples({ examples: chosen, rejected: merged.rejected })
 
     const staleIds = new Set(input.entries.filter((e) => e.status.state === "stale").map((e) => e.table_id as string))
     const kept: ReadonlyArray<Example> = Option.match(input.previous, {

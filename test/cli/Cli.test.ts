@@ -530,3 +530,32 @@ describe("configuration and usage errors", () => {
     expect(help).toContain("Check the document's age; alert and exit 4 when it is stale")
   })
 })
+
+describe("metasync examples", () => {
+  it("lists a table's examples with source and why kept, and exports the generated ones as curated files", async () => {
+    const ws = await workspace({ curated: "sample" })
+    expectExit(await ws.run(["sync"]), 0)
+    const listed = await ws.run(["examples", "events_20210131"])
+    expectExit(listed, 0)
+    expect(lines(listed.stdout)[0]).toMatch(new RegExp(`^${SAMPLE_TABLE_ID.replaceAll(".", "\\.")}: \\d+ examples \\(curated 6, template \\d+\\)$`))
+    expect(listed.stdout).toContain("kept because: curated (always kept)")
+    expect(listed.stdout).toMatch(/\[template · template:count_total\] [^\n]+\n[^\n]+\n   kept because: shape count_total/)
+
+    const out = path.join(ws.root, "candidates")
+    const exported = await ws.run(["examples", "export", "--out", out])
+    expectExit(exported, 0)
+    const [file] = await fs.readdir(out)
+    expect(file).toBe(`${SAMPLE_TABLE_ID}.candidates.yaml`)
+    // Approved as it is: moved into the curated directory, the next sync reads every one as curated.
+    const curated = path.join(ws.root, "approved")
+    await fs.mkdir(curated)
+    await fs.copyFile(path.join(out, file!), path.join(curated, `${SAMPLE_TABLE_ID}.yaml`))
+    expectExit(await ws.run(["sync"], { CURATED_EXAMPLES_DIR: curated }), 0)
+    const after = Either.getOrThrow(parseCacheDocument(await fs.readFile(ws.documentFile, "utf8")))
+    const approved = (await fs.readFile(path.join(out, file!), "utf8")).match(/^  - question:/gm)?.length ?? 0
+    expect(approved).toBeGreaterThan(0)
+    expect(after.examples.filter((e) => e.source === "curated")).toHaveLength(approved)
+
+    expectExit(await ws.run(["examples", "no_such_table"]), 2)
+  })
+})

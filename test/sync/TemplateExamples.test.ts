@@ -180,7 +180,8 @@ describe("templateExamples on the BigQuery fixtures", () => {
     for (const language of languages) {
       it(`${metadata.table_id} (${language}): every example reads the table's own fields, by a second parser, and names the table in backticks`, () => {
         const examples = templateExamples(metadata, language)
-        expect(examples.length).toBeGreaterThanOrEqual(3)
+        // A one-column table (raw_events) has two questions worth asking: its size and its breakdown.
+        expect(examples.length).toBeGreaterThanOrEqual(2)
         const quotedTable = `\`${metadata.table_id}\``
         for (const example of examples) {
           // The oracle: sql-parser-cst's reading checked against the field tree by rules stated in the test.
@@ -339,8 +340,7 @@ describe("templateExamples' questions, in one language", () => {
       "template:count_total": "How many orders are there in total?",
       "template:count_distinct_users": "How many distinct users (by customer_id) are there?",
       "template:count_by_category": "Which 10 values of status have the most orders?",
-      "template:sum_measure": "What is the total order_amount?",
-      "template:filter_not_null": "How many orders have a channel (sales channel) value?"
+      "template:sum_measure": "What is the total order_amount?"
     })
   })
 
@@ -349,8 +349,7 @@ describe("templateExamples' questions, in one language", () => {
       "template:count_total": "총 주문 수는 얼마인가요?",
       "template:count_distinct_users": "고유 사용자 수(고객 ID 기준)는 얼마인가요?",
       "template:count_by_category": "주문 수가 가장 많은 status 상위 10개는 무엇인가요?",
-      "template:sum_measure": "주문 금액의 합계는 얼마인가요?",
-      "template:filter_not_null": "channel 값이 있는 주문 수는 얼마인가요?"
+      "template:sum_measure": "주문 금액의 합계는 얼마인가요?"
     })
   })
 })
@@ -576,13 +575,18 @@ describe("templateExamples with a column profile", () => {
     expect(filter?.sql).toContain("AND geo.country = 'United States'")
   })
 
-  it("falls back to IS NOT NULL without a profile", () => {
-    const unprofiled = table("visits_plain", {
+  it("asks how many rows have a value only of a column the profile shows sparse", () => {
+    const plain = table("visits_plain", {
       schema: { fields: [{ name: "country", type: "STRING" }, { name: "city", type: "STRING" }] }
     })
-    const generators = templateExamples(unprofiled, "ko").map((e) => e.generator)
-    expect(generators).toContain("template:filter_not_null")
-    expect(generators).not.toContain("template:filter_top_value")
+    const generators = (t: TemplateTable) => templateExamples(t, "ko").map((e) => e.generator)
+    expect(generators(plain)).not.toContain("template:filter_not_null")
+    const dense = makeTableEntry({ ...plain, profile: profileOf([{ column: "city", null_fraction: 0.01, approx_distinct: 500 }]) })
+    expect(generators(dense)).not.toContain("template:filter_not_null")
+    const sparse = makeTableEntry({ ...plain, profile: profileOf([{ column: "city", null_fraction: 0.4, approx_distinct: 500 }]) })
+    const filter = templateExamples(sparse, "en").find((e) => e.generator === "template:filter_not_null")
+    expect(filter?.sql).toBe("SELECT COUNT(*) AS row_count FROM `my-project.shop.visits_plain` WHERE city IS NOT NULL")
+    expect(generators(sparse)).not.toContain("template:filter_top_value")
   })
 })
 

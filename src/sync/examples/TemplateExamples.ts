@@ -22,6 +22,8 @@ import { isWildcardTable, tableRefOf } from "../../contract/TableId.ts"
 import type { TableMetadata } from "../../services/BigQuery/TableResource.ts"
 import { isPlainIdentifier, quoteFieldPath, quoteIdentifier, quoteTablePath, stringLiteral } from "../../sql/Identifiers.ts"
 import { fieldPathEntries } from "../fieldPaths.ts"
+import { DEFAULT_SENSITIVE_NAME_PATTERN } from "../profiles.ts"
+import { isFreeText, isIdLike, isProfileSparse, isProfileUnique, isSensitivePath } from "./ColumnRoles.ts"
 
 /**
  * What the templates read: a table's metadata, with its shards and profile when the sync has them
@@ -43,6 +45,8 @@ const SHARD_WINDOW_DAYS = 7
 /** Above either size a partitioned table gets a partition filter even when it does not require one. */
 const LARGE_TABLE_BYTES = 10 * 1024 ** 3
 const LARGE_TABLE_ROWS = 100_000_000
+/** Most examples over deeply nested leaves per table (one per UNNEST chain length). */
+const NESTED_EXAMPLES = 4
 /** Top values longer than this make poor examples. */
 const MAX_FILTER_VALUE_LENGTH = 60
 
@@ -111,7 +115,7 @@ const NOT_CATEGORY_NAME =
   /(^|[_\-\s])(id|ids|uuid|guid|token|hash|url|uri|link|path|email|phone|address|text|title|body|content|comments?|description|message|word|html|json|query|version|ip|user_agent|timestamp|date|time|key)$/i
 
 /** How much a STRING column looks like a category (0: not at all). */
-const categoryScore = (field: FieldPath): number => {
+export const categoryScore = (field: FieldPath): number => {
   const name = lastName(field)
   if (CATEGORY_NAME.test(name)) return 3
   if (NOT_CATEGORY_NAME.test(name)) return 0
@@ -134,7 +138,7 @@ const categoricalColumns = (
     .sort((a, b) => b.score - a.score || a.index - b.index)
     .map((c) => c.field)
 
-const isNumeric = (field: FieldPath) =>
+export const isNumeric = (field: FieldPath) =>
   ["INTEGER", "INT64", "FLOAT", "FLOAT64", "NUMERIC", "BIGNUMERIC"].includes(typeOf(field))
 
 const MEASURE_NAME =
@@ -204,6 +208,7 @@ const timeKindOf = (field: FieldPath, all: ReadonlyArray<FieldPath>): TimeKind |
   if (/micro/i.test(description) || /_micros$|_usec$/.test(name)) return timeName || /\btime\b/i.test(description) ? "MICROS" : null
   if (/milli/i.test(description) || /_millis$|_ms$/.test(name)) return timeName || /\btime\b/i.test(description) ? "MILLIS" : null
   if (/\bunix\b|\bepoch\b/i.test(description)) return "SECONDS"
+  if (isIdLike(field.path)) return null
   if (/^year$|_year$/.test(name) || (/\byear\b/i.test(description) && !/\bage\b|years old/i.test(description))) {
     return "YEAR"
   }
@@ -282,19 +287,42 @@ const isEnglish = (text: string) => {
 }
 
 /** How a Korean question names a column: a short description written in Korean, else its path. */
-const labelKo = (field: FieldPath): string => {
+const describedKo = (field: FieldPath): string => {
   const description = cleanDescription(field, 30)
   return description !== null && isKorean(description) ? description : field.path
 }
 
 /** How an English question names a column: its path, with a short description written in English. */
-const labelEn = (field: FieldPath): string => {
+const describedEn = (field: FieldPath): string => {
   const description = cleanDescription(field, 40)
   if (description === null || !isEnglish(description)) return field.path
   // "Order total" reads "order total" mid-sentence; "KRW amount" keeps its acronym.
   const lowered = /^\p{Lu}\p{Ll}/u.test(description) ? `${description.charAt(0).toLowerCase()}${description.slice(1)}` : description
   return `${field.path} (${lowered})`
 }
+
+/** Business names of a table's columns by path, from the glossary and aliases (any language). */
+export type BusinessNames = ReadonlyMap<string, ReadonlyArray<string>>
+
+/**
+ * How a question names a column: its business name in the question's language when the glossary or
+ * an alias gives one (`매출 금액 (order_amount)`), else a short description in that language, else its path.
+ */
+export const labelsFor = (names: BusinessNames | undefined) => {
+  const named = (field: FieldPath, fits: (text: string) => boolean) => (names?.get(field.path) ?? []).find(fits)
+  return {
+    ko: (field: FieldPath): string => {
+      const name = named(field, isKorean)
+      return name === undefined ? describedKo(field) : `${name}(${field.path})`
+    },
+    en: (field: FieldPath): string => {
+      const name = named(field, isEnglish)
+      return name === undefined ? describedEn(field) : `${name} (${field.path})`
+    }
+  }
+}
+export const labelKo = (field: FieldPath): string => describedKo(field)
+export const labelEn = (field: FieldPath): string => describedEn(field)
 
 interface Wording {
   readonly ko: string
@@ -328,7 +356,7 @@ const wantsPartitionFilter = (table: TemplateTable): boolean => {
  * The partition filter every example carries, `null` when none is wanted, `undefined` when one is
  * wanted but the partition column is not among the columns (then no honest example can be written).
  */
-const partitionFilterOf = (table: TemplateTable, fields: ReadonlyArray<FieldPath>): ScopeFilter | null | undefined => {
+export const partitionFilterOf = (table: TemplateTable, fields: ReadonlyArray<FieldPath>): ScopeFilter | null | undefined => {
   const partitioning = table.partitioning
   if (partitioning === null || !wantsPartitionFilter(table)) return null
   if (partitioning.field === null) {
@@ -369,7 +397,7 @@ interface ShardWindow extends ScopeFilter {
   readonly dated: boolean
 }
 
-const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
+export const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
   const sharding = table.sharding
   // Only a wildcard id can be queried with `_TABLE_SUFFIX`.
   if (sharding === null || sharding === undefined || !isWildcardTable(tableRefOf(table.table_id))) return null
@@ -390,7 +418,7 @@ const shardWindowOf = (table: TemplateTable): ShardWindow | null => {
 }
 
 /** `base`, or `base_2`, `base_3`, … : a bare alias that no column of the table is called. */
-const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
+export const freshAlias = (base: string, taken: ReadonlySet<string>): string => {
   for (let n = 1; ; n += 1) {
     const candidate = n === 1 ? base : `${base}_${n}`
     if (isPlainIdentifier(candidate) && !taken.has(candidate.toLowerCase())) return candidate
@@ -402,7 +430,7 @@ const PLACEHOLDER_VALUE = /^\(.*\)$/
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/
 
 /** The values the profile saw most in `path` that read well in a question, most frequent first. */
-const topValuesOf = (profile: TableProfile | null | undefined, path: string): ReadonlyArray<string> =>
+export const topValuesOf = (profile: TableProfile | null | undefined, path: string): ReadonlyArray<string> =>
   (profile?.columns.find((c) => c.column === path)?.top_values ?? [])
     .map((t) => t.value)
     .filter((value) =>
@@ -410,7 +438,7 @@ const topValuesOf = (profile: TableProfile | null | undefined, path: string): Re
       !PLACEHOLDER_VALUE.test(value.trim())
     )
 
-const topValueOf = (profile: TableProfile | null | undefined, path: string): string | undefined =>
+export const topValueOf = (profile: TableProfile | null | undefined, path: string): string | undefined =>
   topValuesOf(profile, path)[0]
 
 // ---------------------------------------------------------------------------------------------
@@ -494,8 +522,21 @@ interface Draft {
   readonly sql: string
 }
 
+export interface TemplateOptions {
+  /** Column names never grouped, filtered or shown by value (default: the built-in sensitive-name pattern). */
+  readonly sensitiveNamePattern?: RegExp | null
+  /** Business names of the table's columns (glossary, aliases). */
+  readonly names?: BusinessNames
+}
+
 /** Examples for `table`, questions in `language` (Korean unless asked otherwise). */
-export const templateExamples = (table: TemplateTable, language: Language = "ko"): ReadonlyArray<Example> => {
+export const templateExamples = (
+  table: TemplateTable,
+  language: Language = "ko",
+  options: TemplateOptions = {}
+): ReadonlyArray<Example> => {
+  const sensitive = options.sensitiveNamePattern === undefined ? DEFAULT_SENSITIVE_NAME_PATTERN : options.sensitiveNamePattern
+  const { en: labelEn, ko: labelKo } = labelsFor(options.names)
   const ref = tableRefOf(table.table_id)
   const from = quoteTablePath(ref)
   const fields = flattenFields(table.columns)
@@ -538,7 +579,10 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
   }
 
   // Breakdown by the most category-like column.
-  const categories = categoricalColumns(fields, (f) => topValueOf(profile, f.path) !== undefined)
+  // Worth grouping by: not a key, free text, personal data, or unique in the profile.
+  const categories = categoricalColumns(fields, (f) => topValueOf(profile, f.path) !== undefined).filter((f) =>
+    !isIdLike(f.path) && !isFreeText(f.path) && !isSensitivePath(f.path, sensitive) && !isProfileUnique(table, f.path)
+  )
   const category = categories[0]
   if (category !== undefined) {
     const q = quoteFieldPath(category.segments)
@@ -644,8 +688,9 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
     })
   }
   const flag = fields.find((f) => isBoolean(f) && isSingle(f))
-  const present = categories.find((f) => f !== category && f.mode !== "REQUIRED") ??
-    (category !== undefined && category.mode !== "REQUIRED" ? category : undefined)
+  // "Rows that have a value" is worth asking only of a column the profile shows sparse.
+  const present = categories.find((f) => f !== category && f.mode !== "REQUIRED" && isProfileSparse(table, f.path)) ??
+    (category !== undefined && category.mode !== "REQUIRED" && isProfileSparse(table, category.path) ? category : undefined)
   if (flag !== undefined) {
     const q = quoteFieldPath(flag.segments)
     drafts.push({
@@ -729,6 +774,52 @@ export const templateExamples = (table: TemplateTable, language: Language = "ko"
           en: `Which ${TOP_N} values of the "${key}" entry of ${record.path} have the most ${nounEn}`
         },
         sql: `SELECT ${parameterSubquery(kv, key, parameterValue(kv, key))} AS ${alias}, COUNT(*) AS ${countAlias} FROM ${from}${where()} GROUP BY ${alias} ORDER BY ${countAlias} DESC LIMIT ${TOP_N}`
+      })
+    }
+  }
+
+  // Deeply nested leaves, reached through their whole UNNEST chain: one per chain length, the
+  // deepest first, so a model sees how each level is reached from the alias of the one above it.
+  const byChain = new Map<number, FieldPath>()
+  for (const field of fields) {
+    const entry = entries.get(field.path)
+    if (entry === undefined || isRecordField(field) || field.mode === "REPEATED") continue
+    if (field.depth < 2 && field.repeated.length < 2) continue
+    if (isSensitivePath(field.path, sensitive) || isFreeText(field.path)) continue
+    const chain = entry.joins.length
+    const known = byChain.get(chain)
+    if (known === undefined || field.depth > known.depth) byChain.set(chain, field)
+  }
+  const nestedAlias = freshAlias("entries", taken)
+  for (const chain of [...byChain.keys()].sort((a, b) => b - a).slice(0, NESTED_EXAMPLES)) {
+    const field = byChain.get(chain)!
+    const entry = entries.get(field.path)!
+    const parent = field.segments.slice(0, -1).join(".")
+    const joins = entry.joins.length > 0 ? ` ${entry.joins.join(" ")}` : ""
+    const groupable = isString(field) && !isIdLike(field.path) && categoryScore(field) > 0
+    if (groupable) {
+      drafts.push({
+        generator: "template:nested_leaf_top_values",
+        wording: {
+          ko: `${parent}의 ${lastName(field)} 값 중 가장 많이 나타나는 상위 ${TOP_N}개는 무엇인가요?`,
+          en: `What are the ${TOP_N} most frequent ${lastName(field)} values under ${parent}`
+        },
+        sql: `SELECT ${entry.expression} AS ${freshAlias("value", taken)}, COUNT(*) AS ${nestedAlias} FROM ${from}${joins}${where()} GROUP BY 1 ORDER BY ${nestedAlias} DESC LIMIT ${TOP_N}`
+      })
+    } else if (isNumeric(field) && !isIdLike(field.path)) {
+      drafts.push({
+        generator: "template:nested_leaf_sum",
+        wording: { ko: `${parent}의 ${lastName(field)} 합계는 얼마인가요?`, en: `What is the total ${lastName(field)} under ${parent}` },
+        sql: `SELECT SUM(${entry.expression}) AS ${freshAlias("total", taken)} FROM ${from}${joins}${where()}`
+      })
+    } else {
+      drafts.push({
+        generator: "template:nested_leaf_count",
+        wording: {
+          ko: `${parent}에서 ${lastName(field)} 값이 있는 항목은 몇 개인가요?`,
+          en: `How many entries under ${parent} have a ${lastName(field)} value`
+        },
+        sql: `SELECT COUNT(*) AS ${nestedAlias} FROM ${from}${joins}${where(`${entry.expression} IS NOT NULL`)}`
       })
     }
   }

@@ -12,7 +12,8 @@ import { loadDbtManifest } from "./dbt.ts"
 import { declaredRelationships } from "./declared.ts"
 import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
 import { inferRelationships } from "./infer.ts"
-import { queryLogRelationships } from "./queryLog.ts"
+import type { LoggedQuery } from "../examples/QueryLogExamples.ts"
+import { queryLogRelationships, relationshipsFromQueries } from "./queryLog.ts"
 import { checkRelationships } from "./checked.ts"
 import { combineRelationships } from "./merge.ts"
 
@@ -21,6 +22,8 @@ export const gatherRelationships = (input: {
   readonly tables: ReadonlyArray<TableEntry>
   /** The metadata read this run, with the keys BigQuery declares. */
   readonly fresh?: ReadonlyArray<TableMetadata>
+  /** The query log when the sync read it (it is read once, for relationships and examples). */
+  readonly logged?: ReadonlyArray<LoggedQuery>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -50,7 +53,9 @@ export const gatherRelationships = (input: {
         ...(settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern })
       })
     const days = settings.queryLogDays ?? 0
-    const queryLog = days > 0 && settings.mode === "live" && settings.project !== null
+    const queryLog = input.logged !== undefined && settings.project !== null
+      ? relationshipsFromQueries(input.logged.map((l) => l.query), settings.project, input.tables, days)
+      : days > 0 && settings.mode === "live" && settings.project !== null
       ? yield* queryLogRelationships({
         project: settings.project,
         location: settings.queryLogLocation ?? "us",

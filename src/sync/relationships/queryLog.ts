@@ -12,6 +12,7 @@ import { TableId } from "../../contract/TableId.ts"
 import type { TableEntry } from "../../contract/TableEntry.ts"
 import { BigQueryService } from "../../services/BigQuery/BigQueryService.ts"
 import { quoteIdentifier } from "../../sql/Identifiers.ts"
+import type { LoggedQuery } from "../examples/QueryLogExamples.ts"
 import { type ColumnRef, readJoinPairs } from "./joinPredicates.ts"
 import { singular, words } from "./infer.ts"
 
@@ -19,7 +20,7 @@ import { singular, words } from "./infer.ts"
 export const QUERY_LOG_LIMIT = 5000
 
 export const queryLogSql = (location: string) =>
-  `SELECT query FROM ${quoteIdentifier(`region-${location.toLowerCase()}`)}.INFORMATION_SCHEMA.JOBS_BY_PROJECT ` +
+  `SELECT query, user_email FROM ${quoteIdentifier(`region-${location.toLowerCase()}`)}.INFORMATION_SCHEMA.JOBS_BY_PROJECT ` +
   `WHERE creation_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY) ` +
   `AND job_type = 'QUERY' AND statement_type = 'SELECT' AND state = 'DONE' AND error_result IS NULL ` +
   `AND EXISTS (SELECT 1 FROM UNNEST(referenced_tables) AS t ` +
@@ -82,14 +83,19 @@ export const relationshipsFromQueries = (
   }))
 }
 
-/** Reads the log and turns it into relationships; a failing read is logged and gives none. */
-export const queryLogRelationships = (input: {
+export interface QueryLogRead {
   readonly project: string
   readonly location: string
   readonly days: number
   readonly tables: ReadonlyArray<TableEntry>
   readonly maximumBytesBilled: number
-}) =>
+}
+
+/**
+ * Reads the log once for every use (relationships and examples): the SQL of each successful SELECT
+ * over `tables` and who ran it. A failing read is logged and gives no queries.
+ */
+export const readQueryLog = (input: QueryLogRead) =>
   Effect.gen(function*() {
     const bigquery = yield* BigQueryService
     const read = yield* Effect.either(bigquery.query(input.project, queryLogSql(input.location), {
@@ -98,8 +104,14 @@ export const queryLogRelationships = (input: {
     }))
     if (read._tag === "Left") {
       yield* Effect.logWarning(`query log not read: ${read.left.message}`)
-      return []
+      return [] as ReadonlyArray<LoggedQuery>
     }
-    const queries = read.right.rows.map((r) => r.query).filter((q): q is string => typeof q === "string")
-    return relationshipsFromQueries(queries, input.project, input.tables, input.days)
+    return read.right.rows.flatMap((r): Array<LoggedQuery> =>
+      typeof r.query === "string" ? [{ query: r.query, user: typeof r.user_email === "string" ? r.user_email : null }] : []
+    )
   })
+
+/** Reads the log and turns it into relationships; a failing read is logged and gives none. */
+export const queryLogRelationships = (input: QueryLogRead) =>
+  Effect.map(readQueryLog(input), (logged) =>
+    relationshipsFromQueries(logged.map((l) => l.query), input.project, input.tables, input.days))
