@@ -14,7 +14,8 @@
  * Versions:
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
  * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
- *   relationship graph (`relationships`, empty in documents written before it).
+ *   relationship graph (`relationships`, empty in documents written before it) and what an
+ *   incremental run kept (`incremental`, `null` before it).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -24,6 +25,7 @@ import * as Schema from "effect/Schema"
 import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
+import { IncrementalState } from "./Incremental.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
@@ -89,7 +91,9 @@ const CacheDocumentV2Fields = Schema.Struct({
   /** Quality metrics of the run that wrote the document. */
   metrics: Schema.optionalWith(Schema.NullOr(QualityMetrics), { default: () => null }),
   /** How the tables join (see `Relationship.ts`); empty in documents written before it existed. */
-  relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] })
+  relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] }),
+  /** What this run kept from the previous document (see `Incremental.ts`); `null` before it existed. */
+  incremental: Schema.optionalWith(Schema.NullOr(IncrementalState), { default: () => null })
 })
 
 /** Format version 2. `schema` must describe `tables[0]`. */
@@ -137,6 +141,7 @@ export const makeCacheDocument = (input: {
   readonly drift?: CacheDocument["drift"]
   readonly metrics?: CacheDocument["metrics"]
   readonly relationships?: CacheDocument["relationships"]
+  readonly incremental?: CacheDocument["incremental"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
   generated_at: input.generated_at,
@@ -146,7 +151,8 @@ export const makeCacheDocument = (input: {
   examples: input.examples,
   drift: input.drift ?? null,
   metrics: input.metrics ?? null,
-  relationships: input.relationships ?? []
+  relationships: input.relationships ?? [],
+  incremental: input.incremental ?? null
 })
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */

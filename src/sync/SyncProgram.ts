@@ -1,6 +1,7 @@
 /**
  * One sync: resolve targets → collect → describe (and profile) → assemble with the previous
- * document → examples → drift and metrics → publish.
+ * document → relationships → examples → drift and metrics → publish. A table whose inputs are
+ * unchanged since the previous document keeps its entry and examples (`incremental.ts`).
  *
  * One table failing does not sink the run: the others are published and the failed one keeps its
  * previous entry, marked stale. Only when every table fails is the run a failure, and then
@@ -13,20 +14,31 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import { type CacheDocument, makeCacheDocument } from "../contract/CacheDocument.ts"
+import { type CacheDocument, makeCacheDocument, type TableEntry } from "../contract/CacheDocument.ts"
+import type { TableFingerprint } from "../contract/Incremental.ts"
+import type { Relationship } from "../contract/Relationship.ts"
 import { computeDrift, describeDrift } from "../contract/Drift.ts"
 import { MAX_FUTURE_SKEW } from "../contract/Limits.ts"
 import { AlertService } from "../services/Alerting/AlertService.ts"
 import { countFields } from "../contract/Field.ts"
 import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
+import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { ExampleGeneratorService, withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
 import { gatherExamples } from "./gatherExamples.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
-import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
+import { PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
+import { type CuratedExample, gatherCurated } from "./curated.ts"
+import {
+  DEFAULT_FULL_REBUILD_EVERY,
+  decideRunMode,
+  examplesFingerprint,
+  metadataFingerprint,
+  previousFingerprints
+} from "./incremental.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
@@ -59,11 +71,16 @@ export interface SyncSummary {
   readonly remote_calls: number
   readonly retries: number
   readonly duration_ms: number
+  /** `full`: every table's work was done; `incremental`: `reused_tables` kept theirs from the previous document. */
+  readonly mode: "full" | "incremental"
+  readonly reused_tables: number
 }
 
 export interface SyncOptions {
   /** Collect, generate and validate, render the document, but publish nothing. */
   readonly dryRun?: boolean
+  /** Redo every table's work, whatever the previous document recorded (`--full`, `{"full": true}`). */
+  readonly full?: boolean
 }
 
 /** Milliseconds `effect` took, by the Clock. */
@@ -84,16 +101,30 @@ const plan = (options: SyncOptions) =>
     const previousEntries = new Map(
       Option.match(previous, { onNone: () => [], onSome: (doc) => doc.tables.map((t) => [t.table_id as string, t] as const) })
     )
+    const mode = decideRunMode({
+      previous,
+      now,
+      every: settings.fullRebuildEvery ?? DEFAULT_FULL_REBUILD_EVERY,
+      forced: options.full === true
+    })
+    const before = previousFingerprints(previous, mode)
 
     const [resolution, resolveMs] = yield* timed(resolveTargets(settings.targets))
     const [collected, collectMs] = yield* timed(collectTables(resolution.tables))
+    // A table whose metadata (and profile settings) are unchanged keeps its previous entry and profile.
+    const metadataPrints = new Map<string, string>()
     const [described, profileMs] = yield* timed(
       Effect.forEach(
         collected,
-        ({ result, table }) =>
-          Either.isRight(result)
-            ? withProfile(table, describeTable(result.right, table.sharding), previousEntries.get(table.id))
-            : Effect.succeed(undefined),
+        ({ result, table }) => {
+          if (Either.isLeft(result)) return Effect.succeed(undefined)
+          const print = metadataFingerprint({ table: result.right, sharding: table.sharding, profile: profileInputs(settings, table) })
+          metadataPrints.set(table.id, print)
+          const kept = previousEntries.get(table.id)
+          return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
+            ? Effect.succeed(kept)
+            : withProfile(table, describeTable(result.right, table.sharding), kept)
+        },
         { concurrency: PROFILE_CONCURRENCY }
       )
     )
@@ -105,15 +136,31 @@ const plan = (options: SyncOptions) =>
       now,
       primaryNamed: settings.primaryNamed === true
     })
-    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
+    // Relationships come before examples: a table's examples depend on the relationships touching it.
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
+    const curated = yield* gatherCurated
+    const { fingerprints, reused } = yield* fingerprintTables({ fresh, metadataPrints, curated, relationships, before, previousEntries })
+    const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous, reused, curated }))
+    if (reused.size > 0) yield* Effect.logInfo(`incremental sync: kept the work of ${reused.size} of ${fresh.size} tables`)
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
       generator: GENERATOR,
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
-      relationships
+      relationships,
+      incremental: {
+        mode: mode.full ? "full" : "incremental",
+        last_full_run_at: mode.lastFullRunAt,
+        reused: entries.filter((e) => reused.has(e.table_id)).map((e) => e.table_id),
+        // A table kept stale keeps the fingerprints of the entry it kept.
+        fingerprints: Object.fromEntries(
+          entries.flatMap((e) => {
+            const print = fingerprints.get(e.table_id) ?? before.get(e.table_id)
+            return print === undefined ? [] : [[e.table_id, print] as const]
+          })
+        )
+      }
     })
     return {
       draft,
@@ -121,9 +168,64 @@ const plan = (options: SyncOptions) =>
       failures,
       rejected: examples.rejected,
       previousObject,
+      mode,
+      reused: reused.size,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
       stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
     }
+  })
+
+/**
+ * Each table read this run gets its fingerprints; those whose examples fingerprint equals the
+ * previous document's (and whose previous entry was fresh) are reused.
+ */
+const fingerprintTables = (input: {
+  readonly fresh: ReadonlyMap<string, TableMetadata>
+  readonly metadataPrints: ReadonlyMap<string, string>
+  readonly curated: ReadonlyArray<CuratedExample>
+  readonly relationships: ReadonlyArray<Relationship>
+  readonly before: ReadonlyMap<string, TableFingerprint>
+  readonly previousEntries: ReadonlyMap<string, TableEntry>
+}) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const generator = yield* ExampleGeneratorService
+    const runWide = {
+      language: settings.language,
+      mode: settings.mode,
+      project: settings.project,
+      dry_run: settings.exampleDryRun,
+      max_bytes: settings.exampleMaxBytes,
+      llm: generator.enabled
+    }
+    const byTable = <A>(items: ReadonlyArray<A>, tablesOf: (a: A) => ReadonlyArray<string>) => {
+      const index = new Map<string, Array<A>>()
+      for (const item of items) {
+        for (const id of new Set(tablesOf(item))) {
+          const list = index.get(id) ?? []
+          list.push(item)
+          index.set(id, list)
+        }
+      }
+      return index
+    }
+    const curatedOf = byTable(input.curated.map((c) => c.example), (e) => e.tables)
+    const relationshipsOf = byTable(input.relationships, (r) => [r.from.table_id, r.to.table_id])
+    const fingerprints = new Map<string, TableFingerprint>()
+    const reused = new Set<string>()
+    for (const id of input.fresh.keys()) {
+      const metadata = input.metadataPrints.get(id)
+      if (metadata === undefined) continue
+      const examples = examplesFingerprint({
+        metadata,
+        curated: curatedOf.get(id) ?? [],
+        relationships: relationshipsOf.get(id) ?? [],
+        settings: runWide
+      })
+      fingerprints.set(id, { metadata, examples })
+      if (input.before.get(id)?.examples === examples && input.previousEntries.get(id)?.status.state === "fresh") reused.add(id)
+    }
+    return { fingerprints, reused }
   })
 
 /**
@@ -221,6 +323,8 @@ export const syncOnce = (options: SyncOptions = {}) =>
       bytes: published.bytes,
       remote_calls: calls.calls,
       retries: calls.retries,
-      duration_ms: finished - started
+      duration_ms: finished - started,
+      mode: run.mode.full ? "full" : "incremental",
+      reused_tables: run.reused
     } satisfies SyncSummary
   }).pipe(Effect.withSpan("sync"))
