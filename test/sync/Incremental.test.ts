@@ -72,7 +72,7 @@ const firstSync = Effect.gen(function*() {
   return yield* published
 })
 
-const examplesOf = (doc: { readonly examples: ReadonlyArray<{ readonly tables: ReadonlyArray<string> }> }, id: string) =>
+const examplesOf = <E extends { readonly tables: ReadonlyArray<string> }>(doc: { readonly examples: ReadonlyArray<E> }, id: string) =>
   doc.examples.filter((e) => e.tables.includes(id))
 
 describe("incremental sync", () => {
@@ -184,6 +184,18 @@ describe("incremental sync", () => {
       expect(summary.mode).toBe("incremental")
       expect(summary.reused_tables).toBe(0)
       expect((yield* published).examples.every((e) => e.language === "en")).toBe(true)
+    }).pipe(Effect.provide(layer())))
+
+  it.effect("redoes a table that opts in to profiling (its profile inputs changed), and only that one", () =>
+    Effect.gen(function*() {
+      const first = yield* firstSync
+      const settings = yield* SyncConfig
+      yield* TestClock.adjust("1 day")
+      yield* syncOnce().pipe(Effect.provideService(SyncConfig, { ...settings, profileTargets: [exactTarget(ref(ORDERS))] }))
+      const second = yield* published
+      expect([...(second.incremental?.reused ?? [])].sort()).toEqual([CUSTOMERS, STORES])
+      expect(second.incremental?.fingerprints[ORDERS]?.metadata).not.toEqual(first.incremental?.fingerprints[ORDERS]?.metadata)
+      expect(second.incremental?.fingerprints[CUSTOMERS]).toEqual(first.incremental?.fingerprints[CUSTOMERS])
     }).pipe(Effect.provide(layer())))
 
   it.effect("redoes every table when asked (full), and records the time of that full run", () =>
