@@ -275,3 +275,50 @@ export const renderCacheDocument = (
   source = "document"
 ): Either.Either<string, CacheDocumentError> =>
   Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded)}\n`)
+
+/**
+ * The document as UTF-8 bytes: exactly `renderCacheDocument`'s text, encoded a table and an
+ * example at a time, so that the whole text never exists as one string (UTF-16, twice the bytes
+ * for Korean text) beside the bytes.
+ */
+export const renderCacheDocumentBytes = (
+  doc: CacheDocument,
+  source = "document"
+): Either.Either<Uint8Array, CacheDocumentError> =>
+  Either.map(encodeCacheDocument(doc, source), (encoded) => {
+    const encoder = new TextEncoder()
+    const chunks: Array<Uint8Array> = []
+    let pending = ""
+    const emit = (text: string) => {
+      pending += text
+      if (pending.length >= 1 << 16) {
+        chunks.push(encoder.encode(pending))
+        pending = ""
+      }
+    }
+    emit("{")
+    let first = true
+    for (const [key, value] of Object.entries(encoded as Record<string, unknown>)) {
+      const whole = Array.isArray(value) ? undefined : JSON.stringify(value)
+      if (!Array.isArray(value) && whole === undefined) continue // as JSON.stringify leaves such a field out
+      emit(`${first ? "" : ","}${JSON.stringify(key)}:`)
+      first = false
+      if (whole !== undefined) {
+        emit(whole)
+        continue
+      }
+      const items = value as ReadonlyArray<unknown>
+      emit("[")
+      for (let i = 0; i < items.length; i++) emit(`${i === 0 ? "" : ","}${JSON.stringify(items[i]) ?? "null"}`)
+      emit("]")
+    }
+    emit("}\n")
+    chunks.push(encoder.encode(pending))
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return bytes
+  })
