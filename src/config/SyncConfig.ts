@@ -79,6 +79,8 @@ export interface SyncSettings {
   readonly queryLogLocation?: string
   /** Live mode: check inferred and logged relationships with a sampled query each (default off). */
   readonly relationshipCheck?: boolean
+  /** A run is full (every table redone) when the last full one is this old; zero: always. Default 7 days. */
+  readonly fullRebuildEvery?: Duration.Duration
 }
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
@@ -173,7 +175,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     dbtManifest: raw("DBT_MANIFEST"),
     queryLogDays: raw("QUERY_LOG_DAYS"),
     queryLogLocation: raw("QUERY_LOG_LOCATION"),
-    relationshipCheck: raw("RELATIONSHIP_CHECK")
+    relationshipCheck: raw("RELATIONSHIP_CHECK"),
+    fullRebuildEvery: raw("FULL_REBUILD_EVERY")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -329,8 +332,22 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       onSome: (value) =>
         check("RELATIONSHIP_CHECK", value, (v) =>
           v === "on" || v === "off" ? Either.right(v === "on") : Either.left("expected \"on\" or \"off\" (the default)"))
+    }),
+    fullRebuildEvery: yield* Option.match(env.fullRebuildEvery, {
+      onNone: () => Effect.succeed(Duration.days(7)),
+      onSome: (value) => check("FULL_REBUILD_EVERY", value, parseRebuildEvery)
     })
   }
 })
+
+/** `7d`, `36h`, `90m`, or `0` (every run is full). */
+const parseRebuildEvery = (value: string): Either.Either<Duration.Duration, string> => {
+  const match = /^(\d{1,6})([dhm]?)$/.exec(value.trim())
+  if (match === null || (match[2] === "" && match[1] !== "0")) {
+    return Either.left("expected a period such as 7d, 36h or 90m, or 0 (every run is full)")
+  }
+  const n = Number(match[1])
+  return Either.right(match[2] === "d" ? Duration.days(n) : match[2] === "h" ? Duration.hours(n) : Duration.minutes(n))
+}
 
 export const SyncConfigLive: Layer.Layer<SyncConfig, InvalidConfig> = Layer.effect(SyncConfig, loadSyncSettings)

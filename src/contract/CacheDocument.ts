@@ -14,8 +14,9 @@
  * Versions:
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
  * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
- *   relationship graph (`relationships`, empty in documents written before it), and the business
- *   glossary and aliases (`glossary`, `aliases`, likewise).
+ *   relationship graph (`relationships`, empty in documents written before it), the business
+ *   glossary and aliases (`glossary`, `aliases`, likewise), and what an incremental run kept
+ *   (`incremental`, `null` before it).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -26,6 +27,7 @@ import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
 import { Alias, GlossaryTerm } from "./Glossary.ts"
+import { IncrementalState } from "./Incremental.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
@@ -95,7 +97,9 @@ const CacheDocumentV2Fields = Schema.Struct({
   /** The business glossary (see `Glossary.ts`); empty in documents written before it existed. */
   glossary: Schema.optionalWith(Schema.Array(GlossaryTerm), { default: () => [] }),
   /** Business names of tables and columns; empty in documents written before they existed. */
-  aliases: Schema.optionalWith(Schema.Array(Alias), { default: () => [] })
+  aliases: Schema.optionalWith(Schema.Array(Alias), { default: () => [] }),
+  /** What this run kept from the previous document (see `Incremental.ts`); `null` before it existed. */
+  incremental: Schema.optionalWith(Schema.NullOr(IncrementalState), { default: () => null })
 })
 
 /** Format version 2. `schema` must describe `tables[0]`. */
@@ -145,6 +149,7 @@ export const makeCacheDocument = (input: {
   readonly relationships?: CacheDocument["relationships"]
   readonly glossary?: CacheDocument["glossary"]
   readonly aliases?: CacheDocument["aliases"]
+  readonly incremental?: CacheDocument["incremental"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
   generated_at: input.generated_at,
@@ -156,7 +161,8 @@ export const makeCacheDocument = (input: {
   metrics: input.metrics ?? null,
   relationships: input.relationships ?? [],
   glossary: input.glossary ?? [],
-  aliases: input.aliases ?? []
+  aliases: input.aliases ?? [],
+  incremental: input.incremental ?? null
 })
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */
@@ -279,3 +285,50 @@ export const renderCacheDocument = (
   source = "document"
 ): Either.Either<string, CacheDocumentError> =>
   Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded)}\n`)
+
+/**
+ * The document as UTF-8 bytes: exactly `renderCacheDocument`'s text, encoded a table and an
+ * example at a time, so that the whole text never exists as one string (UTF-16, twice the bytes
+ * for Korean text) beside the bytes.
+ */
+export const renderCacheDocumentBytes = (
+  doc: CacheDocument,
+  source = "document"
+): Either.Either<Uint8Array, CacheDocumentError> =>
+  Either.map(encodeCacheDocument(doc, source), (encoded) => {
+    const encoder = new TextEncoder()
+    const chunks: Array<Uint8Array> = []
+    let pending = ""
+    const emit = (text: string) => {
+      pending += text
+      if (pending.length >= 1 << 16) {
+        chunks.push(encoder.encode(pending))
+        pending = ""
+      }
+    }
+    emit("{")
+    let first = true
+    for (const [key, value] of Object.entries(encoded as Record<string, unknown>)) {
+      const whole = Array.isArray(value) ? undefined : JSON.stringify(value)
+      if (!Array.isArray(value) && whole === undefined) continue // as JSON.stringify leaves such a field out
+      emit(`${first ? "" : ","}${JSON.stringify(key)}:`)
+      first = false
+      if (whole !== undefined) {
+        emit(whole)
+        continue
+      }
+      const items = value as ReadonlyArray<unknown>
+      emit("[")
+      for (let i = 0; i < items.length; i++) emit(`${i === 0 ? "" : ","}${JSON.stringify(items[i]) ?? "null"}`)
+      emit("]")
+    }
+    emit("}\n")
+    chunks.push(encoder.encode(pending))
+    const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+    let offset = 0
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset)
+      offset += chunk.byteLength
+    }
+    return bytes
+  })

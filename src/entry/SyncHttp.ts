@@ -100,7 +100,7 @@ const kindOf = (value: unknown): string =>
 
 /**
  * Checks the method and body. The body is optional; when present it is a JSON object, sent as
- * `application/json`, whose only field is `dry_run` (boolean). A body is never ignored: one this
+ * `application/json`, whose only fields are `dry_run` and `full` (booleans). A body is never ignored: one this
  * function cannot read is refused, so a request never does something other than it asked.
  */
 export const parseSyncRequest = (
@@ -143,17 +143,21 @@ export const parseSyncRequest = (
         )
       )
     }
-    if (key !== "dry_run") {
+    if (key !== "dry_run" && key !== "full") {
       return Either.left(
-        refuse(400, "InvalidRequest", `unknown field "${key.slice(0, 64)}"; the only field accepted is "dry_run"`)
+        refuse(400, "InvalidRequest", `unknown field "${key.slice(0, 64)}"; the only fields accepted are "dry_run" and "full"`)
       )
     }
   }
-  const dryRun = (body as { dry_run?: unknown }).dry_run
-  if (dryRun !== undefined && typeof dryRun !== "boolean") {
-    return Either.left(refuse(400, "InvalidRequest", `"dry_run" must be true or false, not ${kindOf(dryRun)}`))
+  const options: { dryRun?: boolean; full?: boolean } = {}
+  for (const [key, option] of [["dry_run", "dryRun"], ["full", "full"]] as const) {
+    const value = (body as Record<string, unknown>)[key]
+    if (value !== undefined && typeof value !== "boolean") {
+      return Either.left(refuse(400, "InvalidRequest", `"${key}" must be true or false, not ${kindOf(value)}`))
+    }
+    if (value === true) options[option] = true
   }
-  return Either.right(dryRun === true ? { dryRun: true } : {})
+  return Either.right(options)
 }
 
 /**

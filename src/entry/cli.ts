@@ -105,11 +105,15 @@ const withServices = <E extends { readonly _tag: string; readonly message: strin
 
 const sync = Command.make(
   "sync",
-  { json, dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Collect, generate and validate, but publish nothing")) },
+  {
+    json,
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Collect, generate and validate, but publish nothing")),
+    full: Options.boolean("full").pipe(Options.withDescription("Redo every table's work, even those unchanged since the previous document"))
+  },
   (options) =>
     withServices(Effect.gen(function*() {
       const settings = yield* SyncConfig
-      const summary = yield* syncAndNotify({ dryRun: options.dryRun })
+      const summary = yield* syncAndNotify({ dryRun: options.dryRun, full: options.full })
       yield* Console.log(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary, settings.mode))
       if (summary.status === "partial") yield* setExitCode(EXIT_PARTIAL)
     }))

@@ -1,6 +1,7 @@
 /**
  * One sync: resolve targets → collect → describe (and profile) → assemble with the previous
- * document → examples → drift and metrics → publish.
+ * document → relationships → examples → drift and metrics → publish. A table whose inputs are
+ * unchanged since the previous document keeps its entry and examples (`incremental.ts`).
  *
  * One table failing does not sink the run: the others are published and the failed one keeps its
  * previous entry, marked stale. Only when every table fails is the run a failure, and then
@@ -13,19 +14,32 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import { type CacheDocument, makeCacheDocument } from "../contract/CacheDocument.ts"
+import { type CacheDocument, makeCacheDocument, type TableEntry } from "../contract/CacheDocument.ts"
+import type { TableFingerprint } from "../contract/Incremental.ts"
+import type { Alias, GlossaryTerm } from "../contract/Glossary.ts"
+import type { Relationship } from "../contract/Relationship.ts"
+import type { LoggedQuery } from "./examples/QueryLogExamples.ts"
 import { computeDrift, describeDrift } from "../contract/Drift.ts"
 import { AlertService, futureDocumentAlert } from "../services/Alerting/AlertService.ts"
 import { countFields } from "../contract/Field.ts"
 import { computeMetrics, metricsLogFields } from "../contract/Metrics.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
+import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { ExampleGeneratorService, withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
 import { collectTables } from "./collect.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
 import { gatherExamples } from "./gatherExamples.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
-import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
+import { PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
+import { type CuratedExample, gatherCurated } from "./curated.ts"
+import {
+  DEFAULT_FULL_REBUILD_EVERY,
+  decideRunMode,
+  examplesFingerprint,
+  metadataFingerprint,
+  previousFingerprints
+} from "./incremental.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 import { gatherGlossary } from "./glossary/gather.ts"
@@ -63,11 +77,16 @@ export interface SyncSummary {
   readonly remote_calls: number
   readonly retries: number
   readonly duration_ms: number
+  /** `full`: every table's work was done; `incremental`: `reused_tables` kept theirs from the previous document. */
+  readonly mode: "full" | "incremental"
+  readonly reused_tables: number
 }
 
 export interface SyncOptions {
   /** Collect, generate and validate, render the document, but publish nothing. */
   readonly dryRun?: boolean
+  /** Redo every table's work, whatever the previous document recorded (`--full`, `{"full": true}`). */
+  readonly full?: boolean
 }
 
 /** Milliseconds `effect` took, by the Clock. */
@@ -88,16 +107,30 @@ const plan = (options: SyncOptions) =>
     const previousEntries = new Map(
       Option.match(previous, { onNone: () => [], onSome: (doc) => doc.tables.map((t) => [t.table_id as string, t] as const) })
     )
+    const mode = decideRunMode({
+      previous,
+      now,
+      every: settings.fullRebuildEvery ?? DEFAULT_FULL_REBUILD_EVERY,
+      forced: options.full === true
+    })
+    const before = previousFingerprints(previous, mode)
 
     const [resolution, resolveMs] = yield* timed(resolveTargets(settings.targets))
     const [collected, collectMs] = yield* timed(collectTables(resolution.tables))
+    // A table whose metadata (and profile settings) are unchanged keeps its previous entry and profile.
+    const metadataPrints = new Map<string, string>()
     const [described, profileMs] = yield* timed(
       Effect.forEach(
         collected,
-        ({ result, table }) =>
-          Either.isRight(result)
-            ? withProfile(table, describeTable(result.right, table.sharding), previousEntries.get(table.id))
-            : Effect.succeed(undefined),
+        ({ result, table }) => {
+          if (Either.isLeft(result)) return Effect.succeed(undefined)
+          const print = metadataFingerprint({ table: result.right, sharding: table.sharding, profile: profileInputs(settings, table) })
+          metadataPrints.set(table.id, print)
+          const kept = previousEntries.get(table.id)
+          return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
+            ? Effect.succeed(kept)
+            : withProfile(table, describeTable(result.right, table.sharding), kept)
+        },
         { concurrency: PROFILE_CONCURRENCY }
       )
     )
@@ -120,11 +153,35 @@ const plan = (options: SyncOptions) =>
         maximumBytesBilled: settings.metadataMaxBytesBilled
       })
       : []
+    // Relationships come before examples: a table's examples depend on the relationships touching it.
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
     const glossary = yield* gatherGlossary({ tables: entries })
+    const curated = yield* gatherCurated
+    const { fingerprints, reused } = yield* fingerprintTables({
+      fresh,
+      metadataPrints,
+      curated,
+      relationships,
+      glossary: glossary.glossary,
+      aliases: glossary.aliases,
+      logged,
+      before,
+      previousEntries
+    })
     const [examples, examplesMs] = yield* timed(
-      gatherExamples({ entries, fresh, previous, relationships, logged, glossary: glossary.glossary, aliases: glossary.aliases })
+      gatherExamples({
+        entries,
+        fresh,
+        previous,
+        relationships,
+        logged,
+        glossary: glossary.glossary,
+        aliases: glossary.aliases,
+        reused,
+        curated
+      })
     )
+    if (reused.size > 0) yield* Effect.logInfo(`incremental sync: kept the work of ${reused.size} of ${fresh.size} tables`)
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
@@ -132,7 +189,19 @@ const plan = (options: SyncOptions) =>
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
       relationships,
-      ...glossary
+      ...glossary,
+      incremental: {
+        mode: mode.full ? "full" : "incremental",
+        last_full_run_at: mode.lastFullRunAt,
+        reused: entries.filter((e) => reused.has(e.table_id)).map((e) => e.table_id),
+        // A table kept stale keeps the fingerprints of the entry it kept.
+        fingerprints: Object.fromEntries(
+          entries.flatMap((e) => {
+            const print = fingerprints.get(e.table_id) ?? before.get(e.table_id)
+            return print === undefined ? [] : [[e.table_id, print] as const]
+          })
+        )
+      }
     })
     return {
       draft,
@@ -140,9 +209,82 @@ const plan = (options: SyncOptions) =>
       failures,
       rejected: examples.rejected,
       previousObject,
+      mode,
+      reused: reused.size,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
       stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
     }
+  })
+
+/**
+ * Each table read this run gets its fingerprints; those whose examples fingerprint equals the
+ * previous document's (and whose previous entry was fresh) are reused.
+ */
+const fingerprintTables = (input: {
+  readonly fresh: ReadonlyMap<string, TableMetadata>
+  readonly metadataPrints: ReadonlyMap<string, string>
+  readonly curated: ReadonlyArray<CuratedExample>
+  readonly relationships: ReadonlyArray<Relationship>
+  readonly glossary: ReadonlyArray<GlossaryTerm>
+  readonly aliases: ReadonlyArray<Alias>
+  readonly logged: ReadonlyArray<LoggedQuery>
+  readonly before: ReadonlyMap<string, TableFingerprint>
+  readonly previousEntries: ReadonlyMap<string, TableEntry>
+}) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const generator = yield* ExampleGeneratorService
+    const runWide = {
+      language: settings.language,
+      mode: settings.mode,
+      project: settings.project,
+      dry_run: settings.exampleDryRun,
+      max_bytes: settings.exampleMaxBytes,
+      llm: generator.enabled
+    }
+    const byTable = <A>(items: ReadonlyArray<A>, tablesOf: (a: A) => ReadonlyArray<string>) => {
+      const index = new Map<string, Array<A>>()
+      for (const item of items) {
+        for (const id of new Set(tablesOf(item))) {
+          const list = index.get(id) ?? []
+          list.push(item)
+          index.set(id, list)
+        }
+      }
+      return index
+    }
+    const curatedOf = byTable(input.curated.map((c) => c.example), (e) => e.tables)
+    const relationshipsOf = byTable(input.relationships, (r) => [r.from.table_id, r.to.table_id])
+    // Glossary terms name their tables (or columns); a term naming none may become an example of any
+    // table, so it counts for every table. Logged queries count for the tables whose name they mention.
+    const termTables = (t: GlossaryTerm) => [...t.tables, ...t.columns.map((c) => c.table_id)]
+    const glossaryOf = byTable(input.glossary.filter((t) => termTables(t).length > 0), termTables)
+    const unattachedTerms = input.glossary.filter((t) => termTables(t).length === 0)
+    const aliasesOf = byTable(input.aliases, (a) => [a.table_id])
+    const loggedOf = (id: string) => {
+      const name = id.split(".").slice(1).join(".").toLowerCase()
+      return input.logged.map((q) => q.query).filter((q) => q.toLowerCase().includes(name)).sort()
+    }
+    const fingerprints = new Map<string, TableFingerprint>()
+    const reused = new Set<string>()
+    for (const id of input.fresh.keys()) {
+      const metadata = input.metadataPrints.get(id)
+      if (metadata === undefined) continue
+      const examples = examplesFingerprint({
+        metadata,
+        curated: curatedOf.get(id) ?? [],
+        relationships: relationshipsOf.get(id) ?? [],
+        settings: runWide,
+        vocabulary: {
+          glossary: [...(glossaryOf.get(id) ?? []), ...unattachedTerms],
+          aliases: aliasesOf.get(id) ?? [],
+          logged: loggedOf(id)
+        }
+      })
+      fingerprints.set(id, { metadata, examples })
+      if (input.before.get(id)?.examples === examples && input.previousEntries.get(id)?.status.state === "fresh") reused.add(id)
+    }
+    return { fingerprints, reused }
   })
 
 /**
@@ -241,6 +383,8 @@ export const syncOnce = (options: SyncOptions = {}) =>
       bytes: published.bytes,
       remote_calls: calls.calls,
       retries: calls.retries,
-      duration_ms: finished - started
+      duration_ms: finished - started,
+      mode: run.mode.full ? "full" : "incremental",
+      reused_tables: run.reused
     } satisfies SyncSummary
   }).pipe(Effect.withSpan("sync"))

@@ -5,7 +5,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { TableEntry } from "../contract/CacheDocument.ts"
-import { SyncConfig } from "../config/SyncConfig.ts"
+import { SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
 import { matchesTable } from "../config/Targets.ts"
 import { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import { profileTable } from "./profiles.ts"
@@ -15,12 +15,22 @@ import type { LogicalTable } from "./targets.ts"
 /** How many tables are profiled at once. */
 export const PROFILE_CONCURRENCY = 4
 
+/** Whether `table` opted in to profiling (PROFILE_TABLES, exclusions applied). */
+export const isProfiled = (settings: SyncSettings, table: LogicalTable): boolean =>
+  settings.profileTargets.some((t) => !t.exclude && matchesTable(t, table.read)) &&
+  !settings.profileTargets.some((t) => t.exclude && matchesTable(t, table.read))
+
+/** The settings a table's profile depends on; `null` when it is not profiled. */
+export const profileInputs = (settings: SyncSettings, table: LogicalTable) =>
+  isProfiled(settings, table)
+    ? { project: settings.project, max_bytes: settings.profileMaxBytesBilled, sensitive: settings.sensitiveColumnPattern }
+    : null
+
 /** `entry` with a profile when its table opted in; `previous` supplies the profile to keep on failure. */
 export const withProfile = (table: LogicalTable, entry: TableEntry, previous: TableEntry | undefined) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
-    if (!settings.profileTargets.some((t) => !t.exclude && matchesTable(t, table.read))) return entry
-    if (settings.profileTargets.some((t) => t.exclude && matchesTable(t, table.read))) return entry
+    if (!isProfiled(settings, table)) return entry
     const bigQuery = yield* BigQueryService
     // Jobs run (and are billed) in the configured project; the table may live in another.
     return yield* bigQuery.getTable(table.read).pipe(

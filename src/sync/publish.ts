@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type CacheDocument, parseCacheDocument, renderCacheDocument } from "../contract/CacheDocument.ts"
+import { type CacheDocument, parseCacheDocument, renderCacheDocumentBytes } from "../contract/CacheDocument.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
@@ -47,7 +47,7 @@ export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("Do
 const renderWithinCap = (doc: CacheDocument, location: string) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
-    const bytes = new TextEncoder().encode(yield* renderCacheDocument(doc, location))
+    const bytes = yield* renderCacheDocumentBytes(doc, location)
     const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     if (bytes.byteLength > maxBytes) {
       return yield* new DocumentTooLarge({ location, bytes: bytes.byteLength, max_bytes: maxBytes })

@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
-import { TableEntry, TableEntryStruct } from "../../src/contract/TableEntry.ts"
+import { Example, ExampleStruct, TableEntry, TableEntryStruct } from "../../src/contract/TableEntry.ts"
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
 import { fixtureTable, ga4Table } from "../support/TestLayers.ts"
@@ -64,5 +64,44 @@ describe("the table entry fast path", () => {
     expect(Either.getLeft(viaFast).pipe((e) => (e._tag === "Some" ? e.value.message : ""))).toContain(
       Either.getLeft(viaSlow).pipe((e) => (e._tag === "Some" ? e.value.message.split("\n")[0] : "?"))
     )
+  })
+})
+
+describe("the example fast path", () => {
+  const fastExample = Schema.decodeUnknownEither(Example, { onExcessProperty: "ignore" })
+  const slowExample = Schema.decodeUnknownEither(ExampleStruct, { onExcessProperty: "ignore" })
+  const valid = {
+    question: "총 이벤트 수는 얼마인가요?",
+    sql: "SELECT COUNT(*) FROM `nlq-ex.test_dataset.events_20210131`",
+    tables: ["nlq-ex.test_dataset.events_20210131"],
+    source: "template",
+    generator: "template:count_total",
+    language: "ko"
+  }
+
+  it("decodes valid examples, with or without an estimate, and an unknown field, as the schema does", () => {
+    for (const input of [valid, { ...valid, estimated_bytes: 1024 }, { ...valid, lineage: "x" }]) {
+      expect(Either.getOrThrow(fastExample(input))).toEqual(Either.getOrThrow(slowExample(input)))
+    }
+  })
+
+  it("refuses what the schema refuses, with the schema's message", () => {
+    for (
+      const input of [
+        { ...valid, question: "" },
+        { ...valid, tables: ["not a table"] },
+        { ...valid, tables: "nlq-ex.test_dataset.events_20210131" },
+        { ...valid, source: "guess" },
+        { ...valid, language: "fr" },
+        { ...valid, estimated_bytes: -1 },
+        { ...valid, estimated_bytes: 1.5 },
+        { ...valid, generator: 7 },
+        null
+      ]
+    ) {
+      const result = fastExample(input)
+      expect(Either.isLeft(result)).toBe(true)
+      expect(String(Either.flip(result).pipe(Either.getOrThrow))).toEqual(String(Either.flip(slowExample(input)).pipe(Either.getOrThrow)))
+    }
   })
 })
