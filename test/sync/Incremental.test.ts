@@ -163,6 +163,24 @@ describe("incremental sync", () => {
       expect(second.relationships.some((r) => r.source === "curated")).toBe(true)
     }).pipe(Effect.provide(layer())))
 
+  it.effect("redoes only the table a new glossary term names, and the table a new alias names", () =>
+    Effect.gen(function*() {
+      yield* firstSync
+      const bucket = yield* MemoryStorageControl
+      yield* bucket.put(
+        "curated/shop.glossary.yaml",
+        ["terms:", "  - term: signup cohort", "    definition: The month a customer signed up", `    tables: [${CUSTOMERS}]`].join("\n")
+      )
+      yield* TestClock.adjust("1 day")
+      yield* syncOnce()
+      expect([...((yield* published).incremental?.reused ?? [])].sort()).toEqual([ORDERS, STORES])
+
+      yield* bucket.put("curated/stores.glossary.yaml", ["aliases:", `  - table: ${STORES}`, "    names: [매장]"].join("\n"))
+      yield* TestClock.adjust("1 day")
+      yield* syncOnce()
+      expect([...((yield* published).incremental?.reused ?? [])].sort()).toEqual([CUSTOMERS, ORDERS])
+    }).pipe(Effect.provide(layer())))
+
   it.effect("a new table that joins to an unchanged one redoes that one too (an inferred relationship touches it)", () =>
     Effect.gen(function*() {
       yield* firstSync
