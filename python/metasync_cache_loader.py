@@ -19,7 +19,8 @@ Behaviour, as MetaSync's TypeScript loader:
 - The document is kept in memory and re-checked on access once ``refresh_interval`` (1 hour) has
   passed, or ``retry_interval`` (1 minute) after a failed check. A check reads the object's
   generation first and downloads only when it changed. No background thread.
-- A document older than ``max_age`` (24 hours) is still served and flagged ``expired``.
+- A document older than ``max_age`` (24 hours), or stamped more than 5 minutes in the future, is
+  still served and flagged ``expired``.
 - A missing, corrupt or unreadable object never replaces a good copy: the loader keeps serving its
   last good copy and says why in ``get_cache_metadata()["last_error"]``.
 - Until a good copy has been loaded, data methods return empty values (``{}``, ``[]``, ``None``) as
@@ -71,6 +72,8 @@ logger = logging.getLogger("metasync_cache_loader")
 DEFAULT_OBJECT_NAME = "metadata_cache.json"
 DEFAULT_REFRESH_INTERVAL = timedelta(hours=1)
 DEFAULT_MAX_AGE = timedelta(hours=24)
+# A document stamped further ahead of this clock cannot come from a working sync (as src/contract/Limits.ts).
+MAX_FUTURE_SKEW = timedelta(minutes=5)
 DEFAULT_RETRY_INTERVAL = timedelta(minutes=1)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 #: The document formats this module reads: 1 (the seed's, no ``format_version``) and 2.
@@ -862,7 +865,8 @@ class MetaSyncCacheLoader:
                 "generator": None if loaded is None else loaded.document.get("generator"),
                 "age": age,
                 "age_seconds": None if age is None else age.total_seconds(),
-                "expired": age is not None and age > self.max_age,
+                "expired": loaded is not None
+                and (age > self.max_age or loaded.generated_at - now > MAX_FUTURE_SKEW),
                 "loaded_at": None if loaded is None else loaded.loaded_at,
                 "checked_at": self._checked_at,
                 "last_error": None if self._last_error is None else dict(self._last_error),

@@ -258,6 +258,15 @@ class LocalBucketTest(unittest.TestCase):
         self.assertTrue(loader.get_cache_metadata()["expired"])
         self.assertEqual(len(loader.get_few_shot_examples()), 14)
 
+    def test_flags_a_document_stamped_more_than_5_minutes_ahead_as_expired(self) -> None:
+        clock = ManualClock(generated_at() - timedelta(minutes=5))
+        loader = self.loader(msl.LocalSource(_bucket), clock=clock)
+        self.assertFalse(loader.get_cache_metadata()["expired"])
+        clock = ManualClock(generated_at() - timedelta(minutes=5, milliseconds=1))
+        loader = self.loader(msl.LocalSource(_bucket), clock=clock)
+        self.assertTrue(loader.get_cache_metadata()["expired"])
+        self.assertEqual(len(loader.get_few_shot_examples()), 14)
+
     def test_keeps_the_last_good_copy_when_the_document_turns_corrupt_or_disappears(self) -> None:
         bucket = copy_bucket()
         file = os.path.join(bucket, OBJECT)

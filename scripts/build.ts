@@ -33,4 +33,4 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: "warning"
 })
-console.log("built dist/function.js, dist/cli.js, dist/loader.js, dist/contract.js (types: tsc -p tsconfig.build.json)")
+console.error("built dist/function.js, dist/cli.js, dist/loader.js, dist/contract.js (types: tsc -p tsconfig.build.json)")
