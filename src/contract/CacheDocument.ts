@@ -14,7 +14,8 @@
  * Versions:
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
  * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
- *   relationship graph (`relationships`, empty in documents written before it).
+ *   relationship graph (`relationships`, empty in documents written before it), and dense vectors
+ *   (`embeddings`, `null` unless `EMBEDDINGS=vertex`).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -24,6 +25,7 @@ import * as Schema from "effect/Schema"
 import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
+import { DocumentEmbeddings } from "./Embeddings.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
@@ -89,7 +91,9 @@ const CacheDocumentV2Fields = Schema.Struct({
   /** Quality metrics of the run that wrote the document. */
   metrics: Schema.optionalWith(Schema.NullOr(QualityMetrics), { default: () => null }),
   /** How the tables join (see `Relationship.ts`); empty in documents written before it existed. */
-  relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] })
+  relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] }),
+  /** Dense vectors of tables, columns and examples (see `Embeddings.ts`); `null` when off or in older documents. */
+  embeddings: Schema.optionalWith(Schema.NullOr(DocumentEmbeddings), { default: () => null })
 })
 
 /** Format version 2. `schema` must describe `tables[0]`. */
@@ -137,6 +141,7 @@ export const makeCacheDocument = (input: {
   readonly drift?: CacheDocument["drift"]
   readonly metrics?: CacheDocument["metrics"]
   readonly relationships?: CacheDocument["relationships"]
+  readonly embeddings?: CacheDocument["embeddings"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
   generated_at: input.generated_at,
@@ -146,7 +151,8 @@ export const makeCacheDocument = (input: {
   examples: input.examples,
   drift: input.drift ?? null,
   metrics: input.metrics ?? null,
-  relationships: input.relationships ?? []
+  relationships: input.relationships ?? [],
+  embeddings: input.embeddings ?? null
 })
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */
