@@ -30,6 +30,7 @@ import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
+import { embedDocument } from "./embeddings.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -107,13 +108,15 @@ const plan = (options: SyncOptions) =>
     })
     const [examples, examplesMs] = yield* timed(gatherExamples({ entries, fresh, previous }))
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()] }))
+    const [embeddings, embeddingsMs] = yield* timed(embedDocument({ tables: entries, examples: examples.examples, previous }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
       generator: GENERATOR,
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
-      relationships
+      relationships,
+      embeddings
     })
     return {
       draft,
@@ -122,7 +125,7 @@ const plan = (options: SyncOptions) =>
       rejected: examples.rejected,
       previousObject,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
-      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
+      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs, embeddings: embeddingsMs }
     }
   })
 

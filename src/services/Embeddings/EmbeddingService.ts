@@ -23,6 +23,8 @@ export interface Embedder {
   readonly dimension: number
   /** The most texts one `embed` call may carry (the API's instances-per-request limit). */
   readonly maxBatch: number
+  /** The most vectors one document may carry (its size budget); items past it go without. */
+  readonly maxVectors: number
   /**
    * One request for at most `maxBatch` texts: one vector per text, in order. Not retried here;
    * the caller's retry policy decides (transient failures are `RemoteUnavailable`/`RemoteTimeout`).
@@ -38,7 +40,9 @@ export class EmbeddingService extends Context.Tag("MetaSync/EmbeddingService")<E
    * In-process vectors (see `hashedNgramVector`), with a count of the texts embedded so tests can
    * see what was reused.
    */
-  static memory = (options: { readonly dimension?: number; readonly maxBatch?: number; readonly model?: string } = {}) =>
+  static memory = (
+    options: { readonly dimension?: number; readonly maxBatch?: number; readonly maxVectors?: number; readonly model?: string } = {}
+  ) =>
     Effect.gen(function*() {
       const embedded = yield* Ref.make<ReadonlyArray<string>>([])
       const dimension = options.dimension ?? 64
@@ -46,6 +50,7 @@ export class EmbeddingService extends Context.Tag("MetaSync/EmbeddingService")<E
         model: options.model ?? "memory-ngrams",
         dimension,
         maxBatch: options.maxBatch ?? 250,
+        maxVectors: options.maxVectors ?? 20_000,
         embed: (texts) =>
           Ref.update(embedded, (all) => [...all, ...texts]).pipe(
             Effect.as(texts.map((text) => hashedNgramVector(text, dimension)))

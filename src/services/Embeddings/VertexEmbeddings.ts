@@ -45,6 +45,8 @@ export interface VertexEmbeddingsOptions {
   readonly timeout: Duration.DurationInput
   /** The instances-per-request limit, when smaller than the model's (tests). */
   readonly maxBatch?: number | undefined
+  /** The document's vector budget (default `DEFAULT_EMBEDDING_MAX_VECTORS`). */
+  readonly maxVectors?: number | undefined
 }
 
 const defaultEndpoint = (location: string) =>
@@ -161,6 +163,7 @@ const make = (options: VertexEmbeddingsOptions): Effect.Effect<Embedder> =>
       model: options.model,
       dimension: options.dimension,
       maxBatch: Math.min(options.maxBatch ?? Infinity, maxInstancesOf(options.model)),
+      maxVectors: options.maxVectors ?? DEFAULT_EMBEDDING_MAX_VECTORS,
       embed
     })
   })
