@@ -21,6 +21,7 @@ import { describeRelationship, type Relationship } from "../contract/Relationshi
 import { joinGraphOf } from "./JoinGraph.ts"
 import type { CacheDocument, Example, Language, TableEntry } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
+import { denseScores, hybridScores } from "./DenseScores.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
@@ -355,21 +356,28 @@ const byScore = <A extends { readonly index: number; readonly score: number }>(a
  * BM25 scores of the document's tables and examples for `question`. With `language`, an example in
  * another language scores half, and among equal scores the asked language comes first.
  */
-export const relevance = (document: CacheDocument, question: string, language?: Language): Relevance => {
+export const relevance = (
+  document: CacheDocument,
+  question: string,
+  language?: Language,
+  questionEmbedding?: ArrayLike<number>
+): Relevance => {
   const index = indexOf(document)
   const query = queryTerms(question)
+  // With the question's embedding and a document with vectors: the hybrid rule of DenseScores.ts.
+  const dense = questionEmbedding === undefined ? null : denseScores(document, questionEmbedding)
+  const withDense = (lexical: ReadonlyArray<number>, scores: ReadonlyArray<number | undefined> | undefined) =>
+    scores === undefined ? lexical : hybridScores(lexical, scores)
+  const tableScores = withDense(index.tables.bags.map((bag) => bm25(index.tables, query, bag)), dense?.tables)
+  const exampleScores = withDense(index.examples.bags.map((bag) => bm25(index.examples, query, bag)), dense?.examples)
   const tables = document.tables
-    .map((table, i): ScoredTable => ({
-      index: i,
-      table_id: table.table_id,
-      score: bm25(index.tables, query, index.tables.bags[i])
-    }))
+    .map((table, i): ScoredTable => ({ index: i, table_id: table.table_id, score: tableScores[i] }))
     .sort(byScore)
   const preferred = (example: Example) => language === undefined || example.language === language
   const examples = document.examples
     .map((example, i): ScoredExample => ({
       index: i,
-      score: bm25(index.examples, query, index.examples.bags[i]) * (preferred(example) ? 1 : OTHER_LANGUAGE_WEIGHT)
+      score: exampleScores[i] * (preferred(example) ? 1 : OTHER_LANGUAGE_WEIGHT)
     }))
     .sort((a, b) =>
       b.score - a.score ||
@@ -667,6 +675,12 @@ export interface PromptContextRequest {
   readonly maxExamples?: number | undefined
   /** Prefer examples in this language. */
   readonly language?: Language | undefined
+  /**
+   * The question's embedding, by the document's model (`document.embeddings.model`, task
+   * `RETRIEVAL_QUERY`): tables and examples are then ranked by the hybrid of lexical and dense
+   * scores (`DenseScores.ts`). Ignored when the document has no vectors of that length.
+   */
+  readonly questionEmbedding?: ArrayLike<number> | undefined
 }
 
 export interface PromptContext {
@@ -709,7 +723,7 @@ export const renderPromptContext = (document: CacheDocument, request: PromptCont
   const maxExamples = countOr(request.maxExamples, DEFAULT_MAX_EXAMPLES)
   const index = indexOf(document)
   const query = queryTerms(request.question)
-  const ranked = relevance(document, request.question, request.language)
+  const ranked = relevance(document, request.question, request.language, request.questionEmbedding)
   const matched = ranked.tables.filter((t) => t.score > 0).map((t) => t.index)
   // A question that matches nothing still gets the primary table and its neighbours.
   const candidates = matched.length > 0 ? withBridges(document, matched, maxTables) : document.tables.map((_, i) => i)
