@@ -59,6 +59,8 @@ export interface FakeVertex {
   readonly received: (count: number) => Promise<void>
   /** Requests the client gave up on before they were answered. */
   readonly abandoned: () => number
+  /** Resolves once `count` requests have been given up on by the client. */
+  readonly waitAbandoned: (count: number) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -70,6 +72,7 @@ export const start = (options: { readonly maxInstances?: number } = {}): Promise
   const queue: Array<Fault> = []
   let always: Fault | null = null
   let abandoned = 0
+  const abandonWaiters: Array<{ readonly count: number; readonly resolve: () => void }> = []
   const waiters: Array<{ readonly count: number; readonly resolve: () => void }> = []
   const wake = () => {
     for (const waiter of waiters.filter((w) => requests.length >= w.count)) {
@@ -89,6 +92,10 @@ export const start = (options: { readonly maxInstances?: number } = {}): Promise
   const server = http.createServer((incoming, response) => {
     response.on("close", () => {
       if (!response.writableFinished) abandoned += 1
+      for (const waiter of abandonWaiters.filter((w) => abandoned >= w.count)) {
+        abandonWaiters.splice(abandonWaiters.indexOf(waiter), 1)
+        waiter.resolve()
+      }
     })
     const chunks: Array<Buffer> = []
     incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
@@ -160,6 +167,8 @@ export const start = (options: { readonly maxInstances?: number } = {}): Promise
         failAlways: (fault) => void (always = fault),
         received: (count) => (requests.length >= count ? Promise.resolve() : new Promise((r) => waiters.push({ count, resolve: r }))),
         abandoned: () => abandoned,
+        waitAbandoned: (count) =>
+          abandoned >= count ? Promise.resolve() : new Promise((r) => abandonWaiters.push({ count, resolve: r })),
         close: () =>
           new Promise<void>((r) => {
             server.closeAllConnections()
