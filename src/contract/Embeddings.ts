@@ -70,36 +70,21 @@ export const dequantizeVector = (item: Pick<EmbeddingVector, "scale" | "vector">
   return out
 }
 
-// Base64 without Buffer (the contract runs wherever effect does).
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-const REVERSE = new Map([...ALPHABET].map((c, i) => [c, i]))
-
+// Base64 with the platform's `btoa`/`atob` (Node ≥ 16, browsers, workers): no Buffer in the contract.
 const base64Of = (bytes: Uint8Array): string => {
-  let out = ""
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0)
-    out += ALPHABET[(n >> 18) & 63] + ALPHABET[(n >> 12) & 63] +
-      (i + 1 < bytes.length ? ALPHABET[(n >> 6) & 63] : "=") + (i + 2 < bytes.length ? ALPHABET[n & 63] : "=")
-  }
-  return out
+  let binary = ""
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i])
+  return btoa(binary)
 }
 
 const bytesOf = (text: string): Uint8Array | undefined => {
-  if (text.length % 4 !== 0) return undefined
-  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0
-  const out = new Uint8Array((text.length / 4) * 3 - padding)
-  let o = 0
-  for (let i = 0; i < text.length; i += 4) {
-    let n = 0
-    for (let j = 0; j < 4; j++) {
-      const c = text[i + j]
-      const v = c === "=" ? 0 : REVERSE.get(c)
-      if (v === undefined) return undefined
-      n = (n << 6) | v
-    }
-    if (o < out.length) out[o++] = (n >> 16) & 255
-    if (o < out.length) out[o++] = (n >> 8) & 255
-    if (o < out.length) out[o++] = n & 255
+  let binary: string
+  try {
+    binary = atob(text)
+  } catch {
+    return undefined
   }
+  const out = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
   return out
 }

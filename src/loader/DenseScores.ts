@@ -18,58 +18,68 @@
  *   An item without a vector gets no dense part. The weakest item by both measures scores 0.
  */
 import type { CacheDocument } from "../contract/CacheDocument.ts"
-import { dequantizeVector, embeddingKey } from "../contract/Embeddings.ts"
+import { embeddingKey } from "../contract/Embeddings.ts"
 
 /** The weight of the dense part in the hybrid score. */
 export const DENSE_WEIGHT = 0.5
 
 interface DenseIndex {
   readonly dimension: number
-  /** Per table: its own vector and its columns', unit length. */
-  readonly tables: ReadonlyArray<ReadonlyArray<Float32Array>>
-  /** Per example: its question's vector (unit length), if any. */
-  readonly examples: ReadonlyArray<Float32Array | undefined>
-}
-
-const normalised = (v: Float32Array): Float32Array | undefined => {
-  let norm = 0
-  for (let i = 0; i < v.length; i++) norm += v[i] * v[i]
-  if (norm === 0) return undefined
-  norm = Math.sqrt(norm)
-  for (let i = 0; i < v.length; i++) v[i] /= norm
-  return v
+  /** Every decodable vector, unit length, one row of `dimension` values each. */
+  readonly matrix: Float32Array
+  readonly rows: number
+  /** Per table: the rows of its own vector and its columns'. */
+  readonly tables: ReadonlyArray<ReadonlyArray<number>>
+  /** Per example: the row of its question's vector, or -1. */
+  readonly examples: Int32Array
 }
 
 const build = (document: CacheDocument): DenseIndex | null => {
   const embeddings = document.embeddings
   if (embeddings === null || embeddings.vectors.length === 0) return null
-  const byKey = new Map<string, Float32Array>()
+  const dimension = embeddings.dimension
+  const matrix = new Float32Array(embeddings.vectors.length * dimension)
+  const rowOf = new Map<string, number>()
+  const tableRows = new Map<string, Array<number>>()
+  let rows = 0
   for (const item of embeddings.vectors) {
-    const v = dequantizeVector(item, embeddings.dimension)
-    const unit = v === undefined ? undefined : normalised(v)
-    if (unit !== undefined) byKey.set(item.key, unit)
-  }
-  // Column keys start with the table's: one pass groups them.
-  const columns = new Map<string, Array<Float32Array>>()
-  for (const [key, v] of byKey) {
-    if (!key.startsWith("c:")) continue
-    for (const table of document.tables) {
-      const prefix = `c:${table.table_id}:`
-      if (key.startsWith(prefix)) {
-        const list = columns.get(table.table_id) ?? []
-        list.push(v)
-        columns.set(table.table_id, list)
-        break
-      }
+    let binary: string
+    try {
+      binary = atob(item.vector)
+    } catch {
+      continue
     }
+    if (binary.length !== dimension) continue
+    // Scale does not change a cosine: the int8 values are normalised as they are.
+    const offset = rows * dimension
+    let norm = 0
+    for (let i = 0; i < dimension; i++) {
+      const value = (binary.charCodeAt(i) << 24) >> 24
+      matrix[offset + i] = value
+      norm += value * value
+    }
+    if (norm === 0) continue
+    const inverse = 1 / Math.sqrt(norm)
+    for (let i = 0; i < dimension; i++) matrix[offset + i] *= inverse
+    rowOf.set(item.key, rows)
+    // `c:<table_id>:<path>`: a path has no `:`, so the table id ends at the last one.
+    if (item.key.startsWith("c:")) {
+      const tableId = item.key.slice(2, item.key.lastIndexOf(":"))
+      const list = tableRows.get(tableId)
+      if (list === undefined) tableRows.set(tableId, [rows])
+      else list.push(rows)
+    }
+    rows += 1
   }
   return {
-    dimension: embeddings.dimension,
+    dimension,
+    matrix,
+    rows,
     tables: document.tables.map((t) => {
-      const own = byKey.get(embeddingKey.table(t.table_id))
-      return [...(own === undefined ? [] : [own]), ...(columns.get(t.table_id) ?? [])]
+      const own = rowOf.get(embeddingKey.table(t.table_id))
+      return [...(own === undefined ? [] : [own]), ...(tableRows.get(t.table_id) ?? [])]
     }),
-    examples: document.examples.map((_, i) => byKey.get(embeddingKey.example(i)))
+    examples: Int32Array.from(document.examples, (_, i) => rowOf.get(embeddingKey.example(i)) ?? -1)
   }
 }
 
@@ -80,12 +90,6 @@ const denseIndexOf = (document: CacheDocument): DenseIndex | null => {
   const built = build(document)
   indexes.set(document, built)
   return built
-}
-
-const dot = (a: Float32Array, b: Float32Array): number => {
-  let sum = 0
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i]
-  return sum
 }
 
 /** Cosines of the question with each table and example; `undefined` for an item without a vector. */
@@ -101,15 +105,27 @@ export interface DenseScores {
 export const denseScores = (document: CacheDocument, questionEmbedding: ArrayLike<number>): DenseScores | null => {
   const index = denseIndexOf(document)
   if (index === null || questionEmbedding.length !== index.dimension) return null
-  const question = normalised(Float32Array.from(questionEmbedding))
-  if (question === undefined) return null
+  const { dimension, matrix } = index
+  const question = Float32Array.from(questionEmbedding)
+  let norm = 0
+  for (let i = 0; i < dimension; i++) norm += question[i] * question[i]
+  if (norm === 0) return null
+  const cosines = new Float32Array(index.rows)
+  for (let r = 0; r < index.rows; r++) {
+    let sum = 0
+    const offset = r * dimension
+    for (let i = 0; i < dimension; i++) sum += question[i] * matrix[offset + i]
+    cosines[r] = sum
+  }
+  const inverse = 1 / Math.sqrt(norm)
   return {
-    tables: index.tables.map((vs) => {
-      let best: number | undefined
-      for (const v of vs) best = Math.max(best ?? -1, dot(question, v))
-      return best
+    tables: index.tables.map((rows) => {
+      if (rows.length === 0) return undefined
+      let best = -Infinity
+      for (const r of rows) if (cosines[r] > best) best = cosines[r]
+      return best * inverse
     }),
-    examples: index.examples.map((v) => (v === undefined ? undefined : dot(question, v)))
+    examples: Array.from(index.examples, (r) => (r < 0 ? undefined : cosines[r] * inverse))
   }
 }
 
