@@ -35,6 +35,6 @@ export const SyncLayer = Layer.unwrapEffect(
       serviceLayers(settings),
       WebhookAlerts.layerFromConfig,
       AnthropicExampleGenerator.layerFromConfig,
-      VertexEmbeddings.layerFromConfig.pipe(Layer.provide(Layer.succeed(SyncConfig, settings)))
+      VertexEmbeddings.layerFromConfig(settings.remoteTimeout)
     ))
 )

@@ -20,7 +20,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { InvalidConfig } from "../../config/InvalidConfig.ts"
-import { SyncConfig } from "../../config/SyncConfig.ts"
 import { PermissionDenied, RemoteRejected, RemoteTimeout, RemoteUnavailable, TRANSIENT_STATUSES } from "../RemoteErrors.ts"
 import { type Embedder, EmbeddingService } from "./EmbeddingService.ts"
 
@@ -252,15 +251,16 @@ export const loadEmbeddingSettings: Effect.Effect<EmbeddingSettings, InvalidConf
 const layer = (options: VertexEmbeddingsOptions): Layer.Layer<EmbeddingService> => Layer.effect(EmbeddingService, make(options))
 
 export const VertexEmbeddings = {
+  /** The service itself; nothing is called until `embed`. */
   make,
   layer,
-  /** Vertex embeddings when `EMBEDDINGS=vertex`, with `REMOTE_TIMEOUT_MS` per call; else no service at all. */
-  layerFromConfig: Layer.unwrapEffect(
-    Effect.gen(function*() {
-      const settings = yield* loadEmbeddingSettings
-      if (settings.provider === "off") return Layer.empty as Layer.Layer<never>
-      const sync = yield* SyncConfig
-      return layer({ ...settings, timeout: sync.remoteTimeout })
-    })
-  )
+  /**
+   * Vertex embeddings when `EMBEDDINGS=vertex`, each call bounded by `timeout`; else no service at
+   * all (typed as providing nothing: readers use `Effect.serviceOption(EmbeddingService)`).
+   */
+  layerFromConfig: (timeout: Duration.DurationInput): Layer.Layer<never, InvalidConfig> =>
+    Layer.unwrapEffect(
+      Effect.map(loadEmbeddingSettings, (settings): Layer.Layer<never> =>
+        settings.provider === "off" ? Layer.empty : layer({ ...settings, timeout }))
+    )
 } as const
