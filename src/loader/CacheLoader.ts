@@ -42,6 +42,7 @@ import type { Relationship } from "../contract/Relationship.ts"
 import { joinGraphOf } from "./JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
 import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
+import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -143,6 +144,11 @@ export interface CacheLoaderOptions {
   readonly retryInterval?: Duration.DurationInput | undefined
   /** A larger object is not downloaded (the last good copy stays); default 64 MiB. */
   readonly maxDocumentBytes?: number | undefined
+  /**
+   * Embeds a question when `getPromptContext` is asked without `questionEmbedding` and the document
+   * has vectors of the embedder's model (see `QuestionEmbedding.ts`); none by default.
+   */
+  readonly questionEmbedder?: QuestionEmbedder | undefined
 }
 
 export interface CacheLoaderApi {
@@ -438,7 +444,12 @@ const make = (options: CacheLoaderOptions | undefined) =>
             })),
       getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
       listTables: Effect.map(getDocument, (doc) => doc.tables),
-      getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
+      getPromptContext: (request) =>
+        Effect.flatMap(getDocument, (doc) =>
+          Effect.map(
+            withQuestionEmbedding(doc, request, options?.questionEmbedder),
+            (withEmbedding) => renderPromptContext(doc, withEmbedding)
+          )),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>
         Effect.map(getDocument, (doc) =>
