@@ -139,6 +139,29 @@ describe("embeddings in a sync", () => {
       }).pipe(Effect.provide(layerOn(fake.url)))
     ))
 
+  it.effect("a document that fits MAX_DOCUMENT_BYTES only without its vectors goes out without them", () => {
+    const logs = captureLogs()
+    return withVertex((fake) =>
+      Effect.gen(function*() {
+        const plain = yield* Effect.gen(function*() {
+          yield* (yield* MemoryBigQueryControl).putTable(ga4Table())
+          return (yield* syncOnce({ dryRun: true })).bytes
+        }).pipe(Effect.provide(testLayer()))
+
+        const summary = yield* Effect.gen(function*() {
+          yield* (yield* MemoryBigQueryControl).putTable(ga4Table())
+          const summary = yield* onTestClock(syncOnce())
+          expect((yield* published).embeddings).toBeNull()
+          return summary
+        }).pipe(Effect.provide(Layer.merge(layerOn(fake.url, logs), testLayer({ maxDocumentBytes: plain + 1024 }))))
+
+        expect(summary.status).toBe("ok")
+        expect(fake.requests.length).toBeGreaterThan(0)
+        expect(logs.warnings().some((l) => l.includes("published without them"))).toBe(true)
+      })
+    )
+  })
+
   it.effect("without the option the document carries no vectors and Vertex is never called", () =>
     Effect.gen(function*() {
       const warehouse = yield* MemoryBigQueryControl
