@@ -12,6 +12,7 @@ import { decodeCacheDocument, parseCacheDocument } from "../../src/contract/Cach
 import { dequantizeVector, quantizeVector } from "../../src/contract/Embeddings.ts"
 import { countFields } from "../../src/contract/Field.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
+import { EmbeddingService } from "../../src/services/Embeddings/EmbeddingService.ts"
 import { VertexEmbeddings } from "../../src/services/Embeddings/VertexEmbeddings.ts"
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
@@ -99,6 +100,28 @@ describe("embeddings in a sync", () => {
           "events_20210131.event_name (STRING): What the user did"
         ])
         expect((yield* published).embeddings?.vectors).toHaveLength(first.embeddings!.vectors.length)
+      }).pipe(Effect.provide(layerOn(fake.url)))
+    ))
+
+  it.effect("embeds everything again when the model or the dimension changes", () =>
+    withVertex((fake) =>
+      Effect.gen(function*() {
+        yield* (yield* MemoryBigQueryControl).putTable(ga4Table())
+        yield* onTestClock(syncOnce())
+        const first = fake.embedded().length
+
+        yield* onTestClock(Effect.provideService(syncOnce(), EmbeddingService, yield* VertexEmbeddings.make({
+          project: "nlq-ex",
+          location: "asia-northeast3",
+          model: "text-multilingual-embedding-002",
+          dimension: 32,
+          endpoint: fake.url,
+          timeout: "30 seconds",
+          maxBatch: MAX_BATCH
+        })))
+
+        expect(fake.embedded().length).toBe(2 * first)
+        expect((yield* published).embeddings).toMatchObject({ dimension: 32 })
       }).pipe(Effect.provide(layerOn(fake.url)))
     ))
 
