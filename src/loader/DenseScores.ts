@@ -129,21 +129,33 @@ export const denseScores = (document: CacheDocument, questionEmbedding: ArrayLik
   }
 }
 
+/**
+ * Dense scores normalised over the items: negative cosines count as 0, then min-max to [0, 1]
+ * (one item with a positive cosine, or several equal, score 1); an item without a vector scores 0.
+ */
+export const normalisedDense = (dense: ReadonlyArray<number | undefined>): Float64Array => {
+  let min = Infinity
+  let max = -Infinity
+  for (const d of dense) {
+    if (d === undefined) continue
+    const c = Math.max(0, d)
+    if (c < min) min = c
+    if (c > max) max = c
+  }
+  return Float64Array.from(dense, (d) => {
+    const c = d === undefined ? 0 : Math.max(0, d)
+    return c === 0 ? 0 : max > min ? (c - min) / (max - min) : 1
+  })
+}
+
 /** The hybrid of lexical and dense scores, item by item (see the module's comment for the rule). */
 export const hybridScores = (
   lexical: ReadonlyArray<number>,
   dense: ReadonlyArray<number | undefined>,
   weight = DENSE_WEIGHT
 ): ReadonlyArray<number> => {
-  const lexMax = Math.max(0, ...lexical)
-  const clipped = dense.map((d) => (d === undefined ? undefined : Math.max(0, d)))
-  const known = clipped.filter((d): d is number => d !== undefined)
-  const dMin = known.length === 0 ? 0 : Math.min(...known)
-  const dMax = known.length === 0 ? 0 : Math.max(...known)
-  return lexical.map((l, i) => {
-    const d = clipped[i]
-    const lexPart = lexMax > 0 ? l / lexMax : 0
-    const densePart = d === undefined || d === 0 ? 0 : dMax > dMin ? (d - dMin) / (dMax - dMin) : 1
-    return (1 - weight) * lexPart + weight * densePart
-  })
+  let lexMax = 0
+  for (const l of lexical) if (l > lexMax) lexMax = l
+  const densePart = normalisedDense(dense)
+  return lexical.map((l, i) => (1 - weight) * (lexMax > 0 ? l / lexMax : 0) + weight * densePart[i])
 }
