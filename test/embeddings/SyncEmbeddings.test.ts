@@ -3,6 +3,7 @@
  * in which batches, what is reused, and that a failing Vertex never fails the run.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -11,6 +12,7 @@ import { readFileSync } from "node:fs"
 import { decodeCacheDocument, parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { dequantizeVector, quantizeVector } from "../../src/contract/Embeddings.ts"
 import { countFields } from "../../src/contract/Field.ts"
+import { formatShow } from "../../src/operations/report.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { EmbeddingService } from "../../src/services/Embeddings/EmbeddingService.ts"
 import { VertexEmbeddings } from "../../src/services/Embeddings/VertexEmbeddings.ts"
@@ -77,6 +79,8 @@ describe("embeddings in a sync", () => {
         expect(fake.requests.every((r) => r.texts.length <= MAX_BATCH)).toBe(true)
         expect(fake.requests.every((r) => r.taskTypes.every((t) => t === "RETRIEVAL_DOCUMENT"))).toBe(true)
         expect(doc.metrics?.stage_ms.embeddings).toBeGreaterThanOrEqual(0)
+        expect(formatShow({ document: doc, location: "gs://b/o", info: { generation: "1", size: 1 } } as never, doc.generated_at, Duration.hours(26)))
+          .toContain(`Embeddings: ${embeddings.vectors.length} vectors, text-multilingual-embedding-002, 64 dimensions (int8)`)
       }).pipe(Effect.provide(layerOn(fake.url)))
     ))
 
