@@ -8,8 +8,8 @@ import { gzipSync } from "node:zlib"
 import { renderCacheDocument } from "../src/contract/CacheDocument.ts"
 import { embeddingItems, textHash } from "../src/sync/embeddings.ts"
 import { quantizeVector } from "../src/contract/Embeddings.ts"
-import { denseScores } from "../src/loader/DenseScores.ts"
-import { relevance } from "../src/loader/PromptContext.ts"
+import { denseScores } from "../src/context/DenseScores.ts"
+import { renderPromptContext } from "../src/context/PromptContext.ts"
 import { hashedNgramVector } from "../src/services/Embeddings/EmbeddingService.ts"
 import { DEFAULT_EMBEDDING_MAX_VECTORS } from "../src/services/Embeddings/VertexEmbeddings.ts"
 import { wideDocument } from "./fixtures.ts"
@@ -52,12 +52,12 @@ for (const [dimension, budget] of [[256, DEFAULT_EMBEDDING_MAX_VECTORS], [256, I
     denseScores(withVectors, question)
     const first = performance.now() - t0
     t0 = performance.now()
-    for (let i = 0; i < 20; i++) relevance(withVectors, "event count last week", "ko", question)
+    for (let i = 0; i < 20; i++) renderPromptContext(withVectors, { question: "event count last week", language: "ko", questionEmbedding: question, maxTokens: 2000 })
     const per = (performance.now() - t0) / 20
     t0 = performance.now()
-    for (let i = 0; i < 20; i++) relevance(withVectors, "event count last week", "ko")
+    for (let i = 0; i < 20; i++) renderPromptContext(withVectors, { question: "event count last week", language: "ko", maxTokens: 2000 })
     const lexical = (performance.now() - t0) / 20
-    console.log(`  loader: first dense scoring (decodes vectors) ${first.toFixed(0)} ms; relevance per question ${per.toFixed(1)} ms hybrid vs ${lexical.toFixed(1)} ms lexical`)
+    console.log(`  loader: first dense scoring (decodes vectors) ${first.toFixed(0)} ms; prompt context per question ${per.toFixed(1)} ms hybrid vs ${lexical.toFixed(1)} ms lexical`)
   }
 }
 {

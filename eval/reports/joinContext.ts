@@ -6,7 +6,7 @@
 import * as DateTime from "effect/DateTime"
 import { type CacheDocument, makeCacheDocument } from "../../src/contract/CacheDocument.ts"
 import type { TableEntry } from "../../src/contract/TableEntry.ts"
-import { renderPromptContext } from "../../src/loader/PromptContext.ts"
+import { renderPromptContext } from "../../src/context/index.ts"
 import { inferRelationships } from "../../src/sync/relationships/infer.ts"
 import { PROJECT } from "../devSet.ts"
 import { readJoinPairs } from "../goldJoins.ts"

@@ -14,8 +14,9 @@
  * Versions:
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
  * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
- *   relationship graph (`relationships`, empty in documents written before it), and dense vectors
- *   (`embeddings`, `null` unless `EMBEDDINGS=vertex`).
+ *   relationship graph (`relationships`, empty in documents written before it), the business
+ *   glossary and aliases (`glossary`, `aliases`, likewise), and dense vectors (`embeddings`,
+ *   `null` unless `EMBEDDINGS=vertex`).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -25,6 +26,7 @@ import * as Schema from "effect/Schema"
 import { SeedColumns } from "./Field.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
+import { Alias, GlossaryTerm } from "./Glossary.ts"
 import { DocumentEmbeddings } from "./Embeddings.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
@@ -92,6 +94,10 @@ const CacheDocumentV2Fields = Schema.Struct({
   metrics: Schema.optionalWith(Schema.NullOr(QualityMetrics), { default: () => null }),
   /** How the tables join (see `Relationship.ts`); empty in documents written before it existed. */
   relationships: Schema.optionalWith(Schema.Array(Relationship), { default: () => [] }),
+  /** The business glossary (see `Glossary.ts`); empty in documents written before it existed. */
+  glossary: Schema.optionalWith(Schema.Array(GlossaryTerm), { default: () => [] }),
+  /** Business names of tables and columns; empty in documents written before they existed. */
+  aliases: Schema.optionalWith(Schema.Array(Alias), { default: () => [] }),
   /** Dense vectors of tables, columns and examples (see `Embeddings.ts`); `null` when off or in older documents. */
   embeddings: Schema.optionalWith(Schema.NullOr(DocumentEmbeddings), { default: () => null })
 })
@@ -141,6 +147,8 @@ export const makeCacheDocument = (input: {
   readonly drift?: CacheDocument["drift"]
   readonly metrics?: CacheDocument["metrics"]
   readonly relationships?: CacheDocument["relationships"]
+  readonly glossary?: CacheDocument["glossary"]
+  readonly aliases?: CacheDocument["aliases"]
   readonly embeddings?: CacheDocument["embeddings"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
@@ -152,6 +160,8 @@ export const makeCacheDocument = (input: {
   drift: input.drift ?? null,
   metrics: input.metrics ?? null,
   relationships: input.relationships ?? [],
+  glossary: input.glossary ?? [],
+  aliases: input.aliases ?? [],
   embeddings: input.embeddings ?? null
 })
 

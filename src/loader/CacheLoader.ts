@@ -39,9 +39,17 @@ import {
 import { type FieldPath, flattenFields } from "../contract/Field.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, isGeneratedInTheFuture } from "../contract/Limits.ts"
 import type { Relationship } from "../contract/Relationship.ts"
-import { joinGraphOf } from "./JoinGraph.ts"
+import { joinGraphOf } from "../context/JoinGraph.ts"
 import { type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
-import { type PromptContext, type PromptContextRequest, renderPromptContext } from "./PromptContext.ts"
+import {
+  prepareDocument,
+  type PromptContext,
+  type PromptContextRequest,
+  renderPromptContext,
+  renderTableCatalog,
+  type TableCatalog,
+  type TableCatalogRequest
+} from "../context/PromptContext.ts"
 import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
 
 /** The object the sync publishes, as the seed named it. */
@@ -144,6 +152,8 @@ export interface CacheLoaderOptions {
   readonly retryInterval?: Duration.DurationInput | undefined
   /** A larger object is not downloaded (the last good copy stays); default 64 MiB. */
   readonly maxDocumentBytes?: number | undefined
+  /** Build the prompt context's index when a document is loaded (default); `false` builds it on the first question. */
+  readonly prepareContext?: boolean | undefined
   /**
    * Embeds a question when `getPromptContext` is asked without `questionEmbedding` and the document
    * has vectors of the embedder's model (see `QuestionEmbedding.ts`); none by default.
@@ -165,6 +175,11 @@ export interface CacheLoaderApi {
   readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
+  /**
+   * Every table on one compact line (id, short description, aliases) within a budget, for a model
+   * to choose from; then `getPromptContext({ …, tables: chosen })` renders the chosen ones.
+   */
+  readonly getTableCatalog: (request: TableCatalogRequest) => Effect.Effect<TableCatalog, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
   /** The relationships with `tableId` on either end (a shard finds its family), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Effect.Effect<ReadonlyArray<Relationship>, CacheUnavailable>
@@ -282,7 +297,11 @@ const make = (options: CacheLoaderOptions | undefined) =>
       }
       return Either.match(decodeCacheDocument(json, location), {
         onLeft: rejected,
-        onRight: (document): Outcome => ({ _tag: "Loaded", document, formatVersion: writtenVersion(json), generation })
+        onRight: (document): Outcome => {
+          // The prompt context's index, once per document generation, rather than on the first question.
+          if (options?.prepareContext !== false) prepareDocument(document)
+          return { _tag: "Loaded", document, formatVersion: writtenVersion(json), generation }
+        }
       })
     }
 
@@ -450,6 +469,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
             withQuestionEmbedding(doc, request, options?.questionEmbedder),
             (withEmbedding) => renderPromptContext(doc, withEmbedding)
           )),
+      getTableCatalog: (request) => Effect.map(getDocument, (doc) => renderTableCatalog(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>
         Effect.map(getDocument, (doc) =>

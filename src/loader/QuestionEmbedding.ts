@@ -10,7 +10,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Embedder } from "../services/Embeddings/EmbeddingService.ts"
 import type { CacheDocument } from "../contract/CacheDocument.ts"
-import type { PromptContextRequest } from "./PromptContext.ts"
+import type { PromptContextRequest } from "../context/PromptContext.ts"
 
 export interface QuestionEmbedder {
   readonly model: string

@@ -31,7 +31,7 @@ import {
   type ExampleFilter,
   SchemaInfo
 } from "./CacheLoader.ts"
-import type { PromptContext, PromptContextRequest } from "./PromptContext.ts"
+import type { PromptContext, PromptContextRequest, TableCatalog, TableCatalogRequest } from "../context/PromptContext.ts"
 import { type VertexQuestionEmbeddings, vertexQuestionEmbedder } from "./QuestionEmbedding.ts"
 
 export * from "../contract/index.ts"
@@ -54,18 +54,29 @@ export {
 export {
   DEFAULT_MAX_EXAMPLES,
   DEFAULT_MAX_TABLES,
+  DEFAULT_SCORERS,
   estimateTokens,
+  glossaryScorer,
+  lexicalScorer,
+  nameScorer,
+  PROMPT_CONTEXT_NOTE,
   type PromptContext,
   type PromptContextRequest,
+  type Query,
   relevance,
   type Relevance,
   renderPromptContext,
+  renderTableCatalog,
   type ScoredExample,
   type ScoredTable,
+  type ScoringOptions,
+  type TableCatalog,
+  type TableCatalogRequest,
+  type TableScorer,
   tokenize
-} from "./PromptContext.ts"
+} from "../context/index.ts"
 export { StorageService } from "../services/Storage/StorageService.ts"
-export { DENSE_WEIGHT, denseScores, hybridScores } from "./DenseScores.ts"
+export { DENSE_WEIGHT, denseScorer, denseScores, hybridScores } from "../context/DenseScores.ts"
 export type { QuestionEmbedder, VertexQuestionEmbeddings } from "./QuestionEmbedding.ts"
 export { GcsStorage, LocalStorage }
 
@@ -108,6 +119,8 @@ export interface CacheLoaderClient {
   readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>
+  /** Every table on one compact line (id, short description, aliases) within a budget: the first of two stages. */
+  readonly getTableCatalog: (request: TableCatalogRequest) => Promise<TableCatalog>
   readonly isCacheAvailable: () => Promise<boolean>
   /** How tables join: the relationships of `tableId` (either end), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Promise<ReadonlyArray<RelationshipJson>>
@@ -172,6 +185,7 @@ export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming,
       run((l) => Effect.map(l.getTable(tableId), (table) => Option.getOrUndefined(Option.map(table, encodeTable)))),
     listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
     getPromptContext: (request) => run((l) => l.getPromptContext(request)),
+    getTableCatalog: (request) => run((l) => l.getTableCatalog(request)),
     isCacheAvailable: () => run((l) => l.isCacheAvailable),
     getRelationships: (tableId) => run((l) => Effect.map(l.getRelationships(tableId), encodeRelationships)),
     getJoinPath: (from, to) =>

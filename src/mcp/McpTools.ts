@@ -17,7 +17,7 @@ import * as z from "zod"
 import { type Example, TableEntry, type TableEntry as TableEntryType } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 import { CacheLoader, CacheMetadata, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
-import { relevance } from "../loader/PromptContext.ts"
+import { relevance } from "../context/Scoring.ts"
 
 /** A request the tool cannot answer as asked (an unknown table, …); the message says what to do instead. */
 export class ToolInputError extends Schema.TaggedError<ToolInputError>()("ToolInputError", {

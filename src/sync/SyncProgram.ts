@@ -29,6 +29,7 @@ import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { PROFILE_CONCURRENCY, withProfile } from "./profile.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { resolveTargets } from "./targets.ts"
+import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
 import { embedDocument } from "./embeddings.ts"
 
@@ -116,7 +117,8 @@ const plan = (options: SyncOptions) =>
       tables: [entries[0], ...entries.slice(1)],
       examples: examples.examples,
       relationships,
-      embeddings
+      embeddings,
+      ...(yield* gatherGlossary({ tables: entries }))
     })
     return {
       draft,

@@ -287,8 +287,12 @@ const CURATED_FILE = /\.(ya?ml|json)$/i
 /** A curated relationships file (`src/sync/relationships/curated.ts`), which lives beside the examples. */
 export const RELATIONSHIPS_FILE = /\.relationships\.(ya?ml|json)$/i
 
-/** Is `name` a curated example file by its extension (relationships files are not)? */
-export const isCuratedFileName = (name: string): boolean => CURATED_FILE.test(name) && !RELATIONSHIPS_FILE.test(name)
+/** A curated glossary file (`src/sync/glossary/curated.ts`), which lives beside the examples too. */
+export const GLOSSARY_FILE = /\.glossary\.(ya?ml|json)$/i
+
+/** Is `name` a curated example file by its extension (relationships and glossary files are not)? */
+export const isCuratedFileName = (name: string): boolean =>
+  CURATED_FILE.test(name) && !RELATIONSHIPS_FILE.test(name) && !GLOSSARY_FILE.test(name)
 
 /** A file as read: its text, or why it could not be read. */
 type FileRead = { readonly name: string; readonly text: Either.Either<string, string> }

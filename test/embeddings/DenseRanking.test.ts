@@ -11,8 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { exactTarget } from "../../src/config/Targets.ts"
 import { CacheLoader } from "../../src/loader/CacheLoader.ts"
-import { DENSE_WEIGHT, hybridScores } from "../../src/loader/DenseScores.ts"
-import { relevance, renderPromptContext } from "../../src/loader/PromptContext.ts"
+import { DENSE_WEIGHT, hybridScores } from "../../src/context/DenseScores.ts"
+import { renderPromptContext } from "../../src/context/PromptContext.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import { EmbeddingService, hashedNgramVector } from "../../src/services/Embeddings/EmbeddingService.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
@@ -23,8 +23,8 @@ const NAMES = "bigquery-public-data.usa_names.usa_1910_current"
 const HN = "bigquery-public-data.hacker_news.full"
 const DIMENSION = 128
 
-/** "Word frequency in the plays", in Korean: no word of it is in any schema. */
-const QUESTION = "희곡에 나오는 낱말 빈도"
+/** "The vocabulary of literary works", in Korean: no word of it reaches the Shakespeare table lexically (the vocabulary included). */
+const QUESTION = "문학 작품 어휘"
 /** What a multilingual model would place near it. */
 const questionEmbedding = hashedNgramVector("most frequent word count in the corpus", DIMENSION)
 
@@ -61,7 +61,8 @@ describe("hybrid ranking in the loader", () => {
       const loader = yield* synced
       const document = yield* loader.getDocument
       const wrongSize = hashedNgramVector("most frequent word count in the corpus", 64)
-      expect(relevance(document, QUESTION, undefined, wrongSize)).toEqual(relevance(document, QUESTION))
+      expect(renderPromptContext(document, { question: QUESTION, questionEmbedding: wrongSize, maxTokens: 2000 }))
+        .toEqual(renderPromptContext(document, { question: QUESTION, maxTokens: 2000 }))
 
       // The words name Hacker News stories; the embedding points at Shakespeare; words win ties of this size.
       const context = renderPromptContext(document, {

@@ -12,16 +12,21 @@
  * - a table's dense score is the best cosine of the question with the table's own vector and its
  *   columns' vectors (a question about one column finds the table through it); an example's is
  *   the cosine with its question;
- * - the hybrid score is a convex combination of min-max normalised scores,
- *   `(1 − w) · lexical / max lexical + w · (dense − min dense) / (max dense − min dense)`
- *   over the document's tables (or examples), negative cosines counted as 0, `w = DENSE_WEIGHT`.
- *   An item without a vector gets no dense part. The weakest item by both measures scores 0.
+ * - dense scores are min-max normalised over the document (`normalisedDense`: negative cosines
+ *   count as 0; the weakest item scores 0, the best 1; an item without a vector 0);
+ * - tables: `denseScorer` is one more `TableScorer` (`Scoring.ts`), weight `DENSE_WEIGHT_TABLES`
+ *   = 1, as much as the lexical scorer: the total is `lexical / best lexical + dense + 0.6 ·
+ *   glossary + 0.5 · name`;
+ * - examples: `hybridScores`, `(1 − w) · lexical / best lexical + w · dense`, `w = DENSE_WEIGHT`.
  */
 import type { CacheDocument } from "../contract/CacheDocument.ts"
 import { embeddingKey } from "../contract/Embeddings.ts"
+import type { TableScorer } from "./Scoring.ts"
 
-/** The weight of the dense part in the hybrid score. */
+/** The weight of the dense part in the examples' hybrid score. */
 export const DENSE_WEIGHT = 0.5
+/** The dense scorer's weight among the table scorers (the lexical one weighs 1). */
+export const DENSE_WEIGHT_TABLES = 1
 
 interface DenseIndex {
   readonly dimension: number
@@ -158,4 +163,14 @@ export const hybridScores = (
   for (const l of lexical) if (l > lexMax) lexMax = l
   const densePart = normalisedDense(dense)
   return lexical.map((l, i) => (1 - weight) * (lexMax > 0 ? l / lexMax : 0) + weight * densePart[i])
+}
+
+/** Tables by their dense scores, when the query has an embedding and the document vectors; else zeros. */
+export const denseScorer: TableScorer = {
+  name: "dense",
+  weight: DENSE_WEIGHT_TABLES,
+  score: (index, query, document) => {
+    const dense = query.embedding === undefined ? null : denseScores(document, query.embedding)
+    return dense === null ? new Float64Array(index.tables.bags.length) : normalisedDense(dense.tables)
+  }
 }

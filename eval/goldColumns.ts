@@ -1,0 +1,116 @@
+/**
+ * The tables and columns a gold query needs, read with node-sql-parser (BigQuery dialect): every
+ * base table of a FROM, and every column reference resolved to a base table — through its alias
+ * when it is qualified (in its scope: a subquery sees its own aliases, then its parents'), else to
+ * the query's base tables that have a column of that name. Names that are no base table's column
+ * (select aliases, CTE columns) are left out. A query the parser cannot read is read by pattern.
+ */
+import nodeSqlParser from "node-sql-parser"
+import type { TableEntry } from "../src/contract/TableEntry.ts"
+import { flattenFields } from "../src/contract/Field.ts"
+
+export interface GoldNeeds {
+  /** `project.dataset.table` ids. */
+  readonly tables: ReadonlyArray<string>
+  /** `project.dataset.table.column` (top-level column names, as the schema spells them). */
+  readonly columns: ReadonlyArray<string>
+  readonly parsed: boolean
+}
+
+const parser = new nodeSqlParser.Parser()
+type Scope = ReadonlyArray<ReadonlyMap<string, string | null>>
+
+const baseTable = (item: Record<string, unknown>, project: string): string | null => {
+  const table = item.table as string
+  const parts = table.split(".")
+  if (parts.length === 3) return table
+  if (parts.length === 2) return `${project}.${table}`
+  return typeof item.db === "string" && item.db !== "" ? `${project}.${item.db}.${table}` : null
+}
+
+const columnName = (column: unknown): string | undefined => {
+  if (typeof column === "string") return column
+  if (typeof column === "object" && column !== null && "expr" in column) {
+    const value = (column as { expr: { value?: unknown } }).expr.value
+    return typeof value === "string" ? value : undefined
+  }
+  return undefined
+}
+
+const resolve = (scope: Scope, alias: string): string | null | undefined => {
+  for (let i = scope.length - 1; i >= 0; i--) {
+    const hit = scope[i]!.get(alias.toLowerCase())
+    if (hit !== undefined || scope[i]!.has(alias.toLowerCase())) return hit
+  }
+  return undefined
+}
+
+const simplify = (sql: string) => sql.replace(/\bNULLS\s+(FIRST|LAST)\b/gi, "")
+
+export const goldNeeds = (sql: string, project: string, catalog: ReadonlyMap<string, TableEntry>): GoldNeeds => {
+  const tables = new Set<string>()
+  const qualified: Array<{ table: string; column: string }> = []
+  const unqualified = new Set<string>()
+  let parsed = true
+  try {
+    const ast: unknown = parser.astify(simplify(sql), { database: "bigquery" })
+    const visit = (node: unknown, scope: Scope): void => {
+      if (Array.isArray(node)) {
+        for (const child of node) visit(child, scope)
+        return
+      }
+      if (typeof node !== "object" || node === null) return
+      const record = node as Record<string, unknown>
+      let inner = scope
+      if (record.type === "select" && Array.isArray(record.from)) {
+        const aliases = new Map<string, string | null>()
+        for (const item of record.from as Array<Record<string, unknown>>) {
+          if (typeof item.table !== "string") {
+            if (typeof item.as === "string") aliases.set(item.as.toLowerCase(), null)
+            continue
+          }
+          const short = item.table.split(".").pop()!
+          const base = baseTable(item, project)
+          if (base !== null && catalog.has(base)) tables.add(base)
+          aliases.set(String(item.as ?? short).toLowerCase(), base)
+          if (item.as !== null && item.as !== undefined) aliases.set(short.toLowerCase(), base)
+        }
+        inner = [...scope, aliases]
+      }
+      if (record.type === "column_ref") {
+        const column = columnName(record.column)
+        if (column !== undefined && column !== "*") {
+          if (typeof record.table === "string" && record.table !== "") {
+            const table = resolve(inner, record.table)
+            if (table) qualified.push({ table, column })
+          } else unqualified.add(column)
+        }
+      }
+      for (const value of Object.values(record)) if (typeof value === "object") visit(value, inner)
+    }
+    visit(ast, [])
+  } catch {
+    parsed = false
+    for (const m of sql.matchAll(/\b(?:FROM|JOIN)\s+`?(?:[\w-]+\.)?(\w+)\.(\w+)`?/gi)) {
+      const id = `${project}.${m[1]}.${m[2]}`
+      if (catalog.has(id)) tables.add(id)
+    }
+    for (const m of sql.matchAll(/\b[A-Za-z_]\w*\b/g)) unqualified.add(m[0])
+  }
+  const columns = new Set<string>()
+  const columnOf = (table: string, name: string) => {
+    const entry = catalog.get(table)
+    return entry === undefined ? undefined : flattenFields(entry.columns).find((f) => f.path.toLowerCase() === name.toLowerCase())?.path
+  }
+  for (const { table, column } of qualified) {
+    const found = columnOf(table, column)
+    if (found !== undefined) columns.add(`${table}.${found}`)
+  }
+  for (const column of unqualified) {
+    for (const table of tables) {
+      const found = columnOf(table, column)
+      if (found !== undefined) columns.add(`${table}.${found}`)
+    }
+  }
+  return { tables: [...tables].sort(), columns: [...columns].sort(), parsed }
+}
