@@ -14,7 +14,7 @@
  *   the cosine with its question;
  * - dense scores are min-max normalised over the document (`normalisedDense`: negative cosines
  *   count as 0; the weakest item scores 0, the best 1; an item without a vector 0);
- * - tables: `denseScorer` is one more `TableScorer` (`Scoring.ts`), weight `DENSE_WEIGHT_TABLES`
+ * - tables: `denseScorer` is one more `TableScorer`, scoring the `DENSE_TOP_TABLES` nearest tables (`Scoring.ts`), weight `DENSE_WEIGHT_TABLES`
  *   = 1, as much as the lexical scorer: the total is `lexical / best lexical + dense + 0.6 ·
  *   glossary + 0.5 · name`;
  * - examples: `hybridScores`, `(1 − w) · lexical / best lexical + w · dense`, `w = DENSE_WEIGHT`.
@@ -27,6 +27,23 @@ import type { TableScorer } from "./Scoring.ts"
 export const DENSE_WEIGHT = 0.5
 /** The dense scorer's weight among the table scorers (the lexical one weighs 1). */
 export const DENSE_WEIGHT_TABLES = 1
+/**
+ * Only the tables nearest the question get a dense score (the others 0), as in any nearest-neighbour
+ * retrieval: a cosine ranks every table, and candidates beyond these cost packing time for nothing.
+ */
+export const DENSE_TOP_TABLES = 20
+/** Likewise for examples. */
+export const DENSE_TOP_EXAMPLES = 50
+
+/** `values` with all but the `k` largest made `undefined` (no dense part). */
+export const nearest = (values: ReadonlyArray<number | undefined>, k: number): ReadonlyArray<number | undefined> => {
+  if (values.length <= k) return values
+  const known = values.filter((v): v is number => v !== undefined).sort((a, b) => b - a)
+  if (known.length <= k) return values
+  const cut = known[k - 1]!
+  let kept = 0
+  return values.map((v) => (v !== undefined && v >= cut && kept++ < k ? v : undefined))
+}
 
 interface DenseIndex {
   readonly dimension: number
@@ -103,11 +120,21 @@ export interface DenseScores {
   readonly examples: ReadonlyArray<number | undefined>
 }
 
+let last: { readonly document: CacheDocument; readonly embedding: ArrayLike<number>; readonly scores: DenseScores | null } | undefined
+
 /**
  * The dense scores of `document`'s tables and examples for `questionEmbedding`, or `null` when the
- * document has no vectors or the embedding's length is not the document's dimension.
+ * document has no vectors or the embedding's length is not the document's dimension. The last
+ * answer is kept: tables and examples of one question ask with the same embedding.
  */
 export const denseScores = (document: CacheDocument, questionEmbedding: ArrayLike<number>): DenseScores | null => {
+  if (last !== undefined && last.document === document && last.embedding === questionEmbedding) return last.scores
+  const scores = computeDenseScores(document, questionEmbedding)
+  last = { document, embedding: questionEmbedding, scores }
+  return scores
+}
+
+const computeDenseScores = (document: CacheDocument, questionEmbedding: ArrayLike<number>): DenseScores | null => {
   const index = denseIndexOf(document)
   if (index === null || questionEmbedding.length !== index.dimension) return null
   const { dimension, matrix } = index
@@ -171,6 +198,7 @@ export const denseScorer: TableScorer = {
   weight: DENSE_WEIGHT_TABLES,
   score: (index, query, document) => {
     const dense = query.embedding === undefined ? null : denseScores(document, query.embedding)
-    return dense === null ? new Float64Array(index.tables.bags.length) : normalisedDense(dense.tables)
+    if (dense === null) return new Float64Array(index.tables.bags.length)
+    return normalisedDense(nearest(dense.tables, DENSE_TOP_TABLES))
   }
 }
