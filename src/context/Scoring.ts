@@ -6,6 +6,7 @@
  */
 import type { CacheDocument, Example, Language } from "../contract/CacheDocument.ts"
 import { koreanExpansion, SYNONYM_WEIGHT, tokenize, type WeightedQuery } from "./Analysis.ts"
+import { DENSE_TOP_EXAMPLES, denseScorer, denseScores, hybridScores, nearest } from "./DenseScores.ts"
 import { type Corpus, type DocumentIndex, idf, indexOf } from "./DocumentIndex.ts"
 
 const BM25_K1 = 1.2
@@ -127,7 +128,7 @@ export const nameScorer: TableScorer = {
   }
 }
 
-export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer, nameScorer]
+export const DEFAULT_SCORERS: ReadonlyArray<TableScorer> = [lexicalScorer, glossaryScorer, nameScorer, denseScorer]
 
 /** Each scorer's scores over its best, weighted and summed. */
 export const scoreTables = (
@@ -178,7 +179,9 @@ export const scoreExamples = (
   query: Query,
   language?: Language
 ): ReadonlyArray<ScoredExample> => {
-  const raw = bm25(index.examples, query.weighted)
+  const lexical = bm25(index.examples, query.weighted)
+  const dense = query.embedding === undefined ? null : denseScores(document, query.embedding)
+  const raw = dense === null ? lexical : hybridScores(Array.from(lexical), nearest(dense.examples, DENSE_TOP_EXAMPLES))
   const preferred = (example: Example) => language === undefined || example.language === language
   return document.examples
     .map((example, i): ScoredExample => ({ index: i, score: raw[i]! * (preferred(example) ? 1 : OTHER_LANGUAGE_WEIGHT) }))

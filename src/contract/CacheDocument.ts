@@ -15,8 +15,9 @@
  * - 1 — the seed's document (no `format_version` field): one table, `{question, sql}` examples.
  * - 2 — many tables (`tables`), table metadata, example provenance; later, additively, the
  *   relationship graph (`relationships`, empty in documents written before it), the business
- *   glossary and aliases (`glossary`, `aliases`, likewise), and what an incremental run kept
- *   (`incremental`, `null` before it).
+ *   glossary and aliases (`glossary`, `aliases`, likewise), what an incremental run kept
+ *   (`incremental`, `null` before it), and dense vectors (`embeddings`, `null` unless
+ *   `EMBEDDINGS=vertex`).
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -28,6 +29,7 @@ import { SchemaDrift } from "./Drift.ts"
 import { QualityMetrics } from "./Metrics.ts"
 import { Alias, GlossaryTerm } from "./Glossary.ts"
 import { IncrementalState } from "./Incremental.ts"
+import { DocumentEmbeddings } from "./Embeddings.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
@@ -99,7 +101,9 @@ const CacheDocumentV2Fields = Schema.Struct({
   /** Business names of tables and columns; empty in documents written before they existed. */
   aliases: Schema.optionalWith(Schema.Array(Alias), { default: () => [] }),
   /** What this run kept from the previous document (see `Incremental.ts`); `null` before it existed. */
-  incremental: Schema.optionalWith(Schema.NullOr(IncrementalState), { default: () => null })
+  incremental: Schema.optionalWith(Schema.NullOr(IncrementalState), { default: () => null }),
+  /** Dense vectors of tables, columns and examples (see `Embeddings.ts`); `null` when off or in older documents. */
+  embeddings: Schema.optionalWith(Schema.NullOr(DocumentEmbeddings), { default: () => null })
 })
 
 /** Format version 2. `schema` must describe `tables[0]`. */
@@ -150,6 +154,7 @@ export const makeCacheDocument = (input: {
   readonly glossary?: CacheDocument["glossary"]
   readonly aliases?: CacheDocument["aliases"]
   readonly incremental?: CacheDocument["incremental"]
+  readonly embeddings?: CacheDocument["embeddings"]
 }): CacheDocument => ({
   format_version: CURRENT_FORMAT_VERSION,
   generated_at: input.generated_at,
@@ -162,7 +167,8 @@ export const makeCacheDocument = (input: {
   relationships: input.relationships ?? [],
   glossary: input.glossary ?? [],
   aliases: input.aliases ?? [],
-  incremental: input.incremental ?? null
+  incremental: input.incremental ?? null,
+  embeddings: input.embeddings ?? null
 })
 
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */

@@ -9,6 +9,7 @@ import type { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery } from "../services/BigQuery/LiveBigQuery.ts"
 import { LocalBigQuery } from "../services/BigQuery/LocalBigQuery.ts"
 import { WebhookAlerts } from "../services/Alerting/WebhookAlerts.ts"
+import { VertexEmbeddings } from "../services/Embeddings/VertexEmbeddings.ts"
 import { AnthropicExampleGenerator } from "../services/ExampleGenerator/AnthropicExampleGenerator.ts"
 import { GcsStorage } from "../services/Storage/GcsStorage.ts"
 import { LocalStorage } from "../services/Storage/LocalStorage.ts"
@@ -26,13 +27,14 @@ export const serviceLayers = (settings: SyncSettings): Layer.Layer<BigQueryServi
     )
     : Layer.merge(LocalBigQuery.layer(settings.localTablesDir), LocalStorage.layer(settings.localBucketDir))
 
-/** Settings read from the environment, and the services they select (alerting and LLM examples included). */
+/** Settings read from the environment, and the services they select (alerting, LLM examples and embeddings included). */
 export const SyncLayer = Layer.unwrapEffect(
   Effect.map(loadSyncSettings, (settings) =>
     Layer.mergeAll(
       Layer.succeed(SyncConfig, settings),
       serviceLayers(settings),
       WebhookAlerts.layerFromConfig,
-      AnthropicExampleGenerator.layerFromConfig
+      AnthropicExampleGenerator.layerFromConfig,
+      VertexEmbeddings.layerFromConfig(settings.remoteTimeout)
     ))
 )

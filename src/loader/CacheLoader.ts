@@ -50,6 +50,7 @@ import {
   type TableCatalog,
   type TableCatalogRequest
 } from "../context/PromptContext.ts"
+import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -153,6 +154,11 @@ export interface CacheLoaderOptions {
   readonly maxDocumentBytes?: number | undefined
   /** Build the prompt context's index when a document is loaded (default); `false` builds it on the first question. */
   readonly prepareContext?: boolean | undefined
+  /**
+   * Embeds a question when `getPromptContext` is asked without `questionEmbedding` and the document
+   * has vectors of the embedder's model (see `QuestionEmbedding.ts`); none by default.
+   */
+  readonly questionEmbedder?: QuestionEmbedder | undefined
 }
 
 export interface CacheLoaderApi {
@@ -457,7 +463,12 @@ const make = (options: CacheLoaderOptions | undefined) =>
             })),
       getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
       listTables: Effect.map(getDocument, (doc) => doc.tables),
-      getPromptContext: (request) => Effect.map(getDocument, (doc) => renderPromptContext(doc, request)),
+      getPromptContext: (request) =>
+        Effect.flatMap(getDocument, (doc) =>
+          Effect.map(
+            withQuestionEmbedding(doc, request, options?.questionEmbedder),
+            (withEmbedding) => renderPromptContext(doc, withEmbedding)
+          )),
       getTableCatalog: (request) => Effect.map(getDocument, (doc) => renderTableCatalog(doc, request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>

@@ -32,6 +32,7 @@ import {
   SchemaInfo
 } from "./CacheLoader.ts"
 import type { PromptContext, PromptContextRequest, TableCatalog, TableCatalogRequest } from "../context/PromptContext.ts"
+import { type VertexQuestionEmbeddings, vertexQuestionEmbedder } from "./QuestionEmbedding.ts"
 
 export * from "../contract/index.ts"
 export {
@@ -75,6 +76,8 @@ export {
   tokenize
 } from "../context/index.ts"
 export { StorageService } from "../services/Storage/StorageService.ts"
+export { DENSE_WEIGHT, denseScorer, denseScores, hybridScores } from "../context/DenseScores.ts"
+export type { QuestionEmbedder, VertexQuestionEmbeddings } from "./QuestionEmbedding.ts"
 export { GcsStorage, LocalStorage }
 
 /** Where the document lives: a Cloud Storage bucket, or a local directory standing in for one. */
@@ -132,9 +135,22 @@ export interface CacheLoaderClient {
 
 const DEFAULT_TIMEOUT: Duration.DurationInput = "30 seconds"
 
+/** What the loader may do beyond reading the document. */
+export interface CacheLoaderExtras {
+  /**
+   * Embed each question with Vertex AI (the sync's model and dimension) when `getPromptContext`
+   * is asked without `questionEmbedding`, for the hybrid ranking; off by default.
+   */
+  readonly questionEmbeddings?: VertexQuestionEmbeddings | undefined
+}
+
 /** The loader over the storage `location` names, as a layer for Effect programs. */
-export const cacheLoaderLayer = (location: CacheLocation, timing?: CacheTiming): Layer.Layer<CacheLoader> =>
-  CacheLoader.layer({ ...timing, objectName: location.objectName }).pipe(
+export const cacheLoaderLayer = (location: CacheLocation, timing?: CacheTiming, extras?: CacheLoaderExtras): Layer.Layer<CacheLoader> =>
+  CacheLoader.layer({
+    ...timing,
+    objectName: location.objectName,
+    questionEmbedder: extras?.questionEmbeddings === undefined ? undefined : vertexQuestionEmbedder(extras.questionEmbeddings)
+  }).pipe(
     Layer.provide(
       "directory" in location
         ? LocalStorage.layer(location.directory)
@@ -153,8 +169,8 @@ const encodeMetadata = Schema.encodeSync(CacheMetadata)
 const encodeRelationships = Schema.encodeSync(Schema.Array(Relationship))
 
 /** A Promise facade over `CacheLoader`, for backends that do not use Effect. */
-export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming): CacheLoaderClient => {
-  const runtime = ManagedRuntime.make(cacheLoaderLayer(location, timing))
+export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming, extras?: CacheLoaderExtras): CacheLoaderClient => {
+  const runtime = ManagedRuntime.make(cacheLoaderLayer(location, timing, extras))
   // Reject with the error itself, not Effect's FiberFailure wrapper.
   const run = <A, E>(use: (loader: CacheLoaderApi) => Effect.Effect<A, E>): Promise<A> =>
     runtime.runPromiseExit(Effect.flatMap(CacheLoader, use)).then((exit) => {

@@ -71,6 +71,10 @@ export const formatShow = (stored: StoredDocument, now: DateTime.Utc, maxAge: Du
       ...doc.relationships.map((r) => `  ${describeRelationship(r, true)}  ${r.source} ${r.confidence.toFixed(2)}`)
     )
   }
+  if (doc.embeddings !== null) {
+    const e = doc.embeddings
+    lines.push(`Embeddings: ${e.vectors.length} vectors, ${e.model}, ${e.dimension} dimensions (${e.encoding})`)
+  }
   if (doc.drift !== null && doc.drift.total > 0) {
     lines.push(`Drift since ${iso(doc.drift.previous_generated_at)}: ${doc.drift.total} changes, ${doc.drift.breaking} breaking`)
   }

@@ -7,7 +7,7 @@
 import * as Schema from "effect/Schema"
 
 /** Which remote service failed. */
-export const RemoteServiceName = Schema.Literal("bigquery", "storage", "llm", "webhook")
+export const RemoteServiceName = Schema.Literal("bigquery", "storage", "llm", "webhook", "vertex")
 export type RemoteServiceName = typeof RemoteServiceName.Type
 
 const RemoteCall = {

@@ -45,6 +45,7 @@ import { resolveTargets } from "./targets.ts"
 import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
 import { readQueryLog } from "./relationships/queryLog.ts"
+import { embedDocument } from "./embeddings.ts"
 
 /** What one run did, as the HTTP function answers it and the CLI prints it. */
 export interface SyncSummary {
@@ -182,6 +183,7 @@ const plan = (options: SyncOptions) =>
       })
     )
     if (reused.size > 0) yield* Effect.logInfo(`incremental sync: kept the work of ${reused.size} of ${fresh.size} tables`)
+    const [embeddings, embeddingsMs] = yield* timed(embedDocument({ tables: entries, examples: examples.examples, previous }))
 
     const draft = makeCacheDocument({
       generated_at: yield* DateTime.now,
@@ -201,7 +203,8 @@ const plan = (options: SyncOptions) =>
             return print === undefined ? [] : [[e.table_id, print] as const]
           })
         )
-      }
+      },
+      embeddings
     })
     return {
       draft,
@@ -212,7 +215,7 @@ const plan = (options: SyncOptions) =>
       mode,
       reused: reused.size,
       publish: options.dryRun === true ? dryRunPublish : publishDocument,
-      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs }
+      stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs, embeddings: embeddingsMs }
     }
   })
 

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { type CacheDocument, parseCacheDocument, renderCacheDocumentBytes } from "../contract/CacheDocument.ts"
+import { type CacheDocument, type CacheDocumentError, parseCacheDocument, renderCacheDocumentBytes } from "../contract/CacheDocument.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed } from "../services/RemoteErrors.ts"
@@ -43,13 +43,22 @@ export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("Do
   }
 }
 
-/** The document as bytes, within the configured cap. */
-const renderWithinCap = (doc: CacheDocument, location: string) =>
+/**
+ * The document as bytes, within the configured cap. Vectors are optional: a document that fits
+ * only without them goes out without them, with a warning.
+ */
+const renderWithinCap = (doc: CacheDocument, location: string): Effect.Effect<Uint8Array, CacheDocumentError | DocumentTooLarge, SyncConfig> =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bytes = yield* renderCacheDocumentBytes(doc, location)
     const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     if (bytes.byteLength > maxBytes) {
+      if (doc.embeddings !== null) {
+        yield* Effect.logWarning(
+          `the document has ${bytes.byteLength} bytes with its vectors, over MAX_DOCUMENT_BYTES (${maxBytes}): published without them (lower EMBEDDING_MAX_VECTORS or EMBEDDING_DIMENSION)`
+        )
+        return yield* renderWithinCap({ ...doc, embeddings: null }, location)
+      }
       return yield* new DocumentTooLarge({ location, bytes: bytes.byteLength, max_bytes: maxBytes })
     }
     return bytes
