@@ -88,6 +88,11 @@ describe("parseSyncRequest", () => {
     })
   })
 
+  it("a refusal without headers carries no headers field", () => {
+    const answer = refusal(parseSyncRequest("POST", bytes("[]"), JSON_TYPE))
+    expect(Object.keys(answer)).toEqual(["status", "body"])
+  })
+
   it("refuses a body that is not JSON, or not UTF-8, saying so", () => {
     const notJson = refusal(parseSyncRequest("POST", bytes("{nope"), JSON_TYPE))
     expect(notJson.status).toBe(400)
@@ -267,9 +272,11 @@ describe("answerOf", () => {
       new AllTablesFailed({ failures, transient: true }),
       new AllTablesFailed({ failures, transient: false }),
       { _tag: "InvalidConfig", message: "GCS_BUCKET is missing" },
-      { _tag: "toString", message: "a tag named like an Object method" }
+      { _tag: "toString", message: "a tag named like an Object method" },
+      // Only AllTablesFailed reads `transient`.
+      { _tag: "InvalidConfig", message: "GCS_BUCKET is missing", transient: true }
     ].map((error) => answerOf(Exit.fail(error), "i").status)
-    expect(statuses).toEqual([503, 503, 409, 503, 500, 500, 500])
+    expect(statuses).toEqual([503, 503, 409, 503, 500, 500, 500, 500])
   })
 
   it("answers a failure with its fields, its tag and message, never its cause or stack", () => {
