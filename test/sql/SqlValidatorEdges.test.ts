@@ -365,3 +365,84 @@ describe("the tables a query reads", () => {
     expect(Either.getOrThrow(validateSql("SELECT twin.n FROM `proj-x.d.twin`", twins)).tables).toEqual([twin.table_id])
   })
 })
+
+describe("clauses and scopes", () => {
+  it("checks every branch of a UNION: its columns and its partition filters", () => {
+    expectRefusal(`SELECT n FROM ${VISITS} UNION ALL SELECT nope FROM ${WORDS}`, "unknown_column", "column nope is not in proj-x.d.words")
+    expectRefusal(
+      `SELECT n FROM ${VISITS} UNION ALL SELECT total FROM ${SALES}`,
+      "missing_partition_filter",
+      "proj-x.d.sales requires a partition filter: add a WHERE condition on day"
+    )
+  })
+
+  it("checks GROUP BY, ORDER BY, QUALIFY, WINDOW and LIMIT, where select-list aliases are names", () => {
+    expectRefusal(`SELECT id FROM ${WORDS} ORDER BY nope`, "unknown_column", "column nope is not in proj-x.d.words")
+    expectRefusal(`SELECT id FROM ${WORDS} GROUP BY nope`, "unknown_column", "column nope is not in proj-x.d.words")
+    expectRefusal(`SELECT id FROM ${WORDS} GROUP BY id HAVING COUNT(nope) > 1`, "unknown_column", "column nope is not in proj-x.d.words")
+    expect(
+      accepted(`SELECT info.city AS c, COUNT(*) AS k FROM ${WORDS} GROUP BY c QUALIFY ROW_NUMBER() OVER (ORDER BY k) = 1`).tables
+    ).toEqual([words.table_id])
+    expect(accepted(`SELECT id, ROW_NUMBER() OVER w AS r FROM ${WORDS} WINDOW w AS (ORDER BY id) LIMIT 10 OFFSET 5`).tables)
+      .toEqual([words.table_id])
+    expectRefusal(`SELECT id FROM ${WORDS} WINDOW w AS (ORDER BY nope)`, "unknown_column", "column nope is not in proj-x.d.words")
+  })
+
+  it("a correlated subquery sees the outer query's names; the outer query does not see the subquery's", () => {
+    expect(accepted(`SELECT id FROM ${WORDS} AS w WHERE w.id IN (SELECT n FROM ${VISITS} WHERE n = w.id)`).tables)
+      .toEqual([words.table_id, visits.table_id])
+    expect(accepted(`SELECT id FROM ${WORDS} WHERE NOT EXISTS (SELECT 1 FROM ${VISITS} WHERE n = id)`).tables)
+      .toEqual([words.table_id, visits.table_id])
+    expectRefusal(`SELECT n FROM ${WORDS} WHERE id IN (SELECT n FROM ${VISITS})`, "unknown_column", "column n is not in proj-x.d.words")
+  })
+
+  it("CTEs: each sees the ones before it, a nested WITH sees the outer ones, a CTE's columns are checked", () => {
+    expect(accepted(`WITH a AS (SELECT id FROM ${WORDS}) SELECT x.id FROM (WITH b AS (SELECT id FROM a) SELECT id FROM b) AS x`).tables)
+      .toEqual([words.table_id])
+    expectRefusal(`WITH a AS (SELECT id FROM ${WORDS}), b AS (SELECT nope FROM a) SELECT 1 FROM b`, "unknown_column", "column nope is not in a")
+    expectRefusal(`WITH b AS (SELECT id FROM a), a AS (SELECT id FROM ${WORDS}) SELECT id FROM b`, "unknown_table", "table a is not fully qualified (project.dataset.table) and names no CTE")
+  })
+
+  it("a star over an aliased UNNEST names its element; over an unnamed one the row is opaque", () => {
+    expect(accepted(`SELECT s.t FROM (SELECT * FROM ${WORDS}, UNNEST(tags) AS t) AS s`).tables).toEqual([words.table_id])
+    expectRefusal(
+      `SELECT s.nope FROM (SELECT * FROM ${WORDS}, UNNEST(tags) AS t) AS s`,
+      "unknown_column",
+      "s.nope: s has no field nope (it has: id, commit, rollback, begin, load, export, doc, tags, info, items, t)"
+    )
+    expect(accepted(`SELECT s.anything FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS s`).tables).toEqual([words.table_id])
+  })
+
+  it("PIVOT's expressions are checked, and the row it makes is opaque", () => {
+    expect(accepted(`SELECT * FROM (SELECT id, n FROM ${WORDS} JOIN ${VISITS} ON id = n) PIVOT(SUM(n) FOR id IN (1, 2))`).tables)
+      .toEqual([words.table_id, visits.table_id])
+    expectRefusal(
+      `SELECT * FROM (SELECT id, n FROM ${WORDS} JOIN ${VISITS} ON id = n) PIVOT(SUM(nope) FOR id IN (1, 2))`,
+      "unknown_column",
+      expect.stringContaining("nope") as unknown as string
+    )
+  })
+
+  it("FOR SYSTEM_TIME AS OF is read, and JOIN ON is checked", () => {
+    expect(accepted(`SELECT id FROM ${WORDS} FOR SYSTEM_TIME AS OF TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL 1 HOUR)`).tables)
+      .toEqual([words.table_id])
+    expectRefusal(`SELECT id FROM ${WORDS} JOIN ${VISITS} ON id = nope`, "unknown_column", "column nope is not in proj-x.d.words, proj-x.d.visits")
+  })
+
+  it("each scan of a table that requires a filter needs its own", () => {
+    expectRefusal(
+      `SELECT a.total FROM ${SALES} AS a JOIN ${SALES} AS b ON a.day = b.day WHERE a.day = '2024-01-01'`,
+      "missing_partition_filter",
+      "proj-x.d.sales requires a partition filter: add a WHERE condition on day"
+    )
+    expect(accepted(`SELECT a.total FROM ${SALES} AS a JOIN ${SALES} AS b ON a.day = b.day WHERE a.day = '2024-01-01' AND b.day = '2024-01-01'`).tables)
+      .toEqual([sales.table_id])
+    // A double negation is no negation: the OR TRUE branch stays.
+    expectRefusal(
+      `SELECT total FROM ${SALES} WHERE NOT NOT (day = '2024-01-01' OR TRUE)`,
+      "missing_partition_filter",
+      "proj-x.d.sales requires a partition filter: the condition on day must hold in every OR branch (a branch that does not compare day alone lets every partition through)"
+    )
+    expect(accepted(`SELECT total FROM ${SALES} WHERE day = '2024-01-01' AND (total > 1 OR total < 0)`).tables).toEqual([sales.table_id])
+  })
+})
