@@ -13,6 +13,7 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import {
   PermissionDenied,
@@ -153,6 +154,15 @@ describe("retryRemote", () => {
       expect(remote.startedAt).toHaveLength(2)
       expect(remote.startedAt[1]).toBeGreaterThanOrEqual(400)
       expect(remote.startedAt[1]).toBeLessThanOrEqual(700)
+    }))
+
+  it.effect("a retry that would start exactly when the budget ends is still made", () =>
+    Effect.gen(function*() {
+      // Jitter at its middle (random 0.5): the delays are exactly 500 ms, then 1 s. A 500 ms budget
+      // lets the first retry start at 500 ms ("no retry starts *after*"), not the second (1.5 s).
+      const remote = failing(unavailable)
+      yield* withTimePassing(remote.effect.pipe(retryRemote(settings(100, "500 millis")), Effect.withRandom(Random.fixed([0.5]))))
+      expect(remote.startedAt).toEqual([0, 500])
     }))
 
   it.effect("the budget counts from the first attempt's start, not from its failure", () =>
