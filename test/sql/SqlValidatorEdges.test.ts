@@ -446,3 +446,29 @@ describe("clauses and scopes", () => {
     expect(accepted(`SELECT total FROM ${SALES} WHERE day = '2024-01-01' AND (total > 1 OR total < 0)`).tables).toEqual([sales.table_id])
   })
 })
+
+describe("the lexer, more corners", () => {
+  it("a comment opened with /*/ is not closed by its own slash", () => {
+    expect(accepted(`SELECT id FROM ${WORDS} /*/ DELETE */`).normalized).toBe(`SELECT ID FROM ${WORDS}`)
+  })
+
+  it("a one-line string ends at a carriage return too", () => {
+    expectRefusal("SELECT 'ab\rc'", "parse_error", "unterminated string literal starting at offset 7: 'ab\rc'")
+  })
+
+  it("reads a number that starts with 9 or 0 as a number", () => {
+    expect(accepted(`SELECT id + 9, id - 0 FROM ${WORDS}`).normalized).toBe(`SELECT ID + 9, ID - 0 FROM ${WORDS}`)
+  })
+
+  it("a quoted name spelled like a statement word is a name", () => {
+    expect(accepted(`SELECT id AS \`DELETE\`, commit AS \`GRANT\` FROM ${WORDS}`).tables).toEqual([words.table_id])
+  })
+
+  it("names a system variable at the very end of the query", () => {
+    expectRefusal(
+      `SELECT id FROM ${WORDS} WHERE id = @@`,
+      "query_parameter",
+      "@@ is not allowed: an example must run as written, without query parameters or system variables"
+    )
+  })
+})
