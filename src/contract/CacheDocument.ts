@@ -171,6 +171,12 @@ export const makeCacheDocument = (input: {
   embeddings: input.embeddings ?? null
 })
 
+/**
+ * Hangul only: Jamo (U+1100–11FF), compatibility Jamo (U+3130–318F), syllables (U+AC00–D7AF).
+ * Kana and CJK ideographs (Japanese, Chinese) are not Korean.
+ */
+const HANGUL = /[\u1100-\u11FF\u3130-\u318F\uAC00-\uD7AF]/
+
 /** Version 1 → version 2: the one table becomes `tables[0]`, examples are marked `legacy`. */
 export const migrateV1 = (doc: CacheDocumentV1): CacheDocumentV2 => {
   const table = makeTableEntry({
@@ -188,7 +194,7 @@ export const migrateV1 = (doc: CacheDocumentV1): CacheDocumentV2 => {
       tables: [doc.schema.table_id],
       source: "legacy",
       generator: "legacy",
-      language: /[\u3131-\uD79D]/.test(e.question) ? "ko" : "en"
+      language: HANGUL.test(e.question) ? "ko" : "en"
     }))
   }) as CacheDocumentV2
 }

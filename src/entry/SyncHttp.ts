@@ -174,16 +174,17 @@ export const answerOfFrameworkError = (error: unknown, incidentId: string): Http
     : internalError(incidentId)
 }
 
-const STATUS_BY_TAG: Record<string, number> = {
-  RemoteUnavailable: 503,
-  RemoteTimeout: 503,
-  PreconditionFailed: 409
-}
+/** A Map, not an object literal: a tag such as "toString" must not find `Object.prototype`'s. */
+const STATUS_BY_TAG: ReadonlyMap<string, number> = new Map([
+  ["RemoteUnavailable", 503],
+  ["RemoteTimeout", 503],
+  ["PreconditionFailed", 409]
+])
 
 const statusOf = (error: { readonly _tag: string }): number =>
   error._tag === "AllTablesFailed" && (error as { readonly transient?: boolean }).transient === true
     ? 503
-    : STATUS_BY_TAG[error._tag] ?? 500
+    : STATUS_BY_TAG.get(error._tag) ?? 500
 
 /** A failure's fields as the caller needs them; a stack or cause (which name source files) stays in the log. */
 const failureBody = (error: { readonly _tag: string; readonly message: string }) => {

@@ -2,6 +2,7 @@
  * The one retry policy for remote calls. The Google clients' own retries are switched off in the
  * live layers, so the attempts counted here are the requests a server sees.
  */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -18,12 +19,23 @@ export interface RetrySettings {
 /** The first retry waits about this long; each further one twice as long (with jitter). */
 export const RETRY_BASE_DELAY = Duration.millis(500)
 
-/** Exponential backoff with jitter, bounded by attempts and by total time. */
-export const remoteCallSchedule = (settings: RetrySettings) =>
+/**
+ * Exponential backoff with jitter, bounded by attempts and by total time: a retry is only started
+ * if it starts (its backoff delay over) at most `retryBudget` after `firstAttemptAt`, the time in
+ * milliseconds (Clock) at which the call's first attempt started.
+ */
+export const remoteCallSchedule = (settings: RetrySettings, firstAttemptAt: number) =>
   Schedule.exponential(RETRY_BASE_DELAY, 2).pipe(
     Schedule.jittered,
     Schedule.intersect(Schedule.recurs(Math.max(0, settings.retryAttempts - 1))),
-    Schedule.upTo(settings.retryBudget)
+    // The delay the retry would wait (jitter included), checked against the budget before it waits.
+    Schedule.delays,
+    Schedule.checkEffect((_, delay) =>
+      Effect.map(
+        Clock.currentTimeMillis,
+        (now) => now + Duration.toMillis(delay) <= firstAttemptAt + Duration.toMillis(settings.retryBudget)
+      )
+    )
   )
 
 const withAttempts = (error: TransientError, attempts: number): TransientError =>
@@ -52,7 +64,8 @@ const withAttempts = (error: TransientError, attempts: number): TransientError =
  */
 export const retryRemote = (settings: RetrySettings) =>
 <A, E extends { readonly _tag: string }, R>(call: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
+  // The first attempt starts now: the budget counts from here.
+  Effect.flatMap(Clock.currentTimeMillis, (firstAttemptAt) => {
     let attempts = 0
     return Effect.suspend(() => {
       attempts += 1
@@ -70,7 +83,7 @@ export const retryRemote = (settings: RetrySettings) =>
           )
           : Effect.void
       ),
-      Effect.retry({ schedule: remoteCallSchedule(settings), while: isTransient }),
+      Effect.retry({ schedule: remoteCallSchedule(settings, firstAttemptAt), while: isTransient }),
       Effect.mapError((error) => (isTransient(error) ? (withAttempts(error, attempts) as unknown as E) : error))
     )
   })

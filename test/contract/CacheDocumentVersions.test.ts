@@ -130,6 +130,32 @@ describe("declared versions", () => {
     }).examples.map((e) => e.language)
     expect(languages).toEqual(["ko", "ko", "ko", "en", "en"])
   })
+
+  it("migrateV1 marks Japanese and Chinese questions as not Korean, and knows every Hangul block", () => {
+    const base = {
+      generated_at: DateTime.unsafeMake("2024-01-15T17:00:00Z"),
+      schema: { table_id: ORDERS, last_updated: DateTime.unsafeMake("2024-01-15T17:00:00Z"), columns: [] }
+    }
+    const questions = [
+      "注文は何件ですか", // Japanese: kanji and hiragana
+      "オーダーの数", // katakana
+      "订单数量是多少", // Chinese ideographs
+      "ㄱ", // U+3131, compatibility Jamo
+      "\u3130", // first code point of the compatibility Jamo block
+      "ㆎ", // U+318E, last compatibility Jamo
+      "\u1100", // Hangul Jamo choseong kiyeok
+      "\u11FF", // last of the Hangul Jamo block
+      "가", // U+AC00, first syllable
+      "힣", // U+D7A3, last syllable
+      "\u3190", // U+3190, Kanbun: just past the compatibility Jamo
+      "\u10FF", // just before the Jamo block
+      "\u1200", // just after it (Ethiopic)
+      "\uABFF" // just before the syllables
+    ]
+    const languages = migrateV1({ ...base, examples: questions.map((question) => ({ question, sql: "SELECT 1" })) })
+      .examples.map((e) => e.language)
+    expect(languages).toEqual(["en", "en", "en", "ko", "ko", "ko", "ko", "ko", "ko", "ko", "en", "en", "en", "en"])
+  })
 })
 
 describe("the primary table rules", () => {

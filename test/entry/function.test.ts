@@ -273,6 +273,51 @@ describe("the update_metadata_cache function", () => {
   })
 })
 
+describe("the function's own answers and log lines", () => {
+  const capturingLogs = async <A>(run: () => Promise<A>) => {
+    const lines: Array<string> = []
+    const spy = vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line))
+    })
+    try {
+      const result = await run()
+      return { result, entries: lines.map((line) => JSON.parse(line) as Record<string, unknown>) }
+    } finally {
+      spy.mockRestore()
+    }
+  }
+
+  it("answers a request that no route serves (OPTIONS *) with a JSON 404", async () => {
+    const answer = await answerToPartialRequest("OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    expect(answer.status).toBe(404)
+    expect(JSON.parse(answer.body)).toEqual({ error: { tag: "NotFound", message: "no such route" } })
+  })
+
+  it("logs a published run with its object, generation and table count", async () => {
+    const { entries, result } = await capturingLogs(async () => {
+      const response = await post()
+      return (await response.json()) as SyncSummary
+    })
+    const entry = entries.find((e) => e.message === "sync published")
+    expect(entry?.["logging.googleapis.com/labels"]).toEqual({ object: documentPath(), generation: result.generation, tables: 1 })
+    expect(typeof result.generation).toBe("string")
+  })
+
+  it("logs a dry run as a dry run, with an empty generation", async () => {
+    const { entries, result } = await capturingLogs(async () => (await post("{\"dry_run\": true}")).status)
+    expect(result).toBe(200)
+    expect(entries.find((e) => e.message === "sync published")).toBeUndefined()
+    const entry = entries.find((e) => e.message === "sync dry run")
+    expect(entry?.["logging.googleapis.com/labels"]).toEqual({ object: documentPath(), generation: "", tables: 1 })
+  })
+
+  it("does not log the caller's malformed URL as an incident", async () => {
+    const { entries, result } = await capturingLogs(async () => (await fetch(`${base}/%E0%A4%A`, { method: "POST" })).status)
+    expect(result).toBe(400)
+    expect(entries.filter((e) => e.severity === "ERROR")).toEqual([])
+  })
+})
+
 describe("answers to a run's outcome", () => {
   it("answers a defect with 500, a short message and an incident id, never its stack", () => {
     const answer = answerOf(Exit.die(new Error(`boom in ${process.cwd()}/src/sync/SyncProgram.ts`)), "incident-1")

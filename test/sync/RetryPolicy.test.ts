@@ -1,7 +1,7 @@
 /**
  * The one retry policy, on the TestClock: which failures are retried, how many attempts, when each
- * one starts, and that no retry starts once the time budget is spent. Expected values are worked
- * out by hand from the documented policy (exponential from 500 ms, ×2, jitter within ±20 %).
+ * one starts, and that no retry starts after the time budget (counted from the first attempt).
+ * Expected values are worked out by hand from the documented policy (exponential from 500 ms, ×2, jitter within ±20 %).
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
@@ -13,6 +13,7 @@ import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import {
   PermissionDenied,
@@ -130,22 +131,67 @@ describe("retryRemote", () => {
       }
     }))
 
-  it.effect("decides no retry once the time budget is spent, however many attempts are left", () =>
+  it.effect("starts no retry that would start after the time budget, however many attempts are left", () =>
     Effect.gen(function*() {
-      // Attempts start at 0, ~0.5 s (0.4–0.6) and ~1.5 s (1.2–1.8). The retry decided at ~1.5 s,
-      // inside the 2 s budget, starts at ~3.5 s (2.8–4.2); the one that would follow it is
-      // decided after the budget and never made: four attempts, not the hundred allowed.
-      // (The policy checks the budget when it decides a retry, not when the retry starts: a
-      // retry can start up to one delay after the budget. README says "no retry starts after".)
+      // Attempts start at 0, ~0.5 s (0.4–0.6) and ~1.5 s (1.2–1.8). The next retry would wait
+      // ~2 s (1.6–2.4) and so start at 2.8–4.2 s, past the 2 s budget: it is not made. Three
+      // attempts, not the hundred allowed, and none starts after the budget.
       const remote = failing(unavailable)
       const exit = yield* withTimePassing(remote.effect.pipe(retryRemote(settings(100, "2 seconds"))))
-      expect(remote.startedAt).toHaveLength(4)
-      expect(remote.startedAt.slice(0, 3).every((at) => at < 2000)).toBe(true)
-      expect(remote.startedAt[3]).toBeGreaterThanOrEqual(2800)
-      expect(remote.startedAt[3]).toBeLessThanOrEqual(4300)
+      expect(remote.startedAt).toHaveLength(3)
+      expect(remote.startedAt.every((at) => at <= 2000)).toBe(true)
       expect(exit).toEqual(
-        Exit.fail(new RemoteUnavailable({ ...call, status: 503, reason: "backendError", message: "Backend Error", attempts: 4 }))
+        Exit.fail(new RemoteUnavailable({ ...call, status: 503, reason: "backendError", message: "Backend Error", attempts: 3 }))
       )
+    }))
+
+  it.effect("a retry whose delay ends inside the budget is made; the next, ending past it, is not", () =>
+    Effect.gen(function*() {
+      // 700 ms budget: the first retry waits 400–600 ms (inside), the second 800–1200 ms after
+      // an attempt at 400 ms or later (past 700 ms).
+      const remote = failing(unavailable)
+      yield* withTimePassing(remote.effect.pipe(retryRemote(settings(100, "700 millis"))))
+      expect(remote.startedAt).toHaveLength(2)
+      expect(remote.startedAt[1]).toBeGreaterThanOrEqual(400)
+      expect(remote.startedAt[1]).toBeLessThanOrEqual(700)
+    }))
+
+  it.effect("a retry that would start exactly when the budget ends is still made", () =>
+    Effect.gen(function*() {
+      // Jitter at its middle (random 0.5): the delays are exactly 500 ms, then 1 s. A 500 ms budget
+      // lets the first retry start at 500 ms ("no retry starts *after*"), not the second (1.5 s).
+      const remote = failing(unavailable)
+      yield* withTimePassing(remote.effect.pipe(retryRemote(settings(100, "500 millis")), Effect.withRandom(Random.fixed([0.5]))))
+      expect(remote.startedAt).toEqual([0, 500])
+    }))
+
+  it.effect("the budget counts from the first attempt's start, not from its failure", () =>
+    Effect.gen(function*() {
+      // The first attempt takes 1.8 s to fail; a retry would start at 2.2–2.4 s, past the 2 s
+      // budget counted from 0. (Counted from the failure it would have been made.)
+      const slow = failing(unavailable)
+      const slowFirst = Effect.zipRight(Effect.sleep("1800 millis"), slow.effect)
+      const exit = yield* withTimePassing(slowFirst.pipe(retryRemote(settings(100, "2 seconds"))))
+      expect(slow.startedAt).toEqual([1800])
+      expect(exit).toEqual(
+        Exit.fail(new RemoteUnavailable({ ...call, status: 503, reason: "backendError", message: "Backend Error", attempts: 1 }))
+      )
+      // A first attempt that fails after 1 s leaves room for one retry (at 1.4–1.6 s); the next
+      // would wait 0.8–1.2 s more and start past 2 s.
+      const second = failing(unavailable)
+      let first = true
+      const oneSecondFirst = Effect.suspend(() => {
+        const wait = first ? Effect.sleep("1 second") : Effect.void
+        first = false
+        return Effect.zipRight(wait, second.effect)
+      })
+      const start = yield* Clock.currentTimeMillis
+      yield* withTimePassing(oneSecondFirst.pipe(retryRemote(settings(100, "2 seconds"))))
+      const relative = second.startedAt.map((at) => at - start)
+      expect(relative).toHaveLength(2)
+      expect(relative[0]).toBe(1000)
+      expect(relative[1]).toBeGreaterThanOrEqual(1400)
+      expect(relative[1]).toBeLessThanOrEqual(1600)
     }))
 
   it.effect("a budget spent before the first failure allows no retry at all", () =>
