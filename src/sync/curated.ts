@@ -502,3 +502,120 @@ export const gatherCurated = Effect.gen(function*() {
   for (const error of [...local.errors, ...remote.errors]) yield* Effect.logWarning(error.message)
   return [...local.examples, ...remote.examples]
 })
+
+/** A YAML file decoded by a schema; `at` gives a path's line and column for checks after decoding. */
+export interface DecodedYaml<A> {
+  readonly value: A
+  readonly at: (segments: ReadonlyArray<PathSegment>) => { readonly line: number; readonly column: number }
+}
+
+/**
+ * Parses `text` as YAML and decodes it with `decode`, or says everything wrong with it, each
+ * problem once, at its line and column, in file order. `wording` words a schema issue when its own
+ * message is not what a person needs (the keys allowed where an unknown one stands, the form a
+ * value must take); `undefined` keeps the default.
+ */
+export const decodeCuratedYaml = <A>(
+  name: string,
+  text: string,
+  decode: (input: unknown) => Either.Either<A, ParseResult.ParseError>,
+  wording: (issue: ParseResult.ArrayFormatterIssue) => string | undefined
+): Either.Either<DecodedYaml<A>, CuratedFileError> => {
+  const lines = new LineCounter()
+  const document = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const fail = (problems: ReadonlyArray<CuratedProblem>) =>
+    Either.left(new CuratedFileError({ file: name, problems: [problems[0]!, ...problems.slice(1)] }))
+  if (document.errors.length > 0) {
+    return fail(document.errors.map((error) => {
+      const { col, line } = lines.linePos(error.pos[0])
+      return { line, column: col, path: "", message: `invalid YAML: ${error.message}` }
+    }))
+  }
+  const root = document.contents
+  const decoded = decode(document.toJS() ?? {})
+  if (Either.isLeft(decoded)) {
+    return fail(ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((issue) => {
+      const at = locate(root, issue.path)
+      const message = wording(issue) ?? (issue._tag === "Missing" ? "is missing" : issue.message)
+      const node = issue._tag === "Unexpected" ? at.key ?? at.node : at.node
+      return { ...positionOf(node, lines), path: issue.path.map(String).join("."), message }
+    }).filter((p, i, all) => all.findIndex((q) => q.path === p.path && q.message === p.message) === i)
+      .sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0)))
+  }
+  return Either.right({ value: decoded.right, at: (segments) => positionOf(locate(root, segments).node, lines) })
+}
+
+/** One curated file as read: its text, or why it could not be read. */
+export interface CuratedRead {
+  readonly name: string
+  readonly text: Either.Either<string, string>
+}
+
+/**
+ * Parses each file read with `parse`, keeping what parsed and the errors of what did not (an
+ * unreadable file is an error of its own).
+ */
+export const parseCuratedReads = <A>(
+  reads: ReadonlyArray<CuratedRead>,
+  parse: (name: string, text: string) => Either.Either<A, CuratedFileError>
+): { readonly parsed: ReadonlyArray<A>; readonly errors: ReadonlyArray<CuratedFileError>; readonly files: number } => {
+  const parsed: Array<A> = []
+  const errors: Array<CuratedFileError> = []
+  for (const read of reads) {
+    const result = Either.isLeft(read.text)
+      ? Either.left(new CuratedFileError({ file: read.name, problems: [{ line: null, column: null, path: "", message: read.text.left }] }))
+      : parse(read.name, read.text.right)
+    if (Either.isLeft(result)) errors.push(result.left)
+    else parsed.push(result.right)
+  }
+  return { parsed, errors, files: reads.length }
+}
+
+/** The files of a local directory (not its subdirectories) whose names match; none when it does not exist. */
+export const readCuratedDirectory = (directory: string, pattern: RegExp): Effect.Effect<ReadonlyArray<CuratedRead>> =>
+  Effect.tryPromise(() => fs.readdir(directory)).pipe(
+    Effect.flatMap((names) =>
+      Effect.forEach(names.filter((n) => pattern.test(n)).sort(), (n) => {
+        const name = path.join(directory, n)
+        return Effect.tryPromise(() => fs.readFile(name, "utf8")).pipe(
+          Effect.match({
+            onFailure: (e): CuratedRead => ({ name, text: Either.left(`could not read: ${causeMessage(e.error)}`) }),
+            onSuccess: (text): CuratedRead => ({ name, text: Either.right(text) })
+          })
+        )
+      })
+    ),
+    Effect.catchAll(() => Effect.succeed([]))
+  )
+
+/**
+ * The objects under a bucket prefix whose names match, or the error of a listing that failed
+ * (named after the prefix). An object gone between listing and reading is left out.
+ */
+export const readCuratedPrefix = (
+  prefix: string,
+  pattern: RegExp,
+  retry?: RetrySettings
+): Effect.Effect<Either.Either<ReadonlyArray<CuratedRead>, CuratedFileError>, never, StorageService> =>
+  Effect.gen(function*() {
+    const storage = yield* StorageService
+    const remote = <A, E extends { readonly _tag: string }>(call: Effect.Effect<A, E>) =>
+      retry === undefined ? call : retryRemote(retry)(call)
+    const listed = yield* Effect.either(remote(storage.list(prefix)))
+    if (Either.isLeft(listed)) {
+      return Either.left(
+        new CuratedFileError({ file: storage.locate(prefix), problems: [{ line: null, column: null, path: "", message: `could not list: ${listed.left.message}` }] })
+      )
+    }
+    const reads = yield* Effect.forEach(listed.right.map((i) => i.name).filter((n) => pattern.test(n)), (name) =>
+      remote(storage.read(name)).pipe(
+        Effect.match({
+          onFailure: (e): CuratedRead | null => ({ name: storage.locate(name), text: Either.left(`could not read: ${e.message}`) }),
+          onSuccess: Option.match({
+            onNone: () => null,
+            onSome: (content): CuratedRead => ({ name: storage.locate(name), text: Either.right(new TextDecoder().decode(content.bytes)) })
+          })
+        })
+      ))
+    return Either.right(reads.filter((r) => r !== null))
+  })
