@@ -122,15 +122,15 @@ describe("parseSyncRequest", () => {
 
   it("refuses an unknown field, naming at most its first 64 characters", () => {
     expect(refusal(parseSyncRequest("POST", bytes("{\"force\": true}"), JSON_TYPE))).toEqual(
-      invalid("unknown field \"force\"; the only field accepted is \"dry_run\"")
+      invalid("unknown field \"force\"; the only fields accepted are \"dry_run\" and \"full\"")
     )
     const long = "k".repeat(100)
     expect(refusal(parseSyncRequest("POST", bytes(`{"${long}": 1}`), JSON_TYPE))).toEqual(
-      invalid(`unknown field "${"k".repeat(64)}"; the only field accepted is "dry_run"`)
+      invalid(`unknown field "${"k".repeat(64)}"; the only fields accepted are "dry_run" and "full"`)
     )
     // Known fields first do not excuse an unknown one after them.
     expect(refusal(parseSyncRequest("POST", bytes("{\"dry_run\": false, \"Dry_Run\": true}"), JSON_TYPE))).toEqual(
-      invalid("unknown field \"Dry_Run\"; the only field accepted is \"dry_run\"")
+      invalid("unknown field \"Dry_Run\"; the only fields accepted are \"dry_run\" and \"full\"")
     )
   })
 
