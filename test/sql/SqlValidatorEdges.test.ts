@@ -593,3 +593,39 @@ describe("mutation-driven corners (issue #9)", () => {
     expect(accepted(`SELECT t.id FROM (SELECT * FROM (SELECT id FROM ${WORDS}) AS x) AS t`).tables).toEqual([words.table_id])
   })
 })
+
+describe("mutation-driven corners, the guard and the resolver (issue #9)", () => {
+  it("a number starting with 9 keeps its letters as written", () => {
+    expect(accepted(`SELECT id + 9e3 FROM ${WORDS}`).normalized).toBe(`SELECT ID + 9e3 FROM ${WORDS}`)
+  })
+
+  it("statement keywords and function names are columns where no statement or call can start", () => {
+    expect(accepted(`SELECT begin, id AS changes FROM ${WORDS} WHERE load > 1 ORDER BY changes`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT ml.city FROM (SELECT info.city FROM ${WORDS}) AS ml ORDER BY ml.city`).tables).toEqual([words.table_id])
+  })
+
+  it("a query cut short after ( , a namespace or its dot is a parse error, not a crash", () => {
+    expect(refused(`SELECT id FROM ${WORDS} WHERE (commit`).reason).toBe("parse_error")
+    expect(refused(`SELECT id FROM ${WORDS} AS ml WHERE ml.`).reason).toBe("parse_error")
+  })
+
+  it("a missing field of an unaliased subquery's column names an unnamed relation; an alias names it", () => {
+    expectRefusal(
+      `SELECT info.nope FROM (SELECT info FROM ${WORDS})`,
+      "unknown_column",
+      "info.nope: info has no field nope (it has: city, zip) in an unnamed relation"
+    )
+    expectRefusal(
+      `SELECT info.nope FROM (SELECT info FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "info.nope: info has no field nope (it has: city, zip) in s"
+    )
+  })
+
+  it("an opaque row holds any column, aliased or not; an aliased UNNEST element of unknown type is one value", () => {
+    expect(accepted(`SELECT anything FROM (SELECT * FROM ${WORDS}, UNNEST(tags))`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT anything FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS s`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT anything FROM ${WORDS}, UNNEST([1, 2])`).tables).toEqual([words.table_id])
+    expectRefusal(`SELECT anything FROM ${WORDS}, UNNEST([1, 2]) AS x`, "unknown_column", "column anything is not in proj-x.d.words, x")
+  })
+})
