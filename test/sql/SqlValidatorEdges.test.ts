@@ -629,3 +629,20 @@ describe("mutation-driven corners, the guard and the resolver (issue #9)", () =>
     expectRefusal(`SELECT anything FROM ${WORDS}, UNNEST([1, 2]) AS x`, "unknown_column", "column anything is not in proj-x.d.words, x")
   })
 })
+
+describe("a table path written as a name elsewhere (issue #9)", () => {
+  // A column alias spelled like a catalog table's path, next to a name equal to the table's last
+  // part: the message shows the alias as written.
+  it("keeps an alias spelled like the table's path when the table's name is also written, bare or quoted", () => {
+    expectRefusal(
+      `SELECT s.x FROM (SELECT id AS ${WORDS}, 1 AS words FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.x: s has no field x (it has: proj-x.d.words, words)"
+    )
+    expectRefusal(
+      `SELECT s.x FROM (SELECT id AS ${WORDS}, 1 AS \`Words\` FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.x: s has no field x (it has: proj-x.d.words, Words)"
+    )
+  })
+})
