@@ -646,3 +646,26 @@ describe("a table path written as a name elsewhere (issue #9)", () => {
     )
   })
 })
+
+describe("calls in FROM and in QUALIFY (issue #9)", () => {
+  it("a table function in FROM is refused by name; an unknown one is refused as a function first", () => {
+    expectRefusal(
+      `SELECT * FROM ${WORDS}, GENERATE_ARRAY(1, 3) AS x`,
+      "forbidden_function",
+      "table function GENERATE_ARRAY is not allowed: read catalog tables directly"
+    )
+    expectRefusal(
+      `SELECT * FROM ${WORDS} AS w, my_fn(w.id) AS x`,
+      "forbidden_function",
+      "my_fn is not a read-only BigQuery function this validator knows; only built-in functions are allowed"
+    )
+  })
+
+  it("checks the window of a QUALIFY condition", () => {
+    expectRefusal(
+      `SELECT id FROM ${WORDS} WHERE TRUE QUALIFY ROW_NUMBER() OVER (ORDER BY nope) = 1`,
+      "unknown_column",
+      "column nope is not in proj-x.d.words"
+    )
+  })
+})
