@@ -9,7 +9,7 @@ import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import type { RestTable } from "../../src/services/BigQuery/TableResource.ts"
 import { tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
-import { type SqlRejectionReason, validateSql } from "../../src/sql/SqlValidator.ts"
+import { type SqlRejectionReason, sqlTokens, validateSql } from "../../src/sql/SqlValidator.ts"
 
 const now = DateTime.unsafeMake("2024-01-15T17:00:00Z")
 const table = (name: string, resource: RestTable) =>
@@ -666,6 +666,28 @@ describe("calls in FROM and in QUALIFY (issue #9)", () => {
       `SELECT id FROM ${WORDS} WHERE TRUE QUALIFY ROW_NUMBER() OVER (ORDER BY nope) = 1`,
       "unknown_column",
       "column nope is not in proj-x.d.words"
+    )
+  })
+})
+
+describe("sqlTokens and dotted paths in messages (issue #9)", () => {
+  it("splits a query into tokens without comments, or gives null when it cannot", () => {
+    expect(sqlTokens("SELECT a -- note\n, 'x'")).toEqual([
+      { kind: "word", text: "SELECT", value: "SELECT", start: 0 },
+      { kind: "word", text: "a", value: "A", start: 7 },
+      { kind: "punct", text: ",", value: ",", start: 17 },
+      { kind: "string", text: "'x'", value: "", start: 19 }
+    ])
+    expect(sqlTokens("SELECT 'x")).toBeNull()
+    expect(sqlTokens("SELECT /* x")).toBeNull()
+  })
+
+  it("names a dotted path in full when it is no array", () => {
+    expectRefusal(`SELECT x FROM ${WORDS}, UNNEST(info.city) AS x`, "unknown_column", "UNNEST(info.city) needs an array; it is STRING")
+    expectRefusal(
+      `SELECT w.items[OFFSET(0)].nope FROM ${WORDS} AS w`,
+      "unknown_column",
+      "w.items[…].nope: w.items has no field nope (it has: sku, qty)"
     )
   })
 })
