@@ -9,7 +9,7 @@ import * as DateTime from "effect/DateTime"
 import * as Either from "effect/Either"
 import type { RestTable } from "../../src/services/BigQuery/TableResource.ts"
 import { tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
-import { type SqlRejectionReason, validateSql } from "../../src/sql/SqlValidator.ts"
+import { type SqlRejectionReason, sqlTokens, validateSql } from "../../src/sql/SqlValidator.ts"
 
 const now = DateTime.unsafeMake("2024-01-15T17:00:00Z")
 const table = (name: string, resource: RestTable) =>
@@ -470,5 +470,219 @@ describe("the lexer, more corners", () => {
       "query_parameter",
       "@@ is not allowed: an example must run as written, without query parameters or system variables"
     )
+  })
+})
+
+describe("mutation-driven corners (issue #9)", () => {
+  it("a text of opening parentheses alone starts with (", () => {
+    expectRefusal("((", "not_read_only", "the statement starts with (; only a SELECT query (optionally with WITH) is allowed")
+  })
+
+  it("returns the query without its trailing semicolon, and keeps a semicolon inside a literal", () => {
+    expect(accepted(`SELECT id FROM ${WORDS} WHERE commit = 'a;b'`).sql).toBe(`SELECT id FROM ${WORDS} WHERE commit = 'a;b'`)
+    expect(accepted(`  SELECT id FROM ${WORDS} ;  `).sql).toBe(`SELECT id FROM ${WORDS}`)
+  })
+
+  it("an incomplete \\x escape in a quoted name stays as written", () => {
+    expectRefusal(`SELECT \`i\\xd\` FROM ${WORDS}`, "unknown_column", "column i\\xd is not in proj-x.d.words")
+  })
+
+  it("a subscript of a subscript needs an array of arrays", () => {
+    expectRefusal(`SELECT tags[OFFSET(0)][OFFSET(1)] FROM ${WORDS}`, "unknown_column", "tags[…][…]: tags is STRING, not an array")
+  })
+
+  it("a JSON value or an opaque row's field takes any subscript", () => {
+    expect(accepted(`SELECT doc[OFFSET(0)] FROM ${WORDS}`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT s.x[OFFSET(0)] FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS s`).tables).toEqual([words.table_id])
+  })
+
+  it("only a row or STRUCT expands with .*, however it is qualified", () => {
+    expectRefusal(`SELECT id.* FROM ${WORDS}`, "unknown_column", "id.*: id is INT64; only a row or STRUCT expands with .*")
+    expectRefusal(`SELECT w.id.* FROM ${WORDS} AS w`, "unknown_column", "w.id.*: w.id is INT64; only a row or STRUCT expands with .*")
+    expect(accepted(`SELECT w.info.* FROM ${WORDS} AS w`).tables).toEqual([words.table_id])
+  })
+
+  it("a backquoted field after a subscript is read without its quotes", () => {
+    expect(accepted(`SELECT items[OFFSET(0)].\`sku\` FROM ${WORDS}`).tables).toEqual([words.table_id])
+  })
+
+  it("UNNEST of an expression checks it; UNNEST of JSON or of an opaque field", () => {
+    expectRefusal(`SELECT x FROM ${WORDS}, UNNEST([nope]) AS x`, "unknown_column", "column nope is not in proj-x.d.words")
+    expectRefusal(`SELECT x FROM ${WORDS}, UNNEST(doc) AS x`, "unknown_column", "UNNEST(doc) needs an array; it is JSON")
+    expect(accepted(`SELECT x FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS s, UNNEST(s.whatever) AS x`).tables).toEqual([words.table_id])
+  })
+
+  it("a nested UNNEST names the element it belongs to", () => {
+    expectRefusal(
+      `SELECT 1 FROM ${WORDS}, UNNEST(items) AS i, UNNEST(sku)`,
+      "unknown_column",
+      "UNNEST(sku) must be qualified by the alias of the element it belongs to: write UNNEST(i.sku)"
+    )
+  })
+
+  it("a JOIN USING a column both sides have is accepted", () => {
+    expect(accepted(`SELECT id FROM ${WORDS} AS a JOIN ${WORDS} AS b USING (id)`).tables).toEqual([words.table_id])
+  })
+
+  it("a quoted two-part name is a table path, not a CTE name", () => {
+    expectRefusal("SELECT * FROM `d.words`", "unknown_table", "table d.words is not fully qualified (project.dataset.table)")
+  })
+
+  it("an array path in FROM, after the table's alias, is its element", () => {
+    expect(accepted(`SELECT i.sku FROM ${WORDS} AS w, w.items AS i`).tables).toEqual([words.table_id])
+    expectRefusal(`SELECT i.nope FROM ${WORDS} AS w, w.items AS i`, "unknown_column", "i.nope: i has no field nope (it has: sku, qty)")
+  })
+
+  it("a qualified star of a subquery lists the row's columns", () => {
+    expectRefusal(
+      `SELECT s.nope FROM (SELECT w.* FROM ${WORDS} AS w) AS s`,
+      "unknown_column",
+      "s.nope: s has no field nope (it has: id, commit, rollback, begin, load, export, doc, tags, info, items)"
+    )
+    expect(accepted(`SELECT s.anything FROM (SELECT x.* FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS x) AS s`).tables)
+      .toEqual([words.table_id])
+  })
+
+  it("* EXCEPT drops every listed column; * REPLACE keeps the name and forgets the type", () => {
+    expectRefusal(
+      `SELECT s.commit FROM (SELECT * EXCEPT (commit, rollback) FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.commit: s has no field commit (it has: id, begin, load, export, doc, tags, info, items)"
+    )
+    expect(accepted(`SELECT s.info.nope FROM (SELECT * REPLACE (1 AS info) FROM ${WORDS}) AS s`).tables).toEqual([words.table_id])
+    expectRefusal(
+      `SELECT s.info.nope FROM (SELECT * FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.info.nope: s.info has no field nope (it has: city, zip)"
+    )
+  })
+
+  it("a selected subscript or field path has a type the subquery does not know", () => {
+    expect(accepted(`SELECT s.t.x FROM (SELECT tags[OFFSET(0)] AS t FROM ${WORDS}) AS s`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT s.q.x FROM (SELECT items[OFFSET(0)].qty AS q FROM ${WORDS}) AS s`).tables).toEqual([words.table_id])
+  })
+
+  it("NOT over AND/OR is pushed down to the partition comparisons", () => {
+    expect(accepted(`SELECT total FROM ${SALES} WHERE NOT (day < '2024-01-01' OR TRUE)`).tables).toEqual([sales.table_id])
+    expectRefusal(
+      `SELECT total FROM ${SALES} WHERE NOT (day < '2024-01-01' AND TRUE)`,
+      "missing_partition_filter",
+      "proj-x.d.sales requires a partition filter: the condition on day must hold in every OR branch (a branch that does not compare day alone lets every partition through)"
+    )
+  })
+
+  it("a select-list alias is one name: it has no fields", () => {
+    expectRefusal(`SELECT info.city AS c FROM ${WORDS} ORDER BY c.x`, "unknown_column", "column c.x is not in proj-x.d.words")
+  })
+
+  it("a date part is a bare name in a function's arguments, not a path or a subscript", () => {
+    expectRefusal(`SELECT DATE_TRUNC(DATE(begin), month.x) FROM ${WORDS}`, "unknown_column", "column month.x is not in proj-x.d.words")
+    expectRefusal(`SELECT COUNT(*) OVER (ORDER BY month) FROM ${WORDS}`, "unknown_column", "column month is not in proj-x.d.words")
+  })
+
+  it("checks the columns of a subquery inside an expression", () => {
+    // A subquery sees the outer query's tables too: the message names its own first, then the outer ones.
+    expectRefusal(`SELECT id FROM ${WORDS} WHERE id IN (SELECT nope FROM ${VISITS})`, "unknown_column", "column nope is not in proj-x.d.visits, proj-x.d.words")
+    expectRefusal(`SELECT (SELECT nope FROM ${VISITS}) AS x FROM ${WORDS}`, "unknown_column", "column nope is not in proj-x.d.visits, proj-x.d.words")
+    expectRefusal(`SELECT id FROM ${WORDS} WHERE EXISTS (SELECT nope FROM ${VISITS})`, "unknown_column", "column nope is not in proj-x.d.visits, proj-x.d.words")
+  })
+
+  it("a CTE or subquery under an alias is a row named by the alias", () => {
+    expect(accepted(`WITH a AS (SELECT id FROM ${WORDS}) SELECT x.id FROM a AS x`).tables).toEqual([words.table_id])
+    expect(accepted(`WITH a AS (SELECT id FROM ${WORDS}) SELECT s.id FROM (SELECT * FROM a) AS s`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT t.id FROM (SELECT * FROM (SELECT id FROM ${WORDS}) AS x) AS t`).tables).toEqual([words.table_id])
+  })
+})
+
+describe("mutation-driven corners, the guard and the resolver (issue #9)", () => {
+  it("a number starting with 9 keeps its letters as written", () => {
+    expect(accepted(`SELECT id + 9e3 FROM ${WORDS}`).normalized).toBe(`SELECT ID + 9e3 FROM ${WORDS}`)
+  })
+
+  it("statement keywords and function names are columns where no statement or call can start", () => {
+    expect(accepted(`SELECT begin, id AS changes FROM ${WORDS} WHERE load > 1 ORDER BY changes`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT ml.city FROM (SELECT info.city FROM ${WORDS}) AS ml ORDER BY ml.city`).tables).toEqual([words.table_id])
+  })
+
+  it("a query cut short after ( , a namespace or its dot is a parse error, not a crash", () => {
+    expect(refused(`SELECT id FROM ${WORDS} WHERE (commit`).reason).toBe("parse_error")
+    expect(refused(`SELECT id FROM ${WORDS} AS ml WHERE ml.`).reason).toBe("parse_error")
+  })
+
+  it("a missing field of an unaliased subquery's column names an unnamed relation; an alias names it", () => {
+    expectRefusal(
+      `SELECT info.nope FROM (SELECT info FROM ${WORDS})`,
+      "unknown_column",
+      "info.nope: info has no field nope (it has: city, zip) in an unnamed relation"
+    )
+    expectRefusal(
+      `SELECT info.nope FROM (SELECT info FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "info.nope: info has no field nope (it has: city, zip) in s"
+    )
+  })
+
+  it("an opaque row holds any column, aliased or not; an aliased UNNEST element of unknown type is one value", () => {
+    expect(accepted(`SELECT anything FROM (SELECT * FROM ${WORDS}, UNNEST(tags))`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT anything FROM (SELECT * FROM ${WORDS}, UNNEST(tags)) AS s`).tables).toEqual([words.table_id])
+    expect(accepted(`SELECT anything FROM ${WORDS}, UNNEST([1, 2])`).tables).toEqual([words.table_id])
+    expectRefusal(`SELECT anything FROM ${WORDS}, UNNEST([1, 2]) AS x`, "unknown_column", "column anything is not in proj-x.d.words, x")
+  })
+})
+
+describe("a table path written as a name elsewhere (issue #9)", () => {
+  // A column alias spelled like a catalog table's path, next to a name equal to the table's last
+  // part: the message shows the alias as written.
+  it("keeps an alias spelled like the table's path when the table's name is also written, bare or quoted", () => {
+    expectRefusal(
+      `SELECT s.x FROM (SELECT id AS ${WORDS}, 1 AS words FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.x: s has no field x (it has: proj-x.d.words, words)"
+    )
+    expectRefusal(
+      `SELECT s.x FROM (SELECT id AS ${WORDS}, 1 AS \`Words\` FROM ${WORDS}) AS s`,
+      "unknown_column",
+      "s.x: s has no field x (it has: proj-x.d.words, Words)"
+    )
+  })
+})
+
+describe("calls in FROM and in QUALIFY (issue #9)", () => {
+  it("a table function in FROM is refused by name; an unknown one is refused as a function first", () => {
+    expectRefusal(
+      `SELECT * FROM ${WORDS}, GENERATE_ARRAY(1, 3) AS x`,
+      "forbidden_function",
+      "table function GENERATE_ARRAY is not allowed: read catalog tables directly"
+    )
+    expectRefusal(
+      `SELECT * FROM ${WORDS} AS w, my_fn(w.id) AS x`,
+      "forbidden_function",
+      "my_fn is not a read-only BigQuery function this validator knows; only built-in functions are allowed"
+    )
+  })
+
+  it("checks the window of a QUALIFY condition", () => {
+    expectRefusal(
+      `SELECT id FROM ${WORDS} WHERE TRUE QUALIFY ROW_NUMBER() OVER (ORDER BY nope) = 1`,
+      "unknown_column",
+      "column nope is not in proj-x.d.words"
+    )
+  })
+})
+
+describe("sqlTokens and dotted paths in messages (issue #9)", () => {
+  it("splits a query into tokens without comments, or gives null when it cannot", () => {
+    expect(sqlTokens("SELECT a -- note\n, 'x'")).toEqual([
+      { kind: "word", text: "SELECT", value: "SELECT", start: 0 },
+      { kind: "word", text: "a", value: "A", start: 7 },
+      { kind: "punct", text: ",", value: ",", start: 17 },
+      { kind: "string", text: "'x'", value: "", start: 19 }
+    ])
+    expect(sqlTokens("SELECT 'x")).toBeNull()
+    expect(sqlTokens("SELECT /* x")).toBeNull()
+  })
+
+  it("names a dotted UNNEST path in full when it is no array", () => {
+    expectRefusal(`SELECT x FROM ${WORDS}, UNNEST(info.city) AS x`, "unknown_column", "UNNEST(info.city) needs an array; it is STRING")
   })
 })
