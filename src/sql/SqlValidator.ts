@@ -502,7 +502,10 @@ const columnPathOf = (ref: Node): ColumnPath | null => {
       ? column.suffix.split(".").filter((s) => s.length > 0).map((s) => s.replace(/^`|`$/g, ""))
       : []
     const offsets = Array.isArray(column.offset) ? column.offset.filter(isNode) : []
-    return { segments: inner.segments, subscripts: [...inner.subscripts, ...offsets], suffix: [...inner.suffix, ...suffix] }
+    // `w.tags[OFFSET(0)]` keeps its qualifier on the outer reference, not on the subscripted one.
+    const qualifier = nameOf(ref.table)
+    const segments = qualifier !== null && nameOf(column.expr.table) === null ? [qualifier, ...inner.segments] : inner.segments
+    return { segments, subscripts: [...inner.subscripts, ...offsets], suffix: [...inner.suffix, ...suffix] }
   }
   const raw = nameOf(column)
   if (raw === null) return null

@@ -686,3 +686,10 @@ describe("sqlTokens and dotted paths in messages (issue #9)", () => {
     expectRefusal(`SELECT x FROM ${WORDS}, UNNEST(info.city) AS x`, "unknown_column", "UNNEST(info.city) needs an array; it is STRING")
   })
 })
+
+describe("a subscripted column keeps its qualifier", () => {
+  it("resolves w.tags[OFFSET(0)] through the alias, and refuses an alias nothing defines", () => {
+    expect(accepted(`SELECT w.tags[OFFSET(0)] AS first_tag FROM ${WORDS} AS w`).tables).toEqual(["proj-x.d.words"])
+    expect(refused(`SELECT x.tags[OFFSET(0)] FROM ${WORDS} AS w`).reason).toBe("unknown_column")
+  })
+})
