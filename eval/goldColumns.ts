@@ -8,6 +8,7 @@
 import nodeSqlParser from "node-sql-parser"
 import type { TableEntry } from "../src/contract/TableEntry.ts"
 import { flattenFields } from "../src/contract/Field.ts"
+import { baseTable, columnName, resolve, type Scope, simplify } from "../src/sync/relationships/joinPredicates.ts"
 
 export interface GoldNeeds {
   /** `project.dataset.table` ids. */
@@ -18,34 +19,6 @@ export interface GoldNeeds {
 }
 
 const parser = new nodeSqlParser.Parser()
-type Scope = ReadonlyArray<ReadonlyMap<string, string | null>>
-
-const baseTable = (item: Record<string, unknown>, project: string): string | null => {
-  const table = item.table as string
-  const parts = table.split(".")
-  if (parts.length === 3) return table
-  if (parts.length === 2) return `${project}.${table}`
-  return typeof item.db === "string" && item.db !== "" ? `${project}.${item.db}.${table}` : null
-}
-
-const columnName = (column: unknown): string | undefined => {
-  if (typeof column === "string") return column
-  if (typeof column === "object" && column !== null && "expr" in column) {
-    const value = (column as { expr: { value?: unknown } }).expr.value
-    return typeof value === "string" ? value : undefined
-  }
-  return undefined
-}
-
-const resolve = (scope: Scope, alias: string): string | null | undefined => {
-  for (let i = scope.length - 1; i >= 0; i--) {
-    const hit = scope[i]!.get(alias.toLowerCase())
-    if (hit !== undefined || scope[i]!.has(alias.toLowerCase())) return hit
-  }
-  return undefined
-}
-
-const simplify = (sql: string) => sql.replace(/\bNULLS\s+(FIRST|LAST)\b/gi, "")
 
 export const goldNeeds = (sql: string, project: string, catalog: ReadonlyMap<string, TableEntry>): GoldNeeds => {
   const tables = new Set<string>()

@@ -24,10 +24,11 @@ export const pairKey = (p: JoinPair): string => {
 
 const parser = new nodeSqlParser.Parser()
 
-type Scope = ReadonlyArray<ReadonlyMap<string, string | null>>
+/** Aliases in scope, innermost last: alias → base table id, or `null` for a CTE or subquery. */
+export type Scope = ReadonlyArray<ReadonlyMap<string, string | null>>
 
 /** `project.dataset.table` of a FROM item naming a base table (`ds.t`, `p.ds.t`, `` `p.ds.t` ``); `null` for a CTE or subquery. */
-const baseTable = (item: Record<string, unknown>, project: string): string | null => {
+export const baseTable = (item: Record<string, unknown>, project: string): string | null => {
   const table = item.table as string
   const parts = table.split(".")
   if (parts.length === 3) return table
@@ -36,7 +37,8 @@ const baseTable = (item: Record<string, unknown>, project: string): string | nul
   return typeof item.db === "string" && item.db !== "" ? `${project}.${item.db}.${table}` : null
 }
 
-const columnName = (column: unknown): string | undefined => {
+/** The name of a column reference's column, however the parser spells it. */
+export const columnName = (column: unknown): string | undefined => {
   if (typeof column === "string") return column
   if (typeof column === "object" && column !== null && "expr" in column) {
     const value = (column as { expr: { value?: unknown } }).expr.value
@@ -45,7 +47,8 @@ const columnName = (column: unknown): string | undefined => {
   return undefined
 }
 
-const resolve = (scope: Scope, alias: string): string | null | undefined => {
+/** What `alias` names in `scope`: a base table id, `null` (a CTE or subquery), or `undefined` (nothing). */
+export const resolve = (scope: Scope, alias: string): string | null | undefined => {
   for (let i = scope.length - 1; i >= 0; i--) {
     const map = scope[i]!
     if (map.has(alias.toLowerCase())) return map.get(alias.toLowerCase())
@@ -81,7 +84,8 @@ export const joinPairsByPattern = (sql: string, project: string): Array<JoinPair
 }
 
 /** `NULLS FIRST/LAST` and date-part arguments the parser does not know, taken out (they hold no join). */
-const simplify = (sql: string) => sql.replace(/\bNULLS\s+(FIRST|LAST)\b/gi, "")
+/** node-sql-parser cannot read `NULLS FIRST|LAST`; the order of nulls does not change what a query reads. */
+export const simplify = (sql: string) => sql.replace(/\bNULLS\s+(FIRST|LAST)\b/gi, "")
 
 /** The join pairs of one query and how they were read; `project` qualifies `dataset.table` names. */
 export const readJoinPairs = (sql: string, project: string): { pairs: Array<JoinPair>; parsed: boolean } => {
