@@ -11,8 +11,9 @@
  * problem is refused whole, with the same message.
  *
  * Anything the slicer does not recognise — invalid UTF-8, invalid JSON, a top-level value that is
- * not an object, a `__proto__` key — is handed to the whole-text path, whose messages are the
- * ones readers have always seen. The slicer never decides that a document is bad.
+ * not an object, a `__proto__` key — and any document the codec refuses is handed to the
+ * whole-text path, whose messages are the ones readers have always seen. The slicer never
+ * decides that a document is bad, nor how its problems are worded.
  */
 import * as Either from "effect/Either"
 import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
@@ -293,7 +294,12 @@ export const decodeDocumentBytes = (
   const decoded = (json: unknown) =>
     Either.map(decodeCacheDocument(json, source), (document) => ({ document, formatVersion: writtenVersion(json) }))
   const sliced = parseDocumentBytes(bytes)
-  if (sliced !== undefined) return decoded(sliced)
+  if (sliced !== undefined) {
+    const result = decoded(sliced)
+    if (Either.isRight(result)) return result
+    // A bad document is worded by the whole-text path: its messages quote values, and a value
+    // sharing an array with another would be quoted differently.
+  }
   let text: string
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes)
