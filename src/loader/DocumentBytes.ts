@@ -85,10 +85,19 @@ const makeSharer = () => {
     if (Array.isArray(value.clustering) && value.clustering.length === 0) value.clustering = EMPTY
     const paths = value.field_paths
     if (Array.isArray(paths)) {
+      // A top-level column's path is its name: field paths come in the columns' order, so the
+      // i-th top-level column is looked for from where the previous one was found.
+      const columns = Array.isArray(value.columns) ? value.columns : EMPTY
+      let c = 0
       for (const p of paths) {
         if (!isRecord(p)) continue
         p.unnest = emptyShared(p.unnest)
         p.joins = emptyShared(p.joins)
+        const column = columns[c] as { readonly name?: unknown } | undefined
+        if (column !== undefined && p.path === column.name) {
+          p.path = column.name
+          c++
+        }
         if (p.expression === p.path) p.expression = p.path
       }
     }
