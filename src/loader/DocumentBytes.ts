@@ -22,6 +22,11 @@ import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCache
 /** How far `parseArray` looks for the end of an element before it has seen a larger one. */
 const GUESS_BYTES = 1024 * 1024
 
+/**
+ * Strings shorter than this are not looked up: V8's JSON.parse already shares them (it
+ * internalizes string values of up to 9 characters), and most types and modes are that short.
+ */
+const SHARED_STRING_MIN = 10
 /** Strings up to this length are shared between equal occurrences; longer ones are rarely repeated. */
 const SHARED_STRING_MAX = 64
 
@@ -53,7 +58,7 @@ const EMPTY: ReadonlyArray<never> = Object.freeze([])
 const makeSharer = () => {
   const strings = new Map<string, string>()
   const shared = (value: unknown): unknown => {
-    if (typeof value !== "string" || value.length > SHARED_STRING_MAX) return value
+    if (typeof value !== "string" || value.length < SHARED_STRING_MIN || value.length > SHARED_STRING_MAX) return value
     const seen = strings.get(value)
     if (seen !== undefined) return seen
     strings.set(value, value)
