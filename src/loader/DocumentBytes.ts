@@ -18,13 +18,12 @@
 import * as Either from "effect/Either"
 import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
 
-
 /** How far `parseArray` looks for the end of an element before it has seen a larger one. */
 const GUESS_BYTES = 1024 * 1024
 
 /**
  * Strings shorter than this are not looked up: V8's JSON.parse already shares them (it
- * internalizes string values of up to 9 characters), and most types and modes are that short.
+ * internalizes string values of up to 9 characters in Node 22), and most types and modes are that short.
  */
 const SHARED_STRING_MIN = 10
 /** Strings up to this length are shared between equal occurrences; longer ones are rarely repeated. */
@@ -122,15 +121,15 @@ const makeSharer = () => {
 
 /**
  * Where the JSON value starting at `start` ends (exclusive), by its brackets and strings alone;
- * `JSON.parse` of the slice checks the rest. With `depth` 1, `start` is inside an array or
- * object and the end is just after its closing bracket.
+ * `JSON.parse` of the slice checks the rest.
  */
-const endOfValue = (bytes: Uint8Array, start: number, depth = 0): number => {
+const endOfValue = (bytes: Uint8Array, start: number): number => {
   const n = bytes.length
   let i = start
+  let depth = 0
   const first = bytes[i]
-  if (depth === 0 && first === QUOTE) return endOfString(bytes, i)
-  if (depth === 0 && first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
+  if (first === QUOTE) return endOfString(bytes, i)
+  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) {
     // A number, `true`, `false` or `null`: up to the next separator.
     while (i < n) {
       const c = bytes[i]!
