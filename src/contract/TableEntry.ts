@@ -42,7 +42,7 @@ export const ExampleStruct = Schema.Struct({
 export type Example = typeof ExampleStruct.Type
 export type ExampleEncoded = typeof ExampleStruct.Encoded
 
-const EXAMPLE_KEYS = new Set(["question", "sql", "tables", "source", "generator", "language", "estimated_bytes"])
+const EXAMPLE_KEYS = new Set(["question", "sql", "tables", "source", "generator", "language", "estimated_bytes", "kept_because"])
 const EXAMPLE_SOURCES = new Set<unknown>(ExampleSource.literals)
 const LANGUAGES = new Set<unknown>(Language.literals)
 
@@ -66,6 +66,7 @@ const plainExample = (u: unknown): Example | undefined => {
   if (typeof e.generator !== "string" || !EXAMPLE_SOURCES.has(e.source) || !LANGUAGES.has(e.language)) return undefined
   if (!Array.isArray(e.tables) || !e.tables.every(isValidTableId)) return undefined
   if ("estimated_bytes" in e && !(Number.isSafeInteger(e.estimated_bytes) && (e.estimated_bytes as number) >= 0)) return undefined
+  if ("kept_because" in e && !(isStringArray(e.kept_because) && e.kept_because.every((r) => r.length > 0))) return undefined
   return u as Example
 }
 

@@ -34,5 +34,9 @@ export const withFastPath = <A, I>(
     }
   }, { identifier, [AST.SurrogateAnnotationId]: schema.ast })
 
-export const isStringArray = (u: unknown): u is ReadonlyArray<string> =>
-  Array.isArray(u) && u.every((s) => typeof s === "string")
+export const isStringArray = (u: unknown): u is ReadonlyArray<string> => {
+  if (!Array.isArray(u)) return false
+  // A loop rather than `every`: this runs twice per field path, ~100,000 times per document.
+  for (let i = 0; i < u.length; i++) if (typeof u[i] !== "string") return false
+  return true
+}

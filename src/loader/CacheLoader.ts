@@ -27,12 +27,9 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import {
   type CacheDocument,
-  CacheDocumentError,
-  decodeCacheDocument,
   type Example,
   Generator,
   type Language,
-  parseCacheDocument,
   SeedSchema,
   type TableEntry
 } from "../contract/CacheDocument.ts"
@@ -50,6 +47,7 @@ import {
   type TableCatalog,
   type TableCatalogRequest
 } from "../context/PromptContext.ts"
+import { decodeDocumentBytes } from "./DocumentBytes.ts"
 import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
 
 /** The object the sync publishes, as the seed named it. */
@@ -216,16 +214,6 @@ type Outcome =
     readonly rejectedGeneration: string | null
   }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true })
-
-/** The version the document declares, before migration: the seed wrote none (version 1). */
-const writtenVersion = (json: unknown): number => {
-  if (typeof json === "object" && json !== null && "format_version" in json) {
-    return typeof json.format_version === "number" ? json.format_version : Number.NaN
-  }
-  return 1
-}
-
 /**
  * The table `requested` names: an exact id, or for a date-sharded family any shard id within its
  * range or the `prefix*` wildcard.
@@ -273,37 +261,19 @@ const make = (options: CacheLoaderOptions | undefined) =>
       message: `reading ${location} failed: ${error.message}`
     })
 
-    const decode = (bytes: Uint8Array, generation: string): Outcome => {
-      const rejected = (error: CacheDocumentError): Outcome => ({
-        _tag: "Failed",
-        failure: { tag: error._tag, message: error.message },
-        rejectedGeneration: generation
-      })
-      let text: string
-      try {
-        text = utf8.decode(bytes)
-      } catch {
-        return rejected(new CacheDocumentError({ source: location, problems: "- (document): not UTF-8 text" }))
-      }
-      let json: unknown
-      try {
-        json = JSON.parse(text)
-      } catch {
-        // The codec words the JSON error the same way for every reader.
-        return Either.match(parseCacheDocument(text, location), {
-          onLeft: rejected,
-          onRight: () => rejected(new CacheDocumentError({ source: location, problems: "- (document): not JSON" }))
-        })
-      }
-      return Either.match(decodeCacheDocument(json, location), {
-        onLeft: rejected,
-        onRight: (document): Outcome => {
+    const decode = (bytes: Uint8Array, generation: string): Outcome =>
+      Either.match(decodeDocumentBytes(bytes, location), {
+        onLeft: (error): Outcome => ({
+          _tag: "Failed",
+          failure: { tag: error._tag, message: error.message },
+          rejectedGeneration: generation
+        }),
+        onRight: ({ document, formatVersion }): Outcome => {
           // The prompt context's index, once per document generation, rather than on the first question.
           if (options?.prepareContext !== false) prepareDocument(document)
-          return { _tag: "Loaded", document, formatVersion: writtenVersion(json), generation }
+          return { _tag: "Loaded", document, formatVersion, generation }
         }
       })
-    }
 
     const tooLarge = (info: Pick<ObjectInfo, "generation" | "size">): Outcome => ({
       _tag: "Failed",

@@ -96,6 +96,8 @@ describe("the example fast path", () => {
         { ...valid, estimated_bytes: -1 },
         { ...valid, estimated_bytes: 1.5 },
         { ...valid, generator: 7 },
+        { ...valid, kept_because: [""] },
+        { ...valid, kept_because: "shape count_total" },
         null
       ]
     ) {
@@ -103,5 +105,13 @@ describe("the example fast path", () => {
       expect(Either.isLeft(result)).toBe(true)
       expect(String(Either.flip(result).pipe(Either.getOrThrow))).toEqual(String(Either.flip(slowExample(input)).pipe(Either.getOrThrow)))
     }
+  })
+
+  it("takes the examples the sync writes, with the reasons they were kept, without the generic walk", () => {
+    const kept = { ...valid, kept_because: ["shape count_total", "key column event_name"] }
+    const decoded = Either.getOrThrow(fastExample(kept))
+    expect(decoded).toEqual(Either.getOrThrow(slowExample(kept)))
+    // The fast path vouches for the parsed object and returns it as it is; the schema would copy it.
+    expect(decoded).toBe(kept)
   })
 })
