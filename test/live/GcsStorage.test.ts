@@ -44,7 +44,8 @@ describe("GcsStorage", () => {
         generation: stored.generation,
         size: 7,
         contentType: "application/json",
-        updated: DateTime.unsafeMake(stored.updated)
+        updated: DateTime.unsafeMake(stored.updated),
+        md5: "oZFHWuK/fbnH4yD32kVbuw==" // `openssl md5 -binary | base64` of {"v":1}
       })
       expect(text(stored.bytes)).toBe(`{"v":1}`)
       expect(fake.requestsOf("upload")).toMatchObject([
