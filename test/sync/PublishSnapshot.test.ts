@@ -17,13 +17,19 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import { SyncConfig, type SyncSettings } from "../../src/config/SyncConfig.ts"
-import { type CacheDocument, makeCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { type CacheDocument, makeCacheDocument, renderCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { PermissionDenied, PreconditionFailed, RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
+import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
+import * as Either from "effect/Either"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { allClosed } from "../support/OpenConnections.ts"
 import { dryRunPublish, publishDocument, readPublished } from "../../src/sync/publish.ts"
 import { Fault, start as startGcs } from "../support/FakeGcsServer.ts"
 import { testSettings } from "../support/TestLayers.ts"
@@ -48,6 +54,24 @@ const doc = (generatedAt: string, description = "orders"): CacheDocument =>
 /** Publishes drawing the snapshot's tag from a fixed seed: the same name every time. */
 const sameTag = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withRandom(effect, Random.make("snapshot tag"))
 const utf8 = (text: string) => new TextEncoder().encode(text)
+
+/** A document of `tables` tables (about 330 bytes each): rendered in several chunks. */
+const bigDoc = (generatedAt: string, tables = 600, description = "orders"): CacheDocument =>
+  makeCacheDocument({
+    generated_at: DateTime.unsafeMake(generatedAt),
+    generator: { name: "metasync", version: "test" },
+    tables: Array.from({ length: tables }, (_, i) =>
+      makeTableEntry({
+        table_id: TableId.make(`proj-one.sales.orders_${i}`),
+        description: `${description} ${i}`,
+        last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
+        columns: [{ name: "id", type: "INTEGER", mode: "REQUIRED", description: null }]
+      })) as unknown as CacheDocument["tables"],
+    examples: []
+  })
+
+/** The document's text as the codec renders it whole. */
+const rendered = (document: CacheDocument) => Buffer.from(Either.getOrThrow(renderCacheDocument(document)), "utf8")
 
 /** The reply a client sees when the connection drops after the server has done the work. */
 const replyLost = (operation: string, name: string) =>
@@ -399,5 +423,101 @@ describe("over the local GCS server", () => {
       // Two uploads of the snapshot: the one whose reply was lost, and the retry refused with 412.
       expect(fake.requestsOf("upload").map((r) => r.query.ifGenerationMatch)).toEqual(["0", "0"])
       expect(fake.requestsOf("rewrite")).toHaveLength(1)
+    }))
+
+  const onFakeGcs = (overrides: Partial<SyncSettings> = {}) =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startGcs()), (f) => Effect.promise(() => f.close()))
+      const storage = yield* GcsStorage.make({ bucket: "test-bucket", apiEndpoint: fake.url, timeout: "30 seconds" })
+      const run = <A, E>(effect: Effect.Effect<A, E, StorageService | SyncConfig>) =>
+        effect.pipe(Effect.provideService(StorageService, storage), Effect.provide(settingsLayer(overrides)))
+      return { fake, run }
+    })
+
+  it.scopedLive("an upload cut in the middle of its body is streamed again from the start: the object is the rendered document, byte for byte, with one snapshot", () =>
+    Effect.gen(function*() {
+      const { fake, run } = yield* onFakeGcs()
+      const document = bigDoc("2026-11-27T17:00:00Z")
+      const text = rendered(document)
+      expect(text.byteLength).toBeGreaterThan(3 * 65536) // several chunks
+      fake.faults.inject(Fault.cutBody(Math.floor(text.byteLength / 2)), { kind: "upload" })
+      const published = yield* run(publish(document))
+      expect(fake.objects.names("test-bucket")).toEqual([published.snapshot, OBJECT])
+      expect(fake.objects.get("test-bucket", OBJECT)!.bytes.equals(text)).toBe(true)
+      expect(fake.objects.get("test-bucket", published.snapshot!)!.bytes.equals(text)).toBe(true)
+      expect(published.bytes).toBe(text.byteLength)
+      // The cut upload and its retry, both to the snapshot's one name; then one copy.
+      expect(fake.requestsOf("upload").map((r) => r.query.name)).toEqual([published.snapshot, published.snapshot])
+      expect(fake.requestsOf("rewrite")).toHaveLength(1)
+    }))
+
+  it.scopedLive("an upload cut every time fails the publish: the published object stays byte for byte what it was, and no snapshot is left", () =>
+    Effect.gen(function*() {
+      const { fake, run } = yield* onFakeGcs({ retryAttempts: 2 })
+      const first = yield* run(publish(bigDoc("2026-11-26T17:00:00Z", 600, "yesterday")))
+      const before = fake.objects.get("test-bucket", OBJECT)!
+      fake.faults.inject(Fault.cutBody(100_000), { kind: "upload" }, 2)
+      const error = yield* Effect.flip(run(publish(bigDoc("2026-11-27T17:00:00Z", 600, "today"))))
+      expect(error).toMatchObject({ _tag: "RemoteUnavailable", operation: "objects.insert", attempts: 2 })
+      expect(fake.objects.names("test-bucket")).toEqual([first.snapshot, OBJECT])
+      expect(fake.objects.get("test-bucket", OBJECT)).toEqual(before)
+      yield* allClosed(fake.connections)
+    }))
+
+  it.scopedLive("a document over MAX_DOCUMENT_BYTES is cut before the end of its upload: nothing is written, and the error gives its whole size", () =>
+    Effect.gen(function*() {
+      const document = bigDoc("2026-11-27T17:00:00Z")
+      const size = rendered(document).byteLength
+      const { fake, run } = yield* onFakeGcs({ maxDocumentBytes: Math.floor(size / 2) })
+      const error = yield* Effect.flip(run(publish(document)))
+      expect(error).toMatchObject({ _tag: "DocumentTooLarge", bytes: size, max_bytes: Math.floor(size / 2) })
+      expect(fake.objects.names("test-bucket")).toEqual([])
+      expect(fake.requestsOf("rewrite")).toEqual([])
+      yield* allClosed(fake.connections)
+    }))
+})
+
+describe("streaming problems and stores without an MD5", () => {
+  it.effect("a table that does not encode stops the upload: the run fails naming it, and nothing is written", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const document = bigDoc("2026-11-27T17:00:00Z", 300)
+      const broken = { ...document, tables: document.tables.map((t, i) => (i === 250 ? { ...t, columns: [{ ...t.columns[0]!, name: "" }] } : t)) } as unknown as CacheDocument
+      const error = yield* Effect.flip(publish(broken))
+      expect(error._tag).toBe("CacheDocumentError")
+      expect(error.message).toMatch(/^gs:\/\/test-bucket\/metadata_cache\.json is not a valid MetaSync cache document:\n- tables\.250\.columns\.0\.name: /)
+      expect(yield* bucket.names).toEqual([])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write"])
+    }).pipe(Effect.provide(plainBucket())))
+
+  it.scoped("in the local directory (no MD5 kept), a snapshot already there is ours only if its bytes are the document's", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-publish-"))),
+        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+      )
+      const document = bigDoc("2026-11-27T17:00:00Z", 300)
+      const text = rendered(document)
+      // The name this publish takes (the tag from a fixed seed), found on a throw-away bucket.
+      const name = (yield* sameTag(publish(document)).pipe(Effect.provide(plainBucket()))).snapshot!
+      const local = Layer.merge(settingsLayer(), LocalStorage.layer(dir))
+
+      // Our own earlier write, whose reply was lost: recognised by reading its bytes back.
+      yield* Effect.promise(async () => {
+        await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true })
+        await fs.writeFile(path.join(dir, name), text)
+      })
+      const published = yield* sameTag(publish(document)).pipe(Effect.provide(local))
+      expect(published.snapshot).toBe(name)
+      expect((yield* Effect.promise(() => fs.readFile(path.join(dir, OBJECT)))).equals(text)).toBe(true)
+
+      // Other bytes of the same size under that name: a conflict.
+      const tampered = Buffer.from(text)
+      tampered[text.byteLength - 10] = "x".charCodeAt(0)
+      yield* Effect.promise(() => fs.rm(path.join(dir, OBJECT)))
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, name), tampered))
+      const exit = yield* sameTag(publish(document)).pipe(Effect.provide(local), Effect.exit)
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
+      yield* Effect.promise(() => fs.access(path.join(dir, OBJECT)).then(() => expect.fail("published"), () => undefined))
     }))
 })
