@@ -54,17 +54,20 @@ export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("Do
 /** The document's chunks, rendered again at every call. */
 type Render = () => Iterable<Uint8Array>
 
-/** Renders the document once, holding one chunk at a time: its size and MD5 (base64, as Cloud Storage reports it). */
-const digestOf = (render: Render, source: string) =>
+/**
+ * Renders the document once, holding one chunk at a time: its size and, when asked, its MD5
+ * (base64, as Cloud Storage reports it).
+ */
+const digestOf = (render: Render, source: string, withMd5 = true) =>
   Effect.try({
     try: () => {
-      const md5 = createHash("md5")
+      const md5 = withMd5 ? createHash("md5") : undefined
       let size = 0
       for (const chunk of render()) {
         size += chunk.byteLength
-        md5.update(chunk)
+        md5?.update(chunk)
       }
-      return { size, md5: md5.digest("base64") }
+      return { size, md5: md5?.digest("base64") }
     },
     catch: (error) =>
       error instanceof CacheDocumentError ? error : new CacheDocumentError({ source, problems: `- (document): ${String(error)}` })
@@ -124,7 +127,7 @@ const streamWithinCap = <E, R>(
       return yield* Effect.fail(written.left)
     }
     if (problem._tag === "CacheDocumentError") return yield* problem
-    const { size } = yield* digestOf(render, location)
+    const { size } = yield* digestOf(render, location, false)
     if (doc.embeddings !== null) {
       yield* Effect.logWarning(
         `the document has ${size} bytes with its vectors, over MAX_DOCUMENT_BYTES (${maxBytes}): published without them (lower EMBEDDING_MAX_VECTORS or EMBEDDING_DIMENSION)`
@@ -139,7 +142,7 @@ const measureWithinCap = (doc: CacheDocument, location: string): Effect.Effect<n
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
-    const { size } = yield* digestOf(yield* renderCacheDocumentChunks(doc, location), location)
+    const { size } = yield* digestOf(yield* renderCacheDocumentChunks(doc, location), location, false)
     if (size <= maxBytes) return size
     if (doc.embeddings !== null) {
       yield* Effect.logWarning(
