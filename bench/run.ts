@@ -3,7 +3,8 @@
  *
  * 1. Syncs through the in-memory layers with 20 ms simulated latency per remote call, each size
  *    run warm (in this process, after one unmeasured run; median of 3) and fresh (a new process
- *    running the esbuild bundle, as deployed; median of 3). Two ideals are printed:
+ *    running the esbuild bundle with the NODE_OPTIONS of .env.yaml, as deployed; median of 3). Two
+ *    ideals are printed:
  *    - formula: (BigQuery calls ÷ 8 + dry runs ÷ 4 + storage calls) × 20 ms, the calls spread
  *      evenly over the concurrency;
  *    - critical path: the run's dependent rounds, each `ceil(calls ÷ concurrency)` × 20 ms, in the

@@ -24,10 +24,17 @@ import {
 
 export type StorageOperation = "stat" | "read" | "write" | "copy" | "list" | "remove"
 
-/** An object as kept: its bytes in the chunks they were written in (joined only when read). */
+/**
+ * An object's bytes as kept: in the chunks they were written in, joined when first read and kept
+ * joined. A copy shares them with its source, so the bucket holds one copy of them.
+ */
+interface Bytes {
+  chunks: ReadonlyArray<Uint8Array>
+}
+
 interface Stored {
   readonly info: ObjectInfo
-  readonly chunks: ReadonlyArray<Uint8Array>
+  readonly bytes: Bytes
 }
 
 const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
@@ -41,7 +48,11 @@ const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
   return bytes
 }
 
-const contentOf = (stored: Stored): ObjectContent => ({ info: stored.info, bytes: join(stored.chunks) })
+const contentOf = (stored: Stored): ObjectContent => {
+  const bytes = join(stored.bytes.chunks)
+  stored.bytes.chunks = [bytes]
+  return { info: stored.info, bytes }
+}
 
 interface State {
   readonly objects: ReadonlyMap<string, Stored>
@@ -97,9 +108,10 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
         Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))
       )
 
-    const store = (name: string, chunks: ReadonlyArray<Uint8Array>, contentType: string, digest?: string) =>
+    const store = (name: string, bytes: Bytes, contentType: string, digest?: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.modify(state, (s): [ObjectInfo, State] => {
+          const { chunks } = bytes
           const md5 = digest ?? chunks.reduce((h, c) => h.update(c), createHash("md5")).digest("base64")
           const info: ObjectInfo = {
             name,
@@ -109,7 +121,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
             updated: DateTime.unsafeMake(now),
             md5
           }
-          const objects = new Map(s.objects).set(name, { info, chunks })
+          const objects = new Map(s.objects).set(name, { info, bytes })
           return [info, { ...s, objects, nextGeneration: s.nextGeneration + 1 }]
         }))
 
@@ -157,7 +169,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
           const chunks = yield* receive(name, body)
           // Checked again: the object may have been written while the body was produced.
           yield* precondition("objects.insert", name, options.ifGenerationMatch)
-          return yield* store(name, chunks, options.contentType)
+          return yield* store(name, { chunks }, options.contentType)
         }),
       copy: (source, destination, options) =>
         Effect.gen(function*() {
@@ -172,7 +184,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
             })
           }
           yield* precondition("objects.rewrite", destination, options.ifGenerationMatch)
-          return yield* store(destination, from.value.chunks, from.value.info.contentType, from.value.info.md5)
+          return yield* store(destination, from.value.bytes, from.value.info.contentType, from.value.info.md5)
         }),
       list: (prefix) =>
         enter("list", prefix).pipe(
@@ -201,7 +213,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
       bucket,
       put: (name, content, contentType = "application/json") =>
         Effect.map(
-          store(name, [typeof content === "string" ? encoder.encode(content) : content], contentType),
+          store(name, { chunks: [typeof content === "string" ? encoder.encode(content) : content] }, contentType),
           (i) => i.generation
         ),
       get: current,
