@@ -239,7 +239,10 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
                   attempts: 1
                 })
               )),
-            Effect.map(([contents]) => Option.some({ info, bytes: new Uint8Array(contents) }))
+            // A view of the downloaded Buffer, not a copy of it: a document is held once.
+            Effect.map(([contents]) =>
+              Option.some({ info, bytes: new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength) })
+            )
           )
         }),
       // One multipart upload per attempt. A body in chunks is streamed into the request as it is
