@@ -3,7 +3,8 @@
  *
  * 1. Syncs through the in-memory layers with 20 ms simulated latency per remote call, each size
  *    run warm (in this process, after one unmeasured run; median of 3) and fresh (a new process
- *    running the esbuild bundle, as deployed; median of 3). Two ideals are printed:
+ *    running the esbuild bundle with the NODE_OPTIONS of .env.yaml, as deployed; median of 3). Two
+ *    ideals are printed:
  *    - formula: (BigQuery calls ÷ 8 + dry runs ÷ 4 + storage calls) × 20 ms, the calls spread
  *      evenly over the concurrency;
  *    - critical path: the run's dependent rounds, each `ceil(calls ÷ concurrency)` × 20 ms, in the
@@ -145,9 +146,10 @@ const runScenario = (scenario: Scenario, keepDocument = false, stages = true) =>
     const storage = (yield* bucket.calls).slice(storageBefore)
     const dryRuns = bigQuery.filter((c) => c.operation === "dryRun").length
     const rounds = roundsOf(bigQuery, storage, scenario.datasets)
-    const text = Option.getOrThrow(yield* bucket.text("metadata_cache.json"))
-    // Decoding the document for its stage times would add to the peak memory measured: fresh runs skip it.
-    const stageMs = stages ? { ...Either.getOrThrow(parseCacheDocument(text)).metrics?.stage_ms } : {}
+    // Reading the document back (joined into one text) or decoding it for its stage times would add to
+    // the peak memory measured: fresh runs skip both, and take its size from the run's summary.
+    const text = keepDocument || stages ? Option.getOrThrow(yield* bucket.text("metadata_cache.json")) : null
+    const stageMs = stages && text !== null ? { ...Either.getOrThrow(parseCacheDocument(text)).metrics?.stage_ms } : {}
     return {
       run: {
         wallMs,
@@ -158,7 +160,7 @@ const runScenario = (scenario: Scenario, keepDocument = false, stages = true) =>
         storageCalls: storage.length,
         examples: summary.example_count,
         reused: summary.reused_tables,
-        bytes: Buffer.byteLength(text),
+        bytes: text === null ? summary.bytes : Buffer.byteLength(text),
         stageMs
       } satisfies SyncRun,
       text: keepDocument ? text : null
@@ -197,8 +199,16 @@ const bundled = async () => {
   return outfile
 }
 
-const child = <A>(bundle: string, args: ReadonlyArray<string>): A =>
-  JSON.parse(execFileSync(process.execPath, [bundle, ...args], { encoding: "utf8", cwd: process.cwd(), maxBuffer: 1024 ** 3 }).trim().split("\n").at(-1)!) as A
+const child = <A>(bundle: string, args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = []): A =>
+  JSON.parse(execFileSync(process.execPath, [...nodeFlags, bundle, ...args], { encoding: "utf8", cwd: process.cwd(), maxBuffer: 1024 ** 3 }).trim().split("\n").at(-1)!) as A
+
+/**
+ * The Node flags the function is deployed with: `NODE_OPTIONS` in .env.yaml (heap sizes pinned, so
+ * that V8 sizes its heap as in the 512 MiB container and not from this machine's memory). Fresh
+ * sync runs use them, as deployed.
+ */
+const DEPLOYED_NODE_FLAGS: ReadonlyArray<string> =
+  /^NODE_OPTIONS:\s*"([^"]*)"/m.exec(readFileSync(".env.yaml", "utf8"))?.[1]?.split(/\s+/).filter((flag) => flag !== "") ?? []
 
 const row = (label: string, runs: ReadonlyArray<SyncRun>, target: string) => {
   const wall = median(runs.map((r) => r.wallMs))
@@ -249,6 +259,7 @@ if (args[0] === "--sync-child") {
   )
   const bundle = await bundled()
   console.log(`\n1–2. Syncs through the in-memory layers, ${LATENCY_MS} ms per remote call, ${COLUMNS} columns per table, example dry runs off unless said; medians of ${RUNS} (one run where no warm row is given)`)
+  console.log(`Fresh processes run as deployed, with NODE_OPTIONS from .env.yaml: ${DEPLOYED_NODE_FLAGS.join(" ") || "(none)"}`)
   console.log("| run | BigQuery calls | storage calls | examples | tables reused | wall | formula ideal | critical path | wall / ideal | peak RSS | target | runs (ms) |")
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
   let synced: string | null = null
@@ -262,7 +273,7 @@ if (args[0] === "--sync-child") {
       console.log(row(`${scenario.name} (${scenario.datasets} datasets), warm`, warm, scenario.target.replace(/, ≤ \d+ MiB/, "")))
       rounds.push(`${scenario.name}: ${Object.entries(warm[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; stages (ms) ${JSON.stringify(warm[0]!.stageMs)}`)
     }
-    const fresh = Array.from({ length: scenario.warm ? RUNS : 1 }, () => child<SyncRun>(bundle, ["--sync-child", scenario.name]))
+    const fresh = Array.from({ length: scenario.warm ? RUNS : 1 }, () => child<SyncRun>(bundle, ["--sync-child", scenario.name], DEPLOYED_NODE_FLAGS))
     console.log(row(`${scenario.name} (${scenario.datasets} datasets), fresh process`, fresh, scenario.target))
     if (!scenario.warm) {
       rounds.push(`${scenario.name}: ${Object.entries(fresh[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; document ${mib(fresh[0]!.bytes)}`)

@@ -298,49 +298,114 @@ export const renderCacheDocument = (
 ): Either.Either<string, CacheDocumentError> =>
   Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded)}\n`)
 
+/** Fields rendered one element at a time: the rest of the document is small. */
+const STREAMED_FIELDS = ["tables", "examples"] as const
+const CacheDocumentHead = CacheDocumentV2Fields.omit(...STREAMED_FIELDS)
+const encodeHead = Schema.encodeEither(CacheDocumentHead, { errors: "all" })
+const encodeTable = Schema.encodeEither(TableEntrySchema, { errors: "all" })
+const encodeExample = Schema.encodeEither(Example, { errors: "all" })
+const FIELD_ORDER = Object.keys(CacheDocumentV2Fields.fields) as ReadonlyArray<keyof CacheDocument>
+
+/** Text is encoded to UTF-8 and handed out in pieces of about this many characters. */
+const CHUNK_CHARS = 1 << 16
+
+const problemsAt = (prefix: ReadonlyArray<PropertyKey>, error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => `- ${[...prefix, ...issue.path].map(String).join(".")}: ${issue.message}`)
+    .join("\n")
+
 /**
- * The document as UTF-8 bytes: exactly `renderCacheDocument`'s text, encoded a table and an
- * example at a time, so that the whole text never exists as one string (UTF-16, twice the bytes
- * for Korean text) beside the bytes.
+ * The document as UTF-8 chunks, rendered lazily: each call of the returned function renders it
+ * again from the start (a retried upload re-streams it), and at no time does the whole text, its
+ * bytes or an encoded copy of the whole tree exist — one table or example is encoded and turned
+ * into text at a time. The bytes are exactly `renderCacheDocument`'s text.
+ *
+ * The document-wide rules (the primary table, no table twice) and everything but the tables and
+ * examples are checked before this returns; a table or example that does not encode is found
+ * while rendering: the iteration then throws a `CacheDocumentError` naming it (and every later
+ * problem), so a consumer must treat a throw as "nothing valid was produced".
+ */
+export const renderCacheDocumentChunks = (
+  doc: CacheDocument,
+  source = "document"
+): Either.Either<() => Iterable<Uint8Array>, CacheDocumentError> => {
+  const fail = (problems: string) => Either.left(new CacheDocumentError({ source, problems }))
+  if (!Array.isArray(doc.tables) || doc.tables.length === 0) return fail("- tables: expected a non-empty array of tables")
+  const documentIssue = CacheDocumentV2.filter(doc, {}, CacheDocumentV2.ast as never)
+  if (documentIssue._tag === "Some") return fail(formatIssues(ParseResult.parseError(documentIssue.value)))
+  const { examples: _examples, tables: _tables, ...rest } = doc
+  const head = encodeHead(rest)
+  if (Either.isLeft(head)) return fail(formatIssues(head.left))
+  const encodedHead = head.right as Record<string, unknown>
+  const streamed: Record<string, { readonly items: ReadonlyArray<unknown>; readonly encode: (item: never) => Either.Either<unknown, ParseResult.ParseError> }> = {
+    tables: { items: doc.tables, encode: encodeTable as never },
+    examples: { items: doc.examples, encode: encodeExample as never }
+  }
+  return Either.right(function*() {
+    const encoder = new TextEncoder()
+    let pending = "{"
+    let first = true
+    for (const key of FIELD_ORDER) {
+      const list = streamed[key]
+      if (list === undefined) {
+        const whole = JSON.stringify(encodedHead[key])
+        if (whole === undefined) continue // as JSON.stringify leaves such a field out
+        pending += `${first ? "" : ","}${JSON.stringify(key)}:${whole}`
+      } else {
+        pending += `${first ? "" : ","}${JSON.stringify(key)}:[`
+        for (let i = 0; i < list.items.length; i++) {
+          const encoded = list.encode(list.items[i] as never)
+          if (Either.isLeft(encoded)) {
+            // Every problem from here on, for a complete report; nothing valid was produced.
+            const problems = [problemsAt([key, i], encoded.left)]
+            for (const [later, laterList] of Object.entries(streamed)) {
+              const from = later === key ? i + 1 : FIELD_ORDER.indexOf(later as keyof CacheDocument) > FIELD_ORDER.indexOf(key) ? 0 : laterList.items.length
+              for (let j = from; j < laterList.items.length; j++) {
+                const again = laterList.encode(laterList.items[j] as never)
+                if (Either.isLeft(again)) problems.push(problemsAt([later, j], again.left))
+              }
+            }
+            throw new CacheDocumentError({ source, problems: problems.join("\n") })
+          }
+          pending += `${i === 0 ? "" : ","}${JSON.stringify(encoded.right) ?? "null"}`
+          if (pending.length >= CHUNK_CHARS) {
+            yield encoder.encode(pending)
+            pending = ""
+          }
+        }
+        pending += "]"
+      }
+      first = false
+      if (pending.length >= CHUNK_CHARS) {
+        yield encoder.encode(pending)
+        pending = ""
+      }
+    }
+    yield encoder.encode(`${pending}}\n`)
+  })
+}
+
+/**
+ * The document as one array of UTF-8 bytes: exactly `renderCacheDocument`'s text, built from
+ * `renderCacheDocumentChunks` (for callers that need it whole; publishing streams the chunks).
  */
 export const renderCacheDocumentBytes = (
   doc: CacheDocument,
   source = "document"
 ): Either.Either<Uint8Array, CacheDocumentError> =>
-  Either.map(encodeCacheDocument(doc, source), (encoded) => {
-    const encoder = new TextEncoder()
+  Either.flatMap(renderCacheDocumentChunks(doc, source), (render) => {
     const chunks: Array<Uint8Array> = []
-    let pending = ""
-    const emit = (text: string) => {
-      pending += text
-      if (pending.length >= 1 << 16) {
-        chunks.push(encoder.encode(pending))
-        pending = ""
-      }
+    try {
+      for (const chunk of render()) chunks.push(chunk)
+    } catch (error) {
+      if (error instanceof CacheDocumentError) return Either.left(error)
+      throw error
     }
-    emit("{")
-    let first = true
-    for (const [key, value] of Object.entries(encoded as Record<string, unknown>)) {
-      const whole = Array.isArray(value) ? undefined : JSON.stringify(value)
-      if (!Array.isArray(value) && whole === undefined) continue // as JSON.stringify leaves such a field out
-      emit(`${first ? "" : ","}${JSON.stringify(key)}:`)
-      first = false
-      if (whole !== undefined) {
-        emit(whole)
-        continue
-      }
-      const items = value as ReadonlyArray<unknown>
-      emit("[")
-      for (let i = 0; i < items.length; i++) emit(`${i === 0 ? "" : ","}${JSON.stringify(items[i]) ?? "null"}`)
-      emit("]")
-    }
-    emit("}\n")
-    chunks.push(encoder.encode(pending))
     const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
     let offset = 0
     for (const chunk of chunks) {
       bytes.set(chunk, offset)
       offset += chunk.byteLength
     }
-    return bytes
+    return Either.right(bytes)
   })

@@ -1,8 +1,10 @@
 /**
  * History: every published document is also kept as an immutable snapshot next to the latest one,
- * `history/<object name>/<generated at>-<digest>.json`, pruned by count and age. The digest of the
- * bytes keeps two different documents stamped with the same time apart, and makes a retried
- * write of the same document land on the same name.
+ * `history/<object name>/<generated at>-<tag>.json`, pruned by count and age. The tag, 12 random
+ * hex digits drawn once per publish, keeps two documents stamped with the same time apart, and
+ * every retry of that publish writes to the same name. (It was a digest of the bytes until the
+ * document was streamed out: the name is sent before the bytes exist, and a digest would have
+ * cost a second rendering of the whole document.) Older names with a digest still parse.
  *
  * Publishing writes the snapshot first and then copies it over the latest object server-side, so
  * the latest object is only ever replaced whole, under a generation precondition.
@@ -10,7 +12,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
+import * as Random from "effect/Random"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 
 /** Where the snapshots of `objectName` live. */
@@ -19,10 +21,14 @@ export const historyPrefix = (objectName: string) => `history/${objectName}/`
 /** `2026-11-27T17:00:00.000Z` → `20261127T170000.000Z`: sortable, and safe in any file system. */
 const compactStamp = (at: DateTime.Utc) => DateTime.formatIso(at).replace(/[-:]/g, "")
 
-export const snapshotName = (objectName: string, generatedAt: DateTime.Utc, bytes: Uint8Array) =>
-  `${historyPrefix(objectName)}${compactStamp(generatedAt)}-${
-    createHash("sha256").update(bytes).digest("hex").slice(0, 12)
-  }.json`
+/** The name of the snapshot of the document generated at `generatedAt`, with `tag` (see `snapshotTag`). */
+export const snapshotName = (objectName: string, generatedAt: DateTime.Utc, tag: string) =>
+  `${historyPrefix(objectName)}${compactStamp(generatedAt)}-${tag}.json`
+
+const hex6 = Effect.map(Random.nextIntBetween(0, 1 << 24), (n) => n.toString(16).padStart(6, "0"))
+
+/** 12 hex digits (48 bits) from Effect's `Random`: drawn once per publish. */
+export const snapshotTag: Effect.Effect<string> = Effect.map(Effect.zip(hex6, hex6), ([a, b]) => `${a}${b}`)
 
 /** The generation time a snapshot's name carries, if it is one of ours. */
 export const snapshotTime = (objectName: string, name: string): DateTime.Utc | undefined => {

@@ -8,6 +8,7 @@ import * as DateTime from "effect/DateTime"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
 import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
 import type { Storage } from "../../src/services/Storage/StorageService.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
@@ -44,7 +45,8 @@ describe("GcsStorage", () => {
         generation: stored.generation,
         size: 7,
         contentType: "application/json",
-        updated: DateTime.unsafeMake(stored.updated)
+        updated: DateTime.unsafeMake(stored.updated),
+        md5: "oZFHWuK/fbnH4yD32kVbuw==" // `openssl md5 -binary | base64` of {"v":1}
       })
       expect(text(stored.bytes)).toBe(`{"v":1}`)
       expect(fake.requestsOf("upload")).toMatchObject([
@@ -89,6 +91,72 @@ describe("GcsStorage", () => {
         Option.some([DOC, 2, "application/json"])
       )
     }))
+
+  describe("streamed writes", () => {
+    /** 300 chunks of 4 KiB, each filled with its own number: 1.2 MB streamed. */
+    const CHUNKS = 300
+    const chunk = (i: number) => new Uint8Array(4096).fill(i % 251)
+    const whole = Buffer.concat(Array.from({ length: CHUNKS }, (_, i) => chunk(i)))
+    const md5 = (bytes: Uint8Array) => createHash("md5").update(bytes).digest("base64")
+
+    it.scopedLive("stream a body in chunks into one upload, stored byte for byte and checked by CRC32C", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        const storage = yield* gcsOn(fake)
+        let calls = 0
+        const body = function*() {
+          calls += 1
+          for (let i = 0; i < CHUNKS; i++) yield chunk(i)
+        }
+        const written = yield* storage.write(DOC, body, json({ ifGenerationMatch: "0" }))
+        expect(fake.objects.get(BUCKET, DOC)!.bytes.equals(whole)).toBe(true)
+        expect(written).toMatchObject({ size: whole.byteLength, md5: md5(whole) })
+        expect(calls).toBe(1)
+        expect(fake.requestsOf("upload")).toHaveLength(1)
+        expect(fake.requestsOf("upload")[0]!.headers["transfer-encoding"]).toBe("chunked")
+      }))
+
+    it.scopedLive("a body that throws halfway cuts the upload: no object, the old one untouched, no connection left open", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        const storage = yield* gcsOn(fake)
+        const generation = fake.objects.put(BUCKET, DOC, "old", "application/json")
+        const body = function*() {
+          for (let i = 0; i < CHUNKS; i++) {
+            if (i === CHUNKS / 2) throw new Error("the renderer found a bad table")
+            yield chunk(i)
+          }
+        }
+        const error = yield* Effect.flip(storage.write(DOC, body, json({ ifGenerationMatch: generation })))
+        expect(error).toMatchObject({
+          _tag: "RemoteRejected",
+          operation: "objects.insert",
+          reason: "bodyFailed",
+          message: "the object's bytes could not be produced: the renderer found a bad table"
+        })
+        yield* allClosed(fake.connections)
+        expect(fake.objects.get(BUCKET, DOC)).toMatchObject({ generation, bytes: Buffer.from("old") })
+        expect(fake.objects.names(BUCKET)).toEqual([DOC])
+      }))
+
+    it.scopedLive("an upload cut by the server halfway through its body is transient and stores nothing; the retry streams again from the start", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        const storage = yield* gcsOn(fake)
+        let calls = 0
+        const body = function*() {
+          calls += 1
+          for (let i = 0; i < CHUNKS; i++) yield chunk(i)
+        }
+        fake.faults.inject(Fault.cutBody(whole.byteLength / 2), { kind: "upload" })
+        const error = yield* Effect.flip(storage.write(DOC, body, json({ ifGenerationMatch: "0" })))
+        expect(error).toMatchObject({ _tag: "RemoteUnavailable", operation: "objects.insert" })
+        expect(fake.objects.names(BUCKET)).toEqual([])
+        yield* storage.write(DOC, body, json({ ifGenerationMatch: "0" }))
+        expect(calls).toBe(2)
+        expect(fake.objects.get(BUCKET, DOC)!.bytes.equals(whole)).toBe(true)
+      }))
+  })
 
   describe("generation preconditions", () => {
     it.scopedLive("refuses to create an object that exists, and changes nothing", () =>

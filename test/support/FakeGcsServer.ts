@@ -8,7 +8,10 @@
  * Only the live generation of an object is kept.
  *
  * Faults are scripted per request: `fake.faults.inject(fault, { kind: "upload" })` makes the next
- * matching request fail that way. Every request, faulted or not, is recorded in `fake.requests`.
+ * matching request fail that way (the fault is picked when the request's headers arrive, so that
+ * `cutBody` can cut an upload in the middle of its body). Every request, faulted or not, is
+ * recorded in `fake.requests`. Uploads are read as they stream in (chunked or not); an upload
+ * whose body does not arrive whole stores nothing, as in Cloud Storage.
  */
 import { createHash } from "node:crypto"
 import * as http from "node:http"
@@ -118,6 +121,11 @@ export type Fault =
   | { readonly type: "deep"; readonly levels: number }
   /** This text as a JSON reply's body, sent as it is. */
   | { readonly type: "raw"; readonly status: number; readonly text: string }
+  /**
+   * The socket is destroyed once `afterBytes` bytes of the request body have arrived (at its end
+   * if it is shorter): an upload cut in the middle, never served.
+   */
+  | { readonly type: "cutBody"; readonly afterBytes: number }
 
 export const Fault = {
   status: (status: number, reason?: string): Fault =>
@@ -128,7 +136,8 @@ export const Fault = {
   truncated: { type: "truncated" } as Fault,
   badChecksum: { type: "badChecksum" } as Fault,
   deep: (levels: number): Fault => ({ type: "deep", levels }),
-  raw: (status: number, text: string): Fault => ({ type: "raw", status, text })
+  raw: (status: number, text: string): Fault => ({ type: "raw", status, text }),
+  cutBody: (afterBytes: number): Fault => ({ type: "cutBody", afterBytes })
 } as const
 
 export type FaultMatch =
@@ -393,7 +402,8 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
   }
 
 
-  const handle = (incoming: http.IncomingMessage, response: http.ServerResponse, body: Buffer) => {
+  /** The request as recorded, and where it goes: known from its headers, before its body. */
+  const recordOf = (incoming: http.IncomingMessage) => {
     const url = new URL(incoming.url ?? "/", "http://127.0.0.1")
     const method = incoming.method ?? "GET"
     const query = Object.fromEntries(url.searchParams)
@@ -407,9 +417,16 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
       bucket: target.bucket,
       name: target.name
     }
-    requests.push(request)
+    return { request, target }
+  }
 
-    const fault = faults.next(request)
+  const handle = (
+    incoming: http.IncomingMessage,
+    response: http.ServerResponse,
+    { request, target }: ReturnType<typeof recordOf>,
+    fault: Fault | undefined,
+    body: Buffer
+  ) => {
     switch (fault?.type) {
       case undefined:
         return send(response, serve(request, target, body))
@@ -440,6 +457,8 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
         const reply = serve(request, target, body)
         return send(response, reply.status === 200 ? misChecksummed(reply, target.kind) : reply)
       }
+      case "cutBody":
+        return void incoming.socket.destroy()
       case "truncated": {
         const reply = serve(request, target, body)
         response.writeHead(reply.status, { ...reply.headers, "content-length": String(reply.body.length) })
@@ -451,11 +470,19 @@ export const start = (options: FakeGcsOptions = {}): Promise<FakeGcs> => {
   }
 
   const server = http.createServer((incoming, response) => {
+    const record = recordOf(incoming)
+    requests.push(record.request)
+    const fault = faults.next(record.request)
     const chunks: Array<Buffer> = []
-    incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
+    let received = 0
+    incoming.on("data", (chunk: Buffer) => {
+      chunks.push(chunk)
+      received += chunk.length
+      if (fault?.type === "cutBody" && received >= fault.afterBytes) incoming.socket.destroy()
+    })
     incoming.on("end", () => {
       try {
-        handle(incoming, response, Buffer.concat(chunks))
+        handle(incoming, response, record, fault, Buffer.concat(chunks))
       } catch (error) {
         send(response, errorReply(400, `FakeGcsServer could not serve the request: ${String(error)}`))
       }

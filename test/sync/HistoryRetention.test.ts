@@ -1,12 +1,13 @@
 /**
- * The history of published documents: snapshot names (sortable stamp + digest), reading the time
+ * The history of published documents: snapshot names (sortable stamp + random tag), reading the time
  * back from a name, and retention by count and by age that never removes the newest snapshot.
- * Names, stamps and digests are written out by hand.
+ * Names, stamps and tags are written out by hand.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
 import { PermissionDenied } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
@@ -18,11 +19,11 @@ import {
   pruneHistory,
   type Snapshot,
   snapshotName,
+  snapshotTag,
   snapshotTime
 } from "../../src/sync/history.ts"
 
 const at = (iso: string) => DateTime.unsafeMake(iso)
-const utf8 = (text: string) => new TextEncoder().encode(text)
 
 const snapshot = (name: string, generatedAt: string, generation = "1"): Snapshot => ({
   info: { name, generation, size: 1, contentType: "application/json", updated: at(generatedAt) } satisfies ObjectInfo,
@@ -30,16 +31,27 @@ const snapshot = (name: string, generatedAt: string, generation = "1"): Snapshot
 })
 
 describe("snapshot names", () => {
-  it("carry the compact generation time and the first 12 hex digits of the bytes' SHA-256", () => {
-    // sha256("abc") = ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
-    expect(snapshotName("metadata_cache.json", at("2026-11-27T17:00:00Z"), utf8("abc"))).toBe(
+  it("carry the compact generation time and the publish's tag", () => {
+    expect(snapshotName("metadata_cache.json", at("2026-11-27T17:00:00Z"), "ba7816bf8f01")).toBe(
       "history/metadata_cache.json/20261127T170000.000Z-ba7816bf8f01.json"
     )
-    expect(snapshotName("cache/doc.json", at("2026-01-02T03:04:05.678Z"), utf8(""))).toBe(
-      "history/cache/doc.json/20260102T030405.678Z-e3b0c44298fc.json"
+    expect(snapshotName("cache/doc.json", at("2026-01-02T03:04:05.678Z"), "000000000000")).toBe(
+      "history/cache/doc.json/20260102T030405.678Z-000000000000.json"
     )
     expect(historyPrefix("doc.json")).toBe("history/doc.json/")
   })
+
+  it.effect("tags are 12 hex digits drawn from Effect's Random: the same seed, the same tag", () =>
+    Effect.gen(function*() {
+      const seeded = (seed: string) => Effect.withRandom(snapshotTag, Random.make(seed))
+      const tags = yield* Effect.all([seeded("a"), seeded("a"), seeded("b"), snapshotTag, snapshotTag])
+      for (const tag of tags) expect(tag).toMatch(/^[0-9a-f]{12}$/)
+      expect(tags[0]).toBe(tags[1])
+      expect(tags[0]).not.toBe(tags[2])
+      expect(tags[3]).not.toBe(tags[4])
+      // The name a tag makes reads back as its time.
+      expect(snapshotTime("doc.json", snapshotName("doc.json", at("2026-11-27T17:00:00Z"), tags[0]))).toEqual(at("2026-11-27T17:00:00Z"))
+    }))
 
   it("give back the time they carry", () => {
     expect(snapshotTime("doc.json", "history/doc.json/20261127T170000.000Z-ba7816bf8f01.json")).toEqual(

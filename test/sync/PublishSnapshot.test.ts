@@ -14,16 +14,22 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import * as TestClock from "effect/TestClock"
-import { createHash } from "node:crypto"
 import { SyncConfig, type SyncSettings } from "../../src/config/SyncConfig.ts"
-import { type CacheDocument, makeCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { type CacheDocument, makeCacheDocument, renderCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { PermissionDenied, PreconditionFailed, RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
+import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
+import * as Either from "effect/Either"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
+import { allClosed } from "../support/OpenConnections.ts"
 import { dryRunPublish, publishDocument, readPublished } from "../../src/sync/publish.ts"
 import { Fault, start as startGcs } from "../support/FakeGcsServer.ts"
 import { testSettings } from "../support/TestLayers.ts"
@@ -45,8 +51,27 @@ const doc = (generatedAt: string, description = "orders"): CacheDocument =>
     examples: []
   })
 
-const sha12 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex").slice(0, 12)
+/** Publishes drawing the snapshot's tag from a fixed seed: the same name every time. */
+const sameTag = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withRandom(effect, Random.make("snapshot tag"))
 const utf8 = (text: string) => new TextEncoder().encode(text)
+
+/** A document of `tables` tables (about 330 bytes each): rendered in several chunks. */
+const bigDoc = (generatedAt: string, tables = 600, description = "orders"): CacheDocument =>
+  makeCacheDocument({
+    generated_at: DateTime.unsafeMake(generatedAt),
+    generator: { name: "metasync", version: "test" },
+    tables: Array.from({ length: tables }, (_, i) =>
+      makeTableEntry({
+        table_id: TableId.make(`proj-one.sales.orders_${i}`),
+        description: `${description} ${i}`,
+        last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
+        columns: [{ name: "id", type: "INTEGER", mode: "REQUIRED", description: null }]
+      })) as unknown as CacheDocument["tables"],
+    examples: []
+  })
+
+/** The document's text as the codec renders it whole. */
+const rendered = (document: CacheDocument) => Buffer.from(Either.getOrThrow(renderCacheDocument(document)), "utf8")
 
 /** The reply a client sees when the connection drops after the server has done the work. */
 const replyLost = (operation: string, name: string) =>
@@ -136,7 +161,8 @@ describe("publishDocument", () => {
       const published = yield* publish(doc("2026-11-27T17:00:00Z"))
 
       const latest = Option.getOrThrow(yield* bucket.get(OBJECT))
-      const snapshot = `history/metadata_cache.json/20261127T170000.000Z-${sha12(latest.bytes)}.json`
+      const snapshot = published.snapshot!
+      expect(snapshot).toMatch(/^history\/metadata_cache\.json\/20261127T170000\.000Z-[0-9a-f]{12}\.json$/)
       expect(published).toEqual({
         location: "gs://test-bucket/metadata_cache.json",
         generation: "2",
@@ -171,8 +197,8 @@ describe("publishDocument", () => {
       expect(names).toHaveLength(2)
       expect(names).toEqual([published?.snapshot, OBJECT])
       expect(yield* text(OBJECT)).toBe(yield* text(published!.snapshot!))
-      // write (landed, reply lost) → write again (412: it exists) → read it back (same bytes) → copy
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "write", "read", "copy", "list"])
+      // write (landed, reply lost) → write again (412: it exists) → its size and MD5 are the document's → copy
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "write", "stat", "copy", "list"])
       expect(published?.generation).toBe("2")
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ write: /^history\// })))))
 
@@ -184,7 +210,7 @@ describe("publishDocument", () => {
       const published = Exit.isSuccess(exit) ? exit.value : undefined
       expect(yield* bucket.names).toEqual([published?.snapshot, OBJECT])
       expect(published?.generation).toBe("2")
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "copy", "read", "list"])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "copy", "stat", "list"])
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ copy: /^metadata_cache\.json$/ })))))
 
   it.effect("a different document under the snapshot's name is a conflict, and nothing is published", () =>
@@ -192,9 +218,9 @@ describe("publishDocument", () => {
       const bucket = yield* MemoryStorageControl
       const document = doc("2026-11-27T17:00:00Z")
       // Find the name the snapshot will take, then occupy it with other bytes.
-      const probe = yield* publish(document).pipe(Effect.provide(plainBucket()))
+      const probe = yield* sameTag(publish(document)).pipe(Effect.provide(plainBucket()))
       yield* bucket.put(probe.snapshot!, "{\"not\":\"the same\"}")
-      const exit = yield* publish(document).pipe(Effect.exit)
+      const exit = yield* sameTag(publish(document)).pipe(Effect.exit)
       expect(exit._tag).toBe("Failure")
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
       expect(yield* bucket.names).toEqual([probe.snapshot])
@@ -204,11 +230,11 @@ describe("publishDocument", () => {
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
       const document = doc("2026-11-27T17:00:00Z")
-      const probe = yield* publish(document).pipe(Effect.provide(plainBucket()))
+      const probe = yield* sameTag(publish(document)).pipe(Effect.provide(plainBucket()))
       const ours = probe.snapshot!
       // The start of the very bytes this run writes: a prefix, not the document.
       yield* bucket.put(ours, "{\"format_version\":2,")
-      const exit = yield* publish(document).pipe(Effect.exit)
+      const exit = yield* sameTag(publish(document)).pipe(Effect.exit)
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
       expect(yield* bucket.names).toEqual([ours])
     }).pipe(Effect.provide(plainBucket())))
@@ -217,7 +243,7 @@ describe("publishDocument", () => {
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
       const document = doc("2026-11-27T17:00:00Z", "orders")
-      const [probe, ours] = yield* publish(document).pipe(
+      const [probe, ours] = yield* sameTag(publish(document)).pipe(
         Effect.zip(text(OBJECT)),
         Effect.provide(plainBucket())
       )
@@ -225,7 +251,7 @@ describe("publishDocument", () => {
       expect(tampered).not.toBe(ours)
       expect(tampered.length).toBe(ours.length)
       yield* bucket.put(probe.snapshot!, tampered)
-      const exit = yield* publish(document).pipe(Effect.exit)
+      const exit = yield* sameTag(publish(document)).pipe(Effect.exit)
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
       expect(yield* bucket.names).toEqual([probe.snapshot])
     }).pipe(Effect.provide(plainBucket())))
@@ -397,5 +423,101 @@ describe("over the local GCS server", () => {
       // Two uploads of the snapshot: the one whose reply was lost, and the retry refused with 412.
       expect(fake.requestsOf("upload").map((r) => r.query.ifGenerationMatch)).toEqual(["0", "0"])
       expect(fake.requestsOf("rewrite")).toHaveLength(1)
+    }))
+
+  const onFakeGcs = (overrides: Partial<SyncSettings> = {}) =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.acquireRelease(Effect.promise(() => startGcs()), (f) => Effect.promise(() => f.close()))
+      const storage = yield* GcsStorage.make({ bucket: "test-bucket", apiEndpoint: fake.url, timeout: "30 seconds" })
+      const run = <A, E>(effect: Effect.Effect<A, E, StorageService | SyncConfig>) =>
+        effect.pipe(Effect.provideService(StorageService, storage), Effect.provide(settingsLayer(overrides)))
+      return { fake, run }
+    })
+
+  it.scopedLive("an upload cut in the middle of its body is streamed again from the start: the object is the rendered document, byte for byte, with one snapshot", () =>
+    Effect.gen(function*() {
+      const { fake, run } = yield* onFakeGcs()
+      const document = bigDoc("2026-11-27T17:00:00Z")
+      const text = rendered(document)
+      expect(text.byteLength).toBeGreaterThan(3 * 65536) // several chunks
+      fake.faults.inject(Fault.cutBody(Math.floor(text.byteLength / 2)), { kind: "upload" })
+      const published = yield* run(publish(document))
+      expect(fake.objects.names("test-bucket")).toEqual([published.snapshot, OBJECT])
+      expect(fake.objects.get("test-bucket", OBJECT)!.bytes.equals(text)).toBe(true)
+      expect(fake.objects.get("test-bucket", published.snapshot!)!.bytes.equals(text)).toBe(true)
+      expect(published.bytes).toBe(text.byteLength)
+      // The cut upload and its retry, both to the snapshot's one name; then one copy.
+      expect(fake.requestsOf("upload").map((r) => r.query.name)).toEqual([published.snapshot, published.snapshot])
+      expect(fake.requestsOf("rewrite")).toHaveLength(1)
+    }))
+
+  it.scopedLive("an upload cut every time fails the publish: the published object stays byte for byte what it was, and no snapshot is left", () =>
+    Effect.gen(function*() {
+      const { fake, run } = yield* onFakeGcs({ retryAttempts: 2 })
+      const first = yield* run(publish(bigDoc("2026-11-26T17:00:00Z", 600, "yesterday")))
+      const before = fake.objects.get("test-bucket", OBJECT)!
+      fake.faults.inject(Fault.cutBody(100_000), { kind: "upload" }, 2)
+      const error = yield* Effect.flip(run(publish(bigDoc("2026-11-27T17:00:00Z", 600, "today"))))
+      expect(error).toMatchObject({ _tag: "RemoteUnavailable", operation: "objects.insert", attempts: 2 })
+      expect(fake.objects.names("test-bucket")).toEqual([first.snapshot, OBJECT])
+      expect(fake.objects.get("test-bucket", OBJECT)).toEqual(before)
+      yield* allClosed(fake.connections)
+    }))
+
+  it.scopedLive("a document over MAX_DOCUMENT_BYTES is cut before the end of its upload: nothing is written, and the error gives its whole size", () =>
+    Effect.gen(function*() {
+      const document = bigDoc("2026-11-27T17:00:00Z")
+      const size = rendered(document).byteLength
+      const { fake, run } = yield* onFakeGcs({ maxDocumentBytes: Math.floor(size / 2) })
+      const error = yield* Effect.flip(run(publish(document)))
+      expect(error).toMatchObject({ _tag: "DocumentTooLarge", bytes: size, max_bytes: Math.floor(size / 2) })
+      expect(fake.objects.names("test-bucket")).toEqual([])
+      expect(fake.requestsOf("rewrite")).toEqual([])
+      yield* allClosed(fake.connections)
+    }))
+})
+
+describe("streaming problems and stores without an MD5", () => {
+  it.effect("a table that does not encode stops the upload: the run fails naming it, and nothing is written", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const document = bigDoc("2026-11-27T17:00:00Z", 300)
+      const broken = { ...document, tables: document.tables.map((t, i) => (i === 250 ? { ...t, columns: [{ ...t.columns[0]!, name: "" }] } : t)) } as unknown as CacheDocument
+      const error = yield* Effect.flip(publish(broken))
+      expect(error._tag).toBe("CacheDocumentError")
+      expect(error.message).toMatch(/^gs:\/\/test-bucket\/metadata_cache\.json is not a valid MetaSync cache document:\n- tables\.250\.columns\.0\.name: /)
+      expect(yield* bucket.names).toEqual([])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write"])
+    }).pipe(Effect.provide(plainBucket())))
+
+  it.scoped("in the local directory (no MD5 kept), a snapshot already there is ours only if its bytes are the document's", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-publish-"))),
+        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+      )
+      const document = bigDoc("2026-11-27T17:00:00Z", 300)
+      const text = rendered(document)
+      // The name this publish takes (the tag from a fixed seed), found on a throw-away bucket.
+      const name = (yield* sameTag(publish(document)).pipe(Effect.provide(plainBucket()))).snapshot!
+      const local = Layer.merge(settingsLayer(), LocalStorage.layer(dir))
+
+      // Our own earlier write, whose reply was lost: recognised by reading its bytes back.
+      yield* Effect.promise(async () => {
+        await fs.mkdir(path.dirname(path.join(dir, name)), { recursive: true })
+        await fs.writeFile(path.join(dir, name), text)
+      })
+      const published = yield* sameTag(publish(document)).pipe(Effect.provide(local))
+      expect(published.snapshot).toBe(name)
+      expect((yield* Effect.promise(() => fs.readFile(path.join(dir, OBJECT)))).equals(text)).toBe(true)
+
+      // Other bytes of the same size under that name: a conflict.
+      const tampered = Buffer.from(text)
+      tampered[text.byteLength - 10] = "x".charCodeAt(0)
+      yield* Effect.promise(() => fs.rm(path.join(dir, OBJECT)))
+      yield* Effect.promise(() => fs.writeFile(path.join(dir, name), tampered))
+      const exit = yield* sameTag(publish(document)).pipe(Effect.provide(local), Effect.exit)
+      expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
+      yield* Effect.promise(() => fs.access(path.join(dir, OBJECT)).then(() => expect.fail("published"), () => undefined))
     }))
 })

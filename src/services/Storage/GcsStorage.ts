@@ -19,10 +19,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import { Readable } from "node:stream"
 import { fromGoogleError, type RemoteCallContext } from "../GoogleErrors.ts"
 import { cancelledOnAbort } from "../RequestCancellation.ts"
 import { RemoteRejected, RemoteTimeout, RemoteUnavailable } from "../RemoteErrors.ts"
-import { type ObjectInfo, type Storage, type StorageError, StorageService } from "./StorageService.ts"
+import { BODY_FAILED, type ObjectInfo, type Storage, type StorageError, StorageService } from "./StorageService.ts"
 
 export interface GcsStorageOptions {
   readonly bucket: string
@@ -38,8 +39,12 @@ const ObjectResource = Schema.Struct({
   generation: Schema.String,
   size: Schema.NumberFromString,
   contentType: Schema.optionalWith(Schema.String, { default: () => "application/octet-stream" }),
-  updated: Schema.DateTimeUtc
+  updated: Schema.DateTimeUtc,
+  md5Hash: Schema.optional(Schema.String)
 })
+
+const infoOf = ({ md5Hash, ...info }: typeof ObjectResource.Type): ObjectInfo =>
+  md5Hash === undefined ? info : { ...info, md5: md5Hash }
 
 const ObjectList = Schema.Struct({
   items: Schema.optionalWith(Schema.Array(ObjectResource), { default: () => [] }),
@@ -127,7 +132,24 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
     ) => {
       const context = contextOf(operation, name)
       return Effect.tryPromise({
-        try: (signal) => cancelledOnAbort(signal, run),
+        // A call that fails also ends the requests it made: an upload whose body failed would
+        // otherwise stay open, half sent.
+        try: (signal) => {
+          const requests = new AbortController()
+          const abort = () => requests.abort()
+          signal.addEventListener("abort", abort, { once: true })
+          return cancelledOnAbort(requests.signal, run).then(
+            (value) => {
+              signal.removeEventListener("abort", abort)
+              return value
+            },
+            (error: unknown) => {
+              signal.removeEventListener("abort", abort)
+              abort()
+              throw error
+            }
+          )
+        },
         catch: (error) => toError(context, normalizeError(error))
       }).pipe(
         Effect.timeoutFail({
@@ -163,7 +185,8 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
         )
       )
 
-    const decodeInfo = (operation: string, name: string) => decode(ObjectResource, operation, name)
+    const decodeInfo = (operation: string, name: string) => (reply: unknown) =>
+      Effect.map(decode(ObjectResource, operation, name)(reply), infoOf)
 
     const stat: Storage["stat"] = (name) =>
       request("objects.get", name, () => bucket.file(name).getMetadata().then(([metadata]) => metadata)).pipe(
@@ -186,8 +209,8 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
         Effect.flatMap(decode(ObjectList, "objects.list", prefix)),
         Effect.flatMap(({ items, nextPageToken }) =>
           nextPageToken === undefined
-            ? Effect.succeed(items)
-            : Effect.map(list(prefix, nextPageToken), (rest) => [...items, ...rest])
+            ? Effect.succeed(items.map(infoOf))
+            : Effect.map(list(prefix, nextPageToken), (rest) => [...items.map(infoOf), ...rest])
         )
       )
 
@@ -216,24 +239,57 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
                   attempts: 1
                 })
               )),
-            Effect.map(([contents]) => Option.some({ info, bytes: new Uint8Array(contents) }))
+            // A view of the downloaded Buffer, not a copy of it: a document is held once.
+            Effect.map(([contents]) =>
+              Option.some({ info, bytes: new Uint8Array(contents.buffer, contents.byteOffset, contents.byteLength) })
+            )
           )
         }),
-      write: (name, bytes, { contentType, ifGenerationMatch }) => {
-        const file = bucket.file(name)
-        return conditionalRequest(
-          "objects.insert",
-          name,
-          ifGenerationMatch,
-          () =>
-            file.save(bytes, {
-              resumable: false,
-              contentType,
-              validation: "crc32c",
-              preconditionOpts: { ifGenerationMatch }
-            }).then(() => file.metadata)
-        ).pipe(Effect.flatMap(decodeInfo("objects.insert", name)))
-      },
+      // One multipart upload per attempt. A body in chunks is streamed into the request as it is
+      // produced (each attempt produces it again); the client computes the CRC32C on the way and
+      // checks it against the stored object's. If the body throws, the request is cut before its
+      // end: Cloud Storage creates no object from an incomplete upload.
+      write: (name, body, { contentType, ifGenerationMatch }) =>
+        Effect.suspend(() => {
+          const file = bucket.file(name)
+          let bodyError: unknown = undefined
+          const data = () => {
+            if (body instanceof Uint8Array) return body
+            const chunks = body()
+            return Readable.from(
+              (function*() {
+                try {
+                  yield* chunks
+                } catch (error) {
+                  bodyError = error
+                  throw error
+                }
+              })()
+            )
+          }
+          return conditionalRequest(
+            "objects.insert",
+            name,
+            ifGenerationMatch,
+            () =>
+              file.save(data(), {
+                resumable: false,
+                contentType,
+                validation: "crc32c",
+                preconditionOpts: { ifGenerationMatch }
+              }).then(() => file.metadata)
+          ).pipe(
+            Effect.mapError((error) =>
+              bodyError === undefined ? error : new RemoteRejected({
+                ...contextOf("objects.insert", name),
+                status: null,
+                reason: BODY_FAILED,
+                message: `the object's bytes could not be produced: ${bodyError instanceof Error ? bodyError.message : String(bodyError)}`
+              })
+            ),
+            Effect.flatMap(decodeInfo("objects.insert", name))
+          )
+        }),
       copy: (source, destination, { ifGenerationMatch }) =>
         conditionalRequest(
           "objects.rewrite",

@@ -21,7 +21,7 @@ import { randomUUID } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { PermissionDenied, PreconditionFailed, RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
-import { type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
+import { BODY_FAILED, bodyChunks, type ObjectBody, type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
 
 const CONTENT_TYPES: Record<string, string> = { ".json": "application/json", ".yaml": "application/yaml" }
 const TEMP_SUFFIX = ".metasync-tmp"
@@ -154,15 +154,36 @@ const make = (directory: string) =>
           )
       })
 
-    /** Replaces `file` atomically under a generation precondition; the caller holds the lock. */
-    const writeUnlocked = (operation: string, name: string, file: string, bytes: Uint8Array, ifGenerationMatch: string) =>
+    /**
+     * Replaces `file` atomically under a generation precondition; the caller holds the lock. The
+     * body is streamed into a temporary file: if producing it throws, that file is removed and the
+     * object is untouched.
+     */
+    const writeUnlocked = (operation: string, name: string, file: string, body: ObjectBody, ifGenerationMatch: string) =>
       Effect.gen(function*() {
         const previous = yield* checkGeneration(operation, name, file, ifGenerationMatch)
         const temp = `${file}.${randomUUID()}${TEMP_SUFFIX}`
+        let bodyError: unknown = undefined
         yield* Effect.tryPromise({
           try: async () => {
             await fs.mkdir(path.dirname(file), { recursive: true })
-            await fs.writeFile(temp, bytes)
+            const handle = await fs.open(temp, "w")
+            try {
+              const chunks = bodyChunks(body)[Symbol.iterator]()
+              for (;;) {
+                let next: IteratorResult<Uint8Array>
+                try {
+                  next = chunks.next()
+                } catch (cause) {
+                  bodyError = cause
+                  throw cause
+                }
+                if (next.done === true) break
+                await handle.write(next.value)
+              }
+            } finally {
+              await handle.close()
+            }
             const written = (await fs.stat(temp, { bigint: true })).mtimeNs
             const floor = Option.match(previous, { onNone: () => 0n, onSome: (i) => BigInt(i.generation) + 1n })
             const generation = written > floor ? written : floor
@@ -170,7 +191,15 @@ const make = (directory: string) =>
             await fs.writeFile(generationFile(name), generation.toString())
             await fs.rename(temp, file)
           },
-          catch: (cause) => fail(operation, name, cause)
+          catch: (cause) =>
+            bodyError === undefined ? fail(operation, name, cause) : new RemoteRejected({
+              service: "storage",
+              operation,
+              resource: path.join(root, name),
+              status: null,
+              reason: BODY_FAILED,
+              message: `the object's bytes could not be produced: ${cause instanceof Error ? cause.message : String(cause)}`
+            })
         }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temp, { force: true }))))
         const info = yield* statFile(name, file)
         return Option.getOrElse(info, (): ObjectInfo => {
@@ -197,9 +226,9 @@ const make = (directory: string) =>
             })
           )
         }),
-      write: (name, bytes, options) =>
+      write: (name, body, options) =>
         Effect.flatMap(resolve("objects.insert", name), (file) =>
-          lock.withPermits(1)(writeUnlocked("objects.insert", name, file, bytes, options.ifGenerationMatch))),
+          lock.withPermits(1)(writeUnlocked("objects.insert", name, file, body, options.ifGenerationMatch))),
       copy: (source, destination, options) =>
         Effect.gen(function*() {
           const from = yield* resolve("objects.rewrite", source)

@@ -10,13 +10,52 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
-import { PreconditionFailed, ResourceNotFound } from "../RemoteErrors.ts"
-import { type ObjectContent, type ObjectInfo, type StorageError, StorageService } from "./StorageService.ts"
+import { createHash } from "node:crypto"
+import { PreconditionFailed, RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
+import {
+  BODY_FAILED,
+  bodyChunks,
+  type ObjectBody,
+  type ObjectContent,
+  type ObjectInfo,
+  type StorageError,
+  StorageService
+} from "./StorageService.ts"
 
 export type StorageOperation = "stat" | "read" | "write" | "copy" | "list" | "remove"
 
+/**
+ * An object's bytes as kept: in the chunks they were written in, joined when first read and kept
+ * joined. A copy shares them with its source, so the bucket holds one copy of them.
+ */
+interface Bytes {
+  chunks: ReadonlyArray<Uint8Array>
+}
+
+interface Stored {
+  readonly info: ObjectInfo
+  readonly bytes: Bytes
+}
+
+const join = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  if (chunks.length === 1) return chunks[0]
+  const bytes = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
+const contentOf = (stored: Stored): ObjectContent => {
+  const bytes = join(stored.bytes.chunks)
+  stored.bytes.chunks = [bytes]
+  return { info: stored.info, bytes }
+}
+
 interface State {
-  readonly objects: ReadonlyMap<string, ObjectContent>
+  readonly objects: ReadonlyMap<string, Stored>
   readonly nextGeneration: number
   readonly faults: ReadonlyArray<{ readonly operation: StorageOperation; readonly error: StorageError }>
   readonly calls: ReadonlyArray<{ readonly operation: StorageOperation; readonly name: string }>
@@ -69,25 +108,44 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
         Effect.flatMap((error) => (error === undefined ? Effect.void : Effect.fail(error)))
       )
 
-    const store = (name: string, bytes: Uint8Array, contentType: string) =>
+    const store = (name: string, bytes: Bytes, contentType: string, digest?: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.modify(state, (s): [ObjectInfo, State] => {
+          const { chunks } = bytes
+          const md5 = digest ?? chunks.reduce((h, c) => h.update(c), createHash("md5")).digest("base64")
           const info: ObjectInfo = {
             name,
             generation: String(s.nextGeneration),
-            size: bytes.byteLength,
+            size: chunks.reduce((n, c) => n + c.byteLength, 0),
             contentType,
-            updated: DateTime.unsafeMake(now)
+            updated: DateTime.unsafeMake(now),
+            md5
           }
           const objects = new Map(s.objects).set(name, { info, bytes })
           return [info, { ...s, objects, nextGeneration: s.nextGeneration + 1 }]
         }))
 
-    const current = (name: string) => Effect.map(Ref.get(state), (s) => Option.fromNullable(s.objects.get(name)))
+    /** The whole body, or a `bodyFailed` rejection when producing it throws. */
+    const receive = (name: string, body: ObjectBody) =>
+      Effect.try({
+        try: () => Array.from(bodyChunks(body)),
+        catch: (cause) =>
+          new RemoteRejected({
+            service: "storage",
+            operation: "objects.insert",
+            resource: locate(name),
+            status: null,
+            reason: BODY_FAILED,
+            message: `the object's bytes could not be produced: ${cause instanceof Error ? cause.message : String(cause)}`
+          })
+      })
+
+    const stored = (name: string) => Effect.map(Ref.get(state), (s) => Option.fromNullable(s.objects.get(name)))
+    const current = (name: string) => Effect.map(stored(name), Option.map(contentOf))
 
     /** Fails unless `name`'s generation is `expected` (`"0"`: absent). */
     const precondition = (operation: string, name: string, expected: string) =>
-      Effect.flatMap(current(name), (existing) => {
+      Effect.flatMap(stored(name), (existing) => {
         const actual = Option.match(existing, { onNone: () => "0", onSome: (c) => c.info.generation })
         return actual === expected ? Effect.void : Effect.fail(
           new PreconditionFailed({
@@ -102,18 +160,21 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
 
     const storage = StorageService.of({
       locate,
-      stat: (name) => enter("stat", name).pipe(Effect.zipRight(current(name)), Effect.map(Option.map((c) => c.info))),
+      stat: (name) => enter("stat", name).pipe(Effect.zipRight(stored(name)), Effect.map(Option.map((c) => c.info))),
       read: (name) => enter("read", name).pipe(Effect.zipRight(current(name))),
-      write: (name, bytes, options) =>
+      write: (name, body, options) =>
         Effect.gen(function*() {
           yield* enter("write", name)
           yield* precondition("objects.insert", name, options.ifGenerationMatch)
-          return yield* store(name, bytes, options.contentType)
+          const chunks = yield* receive(name, body)
+          // Checked again: the object may have been written while the body was produced.
+          yield* precondition("objects.insert", name, options.ifGenerationMatch)
+          return yield* store(name, { chunks }, options.contentType)
         }),
       copy: (source, destination, options) =>
         Effect.gen(function*() {
           yield* enter("copy", destination)
-          const from = yield* current(source)
+          const from = yield* stored(source)
           if (Option.isNone(from)) {
             return yield* new ResourceNotFound({
               service: "storage",
@@ -123,7 +184,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
             })
           }
           yield* precondition("objects.rewrite", destination, options.ifGenerationMatch)
-          return yield* store(destination, from.value.bytes, from.value.info.contentType)
+          return yield* store(destination, from.value.bytes, from.value.info.contentType, from.value.info.md5)
         }),
       list: (prefix) =>
         enter("list", prefix).pipe(
@@ -137,7 +198,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
       remove: (name, options) =>
         Effect.gen(function*() {
           yield* enter("remove", name)
-          const existing = yield* current(name)
+          const existing = yield* stored(name)
           if (Option.isNone(existing)) return
           yield* precondition("objects.delete", name, options.ifGenerationMatch)
           yield* Ref.update(state, (s) => {
@@ -152,7 +213,7 @@ const make = (bucket: string, options: MemoryStorageOptions) =>
       bucket,
       put: (name, content, contentType = "application/json") =>
         Effect.map(
-          store(name, typeof content === "string" ? encoder.encode(content) : content, contentType),
+          store(name, { chunks: [typeof content === "string" ? encoder.encode(content) : content] }, contentType),
           (i) => i.generation
         ),
       get: current,

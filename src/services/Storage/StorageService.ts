@@ -30,6 +30,11 @@ export interface ObjectInfo {
   readonly size: number
   readonly contentType: string
   readonly updated: DateTime.Utc
+  /**
+   * Base64 of the MD5 digest of the bytes, as Cloud Storage reports it (`md5Hash`), when the store
+   * knows it: a write can be recognised by it without reading the bytes back.
+   */
+  readonly md5?: string | undefined
 }
 
 /** An object's bytes together with the generation they belong to. */
@@ -37,6 +42,20 @@ export interface ObjectContent {
   readonly info: ObjectInfo
   readonly bytes: Uint8Array
 }
+
+/**
+ * What a write stores: the bytes whole, or a function that produces them in chunks — again from
+ * the start at every call, so that a retried write streams them anew and nobody holds them all.
+ * If producing the chunks throws, the write fails with `RemoteRejected` (reason `bodyFailed`)
+ * and the object is neither created nor changed.
+ */
+export type ObjectBody = Uint8Array | (() => Iterable<Uint8Array>)
+
+/** The chunks of `body`, from the start. */
+export const bodyChunks = (body: ObjectBody): Iterable<Uint8Array> => body instanceof Uint8Array ? [body] : body()
+
+/** The failure of a write whose body threw while it was being produced. */
+export const BODY_FAILED = "bodyFailed"
 
 export interface WriteOptions {
   readonly contentType: string
@@ -58,10 +77,10 @@ export interface Storage {
   readonly stat: (name: string) => Effect.Effect<Option.Option<ObjectInfo>, StorageError>
   /** The object's bytes and generation, or none when it does not exist. */
   readonly read: (name: string) => Effect.Effect<Option.Option<ObjectContent>, StorageError>
-  /** Writes the whole object under a generation precondition. */
+  /** Writes the whole object under a generation precondition; a body in chunks is streamed. */
   readonly write: (
     name: string,
-    bytes: Uint8Array,
+    body: ObjectBody,
     options: WriteOptions
   ) => Effect.Effect<ObjectInfo, StorageError | PreconditionFailed>
   /**
