@@ -47,7 +47,7 @@ import {
   type TableCatalog,
   type TableCatalogRequest
 } from "../context/PromptContext.ts"
-import { decodeDocumentBytes } from "./DocumentBytes.ts"
+import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
 import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
 
 /** The object the sync publishes, as the seed named it. */

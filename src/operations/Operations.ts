@@ -5,8 +5,10 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { type CacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
+import type { CacheDocument } from "../contract/CacheDocument.ts"
+import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
 import { computeDrift, type SchemaDrift } from "../contract/Drift.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
@@ -41,7 +43,7 @@ export const readDocument = (name: string) =>
         message: `${location} does not exist`
       })
     }
-    const document = yield* parseCacheDocument(new TextDecoder().decode(content.value.bytes), location)
+    const document = yield* Either.map(decodeDocumentBytes(content.value.bytes, location), (d) => d.document)
     return { name, location, info: content.value.info, document } satisfies StoredDocument
   })
 

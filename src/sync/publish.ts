@@ -27,9 +27,9 @@ import { createHash } from "node:crypto"
 import {
   type CacheDocument,
   CacheDocumentError,
-  parseCacheDocument,
   renderCacheDocumentChunks
 } from "../contract/CacheDocument.ts"
+import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
 import { PreconditionFailed, type RemoteRejected } from "../services/RemoteErrors.ts"
@@ -234,7 +234,8 @@ export const readPublished = (objectName: string): Effect.Effect<
     if (content.bytes.byteLength > maxBytes) return yield* tooLarge({ ...content.info, size: content.bytes.byteLength })
     return Option.some<PublishedObject>({
       info: content.info,
-      document: Either.getRight(parseCacheDocument(new TextDecoder().decode(content.bytes), location))
+      // Decoded from the bytes a table at a time: the whole text never exists beside them.
+      document: Either.getRight(Either.map(decodeDocumentBytes(content.bytes, location), (d) => d.document))
     })
   })
 

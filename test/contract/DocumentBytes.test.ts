@@ -21,7 +21,7 @@ import type { Field } from "../../src/contract/Field.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { CacheLoader } from "../../src/loader/CacheLoader.ts"
-import { decodeDocumentBytes, parseDocumentBytes } from "../../src/loader/DocumentBytes.ts"
+import { decodeDocumentBytes, parseDocumentBytes } from "../../src/contract/DocumentBytes.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
 

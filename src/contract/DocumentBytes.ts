@@ -16,7 +16,7 @@
  * decides that a document is bad, nor how its problems are worded.
  */
 import * as Either from "effect/Either"
-import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCacheDocument } from "../contract/CacheDocument.ts"
+import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCacheDocument } from "./CacheDocument.ts"
 
 /** How far `parseArray` looks for the end of an element before it has seen a larger one. */
 const GUESS_BYTES = 1024 * 1024
