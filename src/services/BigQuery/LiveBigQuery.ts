@@ -42,6 +42,8 @@ import {
   type BigQuery,
   type BigQueryError,
   BigQueryService,
+  datasetKey,
+  type DatasetTables,
   getTablesOneByOne,
   type DryRunResult,
   type TableRead,
@@ -49,7 +51,16 @@ import {
   type QueryResult,
   type TableListing
 } from "./BigQueryService.ts"
-import { informationSchemaQueries, readInformationSchemaTables, TABLE_NAMES_PARAMETER } from "./InformationSchema.ts"
+import {
+  DATASETS_PARAMETER,
+  informationSchemaQueries,
+  QUALIFIED_TABLES_PARAMETER,
+  readInformationSchemaTables,
+  readRegionInformationSchemaTables,
+  regionInformationSchemaQueries,
+  regionQualifier,
+  TABLE_NAMES_PARAMETER
+} from "./InformationSchema.ts"
 import { fieldNestingProblem, referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
 
 /**
@@ -75,7 +86,30 @@ export interface LiveBigQueryOptions {
   readonly timeout: Duration.DurationInput
   /** The most bytes each INFORMATION_SCHEMA query of `getTables` may bill (default 100 MiB). */
   readonly maximumBytesBilled?: number | undefined
+  /** How `getTablesByRegion` reads (default: `auto` above 3 datasets, locations from `datasets.list`). */
+  readonly metadataRead?: MetadataReadOptions | undefined
 }
+
+/**
+ * When `getTablesByRegion` reads a region's datasets with one set of region-qualified queries:
+ * `dataset` never (each dataset is read by itself), `region` always, `auto` when the region has
+ * more than `regionAbove` of the requested datasets (each dataset read by itself costs up to three
+ * queries of at least 10 MB each; a region's set costs three in all).
+ */
+export interface MetadataReadOptions {
+  readonly mode: "auto" | "dataset" | "region"
+  readonly regionAbove: number
+  /**
+   * The location of every dataset read (`US`, `asia-northeast3`); absent: each project's
+   * `datasets.list` says where its datasets are (one listing per project and run).
+   */
+  readonly location?: string | undefined
+}
+
+export const DEFAULT_METADATA_READ: MetadataReadOptions = { mode: "auto", regionAbove: 3 }
+
+/** How many regions are read at once. */
+const REGION_CONCURRENCY = 4
 
 // ---------------------------------------------------------------------------------------------
 // Replies, as far as MetaSync reads them
@@ -91,6 +125,16 @@ const TableList = Schema.Struct({
     Schema.Array(Schema.Struct({
       tableReference: Schema.Struct({ tableId: Schema.String }),
       type: Schema.optional(Schema.String)
+    }))
+  ),
+  nextPageToken: Schema.optional(Schema.String)
+})
+
+const DatasetList = Schema.Struct({
+  datasets: Schema.optional(
+    Schema.Array(Schema.Struct({
+      datasetReference: Schema.Struct({ datasetId: Schema.String }),
+      location: Schema.optional(Schema.String)
     }))
   ),
   nextPageToken: Schema.optional(Schema.String)
@@ -494,9 +538,12 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         readonly maximumBytesBilled: number
         readonly params?: Readonly<Record<string, QueryParameterValue>> | undefined
         readonly resource?: string | undefined
+        /** Where the job runs, when not the layer's `location` (a region-qualified query runs in its region). */
+        readonly location?: string | undefined
       }
     ) {
       const resource = queryOptions.resource ?? project
+      const location = queryOptions.location ?? options.location
       const start: RestCall = {
         operation: "jobs.query",
         resource,
@@ -509,7 +556,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
           maximumBytesBilled: BigInt(Math.trunc(queryOptions.maximumBytesBilled)).toString(),
           formatOptions: { useInt64Timestamp: true },
           timeoutMs: serverWaitMs,
-          ...(options.location === undefined ? {} : { location: options.location }),
+          ...(location === undefined ? {} : { location }),
           ...(queryOptions.params === undefined ? {} : {
             parameterMode: "NAMED",
             queryParameters: Object.entries(queryOptions.params).map(([name, value]) => queryParameter(name, value))
@@ -525,7 +572,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         qs: {
           timeoutMs: serverWaitMs,
           "formatOptions.useInt64Timestamp": true,
-          ...(job.location ?? options.location) === undefined ? {} : { location: job.location ?? options.location! },
+          ...(job.location ?? location) === undefined ? {} : { location: job.location ?? location! },
           ...(pageToken === undefined ? {} : { pageToken })
         }
       })
@@ -644,6 +691,149 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return new Map(found) as ReadonlyMap<string, TableRead>
     })
 
+    const metadataRead = options.metadataRead ?? DEFAULT_METADATA_READ
+
+    /** Where each dataset of `project` is (`datasets.list`, all pages, hidden datasets included). */
+    const listDatasetLocations = Effect.fn("LiveBigQuery.listDatasetLocations")(function*(project: string) {
+      const locations = new Map<string, string>()
+      const seen = new Set<string>()
+      let pageToken: string | undefined
+      do {
+        const call: RestCall = {
+          operation: "datasets.list",
+          resource: project,
+          project,
+          method: "GET",
+          uri: "/datasets",
+          qs: { all: true, maxResults: 1000, ...(pageToken === undefined ? {} : { pageToken }) }
+        }
+        const page = yield* send(call, DatasetList).pipe(withDeadline(call))
+        for (const dataset of page.datasets ?? []) {
+          if (dataset.location !== undefined) locations.set(dataset.datasetReference.datasetId, dataset.location)
+        }
+        pageToken = page.nextPageToken
+        if (pageToken !== undefined && seen.has(pageToken)) {
+          return yield* Effect.fail(malformed(call, `page token ${pageToken} came back twice`))
+        }
+        if (pageToken !== undefined) seen.add(pageToken)
+      } while (pageToken !== undefined)
+      return locations as ReadonlyMap<string, string>
+    })
+
+    /**
+     * The datasets of one project and location in three region-qualified queries (`InformationSchema.ts`),
+     * each under the byte cap and the deadline, the jobs running in that location. A table whose
+     * rows cannot be read is read through its own tables.get; a dataset the region does not show
+     * is left out, for the caller to read by itself. Fails when a query fails.
+     */
+    const readRegion = Effect.fn("LiveBigQuery.readRegion")(function*(
+      project: string,
+      location: string,
+      datasets: ReadonlyArray<DatasetTables>
+    ) {
+      const resource = `${project}.${regionQualifier(location)}`
+      const names = datasets.map((d) => d.dataset)
+      const sql = regionInformationSchemaQueries(project, location, names)
+      const params = {
+        [DATASETS_PARAMETER]: names,
+        [QUALIFIED_TABLES_PARAMETER]: datasets.flatMap((d) => d.tables.map((table) => `${d.dataset}.${table}`))
+      }
+      const run = (text: string) =>
+        runQuery(options.projectId, text, {
+          maximumBytesBilled: options.maximumBytesBilled ?? DEFAULT_METADATA_MAX_BYTES_BILLED,
+          params,
+          resource,
+          location
+        })
+      const [tablesResult, columnsResult, storageResult] = yield* Effect.all(
+        [run(sql.tables), run(sql.columns), run(sql.storage)],
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.annotateCurrentSpan(
+        "bytes_billed",
+        [tablesResult, columnsResult, storageResult].reduce((sum, result) => sum + (result.totalBytesBilled ?? 0), 0)
+      )
+      const read = yield* Either.mapLeft(
+        readRegionInformationSchemaTables(
+          project,
+          new Map(datasets.map((d) => [d.dataset, d.tables])),
+          { tables: tablesResult.rows, columns: columnsResult.rows, storage: storageResult.rows },
+          yield* DateTime.now
+        ),
+        (problem) => malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA rows: ${problem}`)
+      )
+      const out = new Map<string, ReadonlyMap<string, TableRead>>()
+      yield* Effect.forEach([...read], ([dataset, { found, unreadable }]) =>
+        Effect.gen(function*() {
+          const reads: Array<readonly [string, TableRead]> = [...found].map(([table, metadata]) => [table, Either.right(metadata)])
+          if (unreadable.size > 0) {
+            yield* Effect.logWarning("reading tables through tables.get: their INFORMATION_SCHEMA rows are unreadable").pipe(
+              Effect.annotateLogs({ dataset: `${project}.${dataset}`, tables: Object.fromEntries(unreadable) })
+            )
+            reads.push(...yield* getEach(project, dataset, [...unreadable.keys()]))
+          }
+          out.set(datasetKey({ project, dataset }), new Map(reads))
+        }), { concurrency: TABLES_GET_CONCURRENCY })
+      return out
+    })
+
+    const getTablesByRegion = Effect.fn("LiveBigQuery.getTablesByRegion")(function*(
+      requests: ReadonlyArray<DatasetTables>
+    ) {
+      const out = new Map<string, ReadonlyMap<string, TableRead>>()
+      if (metadataRead.mode === "dataset") return out
+      const worthIt = (datasets: number) => metadataRead.mode === "region" || datasets > metadataRead.regionAbove
+      const byProject = new Map<string, Map<string, Set<string>>>()
+      for (const { dataset, project, tables } of requests) {
+        if (tables.length === 0) continue
+        const datasets = byProject.get(project) ?? new Map<string, Set<string>>()
+        byProject.set(project, datasets)
+        const names = datasets.get(dataset) ?? new Set<string>()
+        datasets.set(dataset, names)
+        for (const table of tables) names.add(table)
+      }
+      const regions: Array<{ project: string; location: string; datasets: Array<DatasetTables> }> = []
+      for (const [project, datasets] of byProject) {
+        // No region of the project can hold more datasets than the project has here.
+        if (!worthIt(datasets.size)) continue
+        let locations: ReadonlyMap<string, string>
+        if (metadataRead.location !== undefined) {
+          locations = new Map([...datasets.keys()].map((dataset) => [dataset, metadataRead.location!]))
+        } else {
+          const listed = yield* Effect.either(listDatasetLocations(project))
+          if (Either.isLeft(listed)) {
+            yield* Effect.logWarning(
+              `reading the datasets of ${project} one by one: their locations are unknown (datasets.list failed: ${listed.left.message})`
+            ).pipe(Effect.annotateLogs({ project, error: listed.left._tag }))
+            continue
+          }
+          locations = listed.right
+        }
+        const byLocation = new Map<string, { location: string; datasets: Array<DatasetTables> }>()
+        for (const [dataset, tables] of datasets) {
+          const location = locations.get(dataset)
+          // Not listed: missing, or not visible to the caller; read by itself, it fails or is found as it is.
+          if (location === undefined) continue
+          const group = byLocation.get(location.toLowerCase()) ?? { location, datasets: [] }
+          byLocation.set(location.toLowerCase(), group)
+          group.datasets.push({ project, dataset, tables: [...tables] })
+        }
+        for (const group of byLocation.values()) if (worthIt(group.datasets.length)) regions.push({ project, ...group })
+      }
+      yield* Effect.forEach(regions, ({ datasets, location, project }) =>
+        readRegion(project, location, datasets).pipe(
+          Effect.tap((read) => {
+            for (const [key, reads] of read) out.set(key, reads)
+          }),
+          Effect.catchAll((error) =>
+            Effect.logWarning(
+              `reading the ${datasets.length} datasets of ${project} in ${location} one by one: the region's INFORMATION_SCHEMA queries failed: ${error.message}`
+            ).pipe(Effect.annotateLogs({ project, location, error: error._tag }))
+          )
+        ), { concurrency: REGION_CONCURRENCY, discard: true })
+      return out as ReadonlyMap<string, ReadonlyMap<string, TableRead>>
+    })
+
     const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {
       const call: RestCall = {
         operation: "jobs.insert",
@@ -669,7 +859,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return { totalBytesProcessed: bytes } satisfies DryRunResult
     })
 
-    return BigQueryService.of({ getTable, getTables, listTables, query, dryRun } satisfies BigQuery)
+    return BigQueryService.of({ getTable, getTables, getTablesByRegion, listTables, query, dryRun } satisfies BigQuery)
   })
 
 export const LiveBigQuery = {

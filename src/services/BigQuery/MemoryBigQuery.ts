@@ -113,6 +113,8 @@ const make = (options: MemoryBigQueryOptions) =>
             return found
           })
         ),
+      // No region read: every dataset is read by its own getTables.
+      getTablesByRegion: () => Effect.succeed(new Map()),
       listTables: (project, dataset) =>
         enter("listTables", `${project}.${dataset}`).pipe(
           Effect.zipRight(Ref.get(state)),
