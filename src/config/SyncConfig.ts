@@ -100,7 +100,7 @@ export type MetadataRead = "auto" | "dataset" | "region"
 export const DEFAULT_METADATA_REGION_ABOVE = 3
 
 /** A BigQuery location: a multi-region (`US`, `EU`) or a region (`asia-northeast3`, `us-central1`). */
-const LOCATION = /^[a-z]+(-[a-z]+[0-9]*)?$/i
+const LOCATION = /^[a-z]+(-[a-z]+[0-9]+)?$/i
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
 
@@ -379,7 +379,9 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       onNone: () => Effect.succeed(null),
       onSome: (value) =>
         check("METADATA_LOCATION", value.trim(), (v) =>
-          LOCATION.test(v)
+          /^region-/i.test(v)
+            ? Either.left(`expected the location itself (${v.slice("region-".length)}), without the region- of its INFORMATION_SCHEMA qualifier`)
+            : LOCATION.test(v)
             ? Either.right(v)
             : Either.left("expected the datasets' BigQuery location, such as US, EU or asia-northeast3"))
     })
