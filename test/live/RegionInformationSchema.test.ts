@@ -14,7 +14,9 @@ import { makeTableId, type TableRef } from "../../src/contract/TableId.ts"
 import { SyncConfig } from "../../src/config/SyncConfig.ts"
 import { BigQueryService, type DatasetTables } from "../../src/services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery, type LiveBigQueryOptions, type MetadataReadOptions } from "../../src/services/BigQuery/LiveBigQuery.ts"
+import { parseTargets } from "../../src/config/Targets.ts"
 import { collectTables } from "../../src/sync/collect.ts"
+import { resolveTargets } from "../../src/sync/targets.ts"
 import {
   type FakeBigQuery,
   type FakeBigQueryOptions,
@@ -415,5 +417,91 @@ describe("the sync's collect step reading by region, over HTTP", () => {
       // Three region queries once; then each dataset's tables by themselves (seven names or fewer: tables.get).
       expect(fake.requestsOf("jobs.query").filter((r) => regionQueryOf(r) !== undefined)).toHaveLength(3)
       expect(fake.requestsOf("tables.get")).toHaveLength(4 * TABLE_NAMES.length + 1)
+    }))
+})
+
+describe("LiveBigQuery.listTablesByRegion", () => {
+  it.scopedLive("five datasets of one region: one datasets.list and one query, each listing what tables.list gives", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const bigquery = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
+      const us = putDatasets(fake, "sales", 4, "US")
+      fake.tables.putDataset(WAREHOUSE, "empty", "US")
+      const eu = putDatasets(fake, "eu_sales", 2, "EU")
+      const all = [...us, "empty", ...eu].map((dataset) => ({ project: WAREHOUSE, dataset }))
+
+      const listed = yield* bigquery.listTablesByRegion(all)
+
+      expect([...listed.keys()].sort()).toEqual([...us, "empty"].map((d) => `${WAREHOUSE}.${d}`).sort())
+      expect(fake.requestsOf("datasets.list")).toHaveLength(1)
+      const [query] = fake.requestsOf("jobs.query")
+      expect(fake.requestsOf("jobs.query")).toHaveLength(1)
+      expect(queryOf(query)).toContain("FROM `shop-warehouse`.`region-us`.INFORMATION_SCHEMA.TABLES")
+      expect(bodyOf(query)).toMatchObject({ location: "US", maximumBytesBilled: String(100 * 1024 ** 2) })
+      expect(fake.requestsOf("tables.list")).toHaveLength(0)
+      // Each listing is what tables.list gives, kinds included (a view is VIEW, not BASE TABLE's TABLE).
+      for (const dataset of [...us, "empty"]) {
+        expect(listed.get(`${WAREHOUSE}.${dataset}`)).toEqual(yield* bigquery.listTables(WAREHOUSE, dataset))
+      }
+      expect(listed.get(`${WAREHOUSE}.sales_1`)!.find((t) => t.table === "daily_totals")?.kind).toBe("MATERIALIZED_VIEW")
+      expect(listed.get(`${WAREHOUSE}.empty`)).toEqual([])
+    }))
+
+  it.scopedLive("with a configured location, a dataset the region shows nothing of is left to tables.list", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3, location: "US" })
+      const us = putDatasets(fake, "sales", 2, "US")
+      fake.tables.putDataset(WAREHOUSE, "empty", "US")
+
+      const listed = yield* bigquery.listTablesByRegion([...us, "empty", "nowhere"].map((dataset) => ({ project: WAREHOUSE, dataset })))
+      expect([...listed.keys()].sort()).toEqual(us.map((d) => `${WAREHOUSE}.${d}`))
+      expect(fake.requestsOf("datasets.list")).toHaveLength(0)
+    }))
+
+  it.scopedLive("a failing query leaves the region's datasets to tables.list", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3 })
+      const us = putDatasets(fake, "sales", 4, "US")
+      fake.faults.inject(Fault.status(500), { kind: "jobs.query" })
+
+      expect(yield* bigquery.listTablesByRegion(us.map((dataset) => ({ project: WAREHOUSE, dataset })))).toEqual(new Map())
+      expect(fake.faults.pending()).toBe(0)
+    }))
+
+  it.scopedLive("the sync's resolve and collect steps: patterns over five datasets, one datasets.list, four queries, no tables.list", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const us = putDatasets(fake, "sales", 5, "US")
+      const targets = Either.getOrThrow(parseTargets(
+        [...us.map((d) => `${WAREHOUSE}.${d}.*`), `!${WAREHOUSE}.sales_2.hits`].join(",")
+      ))
+      const settings = testSettings({ retryAttempts: 1 })
+
+      const byRegion = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
+      const { failures, tables } = yield* resolveTargets(targets).pipe(
+        Effect.provideService(BigQueryService, byRegion),
+        Effect.provideService(SyncConfig, settings)
+      )
+      const collected = yield* collectTables(tables).pipe(
+        Effect.provideService(BigQueryService, byRegion),
+        Effect.provideService(SyncConfig, settings)
+      )
+      expect(failures).toEqual([])
+      expect(collected.every((c) => Either.isRight(c.result))).toBe(true)
+      expect(fake.requestsOf("tables.list")).toHaveLength(0)
+      expect(fake.requestsOf("tables.get")).toHaveLength(0)
+      expect(fake.requestsOf("datasets.list")).toHaveLength(1)
+      expect(fake.requestsOf("jobs.query")).toHaveLength(4)
+
+      // The same tables as listing each dataset by itself finds.
+      const byDataset = yield* bigQueryOn(fake, { mode: "dataset", regionAbove: 3 })
+      const alone = yield* resolveTargets(targets).pipe(
+        Effect.provideService(BigQueryService, byDataset),
+        Effect.provideService(SyncConfig, settings)
+      )
+      expect(tables).toEqual(alone.tables)
+      expect(tables).toHaveLength(5 * TABLE_NAMES.length - 1)
     }))
 })

@@ -365,9 +365,12 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     const views = [...sql.matchAll(REGION_VIEW)]
     const metaTables = [...sql.matchAll(META_TABLES)]
     if (views.length === 0 && metaTables.length === 0) return undefined
-    if (!("qualified_tables" in params)) return undefined
+    // A dataset's own __TABLES__ query (the per-dataset read) is answered only as arranged.
+    const filtersTables = "qualified_tables" in params
+    if (views.length === 0 && !filtersTables) return undefined
     const wantedDatasets = asList(params.datasets)
-    const wantedTables = asList(params.qualified_tables)
+    const tableFilter = asList(params.qualified_tables)
+    const wantedTables = { has: (name: string) => !filtersTables || tableFilter.has(name) }
     const located = (location: string) => jobLocation !== undefined && jobLocation.toLowerCase() === location.toLowerCase()
     const billed = options.regionQueryBytesBilled ?? 10_485_760
     const answerOf = (schema: ReadonlyArray<FakeField>, rows: ReadonlyArray<ReadonlyArray<unknown>>) => ({

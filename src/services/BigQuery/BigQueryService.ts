@@ -88,6 +88,16 @@ export interface BigQuery {
   readonly getTablesByRegion: (
     datasets: ReadonlyArray<DatasetTables>
   ) => Effect.Effect<ReadonlyMap<string, ReadonlyMap<string, TableRead>>>
+  /**
+   * The tables of many datasets, listed a region at a time where `getTablesByRegion` would read
+   * that region at once (one region-qualified INFORMATION_SCHEMA.TABLES query per region instead
+   * of a `tables.list` per dataset). The answer holds, under `datasetKey`, each dataset it listed,
+   * as `listTables` would list it; a dataset left out is for the caller to list with `listTables`.
+   * Never fails; layers with no region read answer with an empty map.
+   */
+  readonly listTablesByRegion: (
+    datasets: ReadonlyArray<{ readonly project: string; readonly dataset: string }>
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<TableListing>>>
   /** Every table of a dataset (`tables.list`, all pages). */
   readonly listTables: (
     project: string,

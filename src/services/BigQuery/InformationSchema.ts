@@ -650,7 +650,7 @@ export const parseTableDdl = (ddl: string): Either.Either<TableDdl, string> =>
 // ---------------------------------------------------------------------------------------------
 // Rows → TableMetadata
 
-const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
+export const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
   "BASE TABLE": "TABLE",
   VIEW: "VIEW",
   "MATERIALIZED VIEW": "MATERIALIZED_VIEW",
@@ -936,3 +936,20 @@ export const readRegionInformationSchemaTables = (
   }
   return Either.right(out)
 }
+
+/** The region's tables of `@datasets`, for listing them (what `tables.list` gives: names and kinds). */
+export const regionTableListSql = (project: string, location: string) =>
+  [
+    "SELECT table_schema, table_name, table_type",
+    `FROM ${quoteIdentifier(project)}.${quoteIdentifier(regionQualifier(location))}.INFORMATION_SCHEMA.TABLES`,
+    `WHERE table_schema IN UNNEST(@${DATASETS_PARAMETER})`
+  ].join("\n")
+
+export const TableListRow = Schema.Struct({
+  table_schema: Schema.String,
+  table_name: Schema.String,
+  table_type: Schema.String
+})
+
+/** `tables.list`'s `type` for an INFORMATION_SCHEMA `table_type` (`BASE TABLE` → `TABLE`). */
+export const listingKindOf = (tableType: string): string => TABLE_KINDS[tableType] ?? tableType

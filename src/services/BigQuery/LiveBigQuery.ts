@@ -26,6 +26,7 @@
 import type { BigQuery as BigQueryClient } from "@google-cloud/bigquery"
 import * as Config from "effect/Config"
 import * as DateTime from "effect/DateTime"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -56,9 +57,12 @@ import {
   informationSchemaQueries,
   QUALIFIED_TABLES_PARAMETER,
   readInformationSchemaTables,
+  listingKindOf,
   readRegionInformationSchemaTables,
   regionInformationSchemaQueries,
   regionQualifier,
+  regionTableListSql,
+  TableListRow,
   TABLE_NAMES_PARAMETER
 } from "./InformationSchema.ts"
 import { fieldNestingProblem, referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
@@ -110,6 +114,12 @@ export const DEFAULT_METADATA_READ: MetadataReadOptions = { mode: "auto", region
 
 /** How many regions are read at once. */
 const REGION_CONCURRENCY = 4
+
+/**
+ * How long a project's dataset locations are kept, so that a run's listing and reading share one
+ * `datasets.list` while a long-lived layer (a warm function instance) still sees new datasets.
+ */
+const LOCATIONS_TTL_MS = 10 * 60_000
 
 // ---------------------------------------------------------------------------------------------
 // Replies, as far as MetaSync reads them
@@ -694,7 +704,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
     const metadataRead = options.metadataRead ?? DEFAULT_METADATA_READ
 
     /** Where each dataset of `project` is (`datasets.list`, all pages, hidden datasets included). */
-    const listDatasetLocations = Effect.fn("LiveBigQuery.listDatasetLocations")(function*(project: string) {
+    const fetchDatasetLocations = Effect.fn("LiveBigQuery.listDatasetLocations")(function*(project: string) {
       const locations = new Map<string, string>()
       const seen = new Set<string>()
       let pageToken: string | undefined
@@ -719,6 +729,74 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       } while (pageToken !== undefined)
       return locations as ReadonlyMap<string, string>
     })
+
+    const knownLocations = new Map<string, { readonly at: number; readonly locations: ReadonlyMap<string, string> }>()
+    /** `fetchDatasetLocations`, kept `LOCATIONS_TTL_MS` per project. */
+    const listDatasetLocations = (project: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const known = knownLocations.get(project)
+        if (known !== undefined && now - known.at < LOCATIONS_TTL_MS) return known.locations
+        const locations = yield* fetchDatasetLocations(project)
+        knownLocations.set(project, { at: now, locations })
+        return locations
+      })
+
+    interface Region<D> {
+      readonly project: string
+      readonly location: string
+      readonly datasets: ReadonlyArray<D>
+      /** Whether `datasets.list` placed every dataset there (else the configured location is assumed). */
+      readonly listed: boolean
+    }
+
+    /**
+     * The requested datasets grouped by project and location, keeping only the regions worth
+     * reading at once. A project whose locations cannot be listed is left out (logged).
+     */
+    const regionsOf = <D extends { readonly project: string; readonly dataset: string }>(requests: ReadonlyArray<D>) =>
+      Effect.gen(function*() {
+        const worthIt = (datasets: number) => metadataRead.mode === "region" || datasets > metadataRead.regionAbove
+        const byProject = new Map<string, Map<string, D>>()
+        for (const request of requests) {
+          const datasets = byProject.get(request.project) ?? new Map<string, D>()
+          byProject.set(request.project, datasets)
+          datasets.set(request.dataset, request)
+        }
+        const regions: Array<Region<D>> = []
+        if (metadataRead.mode === "dataset") return regions
+        for (const [project, datasets] of byProject) {
+          // No region of the project can hold more datasets than the project has here.
+          if (!worthIt(datasets.size)) continue
+          let locations: ReadonlyMap<string, string>
+          const listed = metadataRead.location === undefined
+          if (!listed) {
+            locations = new Map([...datasets.keys()].map((dataset) => [dataset, metadataRead.location!]))
+          } else {
+            const found = yield* Effect.either(listDatasetLocations(project))
+            if (Either.isLeft(found)) {
+              yield* Effect.logWarning(
+                `reading the datasets of ${project} one by one: their locations are unknown (datasets.list failed: ${found.left.message})`
+              ).pipe(Effect.annotateLogs({ project, error: found.left._tag }))
+              continue
+            }
+            locations = found.right
+          }
+          const byLocation = new Map<string, { location: string; datasets: Array<D> }>()
+          for (const [dataset, request] of datasets) {
+            const location = locations.get(dataset)
+            // Not listed: missing, or not visible to the caller; read by itself, it fails or is found as it is.
+            if (location === undefined) continue
+            const group = byLocation.get(location.toLowerCase()) ?? { location, datasets: [] }
+            byLocation.set(location.toLowerCase(), group)
+            group.datasets.push(request)
+          }
+          for (const group of byLocation.values()) {
+            if (worthIt(group.datasets.length)) regions.push({ project, listed, ...group })
+          }
+        }
+        return regions
+      })
 
     /**
      * The datasets of one project and location in three region-qualified queries (`InformationSchema.ts`),
@@ -781,47 +859,16 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       requests: ReadonlyArray<DatasetTables>
     ) {
       const out = new Map<string, ReadonlyMap<string, TableRead>>()
-      if (metadataRead.mode === "dataset") return out
-      const worthIt = (datasets: number) => metadataRead.mode === "region" || datasets > metadataRead.regionAbove
-      const byProject = new Map<string, Map<string, Set<string>>>()
+      const merged = new Map<string, { project: string; dataset: string; tables: Set<string> }>()
       for (const { dataset, project, tables } of requests) {
         if (tables.length === 0) continue
-        const datasets = byProject.get(project) ?? new Map<string, Set<string>>()
-        byProject.set(project, datasets)
-        const names = datasets.get(dataset) ?? new Set<string>()
-        datasets.set(dataset, names)
-        for (const table of tables) names.add(table)
+        const entry = merged.get(datasetKey({ project, dataset })) ?? { project, dataset, tables: new Set<string>() }
+        merged.set(datasetKey({ project, dataset }), entry)
+        for (const table of tables) entry.tables.add(table)
       }
-      const regions: Array<{ project: string; location: string; datasets: Array<DatasetTables> }> = []
-      for (const [project, datasets] of byProject) {
-        // No region of the project can hold more datasets than the project has here.
-        if (!worthIt(datasets.size)) continue
-        let locations: ReadonlyMap<string, string>
-        if (metadataRead.location !== undefined) {
-          locations = new Map([...datasets.keys()].map((dataset) => [dataset, metadataRead.location!]))
-        } else {
-          const listed = yield* Effect.either(listDatasetLocations(project))
-          if (Either.isLeft(listed)) {
-            yield* Effect.logWarning(
-              `reading the datasets of ${project} one by one: their locations are unknown (datasets.list failed: ${listed.left.message})`
-            ).pipe(Effect.annotateLogs({ project, error: listed.left._tag }))
-            continue
-          }
-          locations = listed.right
-        }
-        const byLocation = new Map<string, { location: string; datasets: Array<DatasetTables> }>()
-        for (const [dataset, tables] of datasets) {
-          const location = locations.get(dataset)
-          // Not listed: missing, or not visible to the caller; read by itself, it fails or is found as it is.
-          if (location === undefined) continue
-          const group = byLocation.get(location.toLowerCase()) ?? { location, datasets: [] }
-          byLocation.set(location.toLowerCase(), group)
-          group.datasets.push({ project, dataset, tables: [...tables] })
-        }
-        for (const group of byLocation.values()) if (worthIt(group.datasets.length)) regions.push({ project, ...group })
-      }
+      const regions = yield* regionsOf([...merged.values()])
       yield* Effect.forEach(regions, ({ datasets, location, project }) =>
-        readRegion(project, location, datasets).pipe(
+        readRegion(project, location, datasets.map((d) => ({ ...d, tables: [...d.tables] }))).pipe(
           Effect.tap((read) => {
             for (const [key, reads] of read) out.set(key, reads)
           }),
@@ -832,6 +879,52 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
           )
         ), { concurrency: REGION_CONCURRENCY, discard: true })
       return out as ReadonlyMap<string, ReadonlyMap<string, TableRead>>
+    })
+
+    const decodeListRow = Schema.decodeUnknownEither(TableListRow, { onExcessProperty: "ignore" })
+
+    const listTablesByRegion = Effect.fn("LiveBigQuery.listTablesByRegion")(function*(
+      requests: ReadonlyArray<{ readonly project: string; readonly dataset: string }>
+    ) {
+      const out = new Map<string, ReadonlyArray<TableListing>>()
+      const regions = yield* regionsOf(requests)
+      yield* Effect.forEach(regions, ({ datasets, listed, location, project }) =>
+        Effect.gen(function*() {
+          const resource = `${project}.${regionQualifier(location)}`
+          const names = datasets.map((d) => d.dataset)
+          const result = yield* runQuery(options.projectId, regionTableListSql(project, location), {
+            maximumBytesBilled: options.maximumBytesBilled ?? DEFAULT_METADATA_MAX_BYTES_BILLED,
+            params: { [DATASETS_PARAMETER]: names },
+            resource,
+            location
+          })
+          const byDataset = new Map<string, Array<TableListing>>(names.map((name) => [name, []]))
+          for (const [index, row] of result.rows.entries()) {
+            const decoded = decodeListRow(row)
+            if (Either.isLeft(decoded)) {
+              return yield* Effect.fail(malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA.TABLES row ${index}: ${formatIssues(decoded.left)}`))
+            }
+            byDataset.get(decoded.right.table_schema)?.push({
+              table: decoded.right.table_name,
+              kind: listingKindOf(decoded.right.table_type)
+            })
+          }
+          for (const [dataset, tables] of byDataset) {
+            // An empty answer is an empty dataset only where datasets.list placed it in this region.
+            if (tables.length === 0 && !listed) continue
+            out.set(
+              datasetKey({ project, dataset }),
+              tables.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
+            )
+          }
+        }).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(
+              `listing the ${datasets.length} datasets of ${project} in ${location} one by one: the region's INFORMATION_SCHEMA.TABLES query failed: ${error.message}`
+            ).pipe(Effect.annotateLogs({ project, location, error: error._tag }))
+          )
+        ), { concurrency: REGION_CONCURRENCY, discard: true })
+      return out as ReadonlyMap<string, ReadonlyArray<TableListing>>
     })
 
     const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {
@@ -859,7 +952,9 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return { totalBytesProcessed: bytes } satisfies DryRunResult
     })
 
-    return BigQueryService.of({ getTable, getTables, getTablesByRegion, listTables, query, dryRun } satisfies BigQuery)
+    return BigQueryService.of(
+      { getTable, getTables, getTablesByRegion, listTables, listTablesByRegion, query, dryRun } satisfies BigQuery
+    )
   })
 
 export const LiveBigQuery = {

@@ -86,6 +86,7 @@ const make = (directory: string) => {
     getTables: (project, dataset, tables) => getTablesOneByOne(getTable, project, dataset, tables, 8),
     // Files have no regions: every dataset is read by its own getTables.
     getTablesByRegion: () => Effect.succeed(new Map()),
+    listTablesByRegion: () => Effect.succeed(new Map()),
     listTables: (project, dataset) =>
       Effect.tryPromise({
         try: () => fs.readdir(root),

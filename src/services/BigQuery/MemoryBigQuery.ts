@@ -115,6 +115,7 @@ const make = (options: MemoryBigQueryOptions) =>
         ),
       // No region read: every dataset is read by its own getTables.
       getTablesByRegion: () => Effect.succeed(new Map()),
+      listTablesByRegion: () => Effect.succeed(new Map()),
       listTables: (project, dataset) =>
         enter("listTables", `${project}.${dataset}`).pipe(
           Effect.zipRight(Ref.get(state)),
