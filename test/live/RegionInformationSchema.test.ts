@@ -270,6 +270,28 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       expect(yield* bigquery.getTablesByRegion(requestsFor([...us, ...eu]))).toEqual(new Map())
     }))
 
+  it.scopedLive("a region with more tables than one set reads is read in several sets of whole datasets", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3, batchTables: 12 })
+      const us = putDatasets(fake, "sales", 5, "US")
+
+      const read = yield* bigquery.getTablesByRegion(requestsFor(us))
+
+      expect(read.size).toBe(5)
+      const sets = fake.requestsOf("jobs.query").filter((r) => regionQueryOf(r) === "tables").map((r) => {
+        const params = bodyOf(r).queryParameters as ReadonlyArray<{ name: string; parameterValue: { arrayValues: ReadonlyArray<{ value: string }> } }>
+        return params.find((p) => p.name === "datasets")!.parameterValue.arrayValues.map((v) => v.value)
+      })
+      expect(sets.sort()).toEqual([["sales_1", "sales_2"], ["sales_3", "sales_4"], ["sales_5"]])
+      expect(fake.requestsOf("jobs.query")).toHaveLength(9)
+      for (const dataset of us) {
+        expect(read.get(`${WAREHOUSE}.${dataset}`)!.get("orders")).toEqual(
+          Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table: "orders" }))
+        )
+      }
+    }))
+
   it.scopedLive("a table whose rows cannot be read is read through its own tables.get; the rest come from the region", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery({

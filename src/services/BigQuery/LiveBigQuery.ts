@@ -108,12 +108,21 @@ export interface MetadataReadOptions {
    * `datasets.list` says where its datasets are (one listing per project and run).
    */
   readonly location?: string | undefined
+  /**
+   * The most tables one set of region queries reads (default `REGION_BATCH_TABLES`): a region with
+   * more is read in several sets, whole datasets each, so that no set's rows (one per field of
+   * every table) are held at once beyond that.
+   */
+  readonly batchTables?: number | undefined
 }
+
+/** A set of region queries reads at most this many tables (about 100,000 field rows at 50 columns). */
+export const REGION_BATCH_TABLES = 2_000
 
 export const DEFAULT_METADATA_READ: MetadataReadOptions = { mode: "auto", regionAbove: 3 }
 
-/** How many regions are read at once. */
-const REGION_CONCURRENCY = 4
+/** How many sets of region queries run at once. */
+const REGION_CONCURRENCY = 2
 
 /**
  * How long a project's dataset locations are kept, so that a run's listing and reading share one
@@ -866,9 +875,24 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         merged.set(datasetKey({ project, dataset }), entry)
         for (const table of tables) entry.tables.add(table)
       }
-      const regions = yield* regionsOf([...merged.values()])
-      yield* Effect.forEach(regions, ({ datasets, location, project }) =>
-        readRegion(project, location, datasets.map((d) => ({ ...d, tables: [...d.tables] }))).pipe(
+      const limit = Math.max(1, metadataRead.batchTables ?? REGION_BATCH_TABLES)
+      const sets: Array<{ project: string; location: string; datasets: Array<DatasetTables> }> = []
+      for (const { datasets, location, project } of yield* regionsOf([...merged.values()])) {
+        let set: Array<DatasetTables> = []
+        let size = 0
+        for (const dataset of datasets) {
+          if (set.length > 0 && size + dataset.tables.size > limit) {
+            sets.push({ project, location, datasets: set })
+            set = []
+            size = 0
+          }
+          set.push({ ...dataset, tables: [...dataset.tables] })
+          size += dataset.tables.size
+        }
+        if (set.length > 0) sets.push({ project, location, datasets: set })
+      }
+      yield* Effect.forEach(sets, ({ datasets, location, project }) =>
+        readRegion(project, location, datasets).pipe(
           Effect.tap((read) => {
             for (const [key, reads] of read) out.set(key, reads)
           }),
