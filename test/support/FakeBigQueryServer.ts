@@ -309,6 +309,8 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
   const datasets = new Map<string, Map<string, Record<string, unknown>>>()
   /** `project:dataset` → location. */
   const locations = new Map<string, string>()
+  /** `project:dataset` → its INFORMATION_SCHEMA rows, derived once until its tables change. */
+  const derivedRows = new Map<string, InformationSchemaRows>()
   const answers: Array<QueryAnswer> = []
   const jobs = new Map<string, Job>()
   const requests: Array<RecordedRequest> = []
@@ -325,6 +327,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
 
   const tables: FakeTables = {
     put: (project, dataset, resource) => {
+      derivedRows.delete(`${project}:${dataset}`)
       const table = resource.tableReference.tableId
       datasetOf(project, dataset).set(table, {
         kind: "bigquery#table",
@@ -335,7 +338,10 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
       })
     },
     putDataset: (project, dataset, location) => void datasetOf(project, dataset, location),
-    remove: (project, dataset, table) => void datasets.get(`${project}:${dataset}`)?.delete(table)
+    remove: (project, dataset, table) => {
+      derivedRows.delete(`${project}:${dataset}`)
+      datasets.get(`${project}:${dataset}`)?.delete(table)
+    }
   }
 
   const answerFor = (sql: string) =>
@@ -345,9 +351,14 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
 
   /** The rows BigQuery shows for a dataset's tables in INFORMATION_SCHEMA and __TABLES__. */
   const rowsOf = (project: string, dataset: string): InformationSchemaRows => {
-    const resources = [...(datasets.get(`${project}:${dataset}`)?.values() ?? [])] as unknown as Array<TableResourceFixture>
-    const rows = informationSchemaRowsOf(project, dataset, resources)
-    return options.adjustRegionRows === undefined ? rows : options.adjustRegionRows(project, dataset, rows)
+    const key = `${project}:${dataset}`
+    const known = derivedRows.get(key)
+    if (known !== undefined) return known
+    const resources = [...(datasets.get(key)?.values() ?? [])] as unknown as Array<TableResourceFixture>
+    const derived = informationSchemaRowsOf(project, dataset, resources)
+    const rows = options.adjustRegionRows === undefined ? derived : options.adjustRegionRows(project, dataset, derived)
+    derivedRows.set(key, rows)
+    return rows
   }
 
   const asList = (value: QueryParams[string]) => new Set(Array.isArray(value) ? value : [])
