@@ -24,7 +24,7 @@ import {
   type RecordedRequest,
   start
 } from "../support/FakeBigQueryServer.ts"
-import type { RestFieldJson, TableResourceFixture } from "../support/InformationSchemaRows.ts"
+import { arrangeInformationSchema, type RestFieldJson, type TableResourceFixture } from "../support/InformationSchemaRows.ts"
 import { testSettings } from "../support/TestLayers.ts"
 
 /** The project jobs run in (and are billed to). */
@@ -50,7 +50,7 @@ const asRest = (field: RestFieldJson): RestFieldJson => {
   }
 }
 
-/** Six tables of every kind, their times and sizes different in each dataset (`seed`). */
+/** Eleven tables of every kind (more than ten, so read through INFORMATION_SCHEMA), their times and sizes different in each dataset (`seed`). */
 const datasetTables = (dataset: string, seed: number): ReadonlyArray<TableResourceFixture> => {
   const at = (n: number) => String(1_700_000_000_000 + seed * 1_000_000 + n)
   return [
@@ -127,18 +127,30 @@ const datasetTables = (dataset: string, seed: number): ReadonlyArray<TableResour
       numBytes: "144",
       lastModifiedTime: at(9),
       rangePartitioning: { field: "customer_id", range: { start: "0", end: "1000", interval: "10" } }
-    }
+    },
+    ...Array.from({ length: 5 }, (_, i): TableResourceFixture => ({
+      tableReference: { tableId: `plain_${i + 1}` },
+      schema: { fields: [{ name: "id", type: "STRING", mode: "REQUIRED" }, { name: "at", type: "TIMESTAMP" }] },
+      numRows: String(i),
+      numBytes: String(10 * i),
+      lastModifiedTime: at(10 + i)
+    }))
   ]
 }
 
 const TABLE_NAMES = datasetTables("x", 0).map((t) => t.tableReference.tableId)
 
-/** Datasets `prefix_1`… in `location`, each with the six tables. */
+/**
+ * Datasets `prefix_1`… in `location`, each with the eleven tables, as table resources and as the
+ * per-dataset INFORMATION_SCHEMA answers (the path a dataset read by itself takes).
+ */
 const putDatasets = (fake: FakeBigQuery, prefix: string, count: number, location: string) => {
   const names = Array.from({ length: count }, (_, i) => `${prefix}_${i + 1}`)
   names.forEach((dataset, i) => {
     fake.tables.putDataset(WAREHOUSE, dataset, location)
-    for (const table of datasetTables(dataset, i)) fake.tables.put(WAREHOUSE, dataset, table)
+    const tables = datasetTables(dataset, i)
+    for (const table of tables) fake.tables.put(WAREHOUSE, dataset, table)
+    arrangeInformationSchema(fake, WAREHOUSE, dataset, tables)
   })
   return names
 }
@@ -192,7 +204,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
         })
         const params = bodyOf(request).queryParameters as ReadonlyArray<{ name: string; parameterValue: { arrayValues: ReadonlyArray<{ value: string }> } }>
         expect(params.find((p) => p.name === "datasets")?.parameterValue.arrayValues.map((v) => v.value)).toEqual(us)
-        expect(params.find((p) => p.name === "qualified_tables")?.parameterValue.arrayValues).toHaveLength(5 * 7)
+        expect(params.find((p) => p.name === "qualified_tables")?.parameterValue.arrayValues).toHaveLength(5 * (TABLE_NAMES.length + 1))
       }
       expect(queries.map(queryOf).filter((sql) => sql.includes("`shop-warehouse`.`region-us`.INFORMATION_SCHEMA."))).toHaveLength(2)
 
@@ -229,6 +241,23 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       const one = yield* byRegion.getTablesByRegion(requestsFor(us.slice(0, 1)))
       expect([...one.keys()]).toEqual([`${WAREHOUSE}.sales_1`])
       expect(fake.requestsOf("jobs.query").map(regionQueryOf).sort()).toEqual(["columns", "storage", "tables"])
+    }))
+
+  it.scopedLive("datasets of at most ten tables keep their tables.get reads (which carry declared keys) and are not counted", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const bigquery = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
+      const us = putDatasets(fake, "sales", 6, "US")
+      const small = us.slice(0, 3).map((dataset) => ({ project: WAREHOUSE, dataset, tables: TABLE_NAMES.slice(0, 10) }))
+      const large = us.slice(3).map((dataset) => ({ project: WAREHOUSE, dataset, tables: TABLE_NAMES }))
+
+      // Three large datasets: not more than three, so auto reads none of them by region.
+      expect(yield* bigquery.getTablesByRegion([...small, ...large])).toEqual(new Map())
+      expect(fake.requests).toHaveLength(0)
+
+      const byRegion = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3 })
+      const read = yield* byRegion.getTablesByRegion([...small, ...large])
+      expect([...read.keys()].sort()).toEqual(us.slice(3).map((d) => `${WAREHOUSE}.${d}`))
     }))
 
   it.scopedLive("each location gets its own set of queries, its jobs running there", () =>
@@ -273,7 +302,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
   it.scopedLive("a region with more tables than one set reads is read in several sets of whole datasets", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery()
-      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3, batchTables: 12 })
+      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3, batchTables: 2 * TABLE_NAMES.length })
       const us = putDatasets(fake, "sales", 5, "US")
 
       const read = yield* bigquery.getTablesByRegion(requestsFor(us))
@@ -424,6 +453,11 @@ describe("the sync's collect step reading by region, over HTTP", () => {
       const fake = yield* fakeBigQuery()
       const us = putDatasets(fake, "sales", 4, "US")
       fake.faults.inject(Fault.status(503), (r) => regionQueryOf(r) === "columns")
+      // sales_3's own batch fails too, so its tables are read one by one, and one of them fails.
+      fake.faults.inject(
+        Fault.status(403, "accessDenied"),
+        (r) => r.kind === "jobs.query" && queryOf(r).includes("`shop-warehouse`.`sales_3`.INFORMATION_SCHEMA.COLUMN_FIELD_PATHS")
+      )
       fake.faults.inject(Fault.status(403, "accessDenied"), (r) => r.kind === "tables.get" && r.path.endsWith("/sales_3/tables/orders"))
 
       const collected = yield* collectOver(fake, { mode: "region", regionAbove: 3 }, [
@@ -436,9 +470,12 @@ describe("the sync's collect step reading by region, over HTTP", () => {
         [`${WAREHOUSE}.sales_3.orders`, "PermissionDenied"],
         [`${WAREHOUSE}.sales_4.gone`, "ResourceNotFound"]
       ])
-      // Three region queries once; then each dataset's tables by themselves (seven names or fewer: tables.get).
+      expect(fake.faults.pending()).toBe(0)
+      // Three region queries once; then each dataset's own three queries; sales_3's tables one by one.
       expect(fake.requestsOf("jobs.query").filter((r) => regionQueryOf(r) !== undefined)).toHaveLength(3)
-      expect(fake.requestsOf("tables.get")).toHaveLength(4 * TABLE_NAMES.length + 1)
+      expect(fake.requestsOf("jobs.query").filter((r) => regionQueryOf(r) === undefined)).toHaveLength(4 * 3)
+      expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-3)))
+        .toEqual(Array.from({ length: TABLE_NAMES.length }, () => "sales_3"))
     }))
 })
 
@@ -513,9 +550,12 @@ describe("LiveBigQuery.listTablesByRegion", () => {
       expect(failures).toEqual([])
       expect(collected.every((c) => Either.isRight(c.result))).toBe(true)
       expect(fake.requestsOf("tables.list")).toHaveLength(0)
-      expect(fake.requestsOf("tables.get")).toHaveLength(0)
       expect(fake.requestsOf("datasets.list")).toHaveLength(1)
+      // One listing query; three reading the four datasets of more than ten targets; sales_2, down
+      // to ten by the exclusion, read through its ten tables.get.
       expect(fake.requestsOf("jobs.query")).toHaveLength(4)
+      expect(new Set(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-3)))).toEqual(new Set(["sales_2"]))
+      expect(fake.requestsOf("tables.get")).toHaveLength(10)
 
       // The same tables as listing each dataset by itself finds.
       const byDataset = yield* bigQueryOn(fake, { mode: "dataset", regionAbove: 3 })

@@ -82,8 +82,9 @@ export interface BigQuery {
    * dataset (the live layer's region-qualified INFORMATION_SCHEMA; see its `metadataRead` option).
    * The answer holds, under `datasetKey`, each dataset it read, as `getTables` would answer for it.
    * A dataset left out was not read this way (reading by region is off or not worth it for its
-   * region, its region's queries failed, or the region does not show it): the caller reads it
-   * with `getTables`. Never fails; layers with no region read answer with an empty map.
+   * region, it has too few tables to be read through INFORMATION_SCHEMA at all, its region's
+   * queries failed, or the region does not show it): the caller reads it with `getTables`. Never
+   * fails; layers with no region read answer with an empty map.
    */
   readonly getTablesByRegion: (
     datasets: ReadonlyArray<DatasetTables>

@@ -95,10 +95,12 @@ export interface LiveBigQueryOptions {
 }
 
 /**
- * When `getTablesByRegion` reads a region's datasets with one set of region-qualified queries:
- * `dataset` never (each dataset is read by itself), `region` always, `auto` when the region has
- * more than `regionAbove` of the requested datasets (each dataset read by itself costs up to three
- * queries of at least 10 MB each; a region's set costs three in all).
+ * When `getTablesByRegion` and `listTablesByRegion` read a region's datasets with one set of
+ * region-qualified queries: `dataset` never (each dataset is read by itself), `region` always,
+ * `auto` when the region has more than `regionAbove` of the requested datasets (each dataset read
+ * by itself costs up to three queries of at least 10 MB each; a region's set costs three in all).
+ * Only datasets of more than `TABLES_GET_LIMIT` requested tables are read by region (and counted):
+ * smaller ones keep their free `tables.get` reads, which carry declared keys too.
  */
 export interface MetadataReadOptions {
   readonly mode: "auto" | "dataset" | "region"
@@ -875,9 +877,12 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         merged.set(datasetKey({ project, dataset }), entry)
         for (const table of tables) entry.tables.add(table)
       }
+      // A dataset of at most TABLES_GET_LIMIT tables keeps its free tables.get reads, which also
+      // carry its declared keys (the relationships step queries keys only for larger datasets).
+      const batched = [...merged.values()].filter((d) => d.tables.size > TABLES_GET_LIMIT)
       const limit = Math.max(1, metadataRead.batchTables ?? REGION_BATCH_TABLES)
       const sets: Array<{ project: string; location: string; datasets: Array<DatasetTables> }> = []
-      for (const { datasets, location, project } of yield* regionsOf([...merged.values()])) {
+      for (const { datasets, location, project } of yield* regionsOf(batched)) {
         let set: Array<DatasetTables> = []
         let size = 0
         for (const dataset of datasets) {
