@@ -448,6 +448,36 @@ describe("the sync's collect step reading by region, over HTTP", () => {
       }
     }))
 
+  it.scopedLive("a table with an impossible time or too deep a schema fails alone, with its own error; the region's other tables are read", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const us = putDatasets(fake, "sales", 4, "US")
+      let deep: RestFieldJson = { name: "leaf", type: "STRING" }
+      for (let level = 200; level > 0; level--) deep = { name: `level_${level}`, type: "RECORD", fields: [deep] }
+      fake.tables.put(WAREHOUSE, "sales_1", { tableReference: { tableId: "deep" }, schema: { fields: [deep] }, lastModifiedTime: "1700000000000" })
+      fake.tables.put(WAREHOUSE, "sales_1", {
+        tableReference: { tableId: "bad_time" },
+        schema: { fields: [{ name: "id", type: "STRING" }] },
+        lastModifiedTime: "8640000000000001"
+      })
+
+      const collected = yield* collectOver(fake, { mode: "region", regionAbove: 3 }, [
+        ...refsOf(us),
+        { project: WAREHOUSE, dataset: "sales_1", table: "deep" },
+        { project: WAREHOUSE, dataset: "sales_1", table: "bad_time" }
+      ])
+
+      const failed = Object.fromEntries(
+        collected.filter((c) => Either.isLeft(c.result)).map((c) => [c.table.read.table, Either.isLeft(c.result) ? c.result.left.message : ""])
+      )
+      expect(Object.keys(failed).sort()).toEqual(["bad_time", "deep"])
+      expect(failed.deep).toMatch(/shop-warehouse\.sales_1\.deep.*nests deeper than BigQuery's 15 levels/)
+      expect(failed.bad_time).toMatch(/shop-warehouse\.sales_1\.bad_time.*lastModifiedTime/)
+      // The region was read once; only the two bad tables were read again by themselves.
+      expect(fake.requestsOf("jobs.query")).toHaveLength(3)
+      expect(fake.requestsOf("tables.get").map((r) => r.path.split("/").at(-1)).sort()).toEqual(["bad_time", "deep"])
+    }))
+
   it.scopedLive("a failing region: each dataset read by itself, and only the table that really fails fails", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery()
