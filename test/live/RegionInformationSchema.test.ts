@@ -284,6 +284,26 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       }
     }))
 
+  it.scopedLive("answers in pages: every page fetched from the job's own location", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery({ regionPageSize: 25 })
+      const bigquery = yield* bigQueryOn(fake, { mode: "region", regionAbove: 3 })
+      const seoul = putDatasets(fake, "kr_sales", 2, "asia-northeast3")
+
+      const read = yield* bigquery.getTablesByRegion(requestsFor(seoul))
+
+      const pages = fake.requestsOf("jobs.getQueryResults")
+      expect(pages.length).toBeGreaterThan(2)
+      expect(pages.every((r) => r.query.location === "asia-northeast3")).toBe(true)
+      for (const dataset of seoul) {
+        for (const table of TABLE_NAMES) {
+          expect(read.get(`${WAREHOUSE}.${dataset}`)!.get(table)).toEqual(
+            Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table }))
+          )
+        }
+      }
+    }))
+
   it.scopedLive("a configured location: no datasets.list; a dataset elsewhere fails its region's read, which is left to the caller", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery()

@@ -218,6 +218,8 @@ interface Job {
   readonly project: string
   readonly answer: QueryAnswer
   readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
+  /** Where the job runs: the request's `location`, `US` when it names none. */
+  readonly location: string
   pollsLeft: number
 }
 
@@ -278,6 +280,8 @@ export interface FakeBigQueryOptions {
   readonly listPageSize?: number
   /** What each region-qualified metadata query bills (BigQuery's minimum, 10 MB, by default). */
   readonly regionQueryBytesBilled?: number
+  /** Rows per page of the region-qualified metadata queries' answers (all in one page by default). */
+  readonly regionPageSize?: number
   /** Changes a dataset's rows before the region queries serve them (rows BigQuery might send but a resource would not give). */
   readonly adjustRegionRows?: (project: string, dataset: string, rows: InformationSchemaRows) => InformationSchemaRows
 }
@@ -385,7 +389,14 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     const located = (location: string) => jobLocation !== undefined && jobLocation.toLowerCase() === location.toLowerCase()
     const billed = options.regionQueryBytesBilled ?? 10_485_760
     const answerOf = (schema: ReadonlyArray<FakeField>, rows: ReadonlyArray<ReadonlyArray<unknown>>) => ({
-      answer: { match: sql, schema, rows, totalBytesProcessed: 1_048_576, totalBytesBilled: billed },
+      answer: {
+        match: sql,
+        schema,
+        rows,
+        totalBytesProcessed: 1_048_576,
+        totalBytesBilled: billed,
+        ...(options.regionPageSize === undefined ? {} : { pageSize: options.regionPageSize })
+      },
       rows
     })
     if (views.length > 0) {
@@ -454,7 +465,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     const end = start + rows.length
     return {
       kind,
-      jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+      jobReference: { projectId: job.project, jobId: job.id, location: job.location },
       jobComplete: true,
       schema: { fields: answer.schema },
       totalRows: String(job.rows.length),
@@ -470,7 +481,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
 
   const pending = (job: Job, kind: string) => ({
     kind,
-    jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+    jobReference: { projectId: job.project, jobId: job.id, location: job.location },
     jobComplete: false
   })
 
@@ -552,7 +563,14 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
           : typeof answer.rows === "function"
           ? answer.rows(paramsOf(body))
           : answer.rows
-        const job: Job = { id: `job_${++lastJob}`, project, answer, rows, pollsLeft: answer.pendingPolls ?? 0 }
+        const job: Job = {
+          id: `job_${++lastJob}`,
+          project,
+          answer,
+          rows,
+          location: typeof body.location === "string" ? body.location : "US",
+          pollsLeft: answer.pendingPolls ?? 0
+        }
         jobs.set(job.id, job)
         const kind = "bigquery#queryResponse"
         if (job.pollsLeft > 0) {
@@ -565,8 +583,9 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
       }
       case "jobs.getQueryResults": {
         const job = jobs.get(target.jobId ?? "")
-        if (job === undefined || job.project !== project) {
-          return errorReply(404, `Not found: Job ${project}:${target.jobId}`)
+        const asked = request.query.location
+        if (job === undefined || job.project !== project || (asked !== undefined && asked.toLowerCase() !== job.location.toLowerCase())) {
+          return errorReply(404, `Not found: Job ${project}:${target.jobId}${asked === undefined ? "" : ` in location ${asked}`}`)
         }
         const kind = "bigquery#getQueryResultsResponse"
         if (job.pollsLeft > 0) {
