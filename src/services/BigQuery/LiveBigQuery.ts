@@ -18,6 +18,13 @@
  * `tables.get` that fails is that table's failure alone; only a failing query fails the batch.
  * Every `Table` resource is checked before it is walked (nesting, times within the range of dates).
  *
+ * `getTablesByRegion` and `listTablesByRegion` read the datasets of one project and location at once
+ * (`metadataRead`): the locations from one `datasets.list` per project (kept ten minutes) or the
+ * configured one, then one set of region-qualified INFORMATION_SCHEMA queries per location and
+ * up to `REGION_BATCH_TABLES` tables, each under the byte cap, the jobs running in that location.
+ * Whatever they cannot read (a failing query, a dataset the region does not show) is left out for
+ * the caller to read per dataset; a table whose rows cannot be read is read through `tables.get`.
+ *
  * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
  * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
  * (requests at `/bigquery/v2/projects/...`), else Google's. A local endpoint is used without
