@@ -81,7 +81,26 @@ export interface SyncSettings {
   readonly relationshipCheck?: boolean
   /** A run is full (every table redone) when the last full one is this old; zero: always. Default 7 days. */
   readonly fullRebuildEvery?: Duration.Duration
+  /**
+   * Live mode: how table metadata is read (`METADATA_READ`): `dataset` (each dataset by itself),
+   * `region` (the datasets of one location with one set of region-qualified INFORMATION_SCHEMA
+   * queries), or `auto` (the default): by region when a region has more than
+   * `metadataRegionAbove` of the run's datasets.
+   */
+  readonly metadataRead?: MetadataRead
+  /** `METADATA_REGION_ABOVE`: `auto` reads a region at once above this many datasets (default 3). */
+  readonly metadataRegionAbove?: number
+  /** `METADATA_LOCATION`: where every dataset is (`US`, `asia-northeast3`); absent: `datasets.list` says. */
+  readonly metadataLocation?: string | null
 }
+
+export type MetadataRead = "auto" | "dataset" | "region"
+
+/** `auto` reads a region at once when it has more than this many of the run's datasets. */
+export const DEFAULT_METADATA_REGION_ABOVE = 3
+
+/** A BigQuery location: a multi-region (`US`, `EU`) or a region (`asia-northeast3`, `us-central1`). */
+const LOCATION = /^[a-z]+(-[a-z]+[0-9]+)?$/i
 
 export class SyncConfig extends Context.Tag("MetaSync/SyncConfig")<SyncConfig, SyncSettings>() {}
 
@@ -176,7 +195,10 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     queryLogDays: raw("QUERY_LOG_DAYS"),
     queryLogLocation: raw("QUERY_LOG_LOCATION"),
     relationshipCheck: raw("RELATIONSHIP_CHECK"),
-    fullRebuildEvery: raw("FULL_REBUILD_EVERY")
+    fullRebuildEvery: raw("FULL_REBUILD_EVERY"),
+    metadataRead: raw("METADATA_READ"),
+    metadataRegionAbove: raw("METADATA_REGION_ABOVE"),
+    metadataLocation: raw("METADATA_LOCATION")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -336,6 +358,32 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     fullRebuildEvery: yield* Option.match(env.fullRebuildEvery, {
       onNone: () => Effect.succeed(Duration.days(7)),
       onSome: (value) => check("FULL_REBUILD_EVERY", value, parseRebuildEvery)
+    }),
+    metadataRead: yield* Option.match(env.metadataRead, {
+      onNone: () => Effect.succeed<MetadataRead>("auto"),
+      onSome: (value) =>
+        check("METADATA_READ", value, (v) =>
+          v === "auto" || v === "dataset" || v === "region"
+            ? Either.right<MetadataRead>(v)
+            : Either.left(
+              "expected \"auto\" (the default: by region when a region has more than METADATA_REGION_ABOVE datasets), \"dataset\" or \"region\""
+            ))
+    }),
+    metadataRegionAbove: yield* Option.match(env.metadataRegionAbove, {
+      onNone: () => Effect.succeed(DEFAULT_METADATA_REGION_ABOVE),
+      onSome: (value) =>
+        check("METADATA_REGION_ABOVE", value, (v) =>
+          /^\d{1,6}$/.test(v) ? Either.right(Number(v)) : Either.left("expected a number of datasets from 0 to 999999"))
+    }),
+    metadataLocation: yield* Option.match(env.metadataLocation, {
+      onNone: () => Effect.succeed(null),
+      onSome: (value) =>
+        check("METADATA_LOCATION", value.trim(), (v) =>
+          /^region-/i.test(v)
+            ? Either.left(`expected the location itself (${v.slice("region-".length)}), without the region- of its INFORMATION_SCHEMA qualifier`)
+            : LOCATION.test(v)
+            ? Either.right(v)
+            : Either.left("expected the datasets' BigQuery location, such as US, EU or asia-northeast3"))
     })
   }
 })

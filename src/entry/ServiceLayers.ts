@@ -4,7 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { loadSyncSettings, SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
+import { DEFAULT_METADATA_REGION_ABOVE, loadSyncSettings, SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
 import type { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery } from "../services/BigQuery/LiveBigQuery.ts"
 import { LocalBigQuery } from "../services/BigQuery/LocalBigQuery.ts"
@@ -21,7 +21,12 @@ export const serviceLayers = (settings: SyncSettings): Layer.Layer<BigQueryServi
       LiveBigQuery.layer({
         projectId: settings.project ?? "",
         timeout: settings.remoteTimeout,
-        maximumBytesBilled: settings.metadataMaxBytesBilled
+        maximumBytesBilled: settings.metadataMaxBytesBilled,
+        metadataRead: {
+          mode: settings.metadataRead ?? "auto",
+          regionAbove: settings.metadataRegionAbove ?? DEFAULT_METADATA_REGION_ABOVE,
+          location: settings.metadataLocation ?? undefined
+        }
       }),
       GcsStorage.layer({ bucket: settings.bucket ?? "", timeout: settings.remoteTimeout })
     )

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { formatTableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { type BigQueryError, BigQueryService, type TableRead } from "../services/BigQuery/BigQueryService.ts"
+import { type BigQueryError, BigQueryService, datasetKey, type TableRead } from "../services/BigQuery/BigQueryService.ts"
 import {
   capDescriptions,
   fieldNestingProblem,
@@ -108,15 +108,23 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
       return Either.isLeft(read) && isTransient(read.left) ? retryAlone(table, read.left) : Effect.succeed(read)
     }
 
+    const groups = groupByDataset(tables)
+    // Datasets the layer reads a region at a time; the others are read one batch per dataset.
+    const byRegion = yield* bigQuery.getTablesByRegion(
+      groups.map((group) => ({ ...group[0].read, tables: group.map((t) => t.read.table) }))
+    )
     const results = yield* Effect.forEach(
-      groupByDataset(tables),
+      groups,
       (group) =>
         Effect.gen(function*() {
           const { dataset, project } = group[0].read
-          const batch = yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
-            retryRemote(settings),
-            Effect.either
-          )
+          const regionRead = byRegion.get(datasetKey({ project, dataset }))
+          const batch = regionRead !== undefined
+            ? Either.right(regionRead)
+            : yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
+              retryRemote(settings),
+              Effect.either
+            )
           if (Either.isLeft(batch)) {
             yield* Effect.logWarning(
               `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`

@@ -88,15 +88,19 @@ export const resolveTargets = (targets: ReadonlyArray<TargetPattern>) =>
     const excluded = (ref: TableRef) => excludes.some((x) => matchesTable(x, ref))
 
     const toList = [...new Map(includes.filter(isPattern).map((t) => [datasetKey(t), t])).values()]
+    // Datasets the layer lists a region at a time; the others are listed one by one.
+    const byRegion = yield* bigQuery.listTablesByRegion(toList)
     const listings = new Map(
       yield* Effect.forEach(
         toList,
-        (t) =>
-          bigQuery.listTables(t.project, t.dataset).pipe(
+        (t) => {
+          const listed = byRegion.get(datasetKey(t))
+          return (listed !== undefined ? Effect.succeed(listed) : bigQuery.listTables(t.project, t.dataset)).pipe(
             retryRemote(settings),
             Effect.either,
             Effect.map((listing) => [datasetKey(t), listing] as const)
-          ),
+          )
+        },
         { concurrency: DATASET_CONCURRENCY }
       )
     )

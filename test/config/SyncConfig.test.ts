@@ -55,4 +55,34 @@ describe("sync configuration", () => {
       expect(error._tag).toBe("InvalidConfig")
       expect(error.message).toContain(message)
     }))
+
+  describe("reading metadata by region", () => {
+    it.effect("auto above 3 datasets a region, locations from datasets.list, by default", () =>
+      Effect.gen(function*() {
+        const settings = yield* load(live)
+        expect(settings).toMatchObject({ metadataRead: "auto", metadataRegionAbove: 3, metadataLocation: null })
+      }))
+
+    it.effect("METADATA_READ, METADATA_REGION_ABOVE and METADATA_LOCATION are read", () =>
+      Effect.gen(function*() {
+        const settings = yield* load({ ...live, METADATA_READ: "region", METADATA_REGION_ABOVE: "0", METADATA_LOCATION: " asia-northeast3 " })
+        expect(settings).toMatchObject({ metadataRead: "region", metadataRegionAbove: 0, metadataLocation: "asia-northeast3" })
+        expect((yield* load({ ...live, METADATA_READ: "dataset" })).metadataRead).toBe("dataset")
+        expect((yield* load({ ...live, METADATA_LOCATION: "US" })).metadataLocation).toBe("US")
+      }))
+
+    it.effect.each<readonly [Record<string, string>, string]>([
+      [{ ...live, METADATA_READ: "regional" }, "METADATA_READ is \"regional\": expected \"auto\" (the default: by region when a region has more than METADATA_REGION_ABOVE datasets), \"dataset\" or \"region\""],
+      [{ ...live, METADATA_REGION_ABOVE: "-1" }, "METADATA_REGION_ABOVE is \"-1\": expected a number of datasets from 0 to 999999"],
+      [{ ...live, METADATA_REGION_ABOVE: "three" }, "METADATA_REGION_ABOVE is \"three\": expected a number of datasets"],
+      [{ ...live, METADATA_LOCATION: "region-us" }, "METADATA_LOCATION is \"region-us\": expected the location itself (us), without the region- of its INFORMATION_SCHEMA qualifier"],
+      [{ ...live, METADATA_LOCATION: "us central1" }, "METADATA_LOCATION is \"us central1\": expected the datasets' BigQuery location"],
+      [{ ...live, METADATA_LOCATION: "us-`x`" }, "METADATA_LOCATION is \"us-`x`\": expected the datasets' BigQuery location"]
+    ])("stops on a bad value, naming it: %j", ([env, message]) =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(load(env))
+        expect(error._tag).toBe("InvalidConfig")
+        expect(error.message).toContain(message)
+      }))
+  })
 })

@@ -15,6 +15,8 @@ import {
   parseDataType,
   parseTableDdl,
   readInformationSchemaTables,
+  readRegionInformationSchemaTables,
+  regionInformationSchemaQueries,
   tablesFromInformationSchema
 } from "../../src/services/BigQuery/InformationSchema.ts"
 import { decodeTableDefinition, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
@@ -563,6 +565,101 @@ describe("INFORMATION_SCHEMA", () => {
       const rows = informationSchemaRowsOf(PROJECT, "shop", [HOURLY])
       const { found } = tablesFromInformationSchema(PROJECT, "shop", ["events_hourly"], { ...rows, storage: [] }, FALLBACK)
       expect(found.get("events_hourly")).toMatchObject({ row_count: null, size_bytes: null, created: null, last_updated: FALLBACK })
+    })
+  })
+
+  describe("many datasets of one region", () => {
+    /** The three region queries' rows for datasets of resources, each row saying its dataset. */
+    const regionRows = (datasets: ReadonlyArray<readonly [string, ReadonlyArray<TableResourceFixture>]>) => {
+      const out = { tables: [] as Array<unknown>, columns: [] as Array<unknown>, storage: [] as Array<unknown> }
+      for (const [dataset, resources] of datasets) {
+        const rows = informationSchemaRowsOf(PROJECT, dataset, resources)
+        out.tables.push(...rows.tables.map((row) => ({ table_schema: dataset, ...row })))
+        out.columns.push(...rows.columns.map((row) => ({ table_schema: dataset, ...row })))
+        out.storage.push(...rows.storage.map((row) => ({ dataset_id: dataset, ...row })))
+      }
+      // Rows of different datasets interleaved, as a query without ORDER BY may return them.
+      return { tables: out.tables.reverse(), columns: out.columns.reverse(), storage: out.storage.reverse() }
+    }
+
+    it("the queries: region-qualified views filtered to the datasets and tables, and every dataset's __TABLES__ in one query", () => {
+      const sql = regionInformationSchemaQueries("example.com:shop-prod", "asia-northeast3", ["sales", "2024_orders"])
+      const region = "`example.com:shop-prod`.`region-asia-northeast3`.INFORMATION_SCHEMA"
+      expect(sql.tables).toContain(`FROM ${region}.TABLES\n`)
+      expect(sql.tables).toContain("WHERE table_schema IN UNNEST(@datasets) AND CONCAT(table_schema, '.', table_name) IN UNNEST(@qualified_tables)")
+      expect(sql.columns).toContain(`FROM ${region}.COLUMN_FIELD_PATHS AS p`)
+      expect(sql.columns).toContain(`JOIN ${region}.COLUMNS AS c`)
+      expect(sql.columns).toContain("ON c.table_schema = p.table_schema AND c.table_name = p.table_name AND c.column_name = p.column_name")
+      expect(sql.columns).toContain("c.is_system_defined = 'NO'")
+      expect(sql.storage).toContain("FROM `example.com:shop-prod`.`sales`.__TABLES__\n  UNION ALL\n")
+      expect(sql.storage).toContain("FROM `example.com:shop-prod`.`2024_orders`.__TABLES__")
+      expect(sql.storage).toContain("WHERE CONCAT(dataset_id, '.', table_id) IN UNNEST(@qualified_tables)")
+      expect(regionInformationSchemaQueries("p", "US", ["d"]).tables).toContain("`p`.`region-us`.INFORMATION_SCHEMA.TABLES")
+    })
+
+    it("rebuild each dataset's tables exactly as tables.get gives them, tables of the same name in two datasets apart", () => {
+      const read = Either.getOrThrow(readRegionInformationSchemaTables(
+        PROJECT,
+        new Map([["shop", ["orders", "recent orders", "gone"]], ["shop_eu", ["orders", "scores"]], ["samples", ["shakespeare"]]]),
+        regionRows([
+          ["shop", [ORDERS, VIEW, HOURLY]],
+          ["shop_eu", [{ ...ORDERS, description: "EU orders.", numRows: "7" }, SCORES]],
+          ["samples", [SHAKESPEARE]]
+        ]),
+        FALLBACK
+      ))
+      expect([...read.keys()].sort()).toEqual(["samples", "shop", "shop_eu"])
+      expect([...read.get("shop")!.found.keys()].sort()).toEqual(["orders", "recent orders"])
+      expect(read.get("shop")!.found.get("orders")).toEqual(viaTablesGet("shop", ORDERS))
+      expect(read.get("shop")!.found.get("recent orders")).toEqual(viaTablesGet("shop", VIEW))
+      expect(read.get("shop_eu")!.found.get("orders")).toEqual(viaTablesGet("shop_eu", { ...ORDERS, description: "EU orders.", numRows: "7" }))
+      expect(read.get("shop_eu")!.found.get("scores")).toEqual(viaTablesGet("shop_eu", SCORES))
+      expect(read.get("samples")!.found.get("shakespeare")).toEqual(viaTablesGet("samples", SHAKESPEARE))
+    })
+
+    it("a dataset the region shows none of is left out, for the caller to read by itself", () => {
+      const read = Either.getOrThrow(readRegionInformationSchemaTables(
+        PROJECT,
+        new Map([["shop", ["orders"]], ["elsewhere", ["orders"]]]),
+        regionRows([["shop", [ORDERS]]]),
+        FALLBACK
+      ))
+      expect([...read.keys()]).toEqual(["shop"])
+    })
+
+    it("a bad row makes only its own table of its own dataset unreadable", () => {
+      const rows = regionRows([["shop", [ORDERS, SCORES]], ["shop_eu", [ORDERS, SCORES]]])
+      const broken = {
+        ...rows,
+        storage: rows.storage.map((row) => {
+          const r = row as { dataset_id: string; table_id: string }
+          return r.dataset_id === "shop_eu" && r.table_id === "scores" ? { ...r, row_count: "many" } : row
+        })
+      }
+      const read = Either.getOrThrow(readRegionInformationSchemaTables(
+        PROJECT,
+        new Map([["shop", ["orders", "scores"]], ["shop_eu", ["orders", "scores"]]]),
+        broken,
+        FALLBACK
+      ))
+      expect([...read.get("shop")!.found.keys()].sort()).toEqual(["orders", "scores"])
+      expect([...read.get("shop_eu")!.found.keys()]).toEqual(["orders"])
+      expect(Object.fromEntries(read.get("shop_eu")!.unreadable)).toEqual({
+        scores: expect.stringMatching(/^__TABLES__ row: row_count/)
+      })
+    })
+
+    it("a row that does not say its dataset fails the region's read, saying where", () => {
+      const rows = regionRows([["shop", [ORDERS]]])
+      const read = readRegionInformationSchemaTables(
+        PROJECT,
+        new Map([["shop", ["orders"]]]),
+        { ...rows, columns: [...rows.columns, { table_name: "orders" }] },
+        FALLBACK
+      )
+      expect(Either.isLeft(read) && read.left).toBe(
+        `INFORMATION_SCHEMA.COLUMN_FIELD_PATHS row ${rows.columns.length}: table_schema: expected the dataset's name`
+      )
     })
   })
 })

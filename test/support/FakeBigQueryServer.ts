@@ -1,7 +1,7 @@
 /**
  * A local BigQuery for tests: the parts of the BigQuery v2 REST API that MetaSync reads through
- * @google-cloud/bigquery (tables.get, tables.list, jobs.query with paging and polling,
- * jobs.getQueryResults, dry-run jobs.insert), over real HTTP on 127.0.0.1.
+ * @google-cloud/bigquery (tables.get, tables.list, datasets.list, jobs.query with paging and
+ * polling, jobs.getQueryResults, dry-run jobs.insert), over real HTTP on 127.0.0.1.
  *
  * Paths are accepted under `/bigquery/v2/projects/...` (the client with `apiEndpoint`) and
  * `/projects/...` (the client with `BIGQUERY_EMULATOR_HOST`).
@@ -9,13 +9,27 @@
  * Tables are arranged as REST `Table` resources; queries as answers picked by a matcher on the SQL
  * (unknown SQL is a 400 `invalidQuery`, as BigQuery says for a query it cannot run), their rows
  * possibly a function of the query parameters, each billing `totalBytesBilled` against the
- * request's `maximumBytesBilled`. Faults are
+ * request's `maximumBytesBilled`. The region-qualified metadata queries that
+ * `regionInformationSchemaQueries` writes (`` `p`.`region-us`.INFORMATION_SCHEMA.TABLES ``, its
+ * COLUMN_FIELD_PATHS ⋈ COLUMNS, and the datasets' `__TABLES__` in one UNION ALL) are answered from
+ * the arranged tables themselves, when no arranged answer matches: each dataset has a location
+ * (`US` unless arranged), the job must run there, and the rows are the ones BigQuery shows for the
+ * tables (`InformationSchemaRows.ts`), filtered on the queries' `@datasets` and
+ * `@qualified_tables` as their WHERE clauses say. Faults are
  * scripted per request: `fake.faults.inject(Fault.status(503), { kind: "jobs.query" })` makes the
  * next matching request fail that way. Every request, faulted or not, is recorded in `fake.requests`.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
+import type { InformationSchemaRows } from "../../src/services/BigQuery/InformationSchema.ts"
 import { type FaultScript as FaultScriptOf, makeFaultQueue } from "./FaultQueue.ts"
+import {
+  COLUMNS_SCHEMA,
+  informationSchemaRowsOf,
+  STORAGE_SCHEMA,
+  type TableResourceFixture,
+  TABLES_SCHEMA
+} from "./InformationSchemaRows.ts"
 import { type OpenConnections, trackConnections } from "./OpenConnections.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -39,8 +53,8 @@ export interface TableResourceJson {
 export interface FakeTables {
   /** Adds (or replaces) a table, creating its dataset; `id`, `kind` and the full `tableReference` are filled in. */
   readonly put: (project: string, dataset: string, resource: TableResourceJson) => void
-  /** Creates an empty dataset (tables.list on an unknown dataset is a 404). */
-  readonly putDataset: (project: string, dataset: string) => void
+  /** Creates an empty dataset (tables.list on an unknown dataset is a 404), in `location` (`US` by default). */
+  readonly putDataset: (project: string, dataset: string, location?: string) => void
   readonly remove: (project: string, dataset: string, table: string) => void
 }
 
@@ -83,6 +97,7 @@ export interface FakeQueries {
 export type RequestKind =
   | "tables.get"
   | "tables.list"
+  | "datasets.list"
   | "jobs.query"
   | "jobs.getQueryResults"
   | "jobs.insert"
@@ -203,6 +218,8 @@ interface Job {
   readonly project: string
   readonly answer: QueryAnswer
   readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
+  /** Where the job runs: the request's `location`, `US` when it names none. */
+  readonly location: string
   pollsLeft: number
 }
 
@@ -246,6 +263,7 @@ const route = (method: string, path: string): Route => {
       ? { kind: "tables.list", project, dataset: id }
       : { kind: "tables.get", project, dataset: id, table: subId }
   }
+  if (collection === "datasets" && id === undefined && method === "GET") return { kind: "datasets.list", project }
   if (collection === "queries" && id === undefined && method === "POST") return { kind: "jobs.query", project }
   if (collection === "queries" && id !== undefined && method === "GET") {
     return { kind: "jobs.getQueryResults", project, jobId: id }
@@ -258,9 +276,20 @@ const route = (method: string, path: string): Route => {
 // The server
 
 export interface FakeBigQueryOptions {
-  /** Largest page tables.list returns when the client does not ask for less (BigQuery: 50). */
+  /** Largest page tables.list and datasets.list return when the client does not ask for less (BigQuery: 50). */
   readonly listPageSize?: number
+  /** What each region-qualified metadata query bills (BigQuery's minimum, 10 MB, by default). */
+  readonly regionQueryBytesBilled?: number
+  /** Rows per page of the region-qualified metadata queries' answers (all in one page by default). */
+  readonly regionPageSize?: number
+  /** Changes a dataset's rows before the region queries serve them (rows BigQuery might send but a resource would not give). */
+  readonly adjustRegionRows?: (project: string, dataset: string, rows: InformationSchemaRows) => InformationSchemaRows
 }
+
+/** A SQL text's region-qualified views: `` `project`.`region-us`.INFORMATION_SCHEMA.TABLES ``. */
+const REGION_VIEW = /`([^`]+)`\.`region-([a-z0-9-]+)`\.INFORMATION_SCHEMA\.([A-Z_]+)/g
+/** A SQL text's `` `project`.`dataset`.__TABLES__ `` references. */
+const META_TABLES = /`([^`]+)`\.`([^`]+)`\.__TABLES__/g
 
 export interface FakeBigQuery {
   /** `http://127.0.0.1:PORT`, for `apiEndpoint` or `BIGQUERY_EMULATOR_HOST`. */
@@ -282,21 +311,27 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
   const listPageSize = options.listPageSize ?? 50
   /** `project:dataset` → table name → resource. */
   const datasets = new Map<string, Map<string, Record<string, unknown>>>()
+  /** `project:dataset` → location. */
+  const locations = new Map<string, string>()
+  /** `project:dataset` → its INFORMATION_SCHEMA rows, derived once until its tables change. */
+  const derivedRows = new Map<string, InformationSchemaRows>()
   const answers: Array<QueryAnswer> = []
   const jobs = new Map<string, Job>()
   const requests: Array<RecordedRequest> = []
   const faults = makeFaultQueue<Fault, FaultMatch, RecordedRequest>(matches, {})
   let lastJob = 0
 
-  const datasetOf = (project: string, dataset: string) => {
+  const datasetOf = (project: string, dataset: string, location?: string) => {
     const key = `${project}:${dataset}`
     let tables = datasets.get(key)
     if (tables === undefined) datasets.set(key, tables = new Map())
+    if (location !== undefined || !locations.has(key)) locations.set(key, location ?? "US")
     return tables
   }
 
   const tables: FakeTables = {
     put: (project, dataset, resource) => {
+      derivedRows.delete(`${project}:${dataset}`)
       const table = resource.tableReference.tableId
       datasetOf(project, dataset).set(table, {
         kind: "bigquery#table",
@@ -306,14 +341,111 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
         tableReference: { projectId: project, datasetId: dataset, tableId: table }
       })
     },
-    putDataset: (project, dataset) => void datasetOf(project, dataset),
-    remove: (project, dataset, table) => void datasets.get(`${project}:${dataset}`)?.delete(table)
+    putDataset: (project, dataset, location) => void datasetOf(project, dataset, location),
+    remove: (project, dataset, table) => {
+      derivedRows.delete(`${project}:${dataset}`)
+      datasets.get(`${project}:${dataset}`)?.delete(table)
+    }
   }
 
   const answerFor = (sql: string) =>
     answers.find(({ match }) =>
       typeof match === "string" ? sql.includes(match) : match instanceof RegExp ? match.test(sql) : match(sql)
     )
+
+  /** The rows BigQuery shows for a dataset's tables in INFORMATION_SCHEMA and __TABLES__. */
+  const rowsOf = (project: string, dataset: string): InformationSchemaRows => {
+    const key = `${project}:${dataset}`
+    const known = derivedRows.get(key)
+    if (known !== undefined) return known
+    const resources = [...(datasets.get(key)?.values() ?? [])] as unknown as Array<TableResourceFixture>
+    const derived = informationSchemaRowsOf(project, dataset, resources)
+    const rows = options.adjustRegionRows === undefined ? derived : options.adjustRegionRows(project, dataset, derived)
+    derivedRows.set(key, rows)
+    return rows
+  }
+
+  const asList = (value: QueryParams[string]) => new Set(Array.isArray(value) ? value : [])
+
+  /**
+   * The answer to a region-qualified metadata query or a UNION ALL of datasets' `__TABLES__`, from
+   * the arranged tables; an error reply when the job runs elsewhere than the datasets; `undefined`
+   * for any other SQL.
+   */
+  const regionAnswer = (project: string, sql: string, params: QueryParams, jobLocation: string | undefined):
+    | { readonly answer: QueryAnswer; readonly rows: ReadonlyArray<ReadonlyArray<unknown>> }
+    | Reply
+    | undefined =>
+  {
+    const views = [...sql.matchAll(REGION_VIEW)]
+    const metaTables = [...sql.matchAll(META_TABLES)]
+    if (views.length === 0 && metaTables.length === 0) return undefined
+    // A dataset's own __TABLES__ query (the per-dataset read) is answered only as arranged.
+    const filtersTables = "qualified_tables" in params
+    if (views.length === 0 && !filtersTables) return undefined
+    const wantedDatasets = asList(params.datasets)
+    const tableFilter = asList(params.qualified_tables)
+    const wantedTables = { has: (name: string) => !filtersTables || tableFilter.has(name) }
+    const located = (location: string) => jobLocation !== undefined && jobLocation.toLowerCase() === location.toLowerCase()
+    const billed = options.regionQueryBytesBilled ?? 10_485_760
+    const answerOf = (schema: ReadonlyArray<FakeField>, rows: ReadonlyArray<ReadonlyArray<unknown>>) => ({
+      answer: {
+        match: sql,
+        schema,
+        rows,
+        totalBytesProcessed: 1_048_576,
+        totalBytesBilled: billed,
+        ...(options.regionPageSize === undefined ? {} : { pageSize: options.regionPageSize })
+      },
+      rows
+    })
+    if (views.length > 0) {
+      const [, viewProject, region] = views[0]
+      if (!located(region)) {
+        return errorReply(400, `Cannot read region-${region} INFORMATION_SCHEMA from a job in location ${jobLocation ?? "(none)"}`, "invalidQuery")
+      }
+      const inRegion = [...datasets.keys()]
+        .filter((key) => key.startsWith(`${viewProject}:`) && locations.get(key)?.toLowerCase() === region)
+        .map((key) => key.slice(viewProject.length + 1))
+        .filter((dataset) => wantedDatasets.has(dataset))
+      const view = views[0][3]
+      if (view === "TABLES") {
+        return answerOf(
+          [{ name: "table_schema", type: "STRING" }, ...TABLES_SCHEMA],
+          inRegion.flatMap((dataset) =>
+            rowsOf(viewProject, dataset).tables
+              .filter((row) => wantedTables.has(`${dataset}.${row.table_name}`))
+              .map((row) => [dataset, row.table_name, row.table_type, row.ddl])
+          )
+        )
+      }
+      if (view === "COLUMN_FIELD_PATHS") {
+        return answerOf(
+          [{ name: "table_schema", type: "STRING" }, ...COLUMNS_SCHEMA],
+          inRegion.flatMap((dataset) =>
+            rowsOf(viewProject, dataset).columns
+              .filter((row) => wantedTables.has(`${dataset}.${row.table_name}`))
+              .map((row) => [dataset, ...COLUMNS_SCHEMA.map((field) => (row as Record<string, unknown>)[field.name])])
+          )
+        )
+      }
+      return errorReply(400, `FakeBigQueryServer does not serve region-${region}.INFORMATION_SCHEMA.${view}`, "invalidQuery")
+    }
+    const rows: Array<ReadonlyArray<unknown>> = []
+    for (const [, tableProject, dataset] of metaTables) {
+      const key = `${tableProject}:${dataset}`
+      if (!datasets.has(key)) return errorReply(404, `Not found: Dataset ${key}`)
+      if (jobLocation !== undefined && !located(locations.get(key)!)) {
+        return errorReply(404, `Not found: Dataset ${key} was not found in location ${jobLocation}`)
+      }
+      for (const row of rowsOf(tableProject, dataset).storage) {
+        if (wantedTables.has(`${dataset}.${row.table_id}`)) {
+          rows.push([dataset, ...STORAGE_SCHEMA.map((field) => (row as Record<string, unknown>)[field.name])])
+        }
+      }
+    }
+    return answerOf([{ name: "dataset_id", type: "STRING" }, ...STORAGE_SCHEMA], rows)
+  }
 
   const invalidQuery = (sql: string) =>
     errorReply(400, `Syntax error: FakeBigQueryServer has no answer arranged for: ${sql.slice(0, 200)}`, "invalidQuery")
@@ -333,7 +465,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
     const end = start + rows.length
     return {
       kind,
-      jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+      jobReference: { projectId: job.project, jobId: job.id, location: job.location },
       jobComplete: true,
       schema: { fields: answer.schema },
       totalRows: String(job.rows.length),
@@ -349,7 +481,7 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
 
   const pending = (job: Job, kind: string) => ({
     kind,
-    jobReference: { projectId: job.project, jobId: job.id, location: "US" },
+    jobReference: { projectId: job.project, jobId: job.id, location: job.location },
     jobComplete: false
   })
 
@@ -384,12 +516,38 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
           ...(next !== undefined ? { nextPageToken: next } : {})
         })
       }
+      case "datasets.list": {
+        const names = [...datasets.keys()]
+          .filter((key) => key.startsWith(`${project}:`))
+          .map((key) => key.slice(project.length + 1))
+          .sort()
+        const limit = Math.min(listPageSize, Number(request.query.maxResults ?? listPageSize))
+        const start = request.query.pageToken === undefined ? 0 : names.indexOf(request.query.pageToken)
+        if (start < 0) return errorReply(400, `Invalid page token: ${request.query.pageToken}`, "invalid")
+        const next = names[start + limit]
+        return json(200, {
+          kind: "bigquery#datasetList",
+          etag: `"${names.length}"`,
+          datasets: names.slice(start, start + limit).map((dataset) => ({
+            kind: "bigquery#dataset",
+            id: `${project}:${dataset}`,
+            datasetReference: { projectId: project, datasetId: dataset },
+            location: locations.get(`${project}:${dataset}`)
+          })),
+          ...(next !== undefined ? { nextPageToken: next } : {})
+        })
+      }
       case "jobs.query": {
         const sql = String(body.query ?? "")
         if (body.useLegacySql !== false) {
           return errorReply(400, "FakeBigQueryServer speaks GoogleSQL only: send useLegacySql: false", "invalid")
         }
-        const answer = answerFor(sql)
+        const arranged = answerFor(sql)
+        const region = arranged === undefined
+          ? regionAnswer(project, sql, paramsOf(body), typeof body.location === "string" ? body.location : undefined)
+          : undefined
+        if (region !== undefined && "status" in region) return region
+        const answer = arranged ?? region?.answer
         if (answer === undefined) return invalidQuery(sql)
         const limit = body.maximumBytesBilled === undefined ? undefined : Number(body.maximumBytesBilled)
         const bytes = billedBy(answer)
@@ -400,8 +558,19 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
             "bytesBilledLimitExceeded"
           )
         }
-        const rows = typeof answer.rows === "function" ? answer.rows(paramsOf(body)) : answer.rows
-        const job: Job = { id: `job_${++lastJob}`, project, answer, rows, pollsLeft: answer.pendingPolls ?? 0 }
+        const rows = region !== undefined
+          ? region.rows
+          : typeof answer.rows === "function"
+          ? answer.rows(paramsOf(body))
+          : answer.rows
+        const job: Job = {
+          id: `job_${++lastJob}`,
+          project,
+          answer,
+          rows,
+          location: typeof body.location === "string" ? body.location : "US",
+          pollsLeft: answer.pendingPolls ?? 0
+        }
         jobs.set(job.id, job)
         const kind = "bigquery#queryResponse"
         if (job.pollsLeft > 0) {
@@ -414,8 +583,9 @@ export const start = (options: FakeBigQueryOptions = {}): Promise<FakeBigQuery> 
       }
       case "jobs.getQueryResults": {
         const job = jobs.get(target.jobId ?? "")
-        if (job === undefined || job.project !== project) {
-          return errorReply(404, `Not found: Job ${project}:${target.jobId}`)
+        const asked = request.query.location
+        if (job === undefined || job.project !== project || (asked !== undefined && asked.toLowerCase() !== job.location.toLowerCase())) {
+          return errorReply(404, `Not found: Job ${project}:${target.jobId}${asked === undefined ? "" : ` in location ${asked}`}`)
         }
         const kind = "bigquery#getQueryResultsResponse"
         if (job.pollsLeft > 0) {

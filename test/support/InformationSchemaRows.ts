@@ -270,7 +270,10 @@ export const arrangeInformationSchema = (
     pageSize?: number
   ) =>
     fake.queries.answer({
-      match: (sql) => informationSchemaQueryOf(sql) === which && sql.includes(`\`${project}\`.\`${dataset}\``),
+      // Not the region queries, which name each dataset's __TABLES__ too: the fake answers those from its tables.
+      match: (sql) =>
+        informationSchemaQueryOf(sql) === which && sql.includes(`\`${project}\`.\`${dataset}\``) &&
+        !sql.includes("@qualified_tables"),
       schema,
       rows: (params) => {
         const names = requested(params)

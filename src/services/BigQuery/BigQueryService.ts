@@ -51,6 +51,16 @@ export interface DryRunResult {
 /** One table of a batch read: its metadata, or why that table alone could not be read. */
 export type TableRead = Either.Either<TableMetadata, BigQueryError>
 
+/** The tables of one dataset to read, as `getTables` takes them. */
+export interface DatasetTables {
+  readonly project: string
+  readonly dataset: string
+  readonly tables: ReadonlyArray<string>
+}
+
+/** `project.dataset`: how `getTablesByRegion` keys its answer. */
+export const datasetKey = (t: { readonly project: string; readonly dataset: string }) => `${t.project}.${t.dataset}`
+
 export interface BigQuery {
   /** The table's schema and metadata (`tables.get`). */
   readonly getTable: (ref: TableRef) => Effect.Effect<TableMetadata, BigQueryError>
@@ -67,6 +77,28 @@ export interface BigQuery {
     dataset: string,
     tables: ReadonlyArray<string>
   ) => Effect.Effect<ReadonlyMap<string, TableRead>, BigQueryError>
+  /**
+   * The tables of many datasets, read a region at a time where that is cheaper than a batch per
+   * dataset (the live layer's region-qualified INFORMATION_SCHEMA; see its `metadataRead` option).
+   * The answer holds, under `datasetKey`, each dataset it read, as `getTables` would answer for it.
+   * A dataset left out was not read this way (reading by region is off or not worth it for its
+   * region, it has too few tables to be read through INFORMATION_SCHEMA at all, its region's
+   * queries failed, or the region does not show it): the caller reads it with `getTables`. Never
+   * fails; layers with no region read answer with an empty map.
+   */
+  readonly getTablesByRegion: (
+    datasets: ReadonlyArray<DatasetTables>
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyMap<string, TableRead>>>
+  /**
+   * The tables of many datasets, listed a region at a time where `getTablesByRegion` would read
+   * that region at once (one region-qualified INFORMATION_SCHEMA.TABLES query per region instead
+   * of a `tables.list` per dataset). The answer holds, under `datasetKey`, each dataset it listed,
+   * as `listTables` would list it; a dataset left out is for the caller to list with `listTables`.
+   * Never fails; layers with no region read answer with an empty map.
+   */
+  readonly listTablesByRegion: (
+    datasets: ReadonlyArray<{ readonly project: string; readonly dataset: string }>
+  ) => Effect.Effect<ReadonlyMap<string, ReadonlyArray<TableListing>>>
   /** Every table of a dataset (`tables.list`, all pages). */
   readonly listTables: (
     project: string,

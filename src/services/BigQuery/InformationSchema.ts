@@ -650,7 +650,7 @@ export const parseTableDdl = (ddl: string): Either.Either<TableDdl, string> =>
 // ---------------------------------------------------------------------------------------------
 // Rows → TableMetadata
 
-const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
+export const TABLE_KINDS: Readonly<Record<string, TableKind>> = {
   "BASE TABLE": "TABLE",
   VIEW: "VIEW",
   "MATERIALIZED VIEW": "MATERIALIZED_VIEW",
@@ -825,3 +825,131 @@ export const readInformationSchemaTables = (
       unreadable: new Map([...unreadable, ...badWanted])
     }
   })
+
+// ---------------------------------------------------------------------------------------------
+// Many datasets of one region at once
+
+/** The ARRAY<STRING> parameter of the region queries: the datasets read. */
+export const DATASETS_PARAMETER = "datasets"
+/** The ARRAY<STRING> parameter of the region queries: the tables read, each as `dataset.table`. */
+export const QUALIFIED_TABLES_PARAMETER = "qualified_tables"
+
+/** `region-us`, `region-asia-northeast3`: the qualifier of a location's INFORMATION_SCHEMA. */
+export const regionQualifier = (location: string) => `region-${location.toLowerCase()}`
+
+/**
+ * The queries that read the tables of many datasets of `project` in `location`: the same three
+ * reads as `informationSchemaQueries`, each once for the region, every row saying its dataset.
+ *
+ * - TABLES and COLUMN_FIELD_PATHS ⋈ COLUMNS are region-qualified
+ *   (`` `project`.`region-us`.INFORMATION_SCHEMA.TABLES ``), filtered to `@datasets` and to the
+ *   requested tables (`CONCAT(table_schema, '.', table_name) IN UNNEST(@qualified_tables)`; a
+ *   dataset name has no dots, so the pair is unambiguous).
+ * - Sizes and times come from the datasets' own `__TABLES__`, one `UNION ALL` branch per dataset,
+ *   in one query. Not from the region's `INFORMATION_SCHEMA.TABLE_STORAGE`: its
+ *   `storage_last_modified_time` moves only when data is written (a description or schema change
+ *   leaves it), and the view is not kept in real time (BigQuery documents a delay of seconds to
+ *   minutes, up to a day for expirations), so it would differ from `tables.get`'s
+ *   `lastModifiedTime` — which the incremental sync's fingerprints read — and from its counts.
+ *   `__TABLES__`' times and counts are `tables.get`'s.
+ *
+ * Declared keys are not read here: KEY_COLUMN_USAGE, TABLE_CONSTRAINTS and CONSTRAINT_COLUMN_USAGE
+ * accept only a dataset qualifier.
+ */
+export const regionInformationSchemaQueries = (
+  project: string,
+  location: string,
+  datasets: ReadonlyArray<string>
+) => {
+  const region = `${quoteIdentifier(project)}.${quoteIdentifier(regionQualifier(location))}.INFORMATION_SCHEMA`
+  const wanted = (alias: string) =>
+    `${alias}table_schema IN UNNEST(@${DATASETS_PARAMETER}) AND ` +
+    `CONCAT(${alias}table_schema, '.', ${alias}table_name) IN UNNEST(@${QUALIFIED_TABLES_PARAMETER})`
+  return {
+    tables: [
+      "SELECT table_schema, table_name, table_type, ddl",
+      `FROM ${region}.TABLES`,
+      `WHERE ${wanted("")}`
+    ].join("\n"),
+    columns: [
+      "SELECT p.table_schema, p.table_name, p.column_name, p.field_path, p.data_type, p.description, p.policy_tags,",
+      "  c.ordinal_position, c.is_nullable",
+      `FROM ${region}.COLUMN_FIELD_PATHS AS p`,
+      `JOIN ${region}.COLUMNS AS c`,
+      "  ON c.table_schema = p.table_schema AND c.table_name = p.table_name AND c.column_name = p.column_name",
+      `WHERE ${wanted("p.")} AND c.table_schema IN UNNEST(@${DATASETS_PARAMETER}) AND c.is_system_defined = 'NO'`
+    ].join("\n"),
+    storage: [
+      "SELECT dataset_id, table_id, creation_time, last_modified_time, row_count, size_bytes",
+      "FROM (",
+      datasets.map((dataset) =>
+        `  SELECT dataset_id, table_id, creation_time, last_modified_time, row_count, size_bytes ` +
+        `FROM ${quoteIdentifier(project)}.${quoteIdentifier(dataset)}.__TABLES__`
+      ).join("\n  UNION ALL\n"),
+      ")",
+      `WHERE CONCAT(dataset_id, '.', table_id) IN UNNEST(@${QUALIFIED_TABLES_PARAMETER})`
+    ].join("\n")
+  } as const
+}
+
+/** What each dataset's rows gave: its tables, or nothing when the region's rows name none of them. */
+export type RegionTables = ReadonlyMap<string, InformationSchemaTables>
+
+const datasetOfRow = (row: unknown, key: string): string | undefined => {
+  const value = typeof row === "object" && row !== null ? (row as Record<string, unknown>)[key] : undefined
+  return typeof value === "string" ? value : undefined
+}
+
+/**
+ * The requested tables of many datasets from the region queries' rows, each dataset read as
+ * `readInformationSchemaTables` reads one: a bad row makes only its own table unreadable. A dataset
+ * none of whose requested tables has a TABLES row is left out of the result (it may be missing, or
+ * in another location: the caller reads it by itself). Fails only for a row that does not say
+ * which dataset or table it is about.
+ */
+export const readRegionInformationSchemaTables = (
+  project: string,
+  requested: ReadonlyMap<string, ReadonlyArray<string>>,
+  raw: RawInformationSchemaRows,
+  fallbackModified: DateTime.Utc
+): Either.Either<RegionTables, string> => {
+  const byDataset = new Map<string, { tables: Array<unknown>; columns: Array<unknown>; storage: Array<unknown> }>()
+  for (const dataset of requested.keys()) byDataset.set(dataset, { tables: [], columns: [], storage: [] })
+  const views = [
+    ["tables", "INFORMATION_SCHEMA.TABLES", "table_schema"],
+    ["columns", "INFORMATION_SCHEMA.COLUMN_FIELD_PATHS", "table_schema"],
+    ["storage", "__TABLES__", "dataset_id"]
+  ] as const
+  for (const [which, view, key] of views) {
+    for (const [index, row] of raw[which].entries()) {
+      const dataset = datasetOfRow(row, key)
+      if (dataset === undefined) return Either.left(`${view} row ${index}: ${key}: expected the dataset's name`)
+      byDataset.get(dataset)?.[which].push(row)
+    }
+  }
+  const out = new Map<string, InformationSchemaTables>()
+  for (const [dataset, rows] of byDataset) {
+    if (rows.tables.length === 0) continue
+    const read = readInformationSchemaTables(project, dataset, requested.get(dataset)!, rows, fallbackModified)
+    if (Either.isLeft(read)) return Either.left(`${project}.${dataset}: ${read.left}`)
+    out.set(dataset, read.right)
+  }
+  return Either.right(out)
+}
+
+/** The region's tables of `@datasets`, for listing them (what `tables.list` gives: names and kinds). */
+export const regionTableListSql = (project: string, location: string) =>
+  [
+    "SELECT table_schema, table_name, table_type",
+    `FROM ${quoteIdentifier(project)}.${quoteIdentifier(regionQualifier(location))}.INFORMATION_SCHEMA.TABLES`,
+    `WHERE table_schema IN UNNEST(@${DATASETS_PARAMETER})`
+  ].join("\n")
+
+export const TableListRow = Schema.Struct({
+  table_schema: Schema.String,
+  table_name: Schema.String,
+  table_type: Schema.String
+})
+
+/** `tables.list`'s `type` for an INFORMATION_SCHEMA `table_type` (`BASE TABLE` → `TABLE`). */
+export const listingKindOf = (tableType: string): string => TABLE_KINDS[tableType] ?? tableType

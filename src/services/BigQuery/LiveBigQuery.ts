@@ -18,6 +18,13 @@
  * `tables.get` that fails is that table's failure alone; only a failing query fails the batch.
  * Every `Table` resource is checked before it is walked (nesting, times within the range of dates).
  *
+ * `getTablesByRegion` and `listTablesByRegion` read the datasets of one project and location at once
+ * (`metadataRead`): the locations from one `datasets.list` per project (kept ten minutes) or the
+ * configured one, then one set of region-qualified INFORMATION_SCHEMA queries per location and
+ * up to `REGION_BATCH_TABLES` tables, each under the byte cap, the jobs running in that location.
+ * Whatever they cannot read (a failing query, a dataset the region does not show) is left out for
+ * the caller to read per dataset; a table whose rows cannot be read is read through `tables.get`.
+ *
  * The endpoint is `BIGQUERY_EMULATOR_HOST` when set (`http://host:port` or `host:port`, requests at
  * `/projects/...` as the client sends them for an emulator), else the `apiEndpoint` option
  * (requests at `/bigquery/v2/projects/...`), else Google's. A local endpoint is used without
@@ -26,6 +33,7 @@
 import type { BigQuery as BigQueryClient } from "@google-cloud/bigquery"
 import * as Config from "effect/Config"
 import * as DateTime from "effect/DateTime"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -42,6 +50,8 @@ import {
   type BigQuery,
   type BigQueryError,
   BigQueryService,
+  datasetKey,
+  type DatasetTables,
   getTablesOneByOne,
   type DryRunResult,
   type TableRead,
@@ -49,7 +59,19 @@ import {
   type QueryResult,
   type TableListing
 } from "./BigQueryService.ts"
-import { informationSchemaQueries, readInformationSchemaTables, TABLE_NAMES_PARAMETER } from "./InformationSchema.ts"
+import {
+  DATASETS_PARAMETER,
+  informationSchemaQueries,
+  QUALIFIED_TABLES_PARAMETER,
+  readInformationSchemaTables,
+  listingKindOf,
+  readRegionInformationSchemaTables,
+  regionInformationSchemaQueries,
+  regionQualifier,
+  regionTableListSql,
+  TableListRow,
+  TABLE_NAMES_PARAMETER
+} from "./InformationSchema.ts"
 import { fieldNestingProblem, referenceMismatch, RestTable, tableMetadataFromRest } from "./TableResource.ts"
 
 /**
@@ -75,7 +97,47 @@ export interface LiveBigQueryOptions {
   readonly timeout: Duration.DurationInput
   /** The most bytes each INFORMATION_SCHEMA query of `getTables` may bill (default 100 MiB). */
   readonly maximumBytesBilled?: number | undefined
+  /** How `getTablesByRegion` reads (default: `auto` above 3 datasets, locations from `datasets.list`). */
+  readonly metadataRead?: MetadataReadOptions | undefined
 }
+
+/**
+ * When `getTablesByRegion` and `listTablesByRegion` read a region's datasets with one set of
+ * region-qualified queries: `dataset` never (each dataset is read by itself), `region` always,
+ * `auto` when the region has more than `regionAbove` of the requested datasets (each dataset read
+ * by itself costs up to three queries of at least 10 MB each; a region's set costs three in all).
+ * Only datasets of more than `TABLES_GET_LIMIT` requested tables are read by region (and counted):
+ * smaller ones keep their free `tables.get` reads, which carry declared keys too.
+ */
+export interface MetadataReadOptions {
+  readonly mode: "auto" | "dataset" | "region"
+  readonly regionAbove: number
+  /**
+   * The location of every dataset read (`US`, `asia-northeast3`); absent: each project's
+   * `datasets.list` says where its datasets are (one listing per project and run).
+   */
+  readonly location?: string | undefined
+  /**
+   * The most tables one set of region queries reads (default `REGION_BATCH_TABLES`): a region with
+   * more is read in several sets, whole datasets each, so that no set's rows (one per field of
+   * every table) are held at once beyond that.
+   */
+  readonly batchTables?: number | undefined
+}
+
+/** A set of region queries reads at most this many tables (about 100,000 field rows at 50 columns). */
+export const REGION_BATCH_TABLES = 2_000
+
+export const DEFAULT_METADATA_READ: MetadataReadOptions = { mode: "auto", regionAbove: 3 }
+
+/** How many sets of region queries run at once. */
+const REGION_CONCURRENCY = 2
+
+/**
+ * How long a project's dataset locations are kept, so that a run's listing and reading share one
+ * `datasets.list` while a long-lived layer (a warm function instance) still sees new datasets.
+ */
+const LOCATIONS_TTL_MS = 10 * 60_000
 
 // ---------------------------------------------------------------------------------------------
 // Replies, as far as MetaSync reads them
@@ -91,6 +153,16 @@ const TableList = Schema.Struct({
     Schema.Array(Schema.Struct({
       tableReference: Schema.Struct({ tableId: Schema.String }),
       type: Schema.optional(Schema.String)
+    }))
+  ),
+  nextPageToken: Schema.optional(Schema.String)
+})
+
+const DatasetList = Schema.Struct({
+  datasets: Schema.optional(
+    Schema.Array(Schema.Struct({
+      datasetReference: Schema.Struct({ datasetId: Schema.String }),
+      location: Schema.optional(Schema.String)
     }))
   ),
   nextPageToken: Schema.optional(Schema.String)
@@ -494,9 +566,12 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         readonly maximumBytesBilled: number
         readonly params?: Readonly<Record<string, QueryParameterValue>> | undefined
         readonly resource?: string | undefined
+        /** Where the job runs, when not the layer's `location` (a region-qualified query runs in its region). */
+        readonly location?: string | undefined
       }
     ) {
       const resource = queryOptions.resource ?? project
+      const location = queryOptions.location ?? options.location
       const start: RestCall = {
         operation: "jobs.query",
         resource,
@@ -509,7 +584,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
           maximumBytesBilled: BigInt(Math.trunc(queryOptions.maximumBytesBilled)).toString(),
           formatOptions: { useInt64Timestamp: true },
           timeoutMs: serverWaitMs,
-          ...(options.location === undefined ? {} : { location: options.location }),
+          ...(location === undefined ? {} : { location }),
           ...(queryOptions.params === undefined ? {} : {
             parameterMode: "NAMED",
             queryParameters: Object.entries(queryOptions.params).map(([name, value]) => queryParameter(name, value))
@@ -525,7 +600,7 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
         qs: {
           timeoutMs: serverWaitMs,
           "formatOptions.useInt64Timestamp": true,
-          ...(job.location ?? options.location) === undefined ? {} : { location: job.location ?? options.location! },
+          ...(job.location ?? location) === undefined ? {} : { location: job.location ?? location! },
           ...(pageToken === undefined ? {} : { pageToken })
         }
       })
@@ -644,6 +719,250 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return new Map(found) as ReadonlyMap<string, TableRead>
     })
 
+    const metadataRead = options.metadataRead ?? DEFAULT_METADATA_READ
+
+    /** Where each dataset of `project` is (`datasets.list`, all pages, hidden datasets included). */
+    const fetchDatasetLocations = Effect.fn("LiveBigQuery.listDatasetLocations")(function*(project: string) {
+      const locations = new Map<string, string>()
+      const seen = new Set<string>()
+      let pageToken: string | undefined
+      do {
+        const call: RestCall = {
+          operation: "datasets.list",
+          resource: project,
+          project,
+          method: "GET",
+          uri: "/datasets",
+          qs: { all: true, maxResults: 1000, ...(pageToken === undefined ? {} : { pageToken }) }
+        }
+        const page = yield* send(call, DatasetList).pipe(withDeadline(call))
+        for (const dataset of page.datasets ?? []) {
+          if (dataset.location !== undefined) locations.set(dataset.datasetReference.datasetId, dataset.location)
+        }
+        pageToken = page.nextPageToken
+        if (pageToken !== undefined && seen.has(pageToken)) {
+          return yield* Effect.fail(malformed(call, `page token ${pageToken} came back twice`))
+        }
+        if (pageToken !== undefined) seen.add(pageToken)
+      } while (pageToken !== undefined)
+      return locations as ReadonlyMap<string, string>
+    })
+
+    const knownLocations = new Map<string, { readonly at: number; readonly locations: ReadonlyMap<string, string> }>()
+    /** `fetchDatasetLocations`, kept `LOCATIONS_TTL_MS` per project. */
+    const listDatasetLocations = (project: string) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const known = knownLocations.get(project)
+        if (known !== undefined && now - known.at < LOCATIONS_TTL_MS) return known.locations
+        const locations = yield* fetchDatasetLocations(project)
+        knownLocations.set(project, { at: now, locations })
+        return locations
+      })
+
+    interface Region<D> {
+      readonly project: string
+      readonly location: string
+      readonly datasets: ReadonlyArray<D>
+      /** Whether `datasets.list` placed every dataset there (else the configured location is assumed). */
+      readonly listed: boolean
+    }
+
+    /**
+     * The requested datasets grouped by project and location, keeping only the regions worth
+     * reading at once. A project whose locations cannot be listed is left out (logged).
+     */
+    const regionsOf = <D extends { readonly project: string; readonly dataset: string }>(requests: ReadonlyArray<D>) =>
+      Effect.gen(function*() {
+        const worthIt = (datasets: number) => metadataRead.mode === "region" || datasets > metadataRead.regionAbove
+        const byProject = new Map<string, Map<string, D>>()
+        for (const request of requests) {
+          const datasets = byProject.get(request.project) ?? new Map<string, D>()
+          byProject.set(request.project, datasets)
+          datasets.set(request.dataset, request)
+        }
+        const regions: Array<Region<D>> = []
+        if (metadataRead.mode === "dataset") return regions
+        for (const [project, datasets] of byProject) {
+          // No region of the project can hold more datasets than the project has here.
+          if (!worthIt(datasets.size)) continue
+          let locations: ReadonlyMap<string, string>
+          const listed = metadataRead.location === undefined
+          if (!listed) {
+            locations = new Map([...datasets.keys()].map((dataset) => [dataset, metadataRead.location!]))
+          } else {
+            const found = yield* Effect.either(listDatasetLocations(project))
+            if (Either.isLeft(found)) {
+              yield* Effect.logWarning(
+                `reading the datasets of ${project} one by one: their locations are unknown (datasets.list failed: ${found.left.message})`
+              ).pipe(Effect.annotateLogs({ project, error: found.left._tag }))
+              continue
+            }
+            locations = found.right
+          }
+          const byLocation = new Map<string, { location: string; datasets: Array<D> }>()
+          for (const [dataset, request] of datasets) {
+            const location = locations.get(dataset)
+            // Not listed: missing, or not visible to the caller; read by itself, it fails or is found as it is.
+            if (location === undefined) continue
+            const group = byLocation.get(location.toLowerCase()) ?? { location, datasets: [] }
+            byLocation.set(location.toLowerCase(), group)
+            group.datasets.push(request)
+          }
+          for (const group of byLocation.values()) {
+            if (worthIt(group.datasets.length)) regions.push({ project, listed, ...group })
+          }
+        }
+        return regions
+      })
+
+    /**
+     * The datasets of one project and location in three region-qualified queries (`InformationSchema.ts`),
+     * each under the byte cap and the deadline, the jobs running in that location. A table whose
+     * rows cannot be read is read through its own tables.get; a dataset the region does not show
+     * is left out, for the caller to read by itself. Fails when a query fails.
+     */
+    const readRegion = Effect.fn("LiveBigQuery.readRegion")(function*(
+      project: string,
+      location: string,
+      datasets: ReadonlyArray<DatasetTables>
+    ) {
+      const resource = `${project}.${regionQualifier(location)}`
+      const names = datasets.map((d) => d.dataset)
+      const sql = regionInformationSchemaQueries(project, location, names)
+      const params = {
+        [DATASETS_PARAMETER]: names,
+        [QUALIFIED_TABLES_PARAMETER]: datasets.flatMap((d) => d.tables.map((table) => `${d.dataset}.${table}`))
+      }
+      const run = (text: string) =>
+        runQuery(options.projectId, text, {
+          maximumBytesBilled: options.maximumBytesBilled ?? DEFAULT_METADATA_MAX_BYTES_BILLED,
+          params,
+          resource,
+          location
+        })
+      const [tablesResult, columnsResult, storageResult] = yield* Effect.all(
+        [run(sql.tables), run(sql.columns), run(sql.storage)],
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.annotateCurrentSpan(
+        "bytes_billed",
+        [tablesResult, columnsResult, storageResult].reduce((sum, result) => sum + (result.totalBytesBilled ?? 0), 0)
+      )
+      const read = yield* Either.mapLeft(
+        readRegionInformationSchemaTables(
+          project,
+          new Map(datasets.map((d) => [d.dataset, d.tables])),
+          { tables: tablesResult.rows, columns: columnsResult.rows, storage: storageResult.rows },
+          yield* DateTime.now
+        ),
+        (problem) => malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA rows: ${problem}`)
+      )
+      const out = new Map<string, ReadonlyMap<string, TableRead>>()
+      yield* Effect.forEach([...read], ([dataset, { found, unreadable }]) =>
+        Effect.gen(function*() {
+          const reads: Array<readonly [string, TableRead]> = [...found].map(([table, metadata]) => [table, Either.right(metadata)])
+          if (unreadable.size > 0) {
+            yield* Effect.logWarning("reading tables through tables.get: their INFORMATION_SCHEMA rows are unreadable").pipe(
+              Effect.annotateLogs({ dataset: `${project}.${dataset}`, tables: Object.fromEntries(unreadable) })
+            )
+            reads.push(...yield* getEach(project, dataset, [...unreadable.keys()]))
+          }
+          out.set(datasetKey({ project, dataset }), new Map(reads))
+        }), { concurrency: TABLES_GET_CONCURRENCY })
+      return out
+    })
+
+    const getTablesByRegion = Effect.fn("LiveBigQuery.getTablesByRegion")(function*(
+      requests: ReadonlyArray<DatasetTables>
+    ) {
+      const out = new Map<string, ReadonlyMap<string, TableRead>>()
+      const merged = new Map<string, { project: string; dataset: string; tables: Set<string> }>()
+      for (const { dataset, project, tables } of requests) {
+        if (tables.length === 0) continue
+        const entry = merged.get(datasetKey({ project, dataset })) ?? { project, dataset, tables: new Set<string>() }
+        merged.set(datasetKey({ project, dataset }), entry)
+        for (const table of tables) entry.tables.add(table)
+      }
+      // A dataset of at most TABLES_GET_LIMIT tables keeps its free tables.get reads, which also
+      // carry its declared keys (the relationships step queries keys only for larger datasets).
+      const batched = [...merged.values()].filter((d) => d.tables.size > TABLES_GET_LIMIT)
+      const limit = Math.max(1, metadataRead.batchTables ?? REGION_BATCH_TABLES)
+      const sets: Array<{ project: string; location: string; datasets: Array<DatasetTables> }> = []
+      for (const { datasets, location, project } of yield* regionsOf(batched)) {
+        let set: Array<DatasetTables> = []
+        let size = 0
+        for (const dataset of datasets) {
+          if (set.length > 0 && size + dataset.tables.size > limit) {
+            sets.push({ project, location, datasets: set })
+            set = []
+            size = 0
+          }
+          set.push({ ...dataset, tables: [...dataset.tables] })
+          size += dataset.tables.size
+        }
+        if (set.length > 0) sets.push({ project, location, datasets: set })
+      }
+      yield* Effect.forEach(sets, ({ datasets, location, project }) =>
+        readRegion(project, location, datasets).pipe(
+          Effect.tap((read) => {
+            for (const [key, reads] of read) out.set(key, reads)
+          }),
+          Effect.catchAll((error) =>
+            Effect.logWarning(
+              `reading the ${datasets.length} datasets of ${project} in ${location} one by one: the region's INFORMATION_SCHEMA queries failed: ${error.message}`
+            ).pipe(Effect.annotateLogs({ project, location, error: error._tag }))
+          )
+        ), { concurrency: REGION_CONCURRENCY, discard: true })
+      return out as ReadonlyMap<string, ReadonlyMap<string, TableRead>>
+    })
+
+    const decodeListRow = Schema.decodeUnknownEither(TableListRow, { onExcessProperty: "ignore" })
+
+    const listTablesByRegion = Effect.fn("LiveBigQuery.listTablesByRegion")(function*(
+      requests: ReadonlyArray<{ readonly project: string; readonly dataset: string }>
+    ) {
+      const out = new Map<string, ReadonlyArray<TableListing>>()
+      const regions = yield* regionsOf(requests)
+      yield* Effect.forEach(regions, ({ datasets, listed, location, project }) =>
+        Effect.gen(function*() {
+          const resource = `${project}.${regionQualifier(location)}`
+          const names = datasets.map((d) => d.dataset)
+          const result = yield* runQuery(options.projectId, regionTableListSql(project, location), {
+            maximumBytesBilled: options.maximumBytesBilled ?? DEFAULT_METADATA_MAX_BYTES_BILLED,
+            params: { [DATASETS_PARAMETER]: names },
+            resource,
+            location
+          })
+          const byDataset = new Map<string, Array<TableListing>>(names.map((name) => [name, []]))
+          for (const [index, row] of result.rows.entries()) {
+            const decoded = decodeListRow(row)
+            if (Either.isLeft(decoded)) {
+              return yield* Effect.fail(malformed({ operation: "jobs.query", resource }, `INFORMATION_SCHEMA.TABLES row ${index}: ${formatIssues(decoded.left)}`))
+            }
+            byDataset.get(decoded.right.table_schema)?.push({
+              table: decoded.right.table_name,
+              kind: listingKindOf(decoded.right.table_type)
+            })
+          }
+          for (const [dataset, tables] of byDataset) {
+            // An empty answer is an empty dataset only where datasets.list placed it in this region.
+            if (tables.length === 0 && !listed) continue
+            out.set(
+              datasetKey({ project, dataset }),
+              tables.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0))
+            )
+          }
+        }).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning(
+              `listing the ${datasets.length} datasets of ${project} in ${location} one by one: the region's INFORMATION_SCHEMA.TABLES query failed: ${error.message}`
+            ).pipe(Effect.annotateLogs({ project, location, error: error._tag }))
+          )
+        ), { concurrency: REGION_CONCURRENCY, discard: true })
+      return out as ReadonlyMap<string, ReadonlyArray<TableListing>>
+    })
+
     const dryRun = Effect.fn("LiveBigQuery.dryRun")(function*(project: string, sql: string) {
       const call: RestCall = {
         operation: "jobs.insert",
@@ -669,7 +988,9 @@ const make = (options: LiveBigQueryOptions): Effect.Effect<BigQuery> =>
       return { totalBytesProcessed: bytes } satisfies DryRunResult
     })
 
-    return BigQueryService.of({ getTable, getTables, listTables, query, dryRun } satisfies BigQuery)
+    return BigQueryService.of(
+      { getTable, getTables, getTablesByRegion, listTables, listTablesByRegion, query, dryRun } satisfies BigQuery
+    )
   })
 
 export const LiveBigQuery = {

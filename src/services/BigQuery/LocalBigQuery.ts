@@ -84,6 +84,9 @@ const make = (directory: string) => {
   return BigQueryService.of({
     getTable,
     getTables: (project, dataset, tables) => getTablesOneByOne(getTable, project, dataset, tables, 8),
+    // Files have no regions: every dataset is read by its own getTables.
+    getTablesByRegion: () => Effect.succeed(new Map()),
+    listTablesByRegion: () => Effect.succeed(new Map()),
     listTables: (project, dataset) =>
       Effect.tryPromise({
         try: () => fs.readdir(root),

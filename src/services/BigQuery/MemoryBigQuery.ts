@@ -12,10 +12,23 @@ import * as Ref from "effect/Ref"
 import { formatTableRef, type TableRef, tableRefOf } from "../../contract/TableId.ts"
 import { RemoteRejected, ResourceNotFound } from "../RemoteErrors.ts"
 import { countQueryBytes } from "../RunCounters.ts"
-import { type BigQueryError, BigQueryService, type QueryResult, type TableRead } from "./BigQueryService.ts"
+import {
+  type BigQueryError,
+  BigQueryService,
+  type QueryResult,
+  type TableListing,
+  type TableRead
+} from "./BigQueryService.ts"
 import type { TableMetadata } from "./TableResource.ts"
 
-export type BigQueryOperation = "getTable" | "getTables" | "listTables" | "query" | "dryRun"
+export type BigQueryOperation =
+  | "getTable"
+  | "getTables"
+  | "getTablesByRegion"
+  | "listTables"
+  | "listTablesByRegion"
+  | "query"
+  | "dryRun"
 
 export interface BigQueryCall {
   readonly operation: BigQueryOperation
@@ -65,7 +78,20 @@ export class MemoryBigQueryControl extends Context.Tag("MetaSync/MemoryBigQueryC
 export interface MemoryBigQueryOptions {
   /** Simulated round-trip time of every call (benchmarks); none by default. */
   readonly latency?: Duration.DurationInput
+  /**
+   * Read and list datasets a region at a time, as the live layer's `METADATA_READ=auto` does (every
+   * dataset of a project in one location): a project with more than `above` datasets of more than
+   * `TABLES_GET_LIMIT` tables is read with one `getTablesByRegion` call per set of at most
+   * `REGION_BATCH_TABLES` tables, and, with more than `above` datasets to list, listed with one
+   * `listTablesByRegion` call that waits two round trips (the live layer's `datasets.list`, then
+   * its query). Off by default: every dataset is read and listed by itself.
+   */
+  readonly regionRead?: { readonly above: number }
 }
+
+/** The live layer's limits, mirrored: `LiveBigQuery.TABLES_GET_LIMIT` and `REGION_BATCH_TABLES`. */
+const TABLES_GET_LIMIT = 10
+const REGION_BATCH_TABLES = 2_000
 
 const make = (options: MemoryBigQueryOptions) =>
   Effect.gen(function*() {
@@ -113,6 +139,76 @@ const make = (options: MemoryBigQueryOptions) =>
             return found
           })
         ),
+      // No region read: every dataset is read by its own getTables.
+      getTablesByRegion: (requests) =>
+        Effect.gen(function*() {
+          const out = new Map<string, ReadonlyMap<string, TableRead>>()
+          if (options.regionRead === undefined) return out
+          const byProject = new Map<string, Array<{ dataset: string; tables: ReadonlyArray<string> }>>()
+          for (const { dataset, project, tables } of requests) {
+            const distinct = [...new Set(tables)]
+            if (distinct.length <= TABLES_GET_LIMIT) continue
+            byProject.set(project, [...(byProject.get(project) ?? []), { dataset, tables: distinct }])
+          }
+          const sets: Array<{ project: string; datasets: Array<{ dataset: string; tables: ReadonlyArray<string> }> }> = []
+          for (const [project, datasets] of byProject) {
+            if (datasets.length <= options.regionRead.above) continue
+            let set: Array<{ dataset: string; tables: ReadonlyArray<string> }> = []
+            let size = 0
+            for (const dataset of datasets) {
+              if (set.length > 0 && size + dataset.tables.length > REGION_BATCH_TABLES) {
+                sets.push({ project, datasets: set })
+                set = []
+                size = 0
+              }
+              set.push(dataset)
+              size += dataset.tables.length
+            }
+            if (set.length > 0) sets.push({ project, datasets: set })
+          }
+          // Two sets at once, as the live layer runs them; a failing set is left to the caller.
+          yield* Effect.forEach(sets, ({ datasets, project }) =>
+            enter("getTablesByRegion", project).pipe(
+              Effect.zipRight(Ref.get(state)),
+              Effect.map((s) => {
+                for (const { dataset, tables } of datasets) {
+                  const found = new Map<string, TableRead>()
+                  for (const table of tables) {
+                    const metadata = s.tables.get(formatTableRef({ project, dataset, table }))
+                    if (metadata !== undefined) found.set(table, Either.right(metadata))
+                  }
+                  out.set(`${project}.${dataset}`, found)
+                }
+              }),
+              Effect.ignore
+            ), { concurrency: 2, discard: true })
+          return out
+        }),
+      listTablesByRegion: (requests) =>
+        Effect.gen(function*() {
+          const out = new Map<string, ReadonlyArray<TableListing>>()
+          if (options.regionRead === undefined) return out
+          const byProject = new Map<string, Set<string>>()
+          for (const { dataset, project } of requests) byProject.set(project, (byProject.get(project) ?? new Set()).add(dataset))
+          yield* Effect.forEach([...byProject].filter(([, datasets]) => datasets.size > options.regionRead!.above), ([project, datasets]) =>
+            enter("listTablesByRegion", project).pipe(
+              Effect.zipLeft(Duration.isZero(latency) ? Effect.void : Effect.sleep(latency)),
+              Effect.zipRight(Ref.get(state)),
+              Effect.map((s) => {
+                const listed = new Map<string, Array<TableListing>>([...datasets].map((dataset) => [dataset, []]))
+                for (const t of s.tables.values()) {
+                  const ref = tableRefOf(t.table_id)
+                  if (ref.project === project) listed.get(ref.dataset)?.push({ table: ref.table, kind: t.kind })
+                }
+                // A dataset with no table is not known to exist: left to listTables, which says so.
+                for (const [dataset, tables] of listed) {
+                  if (tables.length > 0) out.set(`${project}.${dataset}`, tables.sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : 0)))
+                }
+              }),
+              Effect.ignore
+            ), { concurrency: 2, discard: true })
+          return out
+        }),
       listTables: (project, dataset) =>
         enter("listTables", `${project}.${dataset}`).pipe(
           Effect.zipRight(Ref.get(state)),
