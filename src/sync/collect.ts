@@ -30,15 +30,6 @@ export interface Collected {
 /** How many tables of one dataset are read at once when they are read one by one. */
 const TABLE_CONCURRENCY = 8
 
-const groupByDataset = (tables: ReadonlyArray<LogicalTable>) => {
-  const groups = new Map<string, Array<LogicalTable>>()
-  for (const table of tables) {
-    const key = `${table.read.project}.${table.read.dataset}`
-    groups.set(key, [...(groups.get(key) ?? []), table])
-  }
-  return [...groups.values()]
-}
-
 const notFound = (table: LogicalTable) =>
   new ResourceNotFound({
     service: "bigquery",
@@ -76,11 +67,15 @@ const accept = (table: LogicalTable, metadata: TableMetadata): Effect.Effect<Tab
     return problem === undefined ? Either.right(capped.table) : Either.left(invalidMetadata(table, problem))
   })
 
-/** Every table's metadata or failure, in the order given. Never fails as a whole. */
-export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
+/**
+ * The metadata or failure of each table of `group` (tables read from one dataset), in its order:
+ * one batch read, single reads where the batch could not say. Never fails.
+ */
+export const collectDataset = (group: ReadonlyArray<LogicalTable>) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bigQuery = yield* BigQueryService
+    if (group.length === 0) return []
 
     /** One table by itself, with its own retries. */
     const readAlone = (table: LogicalTable): Effect.Effect<TableRead> =>
@@ -108,39 +103,47 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
       return Either.isLeft(read) && isTransient(read.left) ? retryAlone(table, read.left) : Effect.succeed(read)
     }
 
-    const results = yield* Effect.forEach(
-      groupByDataset(tables),
-      (group) =>
-        Effect.gen(function*() {
-          const { dataset, project } = group[0].read
-          const batch = yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
-            retryRemote(settings),
-            Effect.either
-          )
-          if (Either.isLeft(batch)) {
-            yield* Effect.logWarning(
-              `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
-            ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
-          }
-          const reads = yield* Effect.forEach(
-            group,
-            (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
-            { concurrency: TABLE_CONCURRENCY }
-          )
-          const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<readonly [string, Collected]> => {
-            const read = reads[i]
-            return Effect.map(
-              Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right),
-              (result) => [table.id, { table, result }]
-            )
-          })
-          yield* Effect.logInfo(
-            `read ${collected.filter(([, c]) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
-          )
-          return collected
-        }),
-      { concurrency: DATASET_CONCURRENCY }
+    const { dataset, project } = group[0].read
+    const batch = yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
+      retryRemote(settings),
+      Effect.either
     )
-    const byId = new Map(results.flat())
+    if (Either.isLeft(batch)) {
+      yield* Effect.logWarning(
+        `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
+      ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
+    }
+    const reads = yield* Effect.forEach(
+      group,
+      (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
+      { concurrency: TABLE_CONCURRENCY }
+    )
+    const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<Collected> => {
+      const read = reads[i]
+      return Effect.map(Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right), (result) => ({ table, result }))
+    })
+    yield* Effect.logInfo(
+      `read ${collected.filter((c) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
+    )
+    return collected
+  })
+
+/** The tables of `tables` read from each dataset, datasets in order of first appearance. */
+export const groupByDataset = (tables: ReadonlyArray<LogicalTable>): ReadonlyArray<ReadonlyArray<LogicalTable>> => {
+  const groups = new Map<string, Array<LogicalTable>>()
+  for (const table of tables) {
+    const key = `${table.read.project}.${table.read.dataset}`
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [table])
+    else group.push(table)
+  }
+  return [...groups.values()]
+}
+
+/** Every table's metadata or failure, in the order given. Never fails as a whole. */
+export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
+  Effect.gen(function*() {
+    const results = yield* Effect.forEach(groupByDataset(tables), collectDataset, { concurrency: DATASET_CONCURRENCY })
+    const byId = new Map(results.flat().map((c) => [c.table.id as string, c]))
     return tables.map((t) => byId.get(t.id)!)
   }).pipe(Effect.withSpan("sync.collect"))

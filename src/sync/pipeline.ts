@@ -1,0 +1,140 @@
+/**
+ * Read the warehouse as a pipeline, one dataset at a time: a dataset is listed (when a pattern
+ * needs it), its tables are read in one batch, its declared keys asked (when it is batched) and
+ * each table described as soon as that dataset's reads arrive, while other datasets' calls are
+ * still in flight. The result is the one `resolveTargets` → `collectTables` → describe gives — the
+ * same tables in the same order, the same calls — only the waiting overlaps with the work.
+ *
+ * The concurrency limits are those of the stages run one after another: `DATASET_CONCURRENCY`
+ * listings, `DATASET_CONCURRENCY` dataset reads and `DECLARED_KEYS_CONCURRENCY` key queries in
+ * flight at once, each stage with its own permits.
+ */
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { TableEntry } from "../contract/CacheDocument.ts"
+import type { TargetPattern } from "../config/Targets.ts"
+import { isPattern } from "../config/Targets.ts"
+import { SyncConfig } from "../config/SyncConfig.ts"
+import type { BigQueryError, QueryResult } from "../services/BigQuery/BigQueryService.ts"
+import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
+import { type Collected, collectDataset } from "./collect.ts"
+import { asksDeclaredKeys, declaredKeysQuery } from "./relationships/declared.ts"
+import {
+  DATASET_CONCURRENCY,
+  datasetKey,
+  datasetsToList,
+  listDataset,
+  type Listing,
+  type LogicalTable,
+  logUnmatched,
+  type Resolution,
+  resolveListed
+} from "./targets.ts"
+
+/** Declared-key queries in flight at once (as `declaredRelationships` asks them). */
+export const DECLARED_KEYS_CONCURRENCY = 8
+
+export interface WarehouseRead<A> {
+  readonly resolution: Resolution
+  /** Every resolved table's metadata or failure, in resolution order (as `collectTables` returns them). */
+  readonly collected: ReadonlyArray<Collected>
+  /** `described[i]`: what `describe` made of `collected[i]`, when it was read. */
+  readonly described: ReadonlyArray<A | undefined>
+  /** The declared-key query outcomes of the batched datasets, by `project.dataset`. */
+  readonly declaredKeys: ReadonlyMap<string, Effect.Effect<Either.Either<QueryResult, BigQueryError>>>
+  /**
+   * Milliseconds from the start until the last listing (`resolve`), from then until the last
+   * dataset read (`collect`), and from then until the last table described (`profile`).
+   */
+  readonly stageMs: { readonly resolve: number; readonly collect: number; readonly profile: number }
+}
+
+const NO_LISTINGS: ReadonlyMap<string, Listing> = new Map()
+
+/**
+ * Resolves `targets`, reads their tables and describes each table read with `describe`, dataset by
+ * dataset. Never fails but through `describe`.
+ */
+export const readWarehouse = <A, E, R>(
+  targets: ReadonlyArray<TargetPattern>,
+  describe: (table: LogicalTable, metadata: TableMetadata) => Effect.Effect<A, E, R>
+) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const start = yield* Clock.currentTimeMillis
+    const listing = yield* Effect.makeSemaphore(DATASET_CONCURRENCY)
+    const reading = yield* Effect.makeSemaphore(DATASET_CONCURRENCY)
+    const keys = yield* Effect.makeSemaphore(DECLARED_KEYS_CONCURRENCY)
+
+    const toList = new Map(datasetsToList(targets).map((t) => [datasetKey(t), t] as const))
+    // Datasets named by exact targets are read without a listing.
+    const datasets = [
+      ...new Set([...toList.keys(), ...targets.filter((t) => !t.exclude && !isPattern(t)).map(datasetKey)])
+    ]
+
+    const listings = new Map<string, Listing>()
+    const collectedById = new Map<string, Collected>()
+    const describedById = new Map<string, A>()
+    const declaredKeys = new Map<string, Either.Either<QueryResult, BigQueryError>>()
+    let listedAt = start
+    let readAt = start
+    let describedAt = start
+    const now = Clock.currentTimeMillis
+
+    const pipeline = (key: string) =>
+      Effect.gen(function*() {
+        const pattern = toList.get(key)
+        let own = NO_LISTINGS
+        if (pattern !== undefined) {
+          const listed = yield* listing.withPermits(1)(listDataset(pattern))
+          listings.set(key, listed)
+          own = new Map([[key, listed]])
+          listedAt = Math.max(listedAt, yield* now)
+        }
+        // This dataset's tables, in the order the whole resolution will give them.
+        const group = resolveListed(targets, own).tables.filter((t) => datasetKey(t.read) === key)
+        if (group.length === 0) return
+        const collected = yield* reading.withPermits(1)(collectDataset(group))
+        readAt = Math.max(readAt, yield* now)
+        for (const c of collected) collectedById.set(c.table.id, c)
+        const read = collected.flatMap((c) => Either.isRight(c.result) ? [{ table: c.table, metadata: c.result.right }] : [])
+        const asks = asksDeclaredKeys({ live: settings.mode === "live", project: settings.project, count: read.length })
+        yield* Effect.all([
+          asks
+            ? keys.withPermits(1)(
+              Effect.map(
+                declaredKeysQuery(settings.project!, group[0].read.project, group[0].read.dataset, settings.metadataMaxBytesBilled),
+                (result) => void declaredKeys.set(key, result)
+              )
+            )
+            : Effect.void,
+          Effect.forEach(read, ({ metadata, table }) => Effect.map(describe(table, metadata), (a) => void describedById.set(table.id, a)), {
+            concurrency: "unbounded",
+            discard: true
+          }).pipe(Effect.zipRight(Effect.map(now, (t) => void (describedAt = Math.max(describedAt, t)))))
+        ], { concurrency: 2, discard: true })
+      })
+
+    yield* Effect.forEach(datasets, pipeline, { concurrency: "unbounded", discard: true })
+
+    // The whole resolution, in target order, from the listings made.
+    const { failures, tables, unmatched } = resolveListed(targets, listings)
+    yield* logUnmatched(unmatched)
+    const collected = tables.map((table) => {
+      const c = collectedById.get(table.id)
+      if (c === undefined) throw new Error(`internal: table ${table.id} was resolved but not read`)
+      return c
+    })
+    return {
+      resolution: { tables, failures },
+      collected,
+      described: collected.map((c) => describedById.get(c.table.id)),
+      declaredKeys: new Map([...declaredKeys].map(([k, v]) => [k, Effect.succeed(v)] as const)),
+      stageMs: {
+        resolve: listedAt - start,
+        collect: Math.max(0, readAt - listedAt),
+        profile: Math.max(0, describedAt - Math.max(readAt, listedAt))
+      }
+    } satisfies WarehouseRead<A>
+  }).pipe(Effect.withSpan("sync.read"))
