@@ -31,7 +31,7 @@ import { GENERATOR } from "../version.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
 import { gatherExamples } from "./gatherExamples.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
-import { PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
+import { isProfiled, PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
 import { type CuratedExample, gatherCurated } from "./curated.ts"
 import {
   DEFAULT_FULL_REBUILD_EVERY,
@@ -131,7 +131,9 @@ const plan = (options: SyncOptions) =>
         const kept = previousEntries.get(table.id)
         return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
           ? kept
-          : yield* profiling.withPermits(1)(withProfile(table, describeTable(metadata, table.sharding), kept))
+          : isProfiled(settings, table)
+          ? yield* profiling.withPermits(1)(withProfile(table, describeTable(metadata, table.sharding), kept))
+          : describeTable(metadata, table.sharding)
       }))
     const { before, mode, previous, previousEntries, previousObject, readMs } = yield* previousState
     const { collected, described, resolution } = warehouse
