@@ -134,7 +134,7 @@ const plan = (options: SyncOptions) =>
           : isProfiled(settings, table)
           ? yield* profiling.withPermits(1)(withProfile(table, describeTable(metadata, table.sharding), kept))
           : describeTable(metadata, table.sharding)
-      }))
+      }), (table) => isProfiled(settings, table))
     const { before, mode, previous, previousEntries, previousObject, readMs } = yield* previousState
     const { collected, described, resolution } = warehouse
     const { collect: collectMs, profile: profileMs, resolve: resolveMs } = warehouse.stageMs

@@ -96,6 +96,13 @@ export const collectDataset = (group: ReadonlyArray<LogicalTable>) =>
       }).pipe(retryRemote(settings), Effect.either)
     }
 
+    /** What the batch said of `table` when that needs no call of its own; `undefined` when it does. */
+    const settledOutcome = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): TableRead | undefined => {
+      const read = reads.get(table.read.table)
+      if (read === undefined) return Either.left(notFound(table))
+      return Either.isLeft(read) && isTransient(read.left) ? undefined : read
+    }
+
     /** What the batch said of `table`; a transient failure of that table alone is retried by itself. */
     const outcomeOf = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): Effect.Effect<TableRead> => {
       const read = reads.get(table.read.table)
@@ -113,11 +120,15 @@ export const collectDataset = (group: ReadonlyArray<LogicalTable>) =>
         `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
       ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
     }
-    const reads = yield* Effect.forEach(
-      group,
-      (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
-      { concurrency: TABLE_CONCURRENCY }
-    )
+    // Only the tables that need a call of their own run in fibers of their own.
+    const settled = Either.isLeft(batch) ? [] : group.map((table) => settledOutcome(table, batch.right))
+    const reads = Either.isRight(batch) && settled.every((read) => read !== undefined)
+      ? settled as ReadonlyArray<TableRead>
+      : yield* Effect.forEach(
+        group,
+        (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
+        { concurrency: TABLE_CONCURRENCY }
+      )
     const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<Collected> => {
       const read = reads[i]
       return Effect.map(Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right), (result) => ({ table, result }))

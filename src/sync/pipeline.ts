@@ -58,7 +58,9 @@ const NO_LISTINGS: ReadonlyMap<string, Listing> = new Map()
  */
 export const readWarehouse = <A, E, R>(
   targets: ReadonlyArray<TargetPattern>,
-  describe: (table: LogicalTable, metadata: TableMetadata) => Effect.Effect<A, E, R>
+  describe: (table: LogicalTable, metadata: TableMetadata) => Effect.Effect<A, E, R>,
+  /** Whether describing `table` may make remote calls (profiling): those run concurrently. */
+  calls: (table: LogicalTable) => boolean = () => false
 ) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -98,6 +100,8 @@ export const readWarehouse = <A, E, R>(
         const collected = yield* reading.withPermits(1)(collectDataset(group))
         readAt = Math.max(readAt, yield* now)
         for (const c of collected) collectedById.set(c.table.id, c)
+        const describeOne = ({ metadata, table }: { readonly table: LogicalTable; readonly metadata: TableMetadata }) =>
+          Effect.map(describe(table, metadata), (a) => void describedById.set(table.id, a))
         const read = collected.flatMap((c) => Either.isRight(c.result) ? [{ table: c.table, metadata: c.result.right }] : [])
         const asks = asksDeclaredKeys({ live: settings.mode === "live", project: settings.project, count: read.length })
         yield* Effect.all([
@@ -109,10 +113,15 @@ export const readWarehouse = <A, E, R>(
               )
             )
             : Effect.void,
-          Effect.forEach(read, ({ metadata, table }) => Effect.map(describe(table, metadata), (a) => void describedById.set(table.id, a)), {
-            concurrency: "unbounded",
-            discard: true
-          }).pipe(Effect.zipRight(Effect.map(now, (t) => void (describedAt = Math.max(describedAt, t)))))
+          // Descriptions that make calls run side by side (the caller limits them); the others, pure
+          // work, one after another in this fiber: a fiber per table costs more than the work.
+          Effect.zipRight(
+            Effect.all([
+              Effect.forEach(read.filter((r) => !calls(r.table)), describeOne, { discard: true }),
+              Effect.forEach(read.filter((r) => calls(r.table)), describeOne, { concurrency: "unbounded", discard: true })
+            ], { discard: true }),
+            Effect.map(now, (t) => void (describedAt = Math.max(describedAt, t)))
+          )
         ], { concurrency: 2, discard: true })
       })
 
