@@ -76,6 +76,7 @@ export const readWarehouse = <A, E, R>(
     ]
 
     const listings = new Map<string, Listing>()
+    const found = new Map<TargetPattern, ReadonlyArray<LogicalTable>>()
     const collectedById = new Map<string, Collected>()
     const describedById = new Map<string, A>()
     const declaredKeys = new Map<string, Either.Either<QueryResult, BigQueryError>>()
@@ -95,7 +96,7 @@ export const readWarehouse = <A, E, R>(
           listedAt = Math.max(listedAt, yield* now)
         }
         // This dataset's tables, in the order the whole resolution will give them.
-        const group = resolveListed(targets, own).tables.filter((t) => datasetKey(t.read) === key)
+        const group = resolveListed(targets, own, found).tables.filter((t) => datasetKey(t.read) === key)
         if (group.length === 0) return
         const collected = yield* reading.withPermits(1)(collectDataset(group))
         readAt = Math.max(readAt, yield* now)
@@ -128,7 +129,7 @@ export const readWarehouse = <A, E, R>(
     yield* Effect.forEach(datasets, pipeline, { concurrency: "unbounded", discard: true })
 
     // The whole resolution, in target order, from the listings made.
-    const { failures, tables, unmatched } = resolveListed(targets, listings)
+    const { failures, tables, unmatched } = resolveListed(targets, listings, found)
     yield* logUnmatched(unmatched)
     const collected = tables.map((table) => {
       const c = collectedById.get(table.id)

@@ -102,7 +102,9 @@ export const listDataset = (target: { readonly project: string; readonly dataset
  */
 export const resolveListed = (
   targets: ReadonlyArray<TargetPattern>,
-  listings: ReadonlyMap<string, Listing>
+  listings: ReadonlyMap<string, Listing>,
+  /** A pattern's tables already found in the same listing, kept across calls (one listing per dataset and run). */
+  memo?: Map<TargetPattern, ReadonlyArray<LogicalTable>>
 ): Resolution & { readonly unmatched: ReadonlyArray<TargetPattern> } => {
   const includes = targets.filter((t) => !t.exclude)
   const excludes = targets.filter((t) => t.exclude)
@@ -127,14 +129,20 @@ export const resolveListed = (
       failures.push({ target, error: listing.left })
       continue
     }
-    const names = listing.right
-      .map((t) => t.table)
-      .filter((table) => {
-        const ref = { project: target.project, dataset: target.dataset, table }
-        return matchesTable(target, ref) && !excluded(ref)
-      })
-    if (names.length === 0) unmatched.push(target)
-    groupShards(target.project, target.dataset, names).forEach(add)
+    let found = memo?.get(target)
+    if (found === undefined) {
+      const names = listing.right
+        .map((t) => t.table)
+        .filter((table) => {
+          const ref = { project: target.project, dataset: target.dataset, table }
+          return matchesTable(target, ref) && !excluded(ref)
+        })
+      found = groupShards(target.project, target.dataset, names)
+      memo?.set(target, found)
+    }
+    // No name matched exactly when no table (or family) was found.
+    if (found.length === 0) unmatched.push(target)
+    found.forEach(add)
   }
   return { tables, failures, unmatched }
 }

@@ -90,7 +90,7 @@ describe("early template examples", () => {
       )
 
       // Made with other business names (an alias the whole glossary does not have): made again.
-      const stray: Alias = { table_id: orders.table_id, column: "status", names: ["stray"], source: "curated" }
+      const stray: Alias = { table_id: orders.table_id, column: "status", names: ["stray"], source: "glossary" }
       const misnamed = new Map(early).set(orders.table_id, marked(earlyTemplates(settings, entries[0]!, orders, [...own(orders.table_id), stray])))
       const withMisnamed = yield* gatherExamples({ ...input, early: misnamed })
       expect(withMisnamed).toEqual(atTheEnd)
