@@ -1034,8 +1034,8 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
 /** A verdict reached against part of a catalog, with every table path it looked up there. */
 export interface PartialVerdict {
   readonly verdict: Either.Either<ValidatedSql, SqlRejection>
-  /** Each table path looked up, and the table it named (if any). */
-  readonly lookedUp: ReadonlyArray<readonly [string, TableMetadata | undefined]>
+  readonly index: ReadonlyMap<string, TableMetadata>
+  readonly lookedUp: ReadonlySet<string>
 }
 
 /**
@@ -1044,10 +1044,9 @@ export interface PartialVerdict {
  * soon as that dataset is read, before the whole catalog is known.
  */
 export const validateSqlPartial = (sql: string, catalog: SqlCatalog): PartialVerdict => {
-  const paths = new Set<string>()
+  const lookedUp = new Set<string>()
   const index = catalogIndex(catalog)
-  const verdict = validateIn(sql, index, paths)
-  return { verdict, lookedUp: [...paths].map((path) => [path, index.get(path)] as const) }
+  return { verdict: validateIn(sql, index, lookedUp), index, lookedUp }
 }
 
 /**
@@ -1058,25 +1057,8 @@ export const validateSqlPartial = (sql: string, catalog: SqlCatalog): PartialVer
 export const verdictIn = (partial: PartialVerdict, catalog: SqlCatalog): Either.Either<ValidatedSql, SqlRejection> | undefined => {
   if (Either.isLeft(partial.verdict)) return undefined
   const index = catalogIndex(catalog)
-  for (const [path, table] of partial.lookedUp) if (index.get(path) !== table) return undefined
+  for (const path of partial.lookedUp) if (index.get(path) !== partial.index.get(path)) return undefined
   return partial.verdict
-}
-
-/** The catalog as the resolver reads it, noting each path looked up when asked to (one shape either way). */
-class CatalogLookup {
-  readonly index: ReadonlyMap<string, TableMetadata>
-  readonly lookedUp: Set<string> | null
-  constructor(index: ReadonlyMap<string, TableMetadata>, lookedUp: Set<string> | null) {
-    this.index = index
-    this.lookedUp = lookedUp
-  }
-  get(path: string): TableMetadata | undefined {
-    this.lookedUp?.add(path)
-    return this.index.get(path)
-  }
-  keys(): Iterable<string> {
-    return this.index.keys()
-  }
 }
 
 const validateIn = (
@@ -1087,7 +1069,13 @@ const validateIn = (
   try {
     const tokens = tokenize(sql)
     lexicalGuard(tokens)
-    const index = new CatalogLookup(catalogIndexed, lookedUp)
+    const index: Pick<ReadonlyMap<string, TableMetadata>, "get" | "keys"> = lookedUp === null ? catalogIndexed : {
+      get: (path) => {
+        lookedUp.add(path)
+        return catalogIndexed.get(path)
+      },
+      keys: () => catalogIndexed.keys()
+    }
     const { canonical, placeholders } = canonicalize(sql, tokens, index)
     let parsed: unknown
     try {

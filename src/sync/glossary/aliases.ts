@@ -40,22 +40,16 @@ export const namesInLabels = (labels: Readonly<Record<string, string>>): Array<s
     .map(([, value]) => clean(value.replace(/[_-]+/g, " ")))
     .filter((n) => n.length > 0 && n.length <= MAX_NAME)
 
-/** Each entry's own aliases, found once per entry object (the sync asks as it describes a table, and again for the glossary). */
-const found = new WeakMap<TableEntry, ReadonlyArray<Alias>>()
-
-const aliasesOf = (table: TableEntry): ReadonlyArray<Alias> => {
-  const known = found.get(table)
-  if (known !== undefined) return known
+/** Aliases of `tables` and their columns from labels and descriptions. */
+export const metadataAliases = (tables: ReadonlyArray<TableEntry>): Array<Alias> => {
   const out: Array<Alias> = []
-  const push = (column: string | null, names: ReadonlyArray<string>, source: Alias["source"]) => {
+  const push = (table: TableEntry, column: string | null, names: ReadonlyArray<string>, source: Alias["source"]) => {
     if (names.length > 0) out.push({ table_id: table.table_id, column, names: [names[0]!, ...names.slice(1)], source })
   }
-  push(null, namesInLabels(table.labels), "label")
-  push(null, namesInDescription(table.description), "description")
-  for (const field of flattenFields(table.columns)) push(field.path, namesInDescription(field.description), "description")
-  found.set(table, out)
+  for (const table of tables) {
+    push(table, null, namesInLabels(table.labels), "label")
+    push(table, null, namesInDescription(table.description), "description")
+    for (const field of flattenFields(table.columns)) push(table, field.path, namesInDescription(field.description), "description")
+  }
   return out
 }
-
-/** Aliases of `tables` and their columns from labels and descriptions. */
-export const metadataAliases = (tables: ReadonlyArray<TableEntry>): Array<Alias> => tables.flatMap(aliasesOf)
