@@ -993,7 +993,7 @@ const PLACEHOLDER_PROJECT = "metasync_placeholder"
  * has one text, parsed once. A path whose table name also appears elsewhere in the query (used as
  * a qualifier) is left as written, so resolution sees exactly what the author wrote.
  */
-const canonicalize = (sql: string, tokens: ReadonlyArray<Token>, index: Pick<ReadonlyMap<string, TableMetadata>, "get">) => {
+const canonicalize = (sql: string, tokens: ReadonlyArray<Token>, index: ReadonlyMap<string, TableMetadata>) => {
   const names = new Set(tokens.filter((t) => t.kind === "word" || t.kind === "quoted").map((t) => lower(t.kind === "word" ? t.text : t.value)))
   const placeholders = new Map<string, TableMetadata>()
   const byId = new Map<string, string>()
@@ -1028,54 +1028,11 @@ const parseCanonical = (canonical: string): unknown => {
   return parsed
 }
 
-export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<ValidatedSql, SqlRejection> =>
-  validateIn(sql, catalogIndex(catalog), null)
-
-/** A verdict reached against part of a catalog, with every table path it looked up there. */
-export interface PartialVerdict {
-  readonly verdict: Either.Either<ValidatedSql, SqlRejection>
-  readonly index: ReadonlyMap<string, TableMetadata>
-  readonly lookedUp: ReadonlySet<string>
-}
-
-/**
- * `validateSql` against `catalog`, remembering the table paths it looked up, so that the verdict
- * can be carried to a bigger catalog (`verdictIn`): the sync validates a dataset's examples as
- * soon as that dataset is read, before the whole catalog is known.
- */
-export const validateSqlPartial = (sql: string, catalog: SqlCatalog): PartialVerdict => {
-  const lookedUp = new Set<string>()
-  const index = catalogIndex(catalog)
-  return { verdict: validateIn(sql, index, lookedUp), index, lookedUp }
-}
-
-/**
- * The verdict `validateSql(sql, catalog)` gives, taken from `partial` when it holds there: it
- * passed, and every path it looked up names the same table (or none) in `catalog`. `undefined`
- * otherwise (a refusal names the catalog's tables, so it is redone).
- */
-export const verdictIn = (partial: PartialVerdict, catalog: SqlCatalog): Either.Either<ValidatedSql, SqlRejection> | undefined => {
-  if (Either.isLeft(partial.verdict)) return undefined
-  const index = catalogIndex(catalog)
-  for (const path of partial.lookedUp) if (index.get(path) !== partial.index.get(path)) return undefined
-  return partial.verdict
-}
-
-const validateIn = (
-  sql: string,
-  catalogIndexed: ReadonlyMap<string, TableMetadata>,
-  lookedUp: Set<string> | null
-): Either.Either<ValidatedSql, SqlRejection> => {
+export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<ValidatedSql, SqlRejection> => {
   try {
     const tokens = tokenize(sql)
     lexicalGuard(tokens)
-    const index: Pick<ReadonlyMap<string, TableMetadata>, "get" | "keys"> = lookedUp === null ? catalogIndexed : {
-      get: (path) => {
-        lookedUp.add(path)
-        return catalogIndexed.get(path)
-      },
-      keys: () => catalogIndexed.keys()
-    }
+    const index = catalogIndex(catalog)
     const { canonical, placeholders } = canonicalize(sql, tokens, index)
     let parsed: unknown
     try {

@@ -29,7 +29,7 @@ import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { ExampleGeneratorService, withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
-import { earlyTemplates, type EarlyTemplates, gatherExamples } from "./gatherExamples.ts"
+import { gatherExamples } from "./gatherExamples.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
 import { isProfiled, PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
 import { type CuratedExample, gatherCurated } from "./curated.ts"
@@ -42,7 +42,7 @@ import {
 } from "./incremental.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
 import { readWarehouse } from "./pipeline.ts"
-import { gatherGlossary, loadGlossaryFiles, tableAliases } from "./glossary/gather.ts"
+import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
 import { readQueryLog } from "./relationships/queryLog.ts"
 import { embedDocument } from "./embeddings.ts"
@@ -120,15 +120,8 @@ const plan = (options: SyncOptions) =>
       return { previousObject, readMs, previous, previousEntries, mode, before: previousFingerprints(previous, mode) }
     }))
 
-    // The curated glossary is read alongside too: a table's template examples use its aliases.
-    const glossaryRead = yield* Effect.fork(loadGlossaryFiles)
-    const glossaryFiles = yield* Effect.cached(Fiber.join(glossaryRead))
-
     // A table whose metadata (and profile settings) are unchanged keeps its previous entry and profile.
-    // One described anew cannot keep its previous examples either (its examples fingerprint includes
-    // its metadata's): its templates are made and validated now, while other datasets are read.
     const metadataPrints = new Map<string, string>()
-    const early = new Map<string, EarlyTemplates>()
     const profiling = yield* Effect.makeSemaphore(PROFILE_CONCURRENCY)
     const warehouse = yield* readWarehouse(settings.targets, (table, metadata) =>
       Effect.gen(function*() {
@@ -136,12 +129,11 @@ const plan = (options: SyncOptions) =>
         const print = metadataFingerprint({ table: metadata, sharding: table.sharding, profile: profileInputs(settings, table) })
         metadataPrints.set(table.id, print)
         const kept = previousEntries.get(table.id)
-        if (kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print) return kept
-        const entry = isProfiled(settings, table)
+        return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
+          ? kept
+          : isProfiled(settings, table)
           ? yield* profiling.withPermits(1)(withProfile(table, describeTable(metadata, table.sharding), kept))
           : describeTable(metadata, table.sharding)
-        early.set(table.id, earlyTemplates(settings, entry, metadata, tableAliases(yield* glossaryFiles, entry)))
-        return entry
       }), (table) => isProfiled(settings, table))
     const { before, mode, previous, previousEntries, previousObject, readMs } = yield* previousState
     const { collected, described, resolution } = warehouse
@@ -167,7 +159,7 @@ const plan = (options: SyncOptions) =>
       : []
     // Relationships come before examples: a table's examples depend on the relationships touching it.
     const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged, declaredKeys: warehouse.declaredKeys }))
-    const glossary = yield* gatherGlossary({ tables: entries, files: yield* glossaryFiles })
+    const glossary = yield* gatherGlossary({ tables: entries })
     const curated = yield* gatherCurated
     const { fingerprints, reused } = yield* fingerprintTables({
       fresh,
@@ -190,8 +182,7 @@ const plan = (options: SyncOptions) =>
         glossary: glossary.glossary,
         aliases: glossary.aliases,
         reused,
-        curated,
-        early
+        curated
       })
     )
     if (reused.size > 0) yield* Effect.logInfo(`incremental sync: kept the work of ${reused.size} of ${fresh.size} tables`)

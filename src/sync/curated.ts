@@ -31,7 +31,7 @@ import { TableId } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { StorageService } from "../services/Storage/StorageService.ts"
-import { type PartialVerdict, type SqlRejection, type ValidatedSql, validateSql, verdictIn } from "../sql/SqlValidator.ts"
+import { type SqlRejection, type ValidatedSql, validateSql } from "../sql/SqlValidator.ts"
 import { acceptExamples, type ExampleSet, labelMismatch } from "./examples.ts"
 import { retryRemote, type RetrySettings } from "./RetryPolicy.ts"
 
@@ -416,9 +416,7 @@ export const normalizeQuestion = (question: string): string => question.trim().r
 export const mergeCurated = (
   curated: ReadonlyArray<CuratedExample>,
   generated: ReadonlyArray<Example>,
-  tables: ReadonlyArray<TableMetadata>,
-  /** Verdicts reached for some generated examples against part of `tables`: kept where they hold (`verdictIn`). */
-  prevalidated?: ReadonlyMap<Example, PartialVerdict>
+  tables: ReadonlyArray<TableMetadata>
 ): CuratedMerge => {
   const catalog = { tables }
   const known = new Set<string>(tables.map((table) => table.table_id))
@@ -442,8 +440,7 @@ export const mergeCurated = (
   // Each candidate is validated once: the gate below reuses these verdicts (same catalog).
   const verdicts = new Map<Example, Either.Either<ValidatedSql, SqlRejection>>()
   const validate = (example: Example) => {
-    const early = prevalidated?.get(example)
-    const verdict = (early === undefined ? undefined : verdictIn(early, catalog)) ?? validateSql(example.sql, catalog)
+    const verdict = validateSql(example.sql, catalog)
     verdicts.set(example, verdict)
     return verdict
   }

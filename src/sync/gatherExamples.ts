@@ -9,8 +9,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { CacheDocument, Example, TableEntry } from "../contract/CacheDocument.ts"
-import { SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
-import { type PartialVerdict, validateSqlPartial } from "../sql/SqlValidator.ts"
+import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { type CuratedExample, gatherCurated, mergeCurated } from "./curated.ts"
 import { dryRunExamples, type ExampleSet, llmCandidates } from "./examples.ts"
@@ -35,53 +34,6 @@ export const businessNames = (aliases: ReadonlyArray<Alias>): Map<string, Map<st
   return out
 }
 
-/** A table's template examples made as soon as it was described, with their verdicts against its own metadata. */
-export interface EarlyTemplates {
-  /** The entry they were made from. */
-  readonly entry: TableEntry
-  /** The business names of its columns they were worded with. */
-  readonly names: ReadonlyMap<string, ReadonlyArray<string>> | undefined
-  readonly examples: ReadonlyArray<Example>
-  readonly verdicts: ReadonlyMap<Example, PartialVerdict>
-}
-
-const templateOptions = (settings: SyncSettings, names: ReadonlyMap<string, ReadonlyArray<string>> | undefined) => ({
-  ...(settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern }),
-  ...(names === undefined ? {} : { names })
-})
-
-/**
- * The template examples of one table just described (`aliases`: its own, `tableAliases`),
- * validated against its metadata alone: `gatherExamples` uses them when the entry and names are
- * those it would use, and the verdicts where they hold in the whole catalog.
- */
-export const earlyTemplates = (
-  settings: SyncSettings,
-  entry: TableEntry,
-  metadata: TableMetadata,
-  aliases: ReadonlyArray<Alias>
-): EarlyTemplates => {
-  const names = businessNames(aliases).get(entry.table_id)
-  const examples = templateExamples(entry, settings.language, templateOptions(settings, names))
-  const catalog = { tables: [metadata] }
-  return { entry, names, examples, verdicts: new Map(examples.map((e) => [e, validateSqlPartial(e.sql, catalog)] as const)) }
-}
-
-const sameNames = (
-  a: ReadonlyMap<string, ReadonlyArray<string>> | undefined,
-  b: ReadonlyMap<string, ReadonlyArray<string>> | undefined
-): boolean => {
-  if (a === undefined || b === undefined) return a === b
-  if (a.size !== b.size) return false
-  const bs = [...b]
-  let i = 0
-  for (const [key, list] of a) {
-    const [otherKey, other] = bs[i++]!
-    if (key !== otherKey || list.length !== other.length || list.some((n, j) => n !== other[j])) return false
-  }
-  return true
-}
-
 export const gatherExamples = (input: {
   readonly entries: ReadonlyArray<TableEntry>
   readonly fresh: ReadonlyMap<string, TableMetadata>
@@ -96,8 +48,6 @@ export const gatherExamples = (input: {
   readonly reused?: ReadonlySet<string>
   /** The curated examples, when the caller has already read them. */
   readonly curated?: ReadonlyArray<CuratedExample>
-  /** Template examples made as tables were described (`earlyTemplates`), by table id. */
-  readonly early?: ReadonlyMap<string, EarlyTemplates>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -111,16 +61,9 @@ export const gatherExamples = (input: {
     const freshEntries = input.entries.filter((entry) => input.fresh.has(entry.table_id))
     const sensitive = settings.sensitiveColumnPattern === null ? {} : { sensitiveNamePattern: settings.sensitiveColumnPattern }
     const names = businessNames(input.aliases ?? [])
-    const prevalidated = new Map<Example, PartialVerdict>()
-    const templates = freshEntries.filter((entry) => !reused.has(entry.table_id)).flatMap((entry) => {
-      const own = names.get(entry.table_id)
-      const early = input.early?.get(entry.table_id)
-      if (early !== undefined && early.entry === entry && sameNames(early.names, own)) {
-        for (const [example, verdict] of early.verdicts) prevalidated.set(example, verdict)
-        return early.examples
-      }
-      return templateExamples(entry, settings.language, templateOptions(settings, own))
-    })
+    const templates = freshEntries.filter((entry) => !reused.has(entry.table_id)).flatMap((entry) =>
+      templateExamples(entry, settings.language, { ...sensitive, ...(names.has(entry.table_id) ? { names: names.get(entry.table_id)! } : {}) })
+    )
     const joins = joinExamples(freshEntries, input.relationships ?? [], settings.language, { ...sensitive, names })
     const logged = queryLogExamples(input.logged ?? [], freshEntries, {
       language: settings.language,
@@ -130,7 +73,7 @@ export const gatherExamples = (input: {
     const business = glossaryExamples(input.glossary ?? [], freshEntries, input.relationships ?? [], settings.language, sensitive)
     // Every curated example is merged, as in a full run, so that it supersedes the same generated ones;
     // those of reused tables alone are then taken from the previous document instead.
-    const merged = mergeCurated(curated, [...logged, ...business, ...joins, ...templates, ...llm], freshTables, prevalidated)
+    const merged = mergeCurated(curated, [...logged, ...business, ...joins, ...templates, ...llm], freshTables)
     for (const error of merged.errors) yield* Effect.logWarning(error.message)
     const chosen = chooseExamples(merged.examples, input.relationships ?? [])
     const checked = yield* dryRunExamples({
