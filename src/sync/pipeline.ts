@@ -12,7 +12,6 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { TableEntry } from "../contract/CacheDocument.ts"
 import type { TargetPattern } from "../config/Targets.ts"
 import { isPattern } from "../config/Targets.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
@@ -107,12 +106,14 @@ export const readWarehouse = <A, E, R>(
         const asks = asksDeclaredKeys({ live: settings.mode === "live", project: settings.project, count: read.length })
         yield* Effect.all([
           asks
-            ? keys.withPermits(1)(
-              Effect.map(
-                declaredKeysQuery(settings.project!, group[0].read.project, group[0].read.dataset, settings.metadataMaxBytesBilled),
-                (result) => void declaredKeys.set(key, result)
+            ? keys.withPermits(1)(Effect.suspend(() => {
+              // Named as declaredRelationships names a dataset: from the ids of its tables.
+              const [project, dataset] = read[0]!.metadata.table_id.split(".") as [string, string]
+              return Effect.map(
+                declaredKeysQuery(settings.project!, project, dataset, settings.metadataMaxBytesBilled),
+                (result) => void declaredKeys.set(`${project}.${dataset}`, result)
               )
-            )
+            }))
             : Effect.void,
           // Descriptions that make calls run side by side (the caller limits them); the others, pure
           // work, one after another in this fiber: a fiber per table costs more than the work.
