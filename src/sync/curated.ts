@@ -478,8 +478,9 @@ export const mergeCurated = (
   const curatedQuestions = new Set(winners.map((entry) => normalizeQuestion(entry.example.question)))
   const remaining = generated.filter((example) => {
     const verdict = validate(example)
-    const superseded = curatedQuestions.has(normalizeQuestion(example.question)) ||
-      (Either.isRight(verdict) && winnerBySql.has(verdict.right.normalized))
+    // With no curated winner nothing is superseded: the questions need no normalising then.
+    const superseded = winners.length > 0 && (curatedQuestions.has(normalizeQuestion(example.question)) ||
+      (Either.isRight(verdict) && winnerBySql.has(verdict.right.normalized)))
     if (superseded) count("superseded_by_curated")
     return !superseded
   })
