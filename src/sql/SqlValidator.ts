@@ -333,11 +333,15 @@ const fieldType = (field: Field): SqlType => {
   return field.mode === "REPEATED" ? { kind: "array", element: base } : base
 }
 
-/** A table's row type and pseudo columns, built once per table object (a run validates thousands of queries). */
-const tableRows = new WeakMap<TableMetadata, { readonly type: SqlType; readonly pseudoColumns: ReadonlyArray<Member> }>()
+/** A table's row type and the pseudo columns BigQuery adds to it. */
+interface TableRow {
+  readonly type: SqlType
+  readonly pseudoColumns: ReadonlyArray<Member>
+}
 
-const tableRow = (table: TableMetadata) => {
-  let row = tableRows.get(table)
+/** A table's row, built once per catalog (`rows`) and table: a run validates thousands of queries against one catalog. */
+const tableRow = (table: TableMetadata, rows: Map<TableMetadata, TableRow>): TableRow => {
+  let row = rows.get(table)
   if (row === undefined) {
     row = {
       type: { kind: "struct", members: table.columns.map((c) => ({ name: c.name, type: fieldType(c) })) },
@@ -346,7 +350,7 @@ const tableRow = (table: TableMetadata) => {
         ...(isWildcardTable(tableRefOf(table.table_id)) ? [TABLE_SUFFIX] : [])
       ]
     }
-    tableRows.set(table, row)
+    rows.set(table, row)
   }
   return row
 }
@@ -397,6 +401,8 @@ interface Scope {
 interface CatalogView {
   readonly get: (path: string) => TableMetadata | undefined
   readonly keys: () => Iterable<string>
+  /** The row of one of its tables. */
+  readonly row: (table: TableMetadata) => TableRow
 }
 
 interface Context {
@@ -780,9 +786,9 @@ const addTableRef = (item: Node, alias: string | null, scope: Scope, ctx: Contex
   scope.relations.push({
     names: alias !== null ? [lower(alias)] : [lower(shortName), lower(path)],
     kind: "row",
-    type: tableRow(table).type,
+    type: ctx.catalog.row(table).type,
     table,
-    pseudoColumns: tableRow(table).pseudoColumns
+    pseudoColumns: ctx.catalog.row(table).pseudoColumns
   })
 }
 
@@ -975,14 +981,20 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
  * that it filters on the partition column of every table that requires it.
  */
 /** The catalog's tables by id, built once per catalog (a run validates thousands of queries against one). */
-const catalogIndexes = new WeakMap<ReadonlyArray<TableMetadata>, ReadonlyMap<string, TableMetadata>>()
+interface CatalogIndex {
+  readonly index: ReadonlyMap<string, TableMetadata>
+  /** Its tables' rows, built as queries name them; gone with the catalog. */
+  readonly rows: Map<TableMetadata, TableRow>
+}
 
-const catalogIndex = (catalog: SqlCatalog): ReadonlyMap<string, TableMetadata> => {
+const catalogIndexes = new WeakMap<ReadonlyArray<TableMetadata>, CatalogIndex>()
+
+const catalogIndex = (catalog: SqlCatalog): CatalogIndex => {
   const known = catalogIndexes.get(catalog.tables)
   if (known !== undefined) return known
-  const index = new Map(catalog.tables.map((t) => [t.table_id as string, t]))
-  catalogIndexes.set(catalog.tables, index)
-  return index
+  const built = { index: new Map(catalog.tables.map((t) => [t.table_id as string, t])), rows: new Map<TableMetadata, TableRow>() }
+  catalogIndexes.set(catalog.tables, built)
+  return built
 }
 
 const PLACEHOLDER_PROJECT = "metasync_placeholder"
@@ -1032,7 +1044,7 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
   try {
     const tokens = tokenize(sql)
     lexicalGuard(tokens)
-    const index = catalogIndex(catalog)
+    const { index, rows } = catalogIndex(catalog)
     const { canonical, placeholders } = canonicalize(sql, tokens, index)
     let parsed: unknown
     try {
@@ -1047,7 +1059,8 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
     const ctx: Context = {
       catalog: {
         get: (path) => placeholders.get(path) ?? index.get(path),
-        keys: () => index.keys()
+        keys: () => index.keys(),
+        row: (table) => tableRow(table, rows)
       },
       tablesRead: [],
       onResolved: null,
