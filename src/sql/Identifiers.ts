@@ -84,9 +84,19 @@ const escapeQuoted = (text: string, quote: "'" | "`"): string => {
   return out
 }
 
+/** Quoted identifiers by name: a sync quotes the same column names over a thousand tables. Cleared when full. */
+const quoted = new Map<string, string>()
+const QUOTED_LIMIT = 10_000
+
 /** `name` bare when it is a plain, unreserved identifier; backtick-quoted and escaped otherwise. */
-export const quoteIdentifier = (name: string): string =>
-  isPlainIdentifier(name) ? name : `\`${escapeQuoted(name, "`")}\``
+export const quoteIdentifier = (name: string): string => {
+  const known = quoted.get(name)
+  if (known !== undefined) return known
+  const out = isPlainIdentifier(name) ? name : `\`${escapeQuoted(name, "`")}\``
+  if (quoted.size >= QUOTED_LIMIT) quoted.clear()
+  quoted.set(name, out)
+  return out
+}
 
 /** The fully qualified table path in one pair of backticks: `` `project.dataset.table` ``. */
 export const quoteTablePath = (ref: TableRef): string =>

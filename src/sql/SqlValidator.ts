@@ -86,9 +86,18 @@ export interface Token {
   readonly start: number
 }
 
-const isWordStart = (ch: string) => /[A-Za-z_]/.test(ch)
-const isWordPart = (ch: string) => /[A-Za-z0-9_]/.test(ch)
+// Character classes by code unit: a regular expression per character was the tokenizer's main cost.
+const isWordStartCode = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
+const isWordPartCode = (c: number) => isWordStartCode(c) || (c >= 48 && c <= 57)
+const isWordStart = (ch: string) => ch.length === 1 && isWordStartCode(ch.charCodeAt(0))
 const isDigit = (ch: string) => ch >= "0" && ch <= "9"
+/** `\s` of a regular expression, without one for the common ASCII characters. */
+const isSpace = (ch: string) => {
+  const c = ch.charCodeAt(0)
+  return c === 32 || (c >= 9 && c <= 13) || (c > 127 && /\s/.test(ch))
+}
+/** Characters that may open a string or bytes literal (`'`, `"`, or an r/b prefix). */
+const mayOpenLiteral = (c: number) => c === 39 || c === 34 || c === 114 || c === 82 || c === 98 || c === 66
 
 /** Where the quoted run that opens at `start` with `quote` ends (index after the closing quote). */
 const endOfQuoted = (sql: string, start: number, quote: string, what: string): number => {
@@ -113,7 +122,7 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
   let i = 0
   while (i < sql.length) {
     const ch = sql[i]
-    if (/\s/.test(ch)) {
+    if (isSpace(ch)) {
       i += 1
       continue
     }
@@ -129,7 +138,7 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
       continue
     }
     // String and bytes literals, with optional r/b prefixes and triple quotes.
-    const prefix = /^(?:[rRbB]|[rR][bB]|[bB][rR])?(?='|")/.exec(sql.slice(i, i + 3))
+    const prefix = mayOpenLiteral(sql.charCodeAt(i)) ? /^(?:[rRbB]|[rR][bB]|[bB][rR])?(?='|")/.exec(sql.slice(i, i + 3)) : null
     if (prefix !== null && (prefix[0].length > 0 || ch === "'" || ch === '"')) {
       const at = i + prefix[0].length
       const q = sql[at]
@@ -147,7 +156,7 @@ const tokenize = (sql: string): ReadonlyArray<Token> => {
     }
     if (isWordStart(ch)) {
       let end = i + 1
-      while (end < sql.length && isWordPart(sql[end])) end += 1
+      while (end < sql.length && isWordPartCode(sql.charCodeAt(end))) end += 1
       const text = sql.slice(i, end)
       tokens.push({ kind: "word", text, value: text.toUpperCase(), start: i })
       i = end
@@ -324,6 +333,47 @@ const fieldType = (field: Field): SqlType => {
   return field.mode === "REPEATED" ? { kind: "array", element: base } : base
 }
 
+/** A table's row type and the pseudo columns BigQuery adds to it. */
+interface TableRow {
+  readonly type: SqlType
+  readonly pseudoColumns: ReadonlyArray<Member>
+}
+
+/** A table's row, built once per catalog (`rows`) and table: a run validates thousands of queries against one catalog. */
+const tableRow = (table: TableMetadata, rows: Map<TableMetadata, TableRow>): TableRow => {
+  let row = rows.get(table)
+  if (row === undefined) {
+    row = {
+      type: { kind: "struct", members: table.columns.map((c) => ({ name: c.name, type: fieldType(c) })) },
+      pseudoColumns: [
+        ...(table.partitioning !== null && table.partitioning.field === null ? PARTITION_PSEUDO_COLUMNS : []),
+        ...(isWildcardTable(tableRefOf(table.table_id)) ? [TABLE_SUFFIX] : [])
+      ]
+    }
+    rows.set(table, row)
+  }
+  return row
+}
+
+/** Members by lower-cased name (the first of each), built once per members list. */
+const memberIndexes = new WeakMap<ReadonlyArray<Member>, ReadonlyMap<string, Member>>()
+
+/** The member named `name` (lower-cased) case-insensitively: the first, as `find` would. */
+const findMember = (members: ReadonlyArray<Member>, name: string): Member | undefined => {
+  if (members.length < 8) return members.find((m) => lower(m.name) === name)
+  let index = memberIndexes.get(members)
+  if (index === undefined) {
+    const built = new Map<string, Member>()
+    for (const m of members) {
+      const key = lower(m.name)
+      if (!built.has(key)) built.set(key, m)
+    }
+    memberIndexes.set(members, built)
+    index = built
+  }
+  return index.get(name)
+}
+
 /** Something in FROM that names can reach. */
 interface Relation {
   /** Lower-cased names that refer to it (its alias, or a table's implicit names). */
@@ -351,6 +401,8 @@ interface Scope {
 interface CatalogView {
   readonly get: (path: string) => TableMetadata | undefined
   readonly keys: () => Iterable<string>
+  /** The row of one of its tables. */
+  readonly row: (table: TableMetadata) => TableRow
 }
 
 interface Context {
@@ -420,7 +472,7 @@ const walkPath = (start: SqlType, rest: ReadonlyArray<string>, display: string):
     if (type.kind === "array") {
       return `${shown} is REPEATED (an array): UNNEST it to reach ${segment}`
     }
-    const member = type.members.find((m) => lower(m.name) === lower(segment))
+    const member = findMember(type.members, lower(segment))
     if (member === undefined) return `${shown} has no field ${segment} (it has: ${memberList(type)})`
     type = member.type
     shown = `${shown}.${member.name}`
@@ -464,7 +516,7 @@ const resolvePath = (segments: ReadonlyArray<string>, scope: Scope): Resolved | 
         return { relation, path: segments.map(lower), type: UNKNOWN }
       }
       if (row.kind !== "struct") continue
-      const member = row.members.find((m) => lower(m.name) === head)
+      const member = findMember(row.members, head)
       if (member === undefined) continue
       const type = walkPath(member.type, segments.slice(1), member.name)
       if (typeof type !== "string") return { relation, path: segments.map(lower), type }
@@ -734,12 +786,9 @@ const addTableRef = (item: Node, alias: string | null, scope: Scope, ctx: Contex
   scope.relations.push({
     names: alias !== null ? [lower(alias)] : [lower(shortName), lower(path)],
     kind: "row",
-    type: { kind: "struct", members: table.columns.map((c) => ({ name: c.name, type: fieldType(c) })) },
+    type: ctx.catalog.row(table).type,
     table,
-    pseudoColumns: [
-      ...(table.partitioning !== null && table.partitioning.field === null ? PARTITION_PSEUDO_COLUMNS : []),
-      ...(isWildcardTable(tableRefOf(table.table_id)) ? [TABLE_SUFFIX] : [])
-    ]
+    pseudoColumns: ctx.catalog.row(table).pseudoColumns
   })
 }
 
@@ -932,14 +981,20 @@ const resolveQuery = (node: Node, outer: Scope | null, ctx: Context): SqlType =>
  * that it filters on the partition column of every table that requires it.
  */
 /** The catalog's tables by id, built once per catalog (a run validates thousands of queries against one). */
-const catalogIndexes = new WeakMap<ReadonlyArray<TableMetadata>, ReadonlyMap<string, TableMetadata>>()
+interface CatalogIndex {
+  readonly index: ReadonlyMap<string, TableMetadata>
+  /** Its tables' rows, built as queries name them; gone with the catalog. */
+  readonly rows: Map<TableMetadata, TableRow>
+}
 
-const catalogIndex = (catalog: SqlCatalog): ReadonlyMap<string, TableMetadata> => {
+const catalogIndexes = new WeakMap<ReadonlyArray<TableMetadata>, CatalogIndex>()
+
+const catalogIndex = (catalog: SqlCatalog): CatalogIndex => {
   const known = catalogIndexes.get(catalog.tables)
   if (known !== undefined) return known
-  const index = new Map(catalog.tables.map((t) => [t.table_id as string, t]))
-  catalogIndexes.set(catalog.tables, index)
-  return index
+  const built = { index: new Map(catalog.tables.map((t) => [t.table_id as string, t])), rows: new Map<TableMetadata, TableRow>() }
+  catalogIndexes.set(catalog.tables, built)
+  return built
 }
 
 const PLACEHOLDER_PROJECT = "metasync_placeholder"
@@ -989,7 +1044,7 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
   try {
     const tokens = tokenize(sql)
     lexicalGuard(tokens)
-    const index = catalogIndex(catalog)
+    const { index, rows } = catalogIndex(catalog)
     const { canonical, placeholders } = canonicalize(sql, tokens, index)
     let parsed: unknown
     try {
@@ -1004,7 +1059,8 @@ export const validateSql = (sql: string, catalog: SqlCatalog): Either.Either<Val
     const ctx: Context = {
       catalog: {
         get: (path) => placeholders.get(path) ?? index.get(path),
-        keys: () => index.keys()
+        keys: () => index.keys(),
+        row: (table) => tableRow(table, rows)
       },
       tablesRead: [],
       onResolved: null,

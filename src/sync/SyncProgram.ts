@@ -12,6 +12,7 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { type CacheDocument, makeCacheDocument, type TableEntry } from "../contract/CacheDocument.ts"
@@ -27,11 +28,10 @@ import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { ExampleGeneratorService, withFreshCallBudget } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
 import { GENERATOR } from "../version.ts"
-import { collectTables } from "./collect.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
 import { gatherExamples } from "./gatherExamples.ts"
 import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
-import { PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
+import { isProfiled, PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
 import { type CuratedExample, gatherCurated } from "./curated.ts"
 import {
   DEFAULT_FULL_REBUILD_EVERY,
@@ -41,7 +41,7 @@ import {
   previousFingerprints
 } from "./incremental.ts"
 import { countingRun, currentRunCounters } from "../services/RunCounters.ts"
-import { resolveTargets } from "./targets.ts"
+import { readWarehouse } from "./pipeline.ts"
 import { gatherGlossary } from "./glossary/gather.ts"
 import { gatherRelationships } from "./relationships/gather.ts"
 import { readQueryLog } from "./relationships/queryLog.ts"
@@ -103,38 +103,41 @@ const plan = (options: SyncOptions) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const now = yield* DateTime.now
-    const [previousObject, readMs] = yield* timed(readPublished(settings.objectName))
-    const previous = Option.flatMap(previousObject, (p) => p.document)
-    const previousEntries = new Map(
-      Option.match(previous, { onNone: () => [], onSome: (doc) => doc.tables.map((t) => [t.table_id as string, t] as const) })
-    )
-    const mode = decideRunMode({
-      previous,
-      now,
-      every: settings.fullRebuildEvery ?? DEFAULT_FULL_REBUILD_EVERY,
-      forced: options.full === true
-    })
-    const before = previousFingerprints(previous, mode)
+    // The previous document is read (and decoded) while the warehouse is listed and read: only the
+    // description of a table needs it, to keep the entry of a table whose metadata is unchanged.
+    const previousRead = yield* Effect.fork(timed(readPublished(settings.objectName)))
+    const previousState = yield* Effect.cached(Effect.map(Fiber.join(previousRead), ([previousObject, readMs]) => {
+      const previous = Option.flatMap(previousObject, (p) => p.document)
+      const previousEntries = new Map(
+        Option.match(previous, { onNone: () => [], onSome: (doc) => doc.tables.map((t) => [t.table_id as string, t] as const) })
+      )
+      const mode = decideRunMode({
+        previous,
+        now,
+        every: settings.fullRebuildEvery ?? DEFAULT_FULL_REBUILD_EVERY,
+        forced: options.full === true
+      })
+      return { previousObject, readMs, previous, previousEntries, mode, before: previousFingerprints(previous, mode) }
+    }))
 
-    const [resolution, resolveMs] = yield* timed(resolveTargets(settings.targets))
-    const [collected, collectMs] = yield* timed(collectTables(resolution.tables))
     // A table whose metadata (and profile settings) are unchanged keeps its previous entry and profile.
     const metadataPrints = new Map<string, string>()
-    const [described, profileMs] = yield* timed(
-      Effect.forEach(
-        collected,
-        ({ result, table }) => {
-          if (Either.isLeft(result)) return Effect.succeed(undefined)
-          const print = metadataFingerprint({ table: result.right, sharding: table.sharding, profile: profileInputs(settings, table) })
-          metadataPrints.set(table.id, print)
-          const kept = previousEntries.get(table.id)
-          return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
-            ? Effect.succeed(kept)
-            : withProfile(table, describeTable(result.right, table.sharding), kept)
-        },
-        { concurrency: PROFILE_CONCURRENCY }
-      )
-    )
+    const profiling = yield* Effect.makeSemaphore(PROFILE_CONCURRENCY)
+    const warehouse = yield* readWarehouse(settings.targets, (table, metadata) =>
+      Effect.gen(function*() {
+        const { before, previousEntries } = yield* previousState
+        const print = metadataFingerprint({ table: metadata, sharding: table.sharding, profile: profileInputs(settings, table) })
+        metadataPrints.set(table.id, print)
+        const kept = previousEntries.get(table.id)
+        return kept !== undefined && kept.status.state === "fresh" && before.get(table.id)?.metadata === print
+          ? kept
+          : isProfiled(settings, table)
+          ? yield* profiling.withPermits(1)(withProfile(table, describeTable(metadata, table.sharding), kept))
+          : describeTable(metadata, table.sharding)
+      }), (table) => isProfiled(settings, table))
+    const { before, mode, previous, previousEntries, previousObject, readMs } = yield* previousState
+    const { collected, described, resolution } = warehouse
+    const { collect: collectMs, profile: profileMs, resolve: resolveMs } = warehouse.stageMs
     const { entries, failures, fresh } = yield* assembleTables({
       resolution,
       collected,
@@ -155,7 +158,7 @@ const plan = (options: SyncOptions) =>
       })
       : []
     // Relationships come before examples: a table's examples depend on the relationships touching it.
-    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged }))
+    const [relationships, relationshipsMs] = yield* timed(gatherRelationships({ tables: entries, fresh: [...fresh.values()], logged, declaredKeys: warehouse.declaredKeys }))
     const glossary = yield* gatherGlossary({ tables: entries })
     const curated = yield* gatherCurated
     const { fingerprints, reused } = yield* fingerprintTables({

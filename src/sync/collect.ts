@@ -30,15 +30,6 @@ export interface Collected {
 /** How many tables of one dataset are read at once when they are read one by one. */
 const TABLE_CONCURRENCY = 8
 
-const groupByDataset = (tables: ReadonlyArray<LogicalTable>) => {
-  const groups = new Map<string, Array<LogicalTable>>()
-  for (const table of tables) {
-    const key = `${table.read.project}.${table.read.dataset}`
-    groups.set(key, [...(groups.get(key) ?? []), table])
-  }
-  return [...groups.values()]
-}
-
 const notFound = (table: LogicalTable) =>
   new ResourceNotFound({
     service: "bigquery",
@@ -76,11 +67,19 @@ const accept = (table: LogicalTable, metadata: TableMetadata): Effect.Effect<Tab
     return problem === undefined ? Either.right(capped.table) : Either.left(invalidMetadata(table, problem))
   })
 
-/** Every table's metadata or failure, in the order given. Never fails as a whole. */
-export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
+/**
+ * The metadata or failure of each table of `group` (tables read from one dataset), in its order:
+ * one batch read, single reads where the batch could not say. Never fails.
+ */
+export const collectDataset = (
+  group: ReadonlyArray<LogicalTable>,
+  /** The dataset's tables as a region read already gave them (`getTablesByRegion`); none: read them now. */
+  regionRead?: ReadonlyMap<string, TableRead>
+) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bigQuery = yield* BigQueryService
+    if (group.length === 0) return []
 
     /** One table by itself, with its own retries. */
     const readAlone = (table: LogicalTable): Effect.Effect<TableRead> =>
@@ -101,6 +100,13 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
       }).pipe(retryRemote(settings), Effect.either)
     }
 
+    /** What the batch said of `table` when that needs no call of its own; `undefined` when it does. */
+    const settledOutcome = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): TableRead | undefined => {
+      const read = reads.get(table.read.table)
+      if (read === undefined) return Either.left(notFound(table))
+      return Either.isLeft(read) && isTransient(read.left) ? undefined : read
+    }
+
     /** What the batch said of `table`; a transient failure of that table alone is retried by itself. */
     const outcomeOf = (table: LogicalTable, reads: ReadonlyMap<string, TableRead>): Effect.Effect<TableRead> => {
       const read = reads.get(table.read.table)
@@ -108,47 +114,70 @@ export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
       return Either.isLeft(read) && isTransient(read.left) ? retryAlone(table, read.left) : Effect.succeed(read)
     }
 
+    const { dataset, project } = group[0].read
+    const batch = regionRead !== undefined
+      ? Either.right(regionRead)
+      : yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
+        retryRemote(settings),
+        Effect.either
+      )
+    if (Either.isLeft(batch)) {
+      yield* Effect.logWarning(
+        `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
+      ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
+    }
+    // Only the tables that need a call of their own run in fibers of their own.
+    const settled = Either.isLeft(batch) ? [] : group.map((table) => settledOutcome(table, batch.right))
+    const reads = Either.isRight(batch) && settled.every((read) => read !== undefined)
+      ? settled as ReadonlyArray<TableRead>
+      : yield* Effect.forEach(
+        group,
+        (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
+        { concurrency: TABLE_CONCURRENCY }
+      )
+    const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<Collected> => {
+      const read = reads[i]
+      return Effect.map(Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right), (result) => ({ table, result }))
+    })
+    yield* Effect.logInfo(
+      `read ${collected.filter((c) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
+    )
+    return collected
+  })
+
+/** The tables of `tables` read from each dataset, datasets in order of first appearance. */
+export const groupByDataset = (tables: ReadonlyArray<LogicalTable>): ReadonlyArray<ReadonlyArray<LogicalTable>> => {
+  const groups = new Map<string, Array<LogicalTable>>()
+  for (const table of tables) {
+    const key = datasetKey(table.read)
+    const group = groups.get(key)
+    if (group === undefined) groups.set(key, [table])
+    else group.push(table)
+  }
+  return [...groups.values()]
+}
+
+/**
+ * What the layer reads of `groups` (each the tables of one dataset) a region at a time, by
+ * `datasetKey`; a dataset left out is for `collectDataset` to read by itself.
+ */
+export const readByRegion = (groups: ReadonlyArray<ReadonlyArray<LogicalTable>>) =>
+  Effect.flatMap(BigQueryService, (bigQuery) =>
+    bigQuery.getTablesByRegion(
+      groups.filter((group) => group.length > 0).map((group) => ({ ...group[0]!.read, tables: group.map((t) => t.read.table) }))
+    ))
+
+/** Every table's metadata or failure, in the order given. Never fails as a whole. */
+export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
+  Effect.gen(function*() {
     const groups = groupByDataset(tables)
     // Datasets the layer reads a region at a time; the others are read one batch per dataset.
-    const byRegion = yield* bigQuery.getTablesByRegion(
-      groups.map((group) => ({ ...group[0].read, tables: group.map((t) => t.read.table) }))
-    )
+    const byRegion = yield* readByRegion(groups)
     const results = yield* Effect.forEach(
       groups,
-      (group) =>
-        Effect.gen(function*() {
-          const { dataset, project } = group[0].read
-          const regionRead = byRegion.get(datasetKey({ project, dataset }))
-          const batch = regionRead !== undefined
-            ? Either.right(regionRead)
-            : yield* bigQuery.getTables(project, dataset, group.map((t) => t.read.table)).pipe(
-              retryRemote(settings),
-              Effect.either
-            )
-          if (Either.isLeft(batch)) {
-            yield* Effect.logWarning(
-              `reading the ${group.length} tables of ${project}.${dataset} one by one: the batch read failed: ${batch.left.message}`
-            ).pipe(Effect.annotateLogs({ dataset: `${project}.${dataset}`, error: batch.left._tag }))
-          }
-          const reads = yield* Effect.forEach(
-            group,
-            (table) => Either.isLeft(batch) ? readAlone(table) : outcomeOf(table, batch.right),
-            { concurrency: TABLE_CONCURRENCY }
-          )
-          const collected = yield* Effect.forEach(group, (table, i): Effect.Effect<readonly [string, Collected]> => {
-            const read = reads[i]
-            return Effect.map(
-              Either.isLeft(read) ? Effect.succeed(read) : accept(table, read.right),
-              (result) => [table.id, { table, result }]
-            )
-          })
-          yield* Effect.logInfo(
-            `read ${collected.filter(([, c]) => Either.isRight(c.result)).length} of ${group.length} tables of ${project}.${dataset}`
-          )
-          return collected
-        }),
+      (group) => collectDataset(group, byRegion.get(datasetKey(group[0].read))),
       { concurrency: DATASET_CONCURRENCY }
     )
-    const byId = new Map(results.flat())
+    const byId = new Map(results.flat().map((c) => [c.table.id as string, c]))
     return tables.map((t) => byId.get(t.id)!)
   }).pipe(Effect.withSpan("sync.collect"))

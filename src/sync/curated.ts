@@ -31,7 +31,7 @@ import { TableId } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { StorageService } from "../services/Storage/StorageService.ts"
-import { validateSql } from "../sql/SqlValidator.ts"
+import { type SqlRejection, type ValidatedSql, validateSql } from "../sql/SqlValidator.ts"
 import { acceptExamples, type ExampleSet, labelMismatch } from "./examples.ts"
 import { retryRemote, type RetrySettings } from "./RetryPolicy.ts"
 
@@ -437,10 +437,17 @@ export const mergeCurated = (
     problems.set(entry.file, list)
   }
 
+  // Each candidate is validated once: the gate below reuses these verdicts (same catalog).
+  const verdicts = new Map<Example, Either.Either<ValidatedSql, SqlRejection>>()
+  const validate = (example: Example) => {
+    const verdict = validateSql(example.sql, catalog)
+    verdicts.set(example, verdict)
+    return verdict
+  }
   const winners: Array<CuratedExample> = []
   const winnerBySql = new Map<string, CuratedExample>()
   for (const entry of inScope) {
-    const verdict = validateSql(entry.example.sql, catalog)
+    const verdict = validate(entry.example)
     if (Either.isLeft(verdict)) {
       count(verdict.left.reason)
       report(entry, `rejected (${verdict.left.reason}): ${verdict.left.message}`)
@@ -470,14 +477,15 @@ export const mergeCurated = (
 
   const curatedQuestions = new Set(winners.map((entry) => normalizeQuestion(entry.example.question)))
   const remaining = generated.filter((example) => {
-    const verdict = validateSql(example.sql, catalog)
-    const superseded = curatedQuestions.has(normalizeQuestion(example.question)) ||
-      (Either.isRight(verdict) && winnerBySql.has(verdict.right.normalized))
+    const verdict = validate(example)
+    // With no curated winner nothing is superseded: the questions need no normalising then.
+    const superseded = winners.length > 0 && (curatedQuestions.has(normalizeQuestion(example.question)) ||
+      (Either.isRight(verdict) && winnerBySql.has(verdict.right.normalized)))
     if (superseded) count("superseded_by_curated")
     return !superseded
   })
 
-  const merged = acceptExamples([...winners.map((entry) => entry.example), ...remaining], tables)
+  const merged = acceptExamples([...winners.map((entry) => entry.example), ...remaining], tables, verdicts)
   for (const [reason, n] of Object.entries(merged.rejected)) rejected[reason] = (rejected[reason] ?? 0) + n
 
   const errors = [...problems].map(([file, list]) => new CuratedFileError({ file, problems: [list[0], ...list.slice(1)] }))

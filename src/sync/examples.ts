@@ -4,12 +4,13 @@
  * Rejections are counted by reason.
  */
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type { Example, Language } from "../contract/CacheDocument.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { BigQueryService } from "../services/BigQuery/BigQueryService.ts"
 import type { TableMetadata } from "../services/BigQuery/TableResource.ts"
 import { ExampleGeneratorService } from "../services/ExampleGenerator/ExampleGeneratorService.ts"
-import { validateSql } from "../sql/SqlValidator.ts"
+import { type SqlRejection, type ValidatedSql, validateSql } from "../sql/SqlValidator.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
 export interface ExampleSet {
@@ -43,7 +44,9 @@ export const labelMismatch = (
  */
 export const acceptExamples = (
   candidates: ReadonlyArray<Example>,
-  tables: ReadonlyArray<TableMetadata>
+  tables: ReadonlyArray<TableMetadata>,
+  /** Verdicts the caller already has for some candidates against the same `tables` (not redone). */
+  known?: ReadonlyMap<Example, Either.Either<ValidatedSql, SqlRejection>>
 ): ExampleSet => {
   const catalog = { tables }
   const seen = new Set<string>()
@@ -53,7 +56,7 @@ export const acceptExamples = (
     rejected[reason] = (rejected[reason] ?? 0) + 1
   }
   for (const candidate of candidates) {
-    const verdict = validateSql(candidate.sql, catalog)
+    const verdict = known?.get(candidate) ?? validateSql(candidate.sql, catalog)
     if (verdict._tag === "Left") {
       reject(verdict.left.reason)
       continue

@@ -9,7 +9,7 @@ import type { Sharding } from "../contract/CacheDocument.ts"
 import { makeTableId, type TableId, type TableRef } from "../contract/TableId.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
 import { formatTarget, isPattern, matchesTable, type TargetPattern } from "../config/Targets.ts"
-import { type BigQueryError, BigQueryService } from "../services/BigQuery/BigQueryService.ts"
+import { type BigQueryError, BigQueryService, datasetKey, type TableListing } from "../services/BigQuery/BigQueryService.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
 /** One table (or sharded family) the document will describe. */
@@ -77,65 +77,108 @@ export const groupShards = (project: string, dataset: string, names: ReadonlyArr
     .map(({ id, read, sharding }) => ({ id, read, sharding }))
 }
 
-const datasetKey = (t: { readonly project: string; readonly dataset: string }) => `${t.project}.${t.dataset}`
+export { datasetKey }
 
-export const resolveTargets = (targets: ReadonlyArray<TargetPattern>) =>
+/** A dataset's listing: its tables, or why it could not be listed. */
+export type Listing = Either.Either<ReadonlyArray<TableListing>, BigQueryError>
+
+/** The datasets the patterns among `targets` need listed, once each, in target order. */
+export const datasetsToList = (targets: ReadonlyArray<TargetPattern>): ReadonlyArray<TargetPattern> => [
+  ...new Map(targets.filter((t) => !t.exclude && isPattern(t)).map((t) => [datasetKey(t), t])).values()
+]
+
+/** One dataset's listing, with the retries of any remote call. */
+export const listDataset = (target: { readonly project: string; readonly dataset: string }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const bigQuery = yield* BigQueryService
-    const includes = targets.filter((t) => !t.exclude)
-    const excludes = targets.filter((t) => t.exclude)
-    const excluded = (ref: TableRef) => excludes.some((x) => matchesTable(x, ref))
+    return yield* bigQuery.listTables(target.project, target.dataset).pipe(retryRemote(settings), Effect.either)
+  })
 
-    const toList = [...new Map(includes.filter(isPattern).map((t) => [datasetKey(t), t])).values()]
-    // Datasets the layer lists a region at a time; the others are listed one by one.
-    const byRegion = yield* bigQuery.listTablesByRegion(toList)
-    const listings = new Map(
-      yield* Effect.forEach(
-        toList,
-        (t) => {
-          const listed = byRegion.get(datasetKey(t))
-          return (listed !== undefined ? Effect.succeed(listed) : bigQuery.listTables(t.project, t.dataset)).pipe(
-            retryRemote(settings),
-            Effect.either,
-            Effect.map((listing) => [datasetKey(t), listing] as const)
-          )
-        },
-        { concurrency: DATASET_CONCURRENCY }
-      )
-    )
-
-    const seen = new Set<string>()
-    const tables: Array<LogicalTable> = []
-    const failures: Array<TargetFailure> = []
-    const add = (table: LogicalTable) => {
-      if (seen.has(table.id)) return
-      seen.add(table.id)
-      tables.push(table)
+/**
+ * The logical tables `targets` resolve to, given the listings of the datasets their patterns name
+ * (a dataset missing from `listings` contributes no pattern tables), in target order; and the
+ * patterns that matched no table. Pure: the caller logs.
+ */
+export const resolveListed = (
+  targets: ReadonlyArray<TargetPattern>,
+  listings: ReadonlyMap<string, Listing>,
+  /** A pattern's tables already found in the same listing, kept across calls (one listing per dataset and run). */
+  memo?: Map<TargetPattern, ReadonlyArray<LogicalTable>>
+): Resolution & { readonly unmatched: ReadonlyArray<TargetPattern> } => {
+  const includes = targets.filter((t) => !t.exclude)
+  const excludes = targets.filter((t) => t.exclude)
+  const excluded = (ref: TableRef) => excludes.some((x) => matchesTable(x, ref))
+  const seen = new Set<string>()
+  const tables: Array<LogicalTable> = []
+  const failures: Array<TargetFailure> = []
+  const unmatched: Array<TargetPattern> = []
+  const add = (table: LogicalTable) => {
+    if (seen.has(table.id)) return
+    seen.add(table.id)
+    tables.push(table)
+  }
+  for (const target of includes) {
+    if (!isPattern(target)) {
+      if (!excluded(target)) add({ id: makeTableId(target), read: target, sharding: null })
+      continue
     }
-    for (const target of includes) {
-      if (!isPattern(target)) {
-        if (!excluded(target)) add({ id: makeTableId(target), read: target, sharding: null })
-        continue
-      }
-      const listing = listings.get(datasetKey(target))
-      if (listing === undefined) continue
-      if (Either.isLeft(listing)) {
-        failures.push({ target, error: listing.left })
-        continue
-      }
+    const listing = listings.get(datasetKey(target))
+    if (listing === undefined) continue
+    if (Either.isLeft(listing)) {
+      failures.push({ target, error: listing.left })
+      continue
+    }
+    let found = memo?.get(target)
+    if (found === undefined) {
       const names = listing.right
         .map((t) => t.table)
         .filter((table) => {
           const ref = { project: target.project, dataset: target.dataset, table }
           return matchesTable(target, ref) && !excluded(ref)
         })
-      if (names.length === 0) {
-        yield* Effect.logWarning(
-          `TARGET_TABLES entry ${formatTarget(target)} matches no table of ${datasetKey(target)}: nothing is described for it`
-        ).pipe(Effect.annotateLogs({ target: formatTarget(target) }))
-      }
-      groupShards(target.project, target.dataset, names).forEach(add)
+      found = groupShards(target.project, target.dataset, names)
+      memo?.set(target, found)
     }
+    // No name matched exactly when no table (or family) was found.
+    if (found.length === 0) unmatched.push(target)
+    found.forEach(add)
+  }
+  return { tables, failures, unmatched }
+}
+
+/** Says which patterns matched no table: nothing is described for them. */
+export const logUnmatched = (unmatched: ReadonlyArray<TargetPattern>) =>
+  Effect.forEach(unmatched, (target) =>
+    Effect.logWarning(
+      `TARGET_TABLES entry ${formatTarget(target)} matches no table of ${datasetKey(target)}: nothing is described for it`
+    ).pipe(Effect.annotateLogs({ target: formatTarget(target) })), { discard: true })
+
+/**
+ * The listings of `datasets` that the layer makes a region at a time (one region-qualified
+ * INFORMATION_SCHEMA.TABLES query instead of a `tables.list` each); the others are left out, for
+ * `listDataset`.
+ */
+export const listByRegion = (datasets: ReadonlyArray<{ readonly project: string; readonly dataset: string }>) =>
+  Effect.flatMap(BigQueryService, (bigQuery) => bigQuery.listTablesByRegion(datasets)).pipe(
+    Effect.map((listed) => new Map([...listed].map(([key, tables]) => [key, Either.right(tables) as Listing] as const)))
+  )
+
+export const resolveTargets = (targets: ReadonlyArray<TargetPattern>) =>
+  Effect.gen(function*() {
+    const toList = datasetsToList(targets)
+    const byRegion = yield* listByRegion(toList)
+    const listings = new Map(
+      yield* Effect.forEach(
+        toList,
+        (t) => {
+          const listed = byRegion.get(datasetKey(t))
+          return Effect.map(listed !== undefined ? Effect.succeed(listed) : listDataset(t), (listing) => [datasetKey(t), listing] as const)
+        },
+        { concurrency: DATASET_CONCURRENCY }
+      )
+    )
+    const { failures, tables, unmatched } = resolveListed(targets, listings)
+    yield* logUnmatched(unmatched)
     return { tables, failures } satisfies Resolution
   }).pipe(Effect.withSpan("sync.resolve"))

@@ -16,6 +16,7 @@ import { BigQueryService, type DatasetTables } from "../../src/services/BigQuery
 import { LiveBigQuery, type LiveBigQueryOptions, type MetadataReadOptions } from "../../src/services/BigQuery/LiveBigQuery.ts"
 import { parseTargets } from "../../src/config/Targets.ts"
 import { collectTables } from "../../src/sync/collect.ts"
+import { readWarehouse } from "../../src/sync/pipeline.ts"
 import { resolveTargets } from "../../src/sync/targets.ts"
 import {
   type FakeBigQuery,
@@ -615,5 +616,45 @@ describe("LiveBigQuery.listTablesByRegion", () => {
       )
       expect(tables).toEqual(alone.tables)
       expect(tables).toHaveLength(5 * TABLE_NAMES.length - 1)
+    }))
+
+  it.scopedLive("the sync's warehouse pipeline reads the same way: one datasets.list, four queries, no tables.list, what resolve and collect give", () =>
+    Effect.gen(function*() {
+      const fake = yield* fakeBigQuery()
+      const us = putDatasets(fake, "sales", 5, "US")
+      const targets = Either.getOrThrow(parseTargets(
+        [...us.map((d) => `${WAREHOUSE}.${d}.*`), `!${WAREHOUSE}.sales_2.hits`].join(",")
+      ))
+      const settings = testSettings({ retryAttempts: 1 })
+      const byRegion = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
+
+      const read = yield* readWarehouse(targets, (table) => Effect.succeed(table.id)).pipe(
+        Effect.provideService(BigQueryService, byRegion),
+        Effect.provideService(SyncConfig, settings)
+      )
+
+      expect(fake.requestsOf("tables.list")).toHaveLength(0)
+      expect(fake.requestsOf("datasets.list")).toHaveLength(1)
+      // One query listing the region, three reading it (its TABLES and COLUMNS views, the datasets'
+      // __TABLES__ in one union); then one declared-keys query per batched dataset.
+      const queries = fake.requestsOf("jobs.query").map(queryOf)
+      expect(fake.requestsOf("jobs.query").filter((r) => regionQueryOf(r) !== undefined)).toHaveLength(3)
+      expect(queries.filter((q) => !q.includes("KEY_COLUMN_USAGE"))).toHaveLength(4)
+      expect(queries).toHaveLength(8)
+      expect(fake.requestsOf("tables.get")).toHaveLength(10)
+      expect(read.resolution.failures).toEqual([])
+      expect(read.described).toEqual(read.collected.map((c) => c.table.id))
+      // The same tables and metadata as the per-dataset reads give.
+      const byDataset = yield* bigQueryOn(fake, { mode: "dataset", regionAbove: 3 })
+      const alone = yield* resolveTargets(targets).pipe(
+        Effect.provideService(BigQueryService, byDataset),
+        Effect.provideService(SyncConfig, settings)
+      )
+      const collected = yield* collectTables(alone.tables).pipe(
+        Effect.provideService(BigQueryService, byDataset),
+        Effect.provideService(SyncConfig, settings)
+      )
+      expect(read.resolution.tables).toEqual(alone.tables)
+      expect(read.collected).toEqual(collected)
     }))
 })

@@ -38,9 +38,13 @@ export const featuresOf = (example: Example, keyColumns: ReadonlyMap<string, Rea
     const join = [...example.tables].map((t) => t.slice(t.lastIndexOf(".") + 1)).sort().join("+")
     features.push(`join ${join}`, `join ${join} as ${shapeOf(example)}`)
   }
-  const ids = identifiersOf(example.sql)
+  // The SQL's identifiers are read only when a table of the example has key columns (most have none).
+  let ids: ReadonlySet<string> | undefined
   for (const table of example.tables) {
-    for (const key of keyColumns.get(table) ?? []) if (ids.has(key)) features.push(`key column ${key}`)
+    for (const key of keyColumns.get(table) ?? []) {
+      ids ??= identifiersOf(example.sql)
+      if (ids.has(key)) features.push(`key column ${key}`)
+    }
   }
   // What the warehouse's users ran is worth keeping for that alone.
   if (example.generator.startsWith("query_log:")) features.push(`logged: ${example.generator.slice("query_log:".length)}`)

@@ -24,8 +24,16 @@ const clean = (name: string) => name.replace(/["'`]/g, "").replace(/\s+/g, " ").
 const split = (list: string): Array<string> =>
   list.split(/,|;|、|\/|\bor\b|또는/u).map(clean).filter((n) => n.length > 0 && n.length <= MAX_NAME)
 
+/**
+ * Whether `description` may hold a name at all: a superset of what the patterns above need (a
+ * parenthesis, a marker word, or any non-ASCII character, Hangul and the characters that
+ * case-fold to ASCII letters included). Most descriptions have none, and skip the patterns.
+ */
+const mayName = (description: string): boolean =>
+  description.includes("(") || /[^\x00-\x7f]/.test(description) || /a\.?k\.?a|also|alias|business/i.test(description)
+
 export const namesInDescription = (description: string | null): Array<string> => {
-  if (description === null) return []
+  if (description === null || !mayName(description)) return []
   const names: Array<string> = []
   for (const m of description.matchAll(MARKER)) names.push(...split(m[1]!))
   for (const m of description.matchAll(HANGUL_IN_PARENS)) names.push(clean(m[1]!))

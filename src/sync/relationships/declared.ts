@@ -10,9 +10,10 @@
  * A foreign key whose columns are the child's whole primary key is one-to-one; others many-to-one.
  */
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type { Relationship } from "../../contract/Relationship.ts"
 import { TableId } from "../../contract/TableId.ts"
-import { BigQueryService } from "../../services/BigQuery/BigQueryService.ts"
+import { type BigQueryError, BigQueryService, type QueryResult } from "../../services/BigQuery/BigQueryService.ts"
 import type { TableConstraints, TableMetadata } from "../../services/BigQuery/TableResource.ts"
 import { quoteIdentifier } from "../../sql/Identifiers.ts"
 
@@ -126,6 +127,17 @@ export const declaredKeysSql = (project: string, dataset: string) =>
   `LEFT JOIN ${schemaOf(project, dataset, "CONSTRAINT_COLUMN_USAGE")} AS u ` +
   `ON u.constraint_name = k.constraint_name AND c.constraint_type = 'FOREIGN KEY'`
 
+/**
+ * Whether the keys of a dataset with `count` tables read this run are asked of INFORMATION_SCHEMA
+ * (live mode, a project to run the query in, a batched dataset).
+ */
+export const asksDeclaredKeys = (input: { readonly live: boolean; readonly project: string | null; readonly count: number }) =>
+  input.live && input.project !== null && input.count > BATCHED_ABOVE
+
+/** The key query of one dataset, run in `project`; its failure is the caller's to log. */
+export const declaredKeysQuery = (runIn: string, project: string, dataset: string, maximumBytesBilled: number) =>
+  Effect.flatMap(BigQueryService, (bigquery) => Effect.either(bigquery.query(runIn, declaredKeysSql(project, dataset), { maximumBytesBilled })))
+
 /** Datasets whose keys are read at once. */
 const DATASET_CONCURRENCY = 8
 
@@ -142,6 +154,11 @@ export const declaredRelationships = (input: {
   readonly maximumBytesBilled: number
   /** Whether INFORMATION_SCHEMA can be asked (live mode). */
   readonly live: boolean
+  /**
+   * Datasets' key queries already made (or in flight), by `project.dataset`, each the outcome of
+   * `declaredKeysQuery`: the sync asks them as soon as a dataset's tables are read.
+   */
+  readonly prefetched?: ReadonlyMap<string, Effect.Effect<Either.Either<QueryResult, BigQueryError>>>
 }) =>
   Effect.gen(function*() {
     const out: Array<Relationship> = []
@@ -158,8 +175,11 @@ export const declaredRelationships = (input: {
     const bigquery = yield* BigQueryService
     const batched = [...datasets.values()].filter((d) => d.count > BATCHED_ABOVE)
     const read = yield* Effect.forEach(batched, ({ dataset, project }) =>
-      Effect.either(bigquery.query(input.project!, declaredKeysSql(project, dataset), { maximumBytesBilled: input.maximumBytesBilled }))
-        .pipe(Effect.map((result) => ({ dataset, project, result }))), { concurrency: DATASET_CONCURRENCY })
+      Effect.map(
+        input.prefetched?.get(`${project}.${dataset}`) ??
+          Effect.either(bigquery.query(input.project!, declaredKeysSql(project, dataset), { maximumBytesBilled: input.maximumBytesBilled })),
+        (result) => ({ dataset, project, result })
+      ), { concurrency: DATASET_CONCURRENCY })
     for (const { dataset, project, result } of read) {
       if (result._tag === "Left") {
         yield* Effect.logWarning(`declared keys of ${project}.${dataset} not read: ${result.left.message}`)

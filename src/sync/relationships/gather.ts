@@ -8,6 +8,7 @@ import type { Relationship } from "../../contract/Relationship.ts"
 import type { TableEntry } from "../../contract/TableEntry.ts"
 import { SyncConfig } from "../../config/SyncConfig.ts"
 import type { TableMetadata } from "../../services/BigQuery/TableResource.ts"
+import type { BigQueryError, QueryResult } from "../../services/BigQuery/BigQueryService.ts"
 import { loadDbtManifest } from "./dbt.ts"
 import { declaredRelationships } from "./declared.ts"
 import { loadRelationshipsDirectory, loadRelationshipsPrefix } from "./curated.ts"
@@ -24,6 +25,8 @@ export const gatherRelationships = (input: {
   readonly fresh?: ReadonlyArray<TableMetadata>
   /** The query log when the sync read it (it is read once, for relationships and examples). */
   readonly logged?: ReadonlyArray<LoggedQuery>
+  /** Datasets' declared-key queries the sync already asked, by `project.dataset` (see `declaredRelationships`). */
+  readonly declaredKeys?: ReadonlyMap<string, Effect.Effect<Either.Either<QueryResult, BigQueryError>>>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -31,7 +34,8 @@ export const gatherRelationships = (input: {
       tables: input.fresh ?? [],
       project: settings.project,
       maximumBytesBilled: settings.metadataMaxBytesBilled,
-      live: settings.mode === "live"
+      live: settings.mode === "live",
+      ...(input.declaredKeys === undefined ? {} : { prefetched: input.declaredKeys })
     })
     const local = yield* loadRelationshipsDirectory(settings.curatedExamplesDir)
     const remote = settings.curatedExamplesPrefix === null
