@@ -21,9 +21,20 @@ export const isProfiled = (settings: SyncSettings, table: LogicalTable): boolean
   !settings.profileTargets.some((t) => t.exclude && matchesTable(t, table.read))
 
 /** The settings a table's profile depends on; `null` when it is not profiled. */
-export const profileInputs = (settings: SyncSettings, table: LogicalTable) =>
+/** The profile settings a table's fingerprint depends on, as JSON values (the pattern as its `/source/flags`). */
+export interface ProfileInputs {
+  readonly project: string | null
+  readonly max_bytes: number
+  readonly sensitive: string | null
+}
+
+export const profileInputs = (settings: SyncSettings, table: LogicalTable): ProfileInputs | null =>
   isProfiled(settings, table)
-    ? { project: settings.project, max_bytes: settings.profileMaxBytesBilled, sensitive: settings.sensitiveColumnPattern }
+    ? {
+      project: settings.project,
+      max_bytes: settings.profileMaxBytesBilled,
+      sensitive: settings.sensitiveColumnPattern === null ? null : String(settings.sensitiveColumnPattern)
+    }
     : null
 
 /** `entry` with a profile when its table opted in; `previous` supplies the profile to keep on failure. */
