@@ -21,7 +21,7 @@ import { type SynonymGroup, type SynonymMap, synonymMap, tokenize } from "./Anal
  * document's whole life: one string per distinct term (its id is its position), and the postings
  * of every term in three flat typed arrays (compressed sparse rows) instead of a map per document.
  * A 1,000-table document holds ~140,000 (table, term) pairs: a `Map` per table and a tuple per
- * posting cost ~40 MiB, these arrays ~2 MiB.
+ * posting cost ~40 MiB, these arrays ~1 MiB.
  */
 export interface Corpus {
   /** How many documents (tables or examples) it indexes. */
@@ -35,8 +35,8 @@ export interface Corpus {
   readonly offsets: Int32Array
   /** The documents holding each term, in document order. */
   readonly documents: Int32Array
-  /** The term's weighted frequency in that document. */
-  readonly frequencies: Float64Array
+  /** The term's weighted frequency in that document (in 32 bits when every one is exact so: weights are small integers). */
+  readonly frequencies: Float32Array | Float64Array
 }
 
 /** How many documents of `corpus` hold `term`. */
@@ -100,7 +100,8 @@ class CorpusBuilder {
     for (let id = 0; id < terms; id++) offsets[id + 1]! += offsets[id]!
     const next = offsets.slice(0, terms)
     const documents = new Int32Array(this.entryTerms.length)
-    const frequencies = new Float64Array(this.entryTerms.length)
+    const exact = this.entryFrequencies.every((f) => Math.fround(f) === f)
+    const frequencies = exact ? new Float32Array(this.entryTerms.length) : new Float64Array(this.entryTerms.length)
     // Entries are in document order, so each term's postings are too.
     for (let e = 0; e < this.entryTerms.length; e++) {
       const at = next[this.entryTerms[e]!]!++
