@@ -46,22 +46,29 @@ export const documentFrequency = (corpus: Corpus, term: string): number => {
 }
 
 /**
- * Builds a corpus a document at a time. Each distinct text is analyzed once (a warehouse repeats
- * its column names and descriptions across tables); the cache lives only while building.
+ * Builds a corpus a document at a time. With `repeats`, each distinct text is analyzed once (a
+ * warehouse repeats its column names and descriptions across tables; examples' SQL does not). The
+ * (document, term) pairs go into typed arrays that double as they fill: growing plain arrays left
+ * tens of MiB of old backing stores for the garbage collector, on top of the document, at load.
  */
 class CorpusBuilder {
   private readonly termIds = new Map<string, number>()
-  private readonly analyzed = new Map<string, ReadonlyArray<number>>()
+  private readonly analyzed: Map<string, ReadonlyArray<number>> | undefined
   private readonly current = new Map<number, number>()
   private currentLength = 0
   private readonly lengths: Array<number> = []
   // One entry per (document, term) pair, in document order.
-  private readonly entryTerms: Array<number> = []
-  private readonly entryDocuments: Array<number> = []
-  private readonly entryFrequencies: Array<number> = []
+  private entries = 0
+  private entryTerms = new Int32Array(1024)
+  private entryDocuments = new Int32Array(1024)
+  private entryFrequencies = new Float64Array(1024)
+
+  constructor(repeats: boolean) {
+    this.analyzed = repeats ? new Map() : undefined
+  }
 
   private idsOf(text: string): ReadonlyArray<number> {
-    const known = this.analyzed.get(text)
+    const known = this.analyzed?.get(text)
     if (known !== undefined) return known
     const ids = tokenize(text).map((term) => {
       const id = this.termIds.get(term)
@@ -69,7 +76,7 @@ class CorpusBuilder {
       this.termIds.set(term, this.termIds.size)
       return this.termIds.size - 1
     })
-    this.analyzed.set(text, ids)
+    this.analyzed?.set(text, ids)
     return ids
   }
 
@@ -83,10 +90,21 @@ class CorpusBuilder {
 
   endDocument(): void {
     const d = this.lengths.length
+    if (this.entries + this.current.size > this.entryTerms.length) {
+      const capacity = Math.max(2 * this.entryTerms.length, this.entries + this.current.size)
+      const grow = <A extends Int32Array | Float64Array>(from: A, to: A): A => {
+        to.set(from.subarray(0, this.entries))
+        return to
+      }
+      this.entryTerms = grow(this.entryTerms, new Int32Array(capacity))
+      this.entryDocuments = grow(this.entryDocuments, new Int32Array(capacity))
+      this.entryFrequencies = grow(this.entryFrequencies, new Float64Array(capacity))
+    }
     for (const [id, tf] of this.current) {
-      this.entryTerms.push(id)
-      this.entryDocuments.push(d)
-      this.entryFrequencies.push(tf)
+      this.entryTerms[this.entries] = id
+      this.entryDocuments[this.entries] = d
+      this.entryFrequencies[this.entries] = tf
+      this.entries += 1
     }
     this.lengths.push(this.currentLength)
     this.current.clear()
@@ -95,15 +113,17 @@ class CorpusBuilder {
 
   build(): Corpus {
     const terms = this.termIds.size
+    const entries = this.entries
     const offsets = new Int32Array(terms + 1)
-    for (const id of this.entryTerms) offsets[id + 1]! += 1
+    for (let e = 0; e < entries; e++) offsets[this.entryTerms[e]! + 1]! += 1
     for (let id = 0; id < terms; id++) offsets[id + 1]! += offsets[id]!
     const next = offsets.slice(0, terms)
-    const documents = new Int32Array(this.entryTerms.length)
-    const exact = this.entryFrequencies.every((f) => Math.fround(f) === f)
-    const frequencies = exact ? new Float32Array(this.entryTerms.length) : new Float64Array(this.entryTerms.length)
+    let exact = true
+    for (let e = 0; e < entries && exact; e++) exact = Math.fround(this.entryFrequencies[e]!) === this.entryFrequencies[e]
+    const documents = new Int32Array(entries)
+    const frequencies = exact ? new Float32Array(entries) : new Float64Array(entries)
     // Entries are in document order, so each term's postings are too.
-    for (let e = 0; e < this.entryTerms.length; e++) {
+    for (let e = 0; e < entries; e++) {
       const at = next[this.entryTerms[e]!]!++
       documents[at] = this.entryDocuments[e]!
       frequencies[at] = this.entryFrequencies[e]!
@@ -325,7 +345,7 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     }
   }
 
-  const tableCorpus = new CorpusBuilder()
+  const tableCorpus = new CorpusBuilder(true)
   document.tables.forEach((table, t) => {
     const bag = tableCorpus
     const name = table.table_id.slice(table.table_id.lastIndexOf(".") + 1)
@@ -347,7 +367,7 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     for (const question of questionsByTable[t]!) bag.add(question)
     bag.endDocument()
   })
-  const exampleCorpus = new CorpusBuilder()
+  const exampleCorpus = new CorpusBuilder(false)
   for (const example of document.examples) {
     exampleCorpus.add(example.question)
     exampleCorpus.add(example.sql)
