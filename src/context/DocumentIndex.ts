@@ -233,6 +233,11 @@ export interface DocumentIndex {
   readonly examples: Corpus
   /** For each example, the indexes of the tables it reads; `null` when one is not in the document. */
   readonly exampleTables: ReadonlyArray<ReadonlyArray<number> | null>
+  /**
+   * The examples that read each table (every table of theirs in the document), by example index:
+   * those of table `t` are `tableExamples.examples` from `offsets[t]` to `offsets[t + 1]`.
+   */
+  readonly tableExamples: { readonly offsets: Int32Array; readonly examples: Int32Array }
   readonly byId: ReadonlyMap<string, number>
   /** `project.dataset` of each table. */
   readonly datasets: ReadonlyArray<string>
@@ -280,6 +285,18 @@ const pushTo = <K, V>(map: Map<K, Array<V>>, key: K, values: ReadonlyArray<V>) =
   const list = map.get(key)
   if (list === undefined) map.set(key, [...values])
   else for (const v of values) if (!list.includes(v)) list.push(v)
+}
+
+const examplesByTable = (tables: number, exampleTables: ReadonlyArray<ReadonlyArray<number> | null>) => {
+  const offsets = new Int32Array(tables + 1)
+  for (const reads of exampleTables) for (const t of reads ?? []) offsets[t + 1]! += 1
+  for (let t = 0; t < tables; t++) offsets[t + 1]! += offsets[t]!
+  const next = offsets.slice(0, tables)
+  const examples = new Int32Array(offsets[tables]!)
+  exampleTables.forEach((reads, e) => {
+    for (const t of reads ?? []) examples[next[t]!++] = e
+  })
+  return { offsets, examples }
 }
 
 export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<SynonymGroup> = []): DocumentIndex => {
@@ -381,6 +398,7 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     tables: tableCorpus.build(),
     examples: exampleCorpus.build(),
     exampleTables,
+    tableExamples: examplesByTable(document.tables.length, exampleTables),
     byId,
     datasets: document.tables.map((t) => t.table_id.slice(0, t.table_id.lastIndexOf("."))),
     nameTerms: document.tables.map((t) => {

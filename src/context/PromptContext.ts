@@ -273,6 +273,26 @@ export const renderPromptContext = (
     const reads = index.exampleTables[e]
     return reads !== null && reads !== undefined && reads.every((t) => tables.has(t))
   }
+  // The examples' places in `exampleOrder`.
+  const rank = new Int32Array(document.examples.length)
+  exampleOrder.forEach((e, r) => {
+    rank[e] = r
+  })
+  /**
+   * The first `most` examples in `exampleOrder` not yet chosen that read only `tables`: each reads
+   * one of them, so only those tables' examples are looked at (not all of the document's).
+   */
+  const usableExamples = (tables: ReadonlySet<number>, most: number): Array<number> => {
+    const found = new Set<number>()
+    const { examples, offsets } = index.tableExamples
+    for (const t of tables) {
+      for (let p = offsets[t]!; p < offsets[t + 1]!; p++) {
+        const e = examples[p]!
+        if (!found.has(e) && !chosenExamples.includes(e) && readsOnly(tables, e)) found.add(e)
+      }
+    }
+    return [...found].sort((a, b) => rank[a]! - rank[b]!).slice(0, most)
+  }
   const headingCostIfFirst = () => (chosenExamples.length === 0 ? EXAMPLES_HEADING_COST : 0)
   const none = new Set<string>()
   const takeExamples = (most: number, joinsOnly: boolean) => {
@@ -297,7 +317,7 @@ export const renderPromptContext = (
     let reserve = 0
     const slots = Math.min(maxExamples - chosenExamples.length, EXAMPLES_RESERVED_PER_TABLE)
     if (slots > 0) {
-      const brought = exampleOrder.filter((e) => !chosenExamples.includes(e) && readsOnly(withTable, e)).slice(0, slots)
+      const brought = usableExamples(withTable, slots)
       if (brought.length > 0) {
         const wanted = headingCostIfFirst() +
           brought.reduce((sum, e) => sum + costOfLines(exampleLines(document.examples[e]!)), 0)
