@@ -44,8 +44,9 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu
  */
 export const inline = (text: string, max: number): string => {
   const flat = text.replace(UNPRINTABLE, " ").replace(/\s+/gu, " ").replace(/`/g, "'").trim()
-  const chars = Array.from(flat)
-  const cut = chars.length > max ? `${chars.slice(0, max - 1).join("").trimEnd()}…` : flat
+  // A string of at most `max` code units has at most `max` characters: only a longer one is split.
+  const chars = flat.length > max ? Array.from(flat) : null
+  const cut = chars !== null && chars.length > max ? `${chars.slice(0, max - 1).join("").trimEnd()}…` : flat
   return cut.startsWith("#") ? `\\${cut}` : cut
 }
 
@@ -58,6 +59,7 @@ export const inlineSql = (sql: string): string => sql.replace(UNPRINTABLE, " ").
 /** One line of SQL: unprintable characters become spaces; backticks stay (SQL quotes with them). */
 const sqlLine = (line: string): string => {
   const flat = line.replace(UNPRINTABLE, " ").trimEnd()
+  if (flat.length <= MAX_SQL_LINE) return flat
   const chars = Array.from(flat)
   return chars.length > MAX_SQL_LINE ? `${chars.slice(0, MAX_SQL_LINE - 1).join("")}…` : flat
 }
