@@ -22,7 +22,7 @@
  *    against the document's size (≤ 3×), one table lookup (≤ 1 ms). Before 2026-11-30 this
  *    section timed `parseCacheDocument` of a string and its child read the file as a string;
  *    that row is still printed, for comparison, and the whole loader (storage, decode, prompt
- *    index) is measured beside it.
+ *    index) is measured beside it; then the prompt index's build and one question's context.
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -41,6 +41,8 @@ import { parseCacheDocument } from "../src/contract/CacheDocument.ts"
 import { DEFAULT_METADATA_REGION_ABOVE, SyncConfig } from "../src/config/SyncConfig.ts"
 import { CacheLoader, findTable } from "../src/loader/CacheLoader.ts"
 import { decodeDocumentBytes } from "../src/contract/DocumentBytes.ts"
+import { buildIndex } from "../src/context/DocumentIndex.ts"
+import { renderPromptContext } from "../src/context/PromptContext.ts"
 import { LocalStorage } from "../src/services/Storage/LocalStorage.ts"
 import { AlertService } from "../src/services/Alerting/AlertService.ts"
 import { type BigQueryCall, MemoryBigQuery, MemoryBigQueryControl } from "../src/services/BigQuery/MemoryBigQuery.ts"
@@ -315,6 +317,14 @@ if (args[0] === "--sync-child") {
   const [parse, bytesParse, decode, textDecode] = [times.parse, times.bytesParse, times.decode, times.textDecode].map(median) as [number, number, number, number]
   const doc = Either.getOrThrow(decodeDocumentBytes(encoded)).document
   const lookup = timeMedian(101, () => findTable(doc, "bench-project.dataset_49.table_999"))
+  // The prompt index as the loader builds it once per document, then questions (the examples'
+  // own, one in 500) at 2,000 tokens; the first question's index comes from the loader's prepare.
+  const indexBuild = timeMedian(5, () => buildIndex(doc))
+  const questions = doc.examples.filter((_, i) => i % 500 === 0).map((e) => e.question)
+  renderPromptContext(doc, { question: questions[0]!, maxTokens: 2000 })
+  const perQuestion = timeMedian(5, () => {
+    for (const question of questions) renderPromptContext(doc, { question, maxTokens: 2000 })
+  }) / questions.length
   const growthOf = (how: string) => {
     const memory = Array.from({ length: 3 }, () => child<{ growth: number }>(bundle, ["--loader-child", file, how]))
     return median(memory.map((m) => m.growth))
@@ -332,6 +342,8 @@ if (args[0] === "--sync-child") {
   console.log(`| the same, TextDecoder + JSON.parse of the bytes only (no decoding) | ${mib(jsonGrowth)} = ${(jsonGrowth / bytes).toFixed(2)}× | |`)
   console.log(`| the same, the CacheLoader over LocalStorage (stat, read, decode, prompt index) | ${mib(loaderGrowth)} = ${(loaderGrowth / bytes).toFixed(2)}× | |`)
   console.log(`| the same, the CacheLoader with prepareContext: false (index built on the first question) | ${mib(noIndexGrowth)} = ${(noIndexGrowth / bytes).toFixed(2)}× | |`)
+  console.log(`| prompt index build (once per document generation, median of 5) | ${indexBuild.toFixed(1)} ms | |`)
+  console.log(`| prompt context of one question, 2,000 tokens (${questions.length} of the examples' questions, median of 5) | ${perQuestion.toFixed(2)} ms | |`)
   console.log(`| one table lookup | ${(lookup * 1000).toFixed(1)} µs | ≤ 1 ms |`)
   console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(", ")}`)
 }

@@ -198,7 +198,7 @@ export const denseScorer: TableScorer = {
   weight: DENSE_WEIGHT_TABLES,
   score: (index, query, document) => {
     const dense = query.embedding === undefined ? null : denseScores(document, query.embedding)
-    if (dense === null) return new Float64Array(index.tables.bags.length)
+    if (dense === null) return new Float64Array(index.tables.size)
     return normalisedDense(nearest(dense.tables, DENSE_TOP_TABLES))
   }
 }

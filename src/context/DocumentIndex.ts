@@ -9,55 +9,143 @@
  * - the synonym map: the glossary's terms and synonyms (the built-in Korean vocabulary expands
  *   questions in `Scoring.ts`);
  * - per table: its dataset, its aliases, the columns its relationships use (kept when a big table
- *   is pruned), and its rendered column lines (filled the first time the table is rendered).
+ *   is pruned); the rendered column lines of the tables rendered last (`COLUMN_LINES_KEPT`).
  */
 import type { CacheDocument, TableEntry } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 import type { GlossaryTerm } from "../contract/Glossary.ts"
 import { type SynonymGroup, type SynonymMap, synonymMap, tokenize } from "./Analysis.ts"
 
-/** Term frequencies of one document, weights already applied. */
-export interface Bag {
-  readonly terms: ReadonlyMap<string, number>
-  readonly length: number
-}
-
+/**
+ * An inverted index of weighted term frequencies, kept compact because a backend holds it for the
+ * document's whole life: one string per distinct term (its id is its position), and the postings
+ * of every term in three flat typed arrays (compressed sparse rows) instead of a map per document.
+ * A 1,000-table document holds ~140,000 (table, term) pairs: a `Map` per table and a tuple per
+ * posting cost ~40 MiB, these arrays ~1 MiB.
+ */
 export interface Corpus {
-  readonly bags: ReadonlyArray<Bag>
-  /** For each term, the documents holding it and its (weighted) frequency there. */
-  readonly postings: ReadonlyMap<string, ReadonlyArray<readonly [number, number]>>
+  /** How many documents (tables or examples) it indexes. */
+  readonly size: number
+  /** Each document's length: the sum of its terms' weights. */
+  readonly lengths: Float64Array
   readonly averageLength: number
+  /** Each distinct term's id. */
+  readonly termIds: ReadonlyMap<string, number>
+  /** The postings of term `id` are positions `offsets[id]` to `offsets[id + 1]` (exclusive) of `documents` and `frequencies`. */
+  readonly offsets: Int32Array
+  /** The documents holding each term, in document order. */
+  readonly documents: Int32Array
+  /** The term's weighted frequency in that document (in 32 bits when every one is exact so: weights are small integers). */
+  readonly frequencies: Float32Array | Float64Array
 }
 
-class BagBuilder {
-  readonly terms = new Map<string, number>()
-  length = 0
+/** How many documents of `corpus` hold `term`. */
+export const documentFrequency = (corpus: Corpus, term: string): number => {
+  const id = corpus.termIds.get(term)
+  return id === undefined ? 0 : corpus.offsets[id + 1]! - corpus.offsets[id]!
+}
+
+/**
+ * Builds a corpus a document at a time. With `repeats`, each distinct text is analyzed once (a
+ * warehouse repeats its column names and descriptions across tables; examples' SQL does not). The
+ * (document, term) pairs go into typed arrays that double as they fill: growing plain arrays left
+ * tens of MiB of old backing stores for the garbage collector, on top of the document, at load.
+ */
+class CorpusBuilder {
+  private readonly termIds = new Map<string, number>()
+  private readonly analyzed: Map<string, ReadonlyArray<number>> | undefined
+  private readonly current = new Map<number, number>()
+  private currentLength = 0
+  private readonly lengths: Array<number> = []
+  // One entry per (document, term) pair, in document order.
+  private entries = 0
+  private entryTerms = new Int32Array(1024)
+  private entryDocuments = new Int32Array(1024)
+  private entryFrequencies = new Float64Array(1024)
+
+  constructor(repeats: boolean) {
+    this.analyzed = repeats ? new Map() : undefined
+  }
+
+  private idsOf(text: string): ReadonlyArray<number> {
+    const known = this.analyzed?.get(text)
+    if (known !== undefined) return known
+    const ids = tokenize(text).map((term) => {
+      const id = this.termIds.get(term)
+      if (id !== undefined) return id
+      this.termIds.set(term, this.termIds.size)
+      return this.termIds.size - 1
+    })
+    this.analyzed?.set(text, ids)
+    return ids
+  }
+
   add(text: string | null | undefined, weight = 1): void {
     if (text === null || text === undefined) return
-    for (const token of tokenize(text)) {
-      this.terms.set(token, (this.terms.get(token) ?? 0) + weight)
-      this.length += weight
+    for (const id of this.idsOf(text)) {
+      this.current.set(id, (this.current.get(id) ?? 0) + weight)
+      this.currentLength += weight
+    }
+  }
+
+  endDocument(): void {
+    const d = this.lengths.length
+    if (this.entries + this.current.size > this.entryTerms.length) {
+      const capacity = Math.max(2 * this.entryTerms.length, this.entries + this.current.size)
+      const grow = <A extends Int32Array | Float64Array>(from: A, to: A): A => {
+        to.set(from.subarray(0, this.entries))
+        return to
+      }
+      this.entryTerms = grow(this.entryTerms, new Int32Array(capacity))
+      this.entryDocuments = grow(this.entryDocuments, new Int32Array(capacity))
+      this.entryFrequencies = grow(this.entryFrequencies, new Float64Array(capacity))
+    }
+    for (const [id, tf] of this.current) {
+      this.entryTerms[this.entries] = id
+      this.entryDocuments[this.entries] = d
+      this.entryFrequencies[this.entries] = tf
+      this.entries += 1
+    }
+    this.lengths.push(this.currentLength)
+    this.current.clear()
+    this.currentLength = 0
+  }
+
+  build(): Corpus {
+    const terms = this.termIds.size
+    const entries = this.entries
+    const offsets = new Int32Array(terms + 1)
+    for (let e = 0; e < entries; e++) offsets[this.entryTerms[e]! + 1]! += 1
+    for (let id = 0; id < terms; id++) offsets[id + 1]! += offsets[id]!
+    const next = offsets.slice(0, terms)
+    let exact = true
+    for (let e = 0; e < entries && exact; e++) exact = Math.fround(this.entryFrequencies[e]!) === this.entryFrequencies[e]
+    const documents = new Int32Array(entries)
+    const frequencies = exact ? new Float32Array(entries) : new Float64Array(entries)
+    // Entries are in document order, so each term's postings are too.
+    for (let e = 0; e < entries; e++) {
+      const at = next[this.entryTerms[e]!]!++
+      documents[at] = this.entryDocuments[e]!
+      frequencies[at] = this.entryFrequencies[e]!
+    }
+    let total = 0
+    for (const length of this.lengths) total += length
+    const size = this.lengths.length
+    return {
+      size,
+      lengths: Float64Array.from(this.lengths),
+      averageLength: size === 0 ? 0 : total / size,
+      termIds: this.termIds,
+      offsets,
+      documents,
+      frequencies
     }
   }
 }
 
-const corpusOf = (bags: ReadonlyArray<Bag>): Corpus => {
-  const postings = new Map<string, Array<readonly [number, number]>>()
-  let total = 0
-  bags.forEach((bag, d) => {
-    total += bag.length
-    for (const [term, tf] of bag.terms) {
-      const list = postings.get(term)
-      if (list === undefined) postings.set(term, [[d, tf]])
-      else list.push([d, tf])
-    }
-  })
-  return { bags, postings, averageLength: bags.length === 0 ? 0 : total / bags.length }
-}
-
 export const idf = (corpus: Corpus, term: string): number => {
-  const n = corpus.postings.get(term)?.length ?? 0
-  return Math.log(1 + (corpus.bags.length - n + 0.5) / (n + 0.5))
+  const n = documentFrequency(corpus, term)
+  return Math.log(1 + (corpus.size - n + 0.5) / (n + 0.5))
 }
 
 /** A field as the prompt shows it: what the schema says of it, and how to reach it. */
@@ -102,18 +190,35 @@ export const topValuesOf = (table: TableEntry): ReadonlyMap<string, ReadonlyArra
   return values
 }
 
-/** A field's line in a table section, and what its relevance is judged on. */
+/** A field's line in a table section. */
 export interface ColumnLine {
   readonly text: string
   readonly cost: number
   readonly path: string
+  /** The partition column, or a column a relationship uses: kept whatever its score. */
+  readonly pinned: boolean
+}
+
+/** What a column's relevance is judged on when its table is too big to show whole. */
+export interface ColumnTerms {
   /** The terms of its name and aliases. */
   readonly nameTerms: ReadonlySet<string>
   /** The terms of its description and sampled values. */
   readonly aboutTerms: ReadonlySet<string>
-  /** The partition column, or a column a relationship uses: kept whatever its score. */
-  readonly pinned: boolean
 }
+
+/** A rendered table's column lines, and their terms once a question needed them. */
+export interface TableColumns {
+  readonly lines: ReadonlyArray<ColumnLine>
+  terms: ReadonlyArray<ColumnTerms> | undefined
+}
+
+/**
+ * How many tables' column lines the index keeps (the most recently rendered). Lines are rendered
+ * when a question's context needs the table, not at load: rendered for every column of a
+ * 1,000-table document they cost ~4× the document's memory, for tables most questions never show.
+ */
+export const COLUMN_LINES_KEPT = 128
 
 export interface GlossaryEntry {
   readonly term: GlossaryTerm
@@ -128,6 +233,11 @@ export interface DocumentIndex {
   readonly examples: Corpus
   /** For each example, the indexes of the tables it reads; `null` when one is not in the document. */
   readonly exampleTables: ReadonlyArray<ReadonlyArray<number> | null>
+  /**
+   * The examples that read each table (every table of theirs in the document), by example index:
+   * those of table `t` are `tableExamples.examples` from `offsets[t]` to `offsets[t + 1]`.
+   */
+  readonly tableExamples: { readonly offsets: Int32Array; readonly examples: Int32Array }
   readonly byId: ReadonlyMap<string, number>
   /** `project.dataset` of each table. */
   readonly datasets: ReadonlyArray<string>
@@ -142,8 +252,14 @@ export interface DocumentIndex {
   /** The glossary; its terms are the synonym map's first groups, in the same order. */
   readonly glossary: ReadonlyArray<GlossaryEntry>
   readonly synonyms: SynonymMap
-  /** Each table's column lines, filled the first time the table is rendered. */
-  readonly columnLines: Array<ReadonlyArray<ColumnLine> | undefined>
+  /** The column lines of the `COLUMN_LINES_KEPT` tables rendered last, by table index, least recent first. */
+  readonly columnLines: Map<number, TableColumns>
+  /**
+   * Per table rendered once, its column lines' count, cheapest line and total cost (three numbers
+   * per table, -1 before): enough to tell, without rendering it again, that not even one of its
+   * columns fits what is left of a budget — the usual verdict on the tables a question tries last.
+   */
+  readonly lineCosts: Int32Array
 }
 
 /**
@@ -169,6 +285,18 @@ const pushTo = <K, V>(map: Map<K, Array<V>>, key: K, values: ReadonlyArray<V>) =
   const list = map.get(key)
   if (list === undefined) map.set(key, [...values])
   else for (const v of values) if (!list.includes(v)) list.push(v)
+}
+
+const examplesByTable = (tables: number, exampleTables: ReadonlyArray<ReadonlyArray<number> | null>) => {
+  const offsets = new Int32Array(tables + 1)
+  for (const reads of exampleTables) for (const t of reads ?? []) offsets[t + 1]! += 1
+  for (let t = 0; t < tables; t++) offsets[t + 1]! += offsets[t]!
+  const next = offsets.slice(0, tables)
+  const examples = new Int32Array(offsets[tables]!)
+  exampleTables.forEach((reads, e) => {
+    for (const t of reads ?? []) examples[next[t]!++] = e
+  })
+  return { offsets, examples }
 }
 
 export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<SynonymGroup> = []): DocumentIndex => {
@@ -234,8 +362,9 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     }
   }
 
-  const tableBags = document.tables.map((table, t): Bag => {
-    const bag = new BagBuilder()
+  const tableCorpus = new CorpusBuilder(true)
+  document.tables.forEach((table, t) => {
+    const bag = tableCorpus
     const name = table.table_id.slice(table.table_id.lastIndexOf(".") + 1)
     bag.add(table.table_id)
     bag.add(name)
@@ -253,22 +382,23 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
       for (const s of term.synonyms) bag.add(s, 2)
     }
     for (const question of questionsByTable[t]!) bag.add(question)
-    return bag
+    bag.endDocument()
   })
-  const exampleBags = document.examples.map((example): Bag => {
-    const bag = new BagBuilder()
-    bag.add(example.question)
-    bag.add(example.sql)
-    return bag
-  })
+  const exampleCorpus = new CorpusBuilder(false)
+  for (const example of document.examples) {
+    exampleCorpus.add(example.question)
+    exampleCorpus.add(example.sql)
+    exampleCorpus.endDocument()
+  }
   const groups: Array<SynonymGroup> = [
     ...document.glossary.map((term) => [term.term, ...term.synonyms]),
     ...synonyms
   ]
   return {
-    tables: corpusOf(tableBags),
-    examples: corpusOf(exampleBags),
+    tables: tableCorpus.build(),
+    examples: exampleCorpus.build(),
     exampleTables,
+    tableExamples: examplesByTable(document.tables.length, exampleTables),
     byId,
     datasets: document.tables.map((t) => t.table_id.slice(0, t.table_id.lastIndexOf("."))),
     nameTerms: document.tables.map((t) => {
@@ -282,7 +412,8 @@ export const buildIndex = (document: CacheDocument, synonyms: ReadonlyArray<Syno
     joinColumns,
     glossary,
     synonyms: synonymMap(groups),
-    columnLines: document.tables.map(() => undefined)
+    columnLines: new Map(),
+    lineCosts: new Int32Array(document.tables.length * 3).fill(-1)
   }
 }
 

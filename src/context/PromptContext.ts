@@ -24,6 +24,7 @@ import { joinLines, withBridges } from "./Relationships.ts"
 import {
   catalogLine,
   columnLinesOf,
+  columnTermsOf,
   costOf,
   costOfLines,
   exampleLines,
@@ -137,6 +138,11 @@ const renderTable = (
   const head = tableHead(table, index.tableAliases[t]!)
   const headCost = costOfLines(head) + SEPARATOR_COST
   if (headCost > allowance) return null
+  // A table rendered before, whose cheapest column does not fit, is refused without rendering it again.
+  const count = index.lineCosts[t * 3]!
+  if (count >= 0 && headCost + index.lineCosts[t * 3 + 2]! > allowance) {
+    if (index.lineCosts[t * 3 + 1]! > allowance - headCost - costOf(omittedColumnsLine(count))) return null
+  }
   const lines = columnLinesOf(index, table, t)
   const allCost = headCost + lines.reduce((sum, c) => sum + c.cost, 0)
   if (allCost <= allowance) {
@@ -146,11 +152,13 @@ const renderTable = (
   let left = allowance - headCost - costOf(omittedColumnsLine(lines.length))
   if (!lines.some((line) => line.cost <= left)) return null
   // Too big: a name (or alias) that holds a question term counts double a description or value that does.
+  const terms = columnTermsOf(index, table, t)
   const columns = lines.map((line, position) => {
     let score = 0
+    const { aboutTerms, nameTerms } = terms[position]!
     for (const [term, weight] of query.weighted) {
-      if (line.nameTerms.has(term)) score += 2 * weight * idf(index.tables, term)
-      else if (line.aboutTerms.has(term)) score += weight * idf(index.tables, term)
+      if (nameTerms.has(term)) score += 2 * weight * idf(index.tables, term)
+      else if (aboutTerms.has(term)) score += weight * idf(index.tables, term)
     }
     const pinned = named.has(line.path) ? 2 : line.pinned ? 1 : 0
     return { line, score, position, pinned }
@@ -178,21 +186,12 @@ const GLOSSARY_HEADING = "## Glossary"
 const GLOSSARY_HEADING_COST = costOf(GLOSSARY_HEADING) + SEPARATOR_COST
 const NOTE_COST = costOf(PROMPT_CONTEXT_NOTE) + SEPARATOR_COST
 
-const prepared = new WeakSet<CacheDocument>()
-
 /**
- * Builds everything the context needs from `document` — its index and every table's column lines
- * — once per document (the loader calls it when a document generation is loaded), so that each
- * question only scores and packs.
+ * Builds the index the context needs from `document` once per document (the loader calls it when
+ * a document generation is loaded), so that each question only scores, renders its tables and
+ * packs. Column lines are rendered when a question needs their table (`COLUMN_LINES_KEPT`).
  */
-export const prepareDocument = (document: CacheDocument): DocumentIndex => {
-  const index = indexOf(document)
-  if (!prepared.has(document)) {
-    document.tables.forEach((table, t) => columnLinesOf(index, table, t))
-    prepared.add(document)
-  }
-  return index
-}
+export const prepareDocument = (document: CacheDocument): DocumentIndex => indexOf(document)
 
 /** The tables to try, in order: the named ones (stage two), or the matched ones ranked for coherence. */
 const candidatesOf = (
@@ -274,6 +273,26 @@ export const renderPromptContext = (
     const reads = index.exampleTables[e]
     return reads !== null && reads !== undefined && reads.every((t) => tables.has(t))
   }
+  // The examples' places in `exampleOrder`.
+  const rank = new Int32Array(document.examples.length)
+  exampleOrder.forEach((e, r) => {
+    rank[e] = r
+  })
+  /**
+   * The first `most` examples in `exampleOrder` not yet chosen that read only `tables`: each reads
+   * one of them, so only those tables' examples are looked at (not all of the document's).
+   */
+  const usableExamples = (tables: ReadonlySet<number>, most: number): Array<number> => {
+    const found = new Set<number>()
+    const { examples, offsets } = index.tableExamples
+    for (const t of tables) {
+      for (let p = offsets[t]!; p < offsets[t + 1]!; p++) {
+        const e = examples[p]!
+        if (!found.has(e) && !chosenExamples.includes(e) && readsOnly(tables, e)) found.add(e)
+      }
+    }
+    return [...found].sort((a, b) => rank[a]! - rank[b]!).slice(0, most)
+  }
   const headingCostIfFirst = () => (chosenExamples.length === 0 ? EXAMPLES_HEADING_COST : 0)
   const none = new Set<string>()
   const takeExamples = (most: number, joinsOnly: boolean) => {
@@ -298,7 +317,7 @@ export const renderPromptContext = (
     let reserve = 0
     const slots = Math.min(maxExamples - chosenExamples.length, EXAMPLES_RESERVED_PER_TABLE)
     if (slots > 0) {
-      const brought = exampleOrder.filter((e) => !chosenExamples.includes(e) && readsOnly(withTable, e)).slice(0, slots)
+      const brought = usableExamples(withTable, slots)
       if (brought.length > 0) {
         const wanted = headingCostIfFirst() +
           brought.reduce((sum, e) => sum + costOfLines(exampleLines(document.examples[e]!)), 0)

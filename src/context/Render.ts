@@ -9,7 +9,17 @@
 import * as DateTime from "effect/DateTime"
 import type { Example, TableEntry } from "../contract/CacheDocument.ts"
 import { estimateTokens, tokenize } from "./Analysis.ts"
-import { type ColumnLine, type DocumentIndex, type FieldView, fieldPathsOf, type GlossaryEntry, topValuesOf } from "./DocumentIndex.ts"
+import {
+  COLUMN_LINES_KEPT,
+  type ColumnLine,
+  type ColumnTerms,
+  type DocumentIndex,
+  type FieldView,
+  fieldPathsOf,
+  type GlossaryEntry,
+  type TableColumns,
+  topValuesOf
+} from "./DocumentIndex.ts"
 
 /** The one line a backend keeps in its prompt (the context also opens with it). */
 export const PROMPT_CONTEXT_NOTE =
@@ -34,8 +44,9 @@ const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu
  */
 export const inline = (text: string, max: number): string => {
   const flat = text.replace(UNPRINTABLE, " ").replace(/\s+/gu, " ").replace(/`/g, "'").trim()
-  const chars = Array.from(flat)
-  const cut = chars.length > max ? `${chars.slice(0, max - 1).join("").trimEnd()}…` : flat
+  // A string of at most `max` code units has at most `max` characters: only a longer one is split.
+  const chars = flat.length > max ? Array.from(flat) : null
+  const cut = chars !== null && chars.length > max ? `${chars.slice(0, max - 1).join("").trimEnd()}…` : flat
   return cut.startsWith("#") ? `\\${cut}` : cut
 }
 
@@ -48,6 +59,7 @@ export const inlineSql = (sql: string): string => sql.replace(UNPRINTABLE, " ").
 /** One line of SQL: unprintable characters become spaces; backticks stay (SQL quotes with them). */
 const sqlLine = (line: string): string => {
   const flat = line.replace(UNPRINTABLE, " ").trimEnd()
+  if (flat.length <= MAX_SQL_LINE) return flat
   const chars = Array.from(flat)
   return chars.length > MAX_SQL_LINE ? `${chars.slice(0, MAX_SQL_LINE - 1).join("")}…` : flat
 }
@@ -131,27 +143,53 @@ const columnLine = (field: FieldView, values: ReadonlyArray<string> | undefined,
 
 export const omittedColumnsLine = (count: number): string => `- … ${count} more columns not shown`
 
-/** A table's column lines, built the first time it is rendered and kept in the index. */
-export const columnLinesOf = (index: DocumentIndex, table: TableEntry, t: number): ReadonlyArray<ColumnLine> => {
-  const known = index.columnLines[t]
-  if (known !== undefined) return known
+/**
+ * A table's column lines: kept in the index for the `COLUMN_LINES_KEPT` tables rendered last,
+ * rendered again (the same text) for a table that was dropped.
+ */
+export const columnsOf = (index: DocumentIndex, table: TableEntry, t: number): TableColumns => {
+  const known = index.columnLines.get(t)
+  if (known !== undefined) {
+    // Most recently used last.
+    index.columnLines.delete(t)
+    index.columnLines.set(t, known)
+    return known
+  }
   const values = topValuesOf(table)
   const partitionColumn = table.partitioning?.field ?? null
   const joins = index.joinColumns[t]!
   const lines = fieldPathsOf(table).map((field): ColumnLine => {
+    const text = columnLine(field, values.get(field.path), index.columnAliases[t]!.get(field.path) ?? [])
+    return { text, cost: costOf(text), path: field.path, pinned: field.path === partitionColumn || joins.has(field.path) }
+  })
+  const columns: TableColumns = { lines, terms: undefined }
+  let cheapest = 0
+  let total = 0
+  for (const line of lines) {
+    if (total === 0 || line.cost < cheapest) cheapest = line.cost
+    total += line.cost
+  }
+  index.lineCosts.set([lines.length, cheapest, total], t * 3)
+  if (index.columnLines.size >= COLUMN_LINES_KEPT) index.columnLines.delete(index.columnLines.keys().next().value!)
+  index.columnLines.set(t, columns)
+  return columns
+}
+
+export const columnLinesOf = (index: DocumentIndex, table: TableEntry, t: number): ReadonlyArray<ColumnLine> => columnsOf(index, table, t).lines
+
+/** The terms each column line of a table is judged on (parallel to its lines), analyzed on first need. */
+export const columnTermsOf = (index: DocumentIndex, table: TableEntry, t: number): ReadonlyArray<ColumnTerms> => {
+  const columns = columnsOf(index, table, t)
+  if (columns.terms !== undefined) return columns.terms
+  const values = topValuesOf(table)
+  columns.terms = fieldPathsOf(table).map((field): ColumnTerms => {
     const aliases = index.columnAliases[t]!.get(field.path) ?? []
-    const text = columnLine(field, values.get(field.path), aliases)
     return {
-      text,
-      cost: costOf(text),
-      path: field.path,
       nameTerms: new Set([...tokenize(field.path), ...aliases.flatMap((a) => tokenize(a))]),
-      aboutTerms: new Set(tokenize(`${field.description ?? ""} ${(values.get(field.path) ?? []).join(" ")}`)),
-      pinned: field.path === partitionColumn || joins.has(field.path)
+      aboutTerms: new Set(tokenize(`${field.description ?? ""} ${(values.get(field.path) ?? []).join(" ")}`))
     }
   })
-  index.columnLines[t] = lines
-  return lines
+  return columns.terms
 }
 
 export const exampleLines = (example: Example): ReadonlyArray<string> => {

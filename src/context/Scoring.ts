@@ -7,7 +7,7 @@
 import type { CacheDocument, Example, Language } from "../contract/CacheDocument.ts"
 import { koreanExpansion, SYNONYM_WEIGHT, tokenize, type WeightedQuery } from "./Analysis.ts"
 import { DENSE_TOP_EXAMPLES, denseScorer, denseScores, hybridScores, nearest } from "./DenseScores.ts"
-import { type Corpus, type DocumentIndex, idf, indexOf } from "./DocumentIndex.ts"
+import { type Corpus, type DocumentIndex, documentFrequency, idf, indexOf } from "./DocumentIndex.ts"
 
 const BM25_K1 = 1.2
 const BM25_B = 0.75
@@ -17,15 +17,17 @@ export const COMMON_TERM_SHARE = 0.5
 
 /** BM25 of every document of `corpus` for `query`, through the postings. */
 export const bm25 = (corpus: Corpus, query: WeightedQuery, skip?: (term: string) => boolean): Float64Array => {
-  const scores = new Float64Array(corpus.bags.length)
+  const scores = new Float64Array(corpus.size)
+  const { documents, frequencies, lengths, offsets } = corpus
   for (const [term, weight] of query) {
     if (skip?.(term) === true) continue
-    const postings = corpus.postings.get(term)
-    if (postings === undefined) continue
+    const id = corpus.termIds.get(term)
+    if (id === undefined) continue
     const w = idf(corpus, term) * weight
-    for (const [d, tf] of postings) {
-      const bag = corpus.bags[d]!
-      const norm = corpus.averageLength === 0 ? 1 : 1 - BM25_B + BM25_B * (bag.length / corpus.averageLength)
+    for (let p = offsets[id]!, end = offsets[id + 1]!; p < end; p++) {
+      const d = documents[p]!
+      const tf = frequencies[p]!
+      const norm = corpus.averageLength === 0 ? 1 : 1 - BM25_B + BM25_B * (lengths[d]! / corpus.averageLength)
       scores[d]! += w * ((tf * (BM25_K1 + 1)) / (tf + BM25_K1 * norm))
     }
   }
@@ -63,7 +65,7 @@ export const analyzeQuestion = (index: DocumentIndex, question: string, embeddin
     if (term.length < 5 || !/^[a-z]+$/.test(term)) continue
     for (let n = ABBREVIATION_MIN; n < term.length - 1; n++) {
       const prefix = term.slice(0, n)
-      if (!weighted.has(prefix) && index.tables.postings.has(prefix)) weighted.set(prefix, ABBREVIATION_WEIGHT)
+      if (!weighted.has(prefix) && index.tables.termIds.has(prefix)) weighted.set(prefix, ABBREVIATION_WEIGHT)
     }
   }
   return { text: question, terms, weighted, glossary, embedding }
@@ -88,8 +90,8 @@ export const lexicalScorer: TableScorer = {
   name: "lexical",
   weight: 1,
   score: (index, query) => {
-    const n = index.tables.bags.length
-    const common = (term: string) => n > 3 && (index.tables.postings.get(term)?.length ?? 0) > n * COMMON_TERM_SHARE
+    const n = index.tables.size
+    const common = (term: string) => n > 3 && documentFrequency(index.tables, term) > n * COMMON_TERM_SHARE
     const scores = bm25(index.tables, query.weighted)
     const distinctive = bm25(index.tables, query.weighted, common)
     for (let t = 0; t < n; t++) if (distinctive[t] === 0) scores[t] = 0
@@ -102,7 +104,7 @@ export const glossaryScorer: TableScorer = {
   name: "glossary",
   weight: 0.6,
   score: (index, query) => {
-    const scores = new Float64Array(index.tables.bags.length)
+    const scores = new Float64Array(index.tables.size)
     for (const g of query.glossary) for (const t of index.glossary[g]!.tables) scores[t] = 1
     return scores
   }
@@ -117,7 +119,7 @@ export const nameScorer: TableScorer = {
   name: "name",
   weight: 0.5,
   score: (index, query) => {
-    const scores = new Float64Array(index.tables.bags.length)
+    const scores = new Float64Array(index.tables.size)
     index.nameTerms.forEach((terms, t) => {
       if (terms.length === 0) return
       let said = 0
@@ -137,7 +139,7 @@ export const scoreTables = (
   query: Query,
   scorers: ReadonlyArray<TableScorer> = DEFAULT_SCORERS
 ): Float64Array => {
-  const total = new Float64Array(index.tables.bags.length)
+  const total = new Float64Array(index.tables.size)
   for (const scorer of scorers) {
     const scores = scorer.score(index, query, document)
     let max = 0
