@@ -213,7 +213,7 @@ export const promptContextReport: Report = {
       "",
       `Every question (${speed.length}, both languages) at 2,000 tokens: mean ${meanMs.toFixed(2)} ms, median ${speed[Math.floor(speed.length / 2)]!.toFixed(2)} ms, ` +
         `95th percentile ${speed[Math.floor(speed.length * 0.95)]!.toFixed(2)} ms per question (target ≤ 2 ms); ` +
-        `building the document's index and column lines (once per document generation: the loader does it when it loads one): ${buildMs.toFixed(0)} ms.`,
+        `building the document's index (once per document generation: the loader does it when it loads one; column lines are rendered when a question first needs their table): ${buildMs.toFixed(0)} ms.`,
       ""
     )
     const notes = [
