@@ -156,6 +156,23 @@ describe("GcsStorage", () => {
         expect(calls).toBe(2)
         expect(fake.objects.get(BUCKET, DOC)!.bytes.equals(whole)).toBe(true)
       }))
+
+    it.scopedLive("a connection cut while the body is still being produced is the transport's failure, not the body's", () =>
+      Effect.gen(function*() {
+        const fake = yield* fakeGcs()
+        const storage = yield* gcsOn(fake)
+        // Far more chunks than the stream buffers: the producer is suspended mid-body when the
+        // server cuts the connection, and the stream's teardown throws the socket error into it.
+        const many = 4096
+        const body = function*() {
+          for (let i = 0; i < many; i++) yield chunk(i)
+        }
+        fake.faults.inject(Fault.cutBody(64 * 1024), { kind: "upload" })
+        const error = yield* Effect.flip(storage.write(DOC, body, json({ ifGenerationMatch: "0" })))
+        expect(error).toMatchObject({ _tag: "RemoteUnavailable", operation: "objects.insert" })
+        expect(fake.objects.names(BUCKET)).toEqual([])
+        yield* allClosed(fake.connections)
+      }))
   })
 
   describe("generation preconditions", () => {

@@ -255,14 +255,22 @@ const make = (options: GcsStorageOptions): Effect.Effect<Storage> =>
           let bodyError: unknown = undefined
           const data = () => {
             if (body instanceof Uint8Array) return body
-            const chunks = body()
+            const chunks = body()[Symbol.iterator]()
             return Readable.from(
               (function*() {
-                try {
-                  yield* chunks
-                } catch (error) {
-                  bodyError = error
-                  throw error
+                for (;;) {
+                  // Only a failure to produce the next chunk is the body's: an error of the request
+                  // (a reset connection) reaches this generator too, thrown in at the `yield` by the
+                  // stream's teardown, and stays the transport's, to be classified and retried as such.
+                  let next: IteratorResult<Uint8Array>
+                  try {
+                    next = chunks.next()
+                  } catch (error) {
+                    bodyError = error
+                    throw error
+                  }
+                  if (next.done === true) return
+                  yield next.value
                 }
               })()
             )
