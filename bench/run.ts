@@ -32,7 +32,9 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { build } from "esbuild"
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
+import { once } from "node:events"
+import * as readline from "node:readline"
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -48,6 +50,8 @@ import { AlertService } from "../src/services/Alerting/AlertService.ts"
 import { type BigQueryCall, MemoryBigQuery, MemoryBigQueryControl } from "../src/services/BigQuery/MemoryBigQuery.ts"
 import { ExampleGeneratorService } from "../src/services/ExampleGenerator/ExampleGeneratorService.ts"
 import { MemoryStorage, MemoryStorageControl } from "../src/services/Storage/MemoryStorage.ts"
+import { GcsStorage } from "../src/services/Storage/GcsStorage.ts"
+import { type Storage, StorageService } from "../src/services/Storage/StorageService.ts"
 import { syncOnce } from "../src/sync/SyncProgram.ts"
 import { DRY_RUN_CONCURRENCY } from "../src/sync/examples.ts"
 import { DATASET_CONCURRENCY } from "../src/sync/targets.ts"
@@ -76,6 +80,14 @@ interface Scenario {
    * pattern the issue's targets were first measured on.
    */
   readonly regionRead?: boolean
+  /**
+   * The bucket is the local Cloud Storage server of the tests in a process of its own, reached over
+   * HTTP through the official client (`GcsStorage`), as deployed: the documents it holds are not
+   * counted in the sync's memory, and the client's own cost is. Fresh runs only.
+   */
+  readonly storageOverHttp?: boolean
+  /** The old space the fresh process may use, instead of the deployed `--max-old-space-size` (MiB). */
+  readonly oldSpaceMiB?: number
 }
 
 const SCENARIOS: ReadonlyArray<Scenario> = [
@@ -89,7 +101,11 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   { name: "10,000 tables", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false },
   { name: "1,000 tables, region reads", tables: 1000, datasets: 50, kind: "full", target: "≤ 1.25×", warm: true, regionRead: true },
   { name: "1,000 tables, 1 % changed, region reads", tables: 1000, datasets: 50, kind: "incremental", target: "≤ 1.1×", warm: true, regionRead: true },
-  { name: "10,000 tables, region reads", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, regionRead: true }
+  { name: "10,000 tables, region reads", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, regionRead: true },
+  { name: "10,000 tables, storage over HTTP", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
+  { name: "10,000 tables, 1 % changed, storage over HTTP", tables: 10000, datasets: 100, kind: "incremental", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
+  // The same with the old space of a 1 GiB function (about three quarters of it).
+  { name: "10,000 tables, 1 % changed, storage over HTTP, 768 MiB old space", tables: 10000, datasets: 100, kind: "incremental", target: "", warm: false, storageOverHttp: true, oldSpaceMiB: 768 }
 ]
 
 interface SyncRun {
@@ -136,16 +152,43 @@ const layers = (scenario: Scenario) =>
       ...(scenario.regionRead === true ? { regionRead: { above: DEFAULT_METADATA_REGION_ABOVE } } : {})
     }),
     MemoryStorage.layer("bench-bucket", { latency: Duration.millis(LATENCY_MS) }),
+    // Merged after the in-memory bucket, so its StorageService is the one the sync uses.
+    scenario.storageOverHttp === true ? httpStorage() : Layer.empty,
     ExampleGeneratorService.Disabled,
     AlertService.Disabled,
     Logger.minimumLogLevel(LogLevel.Error)
   )
 
+/** The storage calls of the `storageOverHttp` scenarios, as `MemoryStorageControl.calls` records them. */
+const httpStorageCalls: Array<{ readonly operation: string }> = []
+
+/** Cloud Storage over HTTP at `BENCH_GCS_URL` (the server the parent started), each call recorded. */
+const httpStorage = () =>
+  Layer.effect(
+    StorageService,
+    Effect.map(StorageService, (storage): Storage => {
+      const recorded = <A extends ReadonlyArray<unknown>, R>(operation: string, call: (...args: A) => R) => (...args: A): R => {
+        httpStorageCalls.push({ operation })
+        return call(...args)
+      }
+      return {
+        ...storage,
+        stat: recorded("stat", storage.stat),
+        read: recorded("read", storage.read),
+        write: recorded("write", storage.write),
+        copy: recorded("copy", storage.copy),
+        list: recorded("list", storage.list),
+        remove: recorded("remove", storage.remove)
+      }
+    })
+  ).pipe(Layer.provide(GcsStorage.layer({ bucket: "bench-bucket", apiEndpoint: process.env.BENCH_GCS_URL!, timeout: "120 seconds" })))
+
 /** One measured run of `scenario`; `keepDocument` returns the published text too; `stages` reads the stage times. */
 const runScenario = (scenario: Scenario, keepDocument = false, stages = true) =>
   Effect.gen(function*() {
     const warehouse = yield* MemoryBigQueryControl
-    const bucket = yield* MemoryStorageControl
+    const memoryBucket = yield* MemoryStorageControl
+    const bucket = scenario.storageOverHttp === true ? { ...memoryBucket, calls: Effect.sync(() => [...httpStorageCalls]) } : memoryBucket
     const put = (t: number, changed: boolean) =>
       warehouse.putTable({
         ...metadata("bench-project", `dataset_${t % scenario.datasets}`, `table_${t}`),
@@ -218,8 +261,22 @@ const bundled = async () => {
   return outfile
 }
 
-const child = <A>(bundle: string, args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = []): A =>
-  JSON.parse(execFileSync(process.execPath, [...nodeFlags, bundle, ...args], { encoding: "utf8", cwd: process.cwd(), maxBuffer: 1024 ** 3 }).trim().split("\n").at(-1)!) as A
+const child = <A>(bundle: string, args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = [], env: Record<string, string> = {}): A =>
+  JSON.parse(
+    execFileSync(process.execPath, [...nodeFlags, bundle, ...args], {
+      encoding: "utf8",
+      cwd: process.cwd(),
+      maxBuffer: 1024 ** 3,
+      env: { ...process.env, ...env }
+    }).trim().split("\n").at(-1)!
+  ) as A
+
+/** The tests' local Cloud Storage server in a process of its own, empty, for one fresh run; `stop` ends it. */
+const startGcsProcess = async () => {
+  const server = spawn(process.execPath, ["test/support/fake-gcs-process.ts"], { cwd: process.cwd(), stdio: ["pipe", "pipe", "inherit"] })
+  const [line] = (await once(readline.createInterface({ input: server.stdout! }), "line")) as [string]
+  return { url: (JSON.parse(line) as { readonly url: string }).url, stop: () => server.stdin!.end() }
+}
 
 /**
  * The Node flags the function is deployed with: `NODE_OPTIONS` in .env.yaml (heap sizes pinned, so
@@ -283,7 +340,9 @@ if (args[0] === "--sync-child") {
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
   let synced: string | null = null
   const rounds: Array<string> = []
-  for (const scenario of SCENARIOS) {
+  // BENCH_ONLY=<regular expression>: only the scenarios whose name matches (the loader section needs "1,000 tables").
+  const only = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY)
+  for (const scenario of SCENARIOS.filter((s) => only === undefined || only.test(s.name))) {
     if (scenario.warm) {
       const warm: Array<SyncRun> = []
       const warmup = await runScenario(scenario, scenario.name === "1,000 tables")
@@ -292,7 +351,27 @@ if (args[0] === "--sync-child") {
       console.log(row(`${scenario.name} (${scenario.datasets} datasets), warm`, warm, scenario.target.replace(/, ≤ \d+ MiB/, "")))
       rounds.push(`${scenario.name}: ${Object.entries(warm[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; stages (ms) ${JSON.stringify(warm[0]!.stageMs)}`)
     }
-    const fresh = Array.from({ length: scenario.warm ? RUNS : 1 }, () => child<SyncRun>(bundle, ["--sync-child", scenario.name], DEPLOYED_NODE_FLAGS))
+    const fresh: Array<SyncRun> = []
+    const flags = scenario.oldSpaceMiB === undefined
+      ? DEPLOYED_NODE_FLAGS
+      : [...DEPLOYED_NODE_FLAGS.filter((flag) => !flag.startsWith("--max-old-space-size")), `--max-old-space-size=${scenario.oldSpaceMiB}`]
+    let failure: string | undefined
+    for (let i = 0; i < (scenario.warm ? RUNS : 1) && failure === undefined; i++) {
+      const gcs = scenario.storageOverHttp === true ? await startGcsProcess() : undefined
+      try {
+        fresh.push(child<SyncRun>(bundle, ["--sync-child", scenario.name], flags, gcs === undefined ? {} : { BENCH_GCS_URL: gcs.url }))
+      } catch (error) {
+        // A run that does not fit its heap is a result, not the end of the bench.
+        const stderr = String((error as { readonly stderr?: unknown }).stderr ?? error)
+        failure = /heap out of memory/.test(stderr) ? `out of memory (${flags.join(" ")})` : stderr.split("\n").find((l) => l.trim() !== "") ?? "failed"
+      } finally {
+        gcs?.stop()
+      }
+    }
+    if (failure !== undefined) {
+      console.log(`| ${scenario.name} (${scenario.datasets} datasets), fresh process | | | | | **${failure}** | | | | | ${scenario.target} | |`)
+      continue
+    }
     console.log(row(`${scenario.name} (${scenario.datasets} datasets), fresh process`, fresh, scenario.target))
     if (!scenario.warm) {
       rounds.push(`${scenario.name}: ${Object.entries(fresh[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; document ${mib(fresh[0]!.bytes)}`)
@@ -301,55 +380,57 @@ if (args[0] === "--sync-child") {
   console.log("\nRounds on the critical path (each 20 ms):")
   for (const line of rounds) console.log(`- ${line}`)
 
-  const text = synced!
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), "metasync-doc-")), "metadata_cache.json")
-  writeFileSync(file, text)
-  const bytes = Buffer.byteLength(text)
-  const encoded = new Uint8Array(Buffer.from(text, "utf8"))
-  // Alternated, so that a burst of load on a shared machine does not fall on one of them only.
-  const times = { parse: [] as Array<number>, bytesParse: [] as Array<number>, decode: [] as Array<number>, textDecode: [] as Array<number> }
-  for (let i = 0; i < 9; i++) {
-    times.parse.push(timeMedian(1, () => JSON.parse(text)))
-    times.bytesParse.push(timeMedian(1, () => JSON.parse(new TextDecoder().decode(encoded))))
-    times.decode.push(timeMedian(1, () => Either.getOrThrow(decodeDocumentBytes(encoded))))
-    times.textDecode.push(timeMedian(1, () => Either.getOrThrow(parseCacheDocument(text))))
+  if (synced !== null) {
+    const text = synced
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "metasync-doc-")), "metadata_cache.json")
+    writeFileSync(file, text)
+    const bytes = Buffer.byteLength(text)
+    const encoded = new Uint8Array(Buffer.from(text, "utf8"))
+    // Alternated, so that a burst of load on a shared machine does not fall on one of them only.
+    const times = { parse: [] as Array<number>, bytesParse: [] as Array<number>, decode: [] as Array<number>, textDecode: [] as Array<number> }
+    for (let i = 0; i < 9; i++) {
+      times.parse.push(timeMedian(1, () => JSON.parse(text)))
+      times.bytesParse.push(timeMedian(1, () => JSON.parse(new TextDecoder().decode(encoded))))
+      times.decode.push(timeMedian(1, () => Either.getOrThrow(decodeDocumentBytes(encoded))))
+      times.textDecode.push(timeMedian(1, () => Either.getOrThrow(parseCacheDocument(text))))
+    }
+    const [parse, bytesParse, decode, textDecode] = [times.parse, times.bytesParse, times.decode, times.textDecode].map(median) as [number, number, number, number]
+    const doc = Either.getOrThrow(decodeDocumentBytes(encoded)).document
+    const lookup = timeMedian(101, () => findTable(doc, "bench-project.dataset_49.table_999"))
+    // The prompt index as the loader builds it once per document, then questions (the examples'
+    // own, one in 500) at 2,000 tokens; the first question's index comes from the loader's prepare.
+    const indexBuild = timeMedian(5, () => buildIndex(doc))
+    const questions = doc.examples.filter((_, i) => i % 500 === 0).map((e) => e.question)
+    renderPromptContext(doc, { question: questions[0]!, maxTokens: 2000 })
+    const perQuestion = timeMedian(5, () => {
+      for (const question of questions) renderPromptContext(doc, { question, maxTokens: 2000 })
+    }) / questions.length
+    const growthOf = (how: string, nodeFlags: ReadonlyArray<string> = []) => {
+      const memory = Array.from({ length: 3 }, () => child<{ growth: number }>(bundle, ["--loader-child", file, how], nodeFlags))
+      return median(memory.map((m) => m.growth))
+    }
+    const [growth, textGrowth, jsonGrowth, loaderGrowth, noIndexGrowth] = ["bytes", "text", "json", "loader", "loader-no-index"].map((how) => growthOf(how)) as [number, number, number, number, number]
+    // A backend process with the young generation capped as the function is deployed: V8's default
+    // 16 MiB semi-spaces (on a machine this size) are headroom of the process, not memory the loader holds.
+    const youngCapped = DEPLOYED_NODE_FLAGS.filter((flag) => flag.startsWith("--max-semi-space-size"))
+    const [cappedGrowth, cappedLoaderGrowth] = ["bytes", "loader"].map((how) => growthOf(how, youngCapped)) as [number, number]
+    console.log(`\n3. Loader on the document the 1,000-table sync published (${mib(bytes)}, ${doc.examples.length} examples), medians of 9 alternated runs`)
+    console.log("| step | measured | target |")
+    console.log("|---|---:|---|")
+    console.log(`| JSON.parse of the text | ${parse.toFixed(1)} ms | |`)
+    console.log(`| TextDecoder + JSON.parse of the bytes | ${bytesParse.toFixed(1)} ms = ${(bytesParse / parse).toFixed(2)}× JSON.parse | |`)
+    console.log(`| loader decode of the bytes (decodeDocumentBytes) | ${decode.toFixed(1)} ms = ${(decode / parse).toFixed(2)}× JSON.parse | ≤ 2× |`)
+    console.log(`| parse + decode of the text (parseCacheDocument; this row's measure before) | ${textDecode.toFixed(1)} ms = ${(textDecode / parse).toFixed(2)}× JSON.parse | |`)
+    console.log(`| peak memory growth of a process reading the bytes and decoding them (fresh, median of 3) | ${mib(growth)} = ${(growth / bytes).toFixed(2)}× the document | ≤ 3× |`)
+    console.log(`| the same, with ${youngCapped.join(" ")} (the young generation capped as the function is deployed) | ${mib(cappedGrowth)} = ${(cappedGrowth / bytes).toFixed(2)}× the document | ≤ 3× |`)
+    console.log(`| the same, reading a string and parseCacheDocument (this row's measure before) | ${mib(textGrowth)} = ${(textGrowth / bytes).toFixed(2)}× | |`)
+    console.log(`| the same, TextDecoder + JSON.parse of the bytes only (no decoding) | ${mib(jsonGrowth)} = ${(jsonGrowth / bytes).toFixed(2)}× | |`)
+    console.log(`| the same, the CacheLoader over LocalStorage (stat, read, decode, prompt index) | ${mib(loaderGrowth)} = ${(loaderGrowth / bytes).toFixed(2)}× | |`)
+    console.log(`| the same, the CacheLoader with ${youngCapped.join(" ")} | ${mib(cappedLoaderGrowth)} = ${(cappedLoaderGrowth / bytes).toFixed(2)}× | |`)
+    console.log(`| the same, the CacheLoader with prepareContext: false (index built on the first question) | ${mib(noIndexGrowth)} = ${(noIndexGrowth / bytes).toFixed(2)}× | |`)
+    console.log(`| prompt index build (once per document generation, median of 5) | ${indexBuild.toFixed(1)} ms | |`)
+    console.log(`| prompt context of one question, 2,000 tokens (${questions.length} of the examples' questions, median of 5) | ${perQuestion.toFixed(2)} ms | |`)
+    console.log(`| one table lookup | ${(lookup * 1000).toFixed(1)} µs | ≤ 1 ms |`)
   }
-  const [parse, bytesParse, decode, textDecode] = [times.parse, times.bytesParse, times.decode, times.textDecode].map(median) as [number, number, number, number]
-  const doc = Either.getOrThrow(decodeDocumentBytes(encoded)).document
-  const lookup = timeMedian(101, () => findTable(doc, "bench-project.dataset_49.table_999"))
-  // The prompt index as the loader builds it once per document, then questions (the examples'
-  // own, one in 500) at 2,000 tokens; the first question's index comes from the loader's prepare.
-  const indexBuild = timeMedian(5, () => buildIndex(doc))
-  const questions = doc.examples.filter((_, i) => i % 500 === 0).map((e) => e.question)
-  renderPromptContext(doc, { question: questions[0]!, maxTokens: 2000 })
-  const perQuestion = timeMedian(5, () => {
-    for (const question of questions) renderPromptContext(doc, { question, maxTokens: 2000 })
-  }) / questions.length
-  const growthOf = (how: string, nodeFlags: ReadonlyArray<string> = []) => {
-    const memory = Array.from({ length: 3 }, () => child<{ growth: number }>(bundle, ["--loader-child", file, how], nodeFlags))
-    return median(memory.map((m) => m.growth))
-  }
-  const [growth, textGrowth, jsonGrowth, loaderGrowth, noIndexGrowth] = ["bytes", "text", "json", "loader", "loader-no-index"].map((how) => growthOf(how)) as [number, number, number, number, number]
-  // A backend process with the young generation capped as the function is deployed: V8's default
-  // 16 MiB semi-spaces (on a machine this size) are headroom of the process, not memory the loader holds.
-  const youngCapped = DEPLOYED_NODE_FLAGS.filter((flag) => flag.startsWith("--max-semi-space-size"))
-  const [cappedGrowth, cappedLoaderGrowth] = ["bytes", "loader"].map((how) => growthOf(how, youngCapped)) as [number, number]
-  console.log(`\n3. Loader on the document the 1,000-table sync published (${mib(bytes)}, ${doc.examples.length} examples), medians of 9 alternated runs`)
-  console.log("| step | measured | target |")
-  console.log("|---|---:|---|")
-  console.log(`| JSON.parse of the text | ${parse.toFixed(1)} ms | |`)
-  console.log(`| TextDecoder + JSON.parse of the bytes | ${bytesParse.toFixed(1)} ms = ${(bytesParse / parse).toFixed(2)}× JSON.parse | |`)
-  console.log(`| loader decode of the bytes (decodeDocumentBytes) | ${decode.toFixed(1)} ms = ${(decode / parse).toFixed(2)}× JSON.parse | ≤ 2× |`)
-  console.log(`| parse + decode of the text (parseCacheDocument; this row's measure before) | ${textDecode.toFixed(1)} ms = ${(textDecode / parse).toFixed(2)}× JSON.parse | |`)
-  console.log(`| peak memory growth of a process reading the bytes and decoding them (fresh, median of 3) | ${mib(growth)} = ${(growth / bytes).toFixed(2)}× the document | ≤ 3× |`)
-  console.log(`| the same, with ${youngCapped.join(" ")} (the young generation capped as the function is deployed) | ${mib(cappedGrowth)} = ${(cappedGrowth / bytes).toFixed(2)}× the document | ≤ 3× |`)
-  console.log(`| the same, reading a string and parseCacheDocument (this row's measure before) | ${mib(textGrowth)} = ${(textGrowth / bytes).toFixed(2)}× | |`)
-  console.log(`| the same, TextDecoder + JSON.parse of the bytes only (no decoding) | ${mib(jsonGrowth)} = ${(jsonGrowth / bytes).toFixed(2)}× | |`)
-  console.log(`| the same, the CacheLoader over LocalStorage (stat, read, decode, prompt index) | ${mib(loaderGrowth)} = ${(loaderGrowth / bytes).toFixed(2)}× | |`)
-  console.log(`| the same, the CacheLoader with ${youngCapped.join(" ")} | ${mib(cappedLoaderGrowth)} = ${(cappedLoaderGrowth / bytes).toFixed(2)}× | |`)
-  console.log(`| the same, the CacheLoader with prepareContext: false (index built on the first question) | ${mib(noIndexGrowth)} = ${(noIndexGrowth / bytes).toFixed(2)}× | |`)
-  console.log(`| prompt index build (once per document generation, median of 5) | ${indexBuild.toFixed(1)} ms | |`)
-  console.log(`| prompt context of one question, 2,000 tokens (${questions.length} of the examples' questions, median of 5) | ${perQuestion.toFixed(2)} ms | |`)
-  console.log(`| one table lookup | ${(lookup * 1000).toFixed(1)} µs | ≤ 1 ms |`)
   console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(", ")}`)
 }
