@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -8,27 +7,14 @@ import { exactTarget } from "../../src/config/Targets.ts"
 import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
 import { describeDrift } from "../../src/contract/Drift.ts"
 import { describeRelationship } from "../../src/contract/Relationship.ts"
-import { TableId } from "../../src/contract/TableId.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import type { TableMetadata } from "../../src/services/BigQuery/TableResource.ts"
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import { ref, testLayer } from "../support/TestLayers.ts"
+import { tableMetadata } from "../support/Tables.ts"
 
-const table = (id: string, columns: ReadonlyArray<[string, string, string?]>): TableMetadata => ({
-  table_id: TableId.make(id),
-  kind: "TABLE",
-  description: null,
-  last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: null,
-  size_bytes: null,
-  labels: {},
-  partitioning: null,
-  clustering: [],
-  view_query: null,
-  columns: columns.map(([name, type, description]) => ({ name, type, mode: "NULLABLE", description: description ?? null }))
-})
+const table = (id: string, columns: ReadonlyArray<[string, string, string?]>): TableMetadata => tableMetadata(id, columns)
 
 const ORDERS = "nlq-ex.shop.orders"
 const CUSTOMERS = "nlq-ex.shop.customers"

@@ -10,32 +10,18 @@ import { loadSyncSettings, SyncConfig } from "../../src/config/SyncConfig.ts"
 import { parseSyncRequest } from "../../src/entry/SyncHttp.ts"
 import { exactTarget, parseTargets } from "../../src/config/Targets.ts"
 import { parseCacheDocument } from "../../src/contract/CacheDocument.ts"
-import { TableId } from "../../src/contract/TableId.ts"
 import { MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import type { TableMetadata } from "../../src/services/BigQuery/TableResource.ts"
 import { MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import { ref, testLayer } from "../support/TestLayers.ts"
+import { tableMetadata } from "../support/Tables.ts"
 
 const ORDERS = "nlq-ex.shop.orders"
 const CUSTOMERS = "nlq-ex.shop.customers"
 const STORES = "nlq-ex.shop.stores"
 
-const table = (id: string, columns: ReadonlyArray<[string, string, string?]>, extra: Partial<TableMetadata> = {}): TableMetadata => ({
-  table_id: TableId.make(id),
-  kind: "TABLE",
-  description: null,
-  last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: null,
-  size_bytes: null,
-  labels: {},
-  partitioning: null,
-  clustering: [],
-  view_query: null,
-  columns: columns.map(([name, type, description]) => ({ name, type, mode: "NULLABLE", description: description ?? null })),
-  ...extra
-})
+const table = tableMetadata
 
 const orders = (extra: Partial<TableMetadata> = {}, statusDescription = "Order status") =>
   table(ORDERS, [["id", "INTEGER"], ["customer_id", "INTEGER"], ["status", "STRING", statusDescription], ["created_at", "TIMESTAMP"]], extra)

@@ -6,7 +6,6 @@
  * of the TestClock, with 20 ms of simulated latency per call.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,7 +15,6 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { SyncConfig } from "../../src/config/SyncConfig.ts"
 import { parseTargets } from "../../src/config/Targets.ts"
-import { TableId } from "../../src/contract/TableId.ts"
 import { AlertService } from "../../src/services/Alerting/AlertService.ts"
 import { MemoryBigQuery, MemoryBigQueryControl } from "../../src/services/BigQuery/MemoryBigQuery.ts"
 import type { TableMetadata } from "../../src/services/BigQuery/TableResource.ts"
@@ -29,25 +27,10 @@ import { declaredRelationships } from "../../src/sync/relationships/declared.ts"
 import { syncOnce } from "../../src/sync/SyncProgram.ts"
 import { resolveTargets } from "../../src/sync/targets.ts"
 import { testLayer, testSettings } from "../support/TestLayers.ts"
+import { tableMetadata } from "../support/Tables.ts"
 
-const table = (id: string): TableMetadata => ({
-  table_id: TableId.make(id),
-  kind: "TABLE",
-  description: null,
-  last_updated: DateTime.unsafeMake("2026-11-01T00:00:00Z"),
-  created: null,
-  row_count: null,
-  size_bytes: null,
-  labels: {},
-  partitioning: null,
-  clustering: [],
-  view_query: null,
-  columns: [
-    { name: "id", type: "INTEGER", mode: "NULLABLE", description: null },
-    { name: "customer_id", type: "INTEGER", mode: "NULLABLE", description: null },
-    { name: "status", type: "STRING", mode: "NULLABLE", description: "Status" }
-  ]
-})
+const table = (id: string): TableMetadata =>
+  tableMetadata(id, [["id", "INTEGER"], ["customer_id", "INTEGER"], ["status", "STRING", "Status"]])
 
 const targets = (text: string) => Either.getOrThrow(parseTargets(text))
 

@@ -32,8 +32,8 @@ const split = (list: string): Array<string> =>
 const mayName = (description: string): boolean =>
   description.includes("(") || /[^\x00-\x7f]/.test(description) || /a\.?k\.?a|also|alias|business/i.test(description)
 
-export const namesInDescription = (description: string | null): Array<string> => {
-  if (description === null || !mayName(description)) return []
+/** The names the patterns find in `description`, without the shortcut (what `namesInDescription` must equal). */
+export const namesByPatterns = (description: string): Array<string> => {
   const names: Array<string> = []
   for (const m of description.matchAll(MARKER)) names.push(...split(m[1]!))
   for (const m of description.matchAll(HANGUL_IN_PARENS)) names.push(clean(m[1]!))
@@ -41,6 +41,9 @@ export const namesInDescription = (description: string | null): Array<string> =>
   if (leading !== null && !/^(?:별칭|별명|일명|다른 이름)$/u.test(clean(leading[1]!))) names.push(clean(leading[1]!))
   return [...new Set(names.filter((n) => n.length > 0))]
 }
+
+export const namesInDescription = (description: string | null): Array<string> =>
+  description === null || !mayName(description) ? [] : namesByPatterns(description)
 
 export const namesInLabels = (labels: Readonly<Record<string, string>>): Array<string> =>
   Object.entries(labels)
