@@ -113,6 +113,7 @@ describe("decodeDocumentBytes", () => {
       return JSON.stringify({ examples: reorder(examples), ...rest, tables: reorder(tables) })
     }],
     ["with a byte-order mark and surrounding white space", (json) => `\uFEFF \n${JSON.stringify(json)}\n\n`],
+    ["with tabs and carriage returns as its white space", (json) => JSON.stringify(json, null, "\t").replaceAll("\n", "\r\n")],
     ["with escapes in keys and strings", (json) =>
       JSON.stringify(json).replace("\"generated_at\"", "\"generated\\u005fat\"").replaceAll("table_1", "table\\u005f1")]
   ])("parses a document %s as JSON.parse does", (_, write) => {
