@@ -478,6 +478,26 @@ describe("over the local GCS server", () => {
 })
 
 describe("streaming problems and stores without an MD5", () => {
+  it.effect("a document of exactly MAX_DOCUMENT_BYTES is published; one byte more is refused, with its size, and nothing is written", () =>
+    Effect.gen(function*() {
+      const document = bigDoc("2026-11-27T17:00:00Z", 300)
+      const size = rendered(document).byteLength
+      const atCap = yield* publish(document).pipe(Effect.provide(plainBucket({ maxDocumentBytes: size })))
+      expect(atCap.bytes).toBe(size)
+      const dryAtCap = yield* dryRunPublish(document, OBJECT).pipe(Effect.provide(plainBucket({ maxDocumentBytes: size })))
+      expect(dryAtCap.bytes).toBe(size)
+
+      const over = Effect.gen(function*() {
+        const bucket = yield* MemoryStorageControl
+        const error = yield* Effect.flip(publish(document))
+        expect(error).toMatchObject({ _tag: "DocumentTooLarge", bytes: size, max_bytes: size - 1 })
+        expect(yield* bucket.names).toEqual([])
+        const dryError = yield* Effect.flip(dryRunPublish(document, OBJECT))
+        expect(dryError).toMatchObject({ _tag: "DocumentTooLarge", bytes: size, max_bytes: size - 1 })
+      })
+      yield* over.pipe(Effect.provide(plainBucket({ maxDocumentBytes: size - 1 })))
+    }))
+
   it.effect("a table that does not encode stops the upload: the run fails naming it, and nothing is written", () =>
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
@@ -518,6 +538,14 @@ describe("streaming problems and stores without an MD5", () => {
       yield* Effect.promise(() => fs.writeFile(path.join(dir, name), tampered))
       const exit = yield* sameTag(publish(document)).pipe(Effect.provide(local), Effect.exit)
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("PreconditionFailed")
+      yield* Effect.promise(() => fs.access(path.join(dir, OBJECT)).then(() => expect.fail("published"), () => undefined))
+
+      // The document's bytes and more, or fewer of them: conflicts too.
+      for (const other of [Buffer.concat([text, Buffer.from(" ")]), text.subarray(0, text.byteLength - 1)]) {
+        yield* Effect.promise(() => fs.writeFile(path.join(dir, name), other))
+        const conflict = yield* sameTag(publish(document)).pipe(Effect.provide(local), Effect.exit)
+        expect(Exit.isFailure(conflict) && String(conflict.cause)).toContain("PreconditionFailed")
+      }
       yield* Effect.promise(() => fs.access(path.join(dir, OBJECT)).then(() => expect.fail("published"), () => undefined))
     }))
 })
