@@ -377,6 +377,18 @@ describe("readPublished and dryRunPublish", () => {
       )
     }).pipe(Effect.provide(plainBucket())))
 
+  it.effect("a published document of exactly MAX_DOCUMENT_BYTES is read; over it, only its generation is", () =>
+    Effect.gen(function*() {
+      const document = doc("2026-11-27T17:00:00Z")
+      const size = rendered(document).byteLength
+      yield* publish(document).pipe(Effect.provide(settingsLayer({ maxDocumentBytes: size })))
+      const atCap = Option.getOrThrow(yield* readPublished(OBJECT).pipe(Effect.provide(settingsLayer({ maxDocumentBytes: size }))))
+      expect(Option.isSome(atCap.document)).toBe(true)
+      const over = Option.getOrThrow(yield* readPublished(OBJECT).pipe(Effect.provide(settingsLayer({ maxDocumentBytes: size - 1 }))))
+      expect(over.document).toEqual(Option.none())
+      expect(over.info.generation).toBe(atCap.info.generation)
+    }).pipe(Effect.provide(MemoryStorage.layer("test-bucket"))))
+
   it.effect("reading retries a transient failure", () =>
     Effect.gen(function*() {
       const bucket = yield* MemoryStorageControl
