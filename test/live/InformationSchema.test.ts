@@ -20,12 +20,7 @@ import {
   tablesFromInformationSchema
 } from "../../src/services/BigQuery/InformationSchema.ts"
 import { decodeTableDefinition, tableMetadataFromRest } from "../../src/services/BigQuery/TableResource.ts"
-import {
-  ddlOf,
-  informationSchemaRowsOf,
-  type RestFieldJson,
-  type TableResourceFixture
-} from "../support/InformationSchemaRows.ts"
+import { asRest, ddlOf, informationSchemaRowsOf, type RestFieldJson, type TableResourceFixture } from "../support/InformationSchemaRows.ts"
 
 const PROJECT = "bigquery-public-data"
 const FALLBACK = DateTime.unsafeMake(0)
@@ -34,16 +29,6 @@ const fixture = (name: string) =>
   JSON.parse(readFileSync(new URL(`../fixtures/bigquery/${name}.schema.json`, import.meta.url), "utf8")) as ReadonlyArray<
     RestFieldJson
   >
-
-/** The fixture as the REST API sends it: `mode` left out where it is NULLABLE. */
-const asRest = (field: RestFieldJson): RestFieldJson => {
-  const { fields, mode, ...rest } = field
-  return {
-    ...rest,
-    ...(mode === undefined || mode === "NULLABLE" ? {} : { mode }),
-    ...(fields === undefined ? {} : { fields: fields.map(asRest) })
-  }
-}
 
 const GA4: TableResourceFixture = {
   tableReference: { tableId: "events_20210131" },

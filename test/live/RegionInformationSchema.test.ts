@@ -25,7 +25,7 @@ import {
   type RecordedRequest,
   start
 } from "../support/FakeBigQueryServer.ts"
-import { arrangeInformationSchema, type RestFieldJson, type TableResourceFixture } from "../support/InformationSchemaRows.ts"
+import { asRest, arrangeInformationSchema, type RestFieldJson, type TableResourceFixture } from "../support/InformationSchemaRows.ts"
 import { testSettings } from "../support/TestLayers.ts"
 
 /** The project jobs run in (and are billed to). */
@@ -40,16 +40,6 @@ const GA4_FIELDS = JSON.parse(
     "utf8"
   )
 ) as ReadonlyArray<RestFieldJson>
-
-/** The fixture as the REST API sends it: `mode` left out where it is NULLABLE. */
-const asRest = (field: RestFieldJson): RestFieldJson => {
-  const { fields, mode, ...rest } = field
-  return {
-    ...rest,
-    ...(mode === undefined || mode === "NULLABLE" ? {} : { mode }),
-    ...(fields === undefined ? {} : { fields: fields.map(asRest) })
-  }
-}
 
 /** Eleven tables of every kind (more than ten, so read through INFORMATION_SCHEMA), their times and sizes different in each dataset (`seed`). */
 const datasetTables = (dataset: string, seed: number): ReadonlyArray<TableResourceFixture> => {

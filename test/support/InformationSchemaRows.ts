@@ -20,6 +20,16 @@ export type RestFieldJson = {
   readonly policyTags?: { readonly names: ReadonlyArray<string> }
 }
 
+/** A schema fixture (as `bq show --schema` writes it) as the REST API sends it: `mode` left out where it is NULLABLE. */
+export const asRest = (field: RestFieldJson): RestFieldJson => {
+  const { fields, mode, ...rest } = field
+  return {
+    ...rest,
+    ...(mode === undefined || mode === "NULLABLE" ? {} : { mode }),
+    ...(fields === undefined ? {} : { fields: fields.map(asRest) })
+  }
+}
+
 /** A REST `Table` resource, as `tables.get` answers and `fake.tables.put` takes it. */
 export type TableResourceFixture = {
   readonly tableReference: { readonly tableId: string }
