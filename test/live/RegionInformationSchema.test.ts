@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { makeTableId, type TableRef } from "../../src/contract/TableId.ts"
 import { SyncConfig } from "../../src/config/SyncConfig.ts"
-import { BigQueryService, type DatasetTables } from "../../src/services/BigQuery/BigQueryService.ts"
+import { type BigQuery, BigQueryService, type DatasetTables, type TableRead } from "../../src/services/BigQuery/BigQueryService.ts"
 import { LiveBigQuery, type LiveBigQueryOptions, type MetadataReadOptions } from "../../src/services/BigQuery/LiveBigQuery.ts"
 import { parseTargets } from "../../src/config/Targets.ts"
 import { collectTables } from "../../src/sync/collect.ts"
@@ -146,6 +146,23 @@ const putDatasets = (fake: FakeBigQuery, prefix: string, count: number, location
   return names
 }
 
+/** Each of `tables` of each of `datasets` in `read` is exactly what its own tables.get gives. */
+const expectAsTablesGet = (
+  bigquery: BigQuery,
+  read: ReadonlyMap<string, ReadonlyMap<string, TableRead>>,
+  datasets: ReadonlyArray<string>,
+  tables: ReadonlyArray<string> = TABLE_NAMES
+) =>
+  Effect.gen(function*() {
+    for (const dataset of datasets) {
+      for (const table of tables) {
+        expect(read.get(`${WAREHOUSE}.${dataset}`)!.get(table)).toEqual(
+          Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table }))
+        )
+      }
+    }
+  })
+
 const requestsFor = (datasets: ReadonlyArray<string>, extra: ReadonlyArray<string> = []): ReadonlyArray<DatasetTables> =>
   datasets.map((dataset) => ({ project: WAREHOUSE, dataset, tables: [...TABLE_NAMES, ...extra] }))
 
@@ -200,13 +217,8 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       expect(queries.map(queryOf).filter((sql) => sql.includes("`shop-warehouse`.`region-us`.INFORMATION_SCHEMA."))).toHaveLength(2)
 
       // Every table exactly as its own tables.get describes it; the table that does not exist is absent.
-      for (const dataset of us) {
-        const tables = read.get(`${WAREHOUSE}.${dataset}`)!
-        expect([...tables.keys()].sort()).toEqual([...TABLE_NAMES].sort())
-        for (const table of TABLE_NAMES) {
-          expect(tables.get(table)).toEqual(Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table })))
-        }
-      }
+      for (const dataset of us) expect([...read.get(`${WAREHOUSE}.${dataset}`)!.keys()].sort()).toEqual([...TABLE_NAMES].sort())
+      yield* expectAsTablesGet(bigquery, read, us)
       expect(Either.getOrThrow(read.get(`${WAREHOUSE}.sales_2`)!.get("orders")!)).toMatchObject({
         partitioning: { field: "order_date", type: "MONTH", expiration_ms: 7776000000, require_partition_filter: true },
         clustering: ["customer_id"],
@@ -269,10 +281,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       expect(inSeoul).toHaveLength(3)
       expect(inSeoul.filter((r) => queryOf(r).includes("`region-asia-northeast3`"))).toHaveLength(2)
       expect(inSeoul.every((r) => !queryOf(r).includes("`sales_1`"))).toBe(true)
-      for (const dataset of seoul) {
-        const table = read.get(`${WAREHOUSE}.${dataset}`)!.get("events_20210131")!
-        expect(table).toEqual(Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table: "events_20210131" })))
-      }
+      yield* expectAsTablesGet(bigquery, read, seoul, ["events_20210131"])
     }))
 
   it.scopedLive("answers in pages: every page fetched from the job's own location", () =>
@@ -286,13 +295,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       const pages = fake.requestsOf("jobs.getQueryResults")
       expect(pages.length).toBeGreaterThan(2)
       expect(pages.every((r) => r.query.location === "asia-northeast3")).toBe(true)
-      for (const dataset of seoul) {
-        for (const table of TABLE_NAMES) {
-          expect(read.get(`${WAREHOUSE}.${dataset}`)!.get(table)).toEqual(
-            Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table }))
-          )
-        }
-      }
+      yield* expectAsTablesGet(bigquery, read, seoul)
     }))
 
   it.scopedLive("a configured location: no datasets.list; a dataset elsewhere fails its region's read, which is left to the caller", () =>
@@ -325,11 +328,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
       })
       expect(sets.sort()).toEqual([["sales_1", "sales_2"], ["sales_3", "sales_4"], ["sales_5"]])
       expect(fake.requestsOf("jobs.query")).toHaveLength(9)
-      for (const dataset of us) {
-        expect(read.get(`${WAREHOUSE}.${dataset}`)!.get("orders")).toEqual(
-          Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table: "orders" }))
-        )
-      }
+      yield* expectAsTablesGet(bigquery, read, us, ["orders"])
     }))
 
   it.scopedLive("a table whose rows cannot be read is read through its own tables.get; the rest come from the region", () =>
@@ -355,13 +354,7 @@ describe("LiveBigQuery.getTablesByRegion", () => {
         "sales_2/tables/orders",
         "sales_2/tables/scores"
       ])
-      for (const dataset of us) {
-        for (const table of TABLE_NAMES) {
-          expect(read.get(`${WAREHOUSE}.${dataset}`)!.get(table)).toEqual(
-            Either.right(yield* bigquery.getTable({ project: WAREHOUSE, dataset, table }))
-          )
-        }
-      }
+      yield* expectAsTablesGet(bigquery, read, us)
     }))
 
   it.scopedLive("a table whose own tables.get then fails fails alone", () =>
