@@ -8,7 +8,7 @@
 import nodeSqlParser from "node-sql-parser"
 import type { TableEntry } from "../src/contract/TableEntry.ts"
 import { flattenFields } from "../src/contract/Field.ts"
-import { baseTable, columnName, resolve, type Scope, simplify } from "../src/sync/relationships/joinPredicates.ts"
+import { columnName, resolve, simplify, walkScoped } from "../src/sync/relationships/joinPredicates.ts"
 
 export interface GoldNeeds {
   /** `project.dataset.table` ids. */
@@ -27,41 +27,15 @@ export const goldNeeds = (sql: string, project: string, catalog: ReadonlyMap<str
   let parsed = true
   try {
     const ast: unknown = parser.astify(simplify(sql), { database: "bigquery" })
-    const visit = (node: unknown, scope: Scope): void => {
-      if (Array.isArray(node)) {
-        for (const child of node) visit(child, scope)
-        return
-      }
-      if (typeof node !== "object" || node === null) return
-      const record = node as Record<string, unknown>
-      let inner = scope
-      if (record.type === "select" && Array.isArray(record.from)) {
-        const aliases = new Map<string, string | null>()
-        for (const item of record.from as Array<Record<string, unknown>>) {
-          if (typeof item.table !== "string") {
-            if (typeof item.as === "string") aliases.set(item.as.toLowerCase(), null)
-            continue
-          }
-          const short = item.table.split(".").pop()!
-          const base = baseTable(item, project)
-          if (base !== null && catalog.has(base)) tables.add(base)
-          aliases.set(String(item.as ?? short).toLowerCase(), base)
-          if (item.as !== null && item.as !== undefined) aliases.set(short.toLowerCase(), base)
-        }
-        inner = [...scope, aliases]
-      }
-      if (record.type === "column_ref") {
-        const column = columnName(record.column)
-        if (column !== undefined && column !== "*") {
-          if (typeof record.table === "string" && record.table !== "") {
-            const table = resolve(inner, record.table)
-            if (table) qualified.push({ table, column })
-          } else unqualified.add(column)
-        }
-      }
-      for (const value of Object.values(record)) if (typeof value === "object") visit(value, inner)
-    }
-    visit(ast, [])
+    walkScoped(ast, project, (record, scope) => {
+      if (record.type !== "column_ref") return
+      const column = columnName(record.column)
+      if (column === undefined || column === "*") return
+      if (typeof record.table === "string" && record.table !== "") {
+        const table = resolve(scope, record.table)
+        if (table) qualified.push({ table, column })
+      } else unqualified.add(column)
+    }, { derivedAliases: true, onBaseTable: (base) => base !== null && catalog.has(base) && void tables.add(base) })
   } catch {
     parsed = false
     for (const m of sql.matchAll(/\b(?:FROM|JOIN)\s+`?(?:[\w-]+\.)?(\w+)\.(\w+)`?/gi)) {

@@ -56,6 +56,47 @@ export const resolve = (scope: Scope, alias: string): string | null | undefined 
   return undefined
 }
 
+/**
+ * Visits every node of a parsed query with the aliases in scope where it stands: a SELECT's FROM
+ * items open a scope for everything below that SELECT (a base table under its alias and its short
+ * name). `derivedAliases`: a subquery's or CTE's alias is in scope too, naming no base table (so it
+ * hides a same-named alias of an outer query). `onBaseTable` sees each FROM item that names a table.
+ */
+export const walkScoped = (
+  ast: unknown,
+  project: string,
+  onNode: (record: Record<string, unknown>, scope: Scope) => void,
+  options: { readonly derivedAliases?: boolean; readonly onBaseTable?: (base: string | null) => void } = {}
+): void => {
+  const visit = (node: unknown, scope: Scope): void => {
+    if (Array.isArray(node)) {
+      for (const child of node) visit(child, scope)
+      return
+    }
+    if (typeof node !== "object" || node === null) return
+    const record = node as Record<string, unknown>
+    let inner = scope
+    if (record.type === "select" && Array.isArray(record.from)) {
+      const aliases = new Map<string, string | null>()
+      for (const item of record.from as Array<Record<string, unknown>>) {
+        if (typeof item.table !== "string") {
+          if (options.derivedAliases === true && typeof item.as === "string") aliases.set(item.as.toLowerCase(), null)
+          continue
+        }
+        const short = item.table.split(".").pop()!
+        const base = baseTable(item, project)
+        options.onBaseTable?.(base)
+        aliases.set(String(item.as ?? short).toLowerCase(), base)
+        if (item.as !== null && item.as !== undefined) aliases.set(short.toLowerCase(), base)
+      }
+      inner = [...scope, aliases]
+    }
+    onNode(record, inner)
+    for (const value of Object.values(record)) if (typeof value === "object") visit(value, inner)
+  }
+  visit(ast, [])
+}
+
 const IDENT = "[A-Za-z_][A-Za-z0-9_]*"
 const TABLE_ALIAS = new RegExp(`\\b(?:FROM|JOIN)\\s+\`?((?:[A-Za-z0-9_-]+\\.)?${IDENT})\`?\\.\`?(${IDENT})\`?(?:\\s+(?:AS\\s+)?(?!(?:ON|JOIN|WHERE|GROUP|ORDER|LEFT|RIGHT|INNER|FULL|CROSS|LIMIT|USING|WINDOW|HAVING|UNION)\\b)(${IDENT}))?`, "gi")
 const EQUALITY = new RegExp(`\\b(${IDENT})\\.(${IDENT})\\s*=\\s*(${IDENT})\\.(${IDENT})\\b`, "g")
@@ -100,39 +141,16 @@ export const readJoinPairs = (sql: string, project: string): { pairs: Array<Join
 export const joinPairs = (sql: string, project: string): Array<JoinPair> => {
   const ast: unknown = parser.astify(sql, { database: "bigquery" })
   const pairs: Array<JoinPair> = []
-  const visit = (node: unknown, scope: Scope): void => {
-    if (Array.isArray(node)) {
-      for (const child of node) visit(child, scope)
-      return
+  walkScoped(ast, project, (record, scope) => {
+    if (record.type !== "binary_expr" || record.operator !== "=") return
+    const [l, r] = [record.left as Record<string, unknown>, record.right as Record<string, unknown>]
+    if (l?.type === "column_ref" && r?.type === "column_ref" && typeof l.table === "string" && typeof r.table === "string") {
+      const lt = resolve(scope, l.table)
+      const rt = resolve(scope, r.table)
+      const lc = columnName(l.column)
+      const rc = columnName(r.column)
+      if (lt && rt && lc && rc && lt !== rt) pairs.push({ left: { table: lt, column: lc }, right: { table: rt, column: rc } })
     }
-    if (typeof node !== "object" || node === null) return
-    const record = node as Record<string, unknown>
-    let inner = scope
-    if (record.type === "select" && Array.isArray(record.from)) {
-      const aliases = new Map<string, string | null>()
-      for (const item of record.from as Array<Record<string, unknown>>) {
-        if (typeof item.table !== "string") continue
-        const short = item.table.split(".").pop()!
-        const base = baseTable(item, project)
-        aliases.set(String(item.as ?? short).toLowerCase(), base)
-        if (item.as !== null && item.as !== undefined) aliases.set(short.toLowerCase(), base)
-      }
-      inner = [...scope, aliases]
-    }
-    if (record.type === "binary_expr" && record.operator === "=") {
-      const [l, r] = [record.left as Record<string, unknown>, record.right as Record<string, unknown>]
-      if (l?.type === "column_ref" && r?.type === "column_ref" && typeof l.table === "string" && typeof r.table === "string") {
-        const lt = resolve(inner, l.table)
-        const rt = resolve(inner, r.table)
-        const lc = columnName(l.column)
-        const rc = columnName(r.column)
-        if (lt && rt && lc && rc && lt !== rt) pairs.push({ left: { table: lt, column: lc }, right: { table: rt, column: rc } })
-      }
-    }
-    for (const [key, value] of Object.entries(record)) {
-      if (key === "left" || key === "right" || typeof value === "object") visit(value, inner)
-    }
-  }
-  visit(ast, [])
+  })
   return pairs
 }
