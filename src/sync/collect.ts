@@ -167,7 +167,11 @@ export const readByRegion = (groups: ReadonlyArray<ReadonlyArray<LogicalTable>>)
       groups.filter((group) => group.length > 0).map((group) => ({ ...group[0]!.read, tables: group.map((t) => t.read.table) }))
     ))
 
-/** Every table's metadata or failure, in the order given. Never fails as a whole. */
+/**
+ * Every table's metadata or failure, in the order given. Never fails as a whole. The stage-by-stage
+ * form of the reads the sync's pipeline (`pipeline.ts`) makes dataset by dataset with the same
+ * `readByRegion` and `collectDataset`: the reference it is tested to equal.
+ */
 export const collectTables = (tables: ReadonlyArray<LogicalTable>) =>
   Effect.gen(function*() {
     const groups = groupByDataset(tables)

@@ -164,6 +164,11 @@ export const listByRegion = (datasets: ReadonlyArray<{ readonly project: string;
     Effect.map((listed) => new Map([...listed].map(([key, tables]) => [key, Either.right(tables) as Listing] as const)))
   )
 
+/**
+ * The tables `targets` resolve to, every listing made first: the stage-by-stage form of what the
+ * sync's pipeline (`pipeline.ts`) does dataset by dataset with the same pieces, kept as the
+ * reference the pipeline is tested to equal, and for callers that need the resolution alone.
+ */
 export const resolveTargets = (targets: ReadonlyArray<TargetPattern>) =>
   Effect.gen(function*() {
     const toList = datasetsToList(targets)
