@@ -18,6 +18,8 @@
  *   glossary and aliases (`glossary`, `aliases`, likewise), what an incremental run kept
  *   (`incremental`, `null` before it), and dense vectors (`embeddings`, `null` unless
  *   `EMBEDDINGS=vertex`).
+ * - 3 — the split layout for large warehouses: a manifest at the usual name and per-dataset parts
+ *   (see `SplitDocument.ts`); joined, they are exactly a version-2 document.
  *
  * This module is shared by the sync and the backend: it imports nothing but `effect`.
  */
@@ -33,11 +35,17 @@ import { DocumentEmbeddings } from "./Embeddings.ts"
 import { Relationship } from "./Relationship.ts"
 import { TableId } from "./TableId.ts"
 import { Example, makeTableEntry, type TableEntry, TableEntry as TableEntrySchema } from "./TableEntry.ts"
+import { CacheDocumentError, formatIssues } from "./DocumentError.ts"
+import { streamedRenderer } from "./streamedRender.ts"
+
+export { CacheDocumentError } from "./DocumentError.ts"
 
 export * from "./TableEntry.ts"
 
-/** The newest format this code writes and reads natively. */
+/** The format of one whole document: what this code writes unless the document is split. */
 export const CURRENT_FORMAT_VERSION = 2
+/** The newest format this code reads: 3 is the split layout (`SplitDocument.ts`). */
+export const NEWEST_FORMAT_VERSION = 3
 
 /** An ISO-8601 UTC timestamp string in the file, a `DateTime.Utc` in memory. */
 const Timestamp = Schema.DateTimeUtc
@@ -204,23 +212,6 @@ const FormatVersionProbe = Schema.Struct({
   format_version: Schema.optional(Schema.Unknown)
 })
 
-/** A document that did not decode, with a readable account of every problem and where it is. */
-export class CacheDocumentError extends Schema.TaggedError<CacheDocumentError>()("CacheDocumentError", {
-  /** Which document: an object URL, a file path, or "document" for in-memory values. */
-  source: Schema.String,
-  /** Human-readable, one problem per line, each with its path in the document. */
-  problems: Schema.String
-}) {
-  override get message(): string {
-    return `${this.source} is not a valid MetaSync cache document:\n${this.problems}`
-  }
-}
-
-const formatIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => `- ${issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".")}: ${issue.message}`)
-    .join("\n")
-
 /**
  * Decodes with `schema`, stopping at the first problem (the fast, common path); a document with
  * problems is decoded again collecting all of them, for a complete report.
@@ -259,9 +250,14 @@ export const decodeCacheDocument = (
   if (version === 2) {
     return Either.mapLeft(decodeV2(value), (e) => new CacheDocumentError({ source, problems: formatIssues(e) }))
   }
-  if (typeof version === "number" && Number.isInteger(version) && version > CURRENT_FORMAT_VERSION) {
+  if (version === 3) {
     return fail(
-      `- format_version: ${version} was written by a newer MetaSync; this reader understands versions 1 to ${CURRENT_FORMAT_VERSION}`
+      "- format_version: 3 is the split layout (a manifest and its parts), not one document: read it with MetaSync's loader or readStoredDocument, which fetch the parts"
+    )
+  }
+  if (typeof version === "number" && Number.isInteger(version) && version > NEWEST_FORMAT_VERSION) {
+    return fail(
+      `- format_version: ${version} was written by a newer MetaSync; this reader understands versions 1 to ${NEWEST_FORMAT_VERSION}`
     )
   }
   return fail(`- format_version: expected 2 (or no field, for version 1), got ${JSON.stringify(version)}`)
@@ -299,20 +295,7 @@ export const renderCacheDocument = (
   Either.map(encodeCacheDocument(doc, source), (encoded) => `${JSON.stringify(encoded)}\n`)
 
 /** Fields rendered one element at a time: the rest of the document is small. */
-const STREAMED_FIELDS = ["tables", "examples"] as const
-const CacheDocumentHead = CacheDocumentV2Fields.omit(...STREAMED_FIELDS)
-const encodeHead = Schema.encodeEither(CacheDocumentHead, { errors: "all" })
-const encodeTable = Schema.encodeEither(TableEntrySchema, { errors: "all" })
-const encodeExample = Schema.encodeEither(Example, { errors: "all" })
-const FIELD_ORDER = Object.keys(CacheDocumentV2Fields.fields) as ReadonlyArray<keyof CacheDocument>
-
-/** Text is encoded to UTF-8 and handed out in pieces of about this many characters. */
-const CHUNK_CHARS = 1 << 16
-
-const problemsAt = (prefix: ReadonlyArray<PropertyKey>, error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => `- ${[...prefix, ...issue.path].map(String).join(".")}: ${issue.message}`)
-    .join("\n")
+const renderDocumentChunks = streamedRenderer(CacheDocumentV2Fields, { tables: TableEntrySchema, examples: Example })
 
 /**
  * The document as UTF-8 chunks, rendered lazily: each call of the returned function renders it
@@ -329,60 +312,14 @@ export const renderCacheDocumentChunks = (
   doc: CacheDocument,
   source = "document"
 ): Either.Either<() => Iterable<Uint8Array>, CacheDocumentError> => {
-  const fail = (problems: string) => Either.left(new CacheDocumentError({ source, problems }))
-  if (!Array.isArray(doc.tables) || doc.tables.length === 0) return fail("- tables: expected a non-empty array of tables")
-  const documentIssue = CacheDocumentV2.filter(doc, {}, CacheDocumentV2.ast as never)
-  if (documentIssue._tag === "Some") return fail(formatIssues(ParseResult.parseError(documentIssue.value)))
-  const { examples: _examples, tables: _tables, ...rest } = doc
-  const head = encodeHead(rest)
-  if (Either.isLeft(head)) return fail(formatIssues(head.left))
-  const encodedHead = head.right as Record<string, unknown>
-  const streamed: Record<string, { readonly items: ReadonlyArray<unknown>; readonly encode: (item: never) => Either.Either<unknown, ParseResult.ParseError> }> = {
-    tables: { items: doc.tables, encode: encodeTable as never },
-    examples: { items: doc.examples, encode: encodeExample as never }
+  if (!Array.isArray(doc.tables) || doc.tables.length === 0) {
+    return Either.left(new CacheDocumentError({ source, problems: "- tables: expected a non-empty array of tables" }))
   }
-  return Either.right(function*() {
-    const encoder = new TextEncoder()
-    let pending = "{"
-    let first = true
-    for (const key of FIELD_ORDER) {
-      const list = streamed[key]
-      if (list === undefined) {
-        const whole = JSON.stringify(encodedHead[key])
-        if (whole === undefined) continue // as JSON.stringify leaves such a field out
-        pending += `${first ? "" : ","}${JSON.stringify(key)}:${whole}`
-      } else {
-        pending += `${first ? "" : ","}${JSON.stringify(key)}:[`
-        for (let i = 0; i < list.items.length; i++) {
-          const encoded = list.encode(list.items[i] as never)
-          if (Either.isLeft(encoded)) {
-            // Every problem from here on, for a complete report; nothing valid was produced.
-            const problems = [problemsAt([key, i], encoded.left)]
-            for (const [later, laterList] of Object.entries(streamed)) {
-              const from = later === key ? i + 1 : FIELD_ORDER.indexOf(later as keyof CacheDocument) > FIELD_ORDER.indexOf(key) ? 0 : laterList.items.length
-              for (let j = from; j < laterList.items.length; j++) {
-                const again = laterList.encode(laterList.items[j] as never)
-                if (Either.isLeft(again)) problems.push(problemsAt([later, j], again.left))
-              }
-            }
-            throw new CacheDocumentError({ source, problems: problems.join("\n") })
-          }
-          pending += `${i === 0 ? "" : ","}${JSON.stringify(encoded.right) ?? "null"}`
-          if (pending.length >= CHUNK_CHARS) {
-            yield encoder.encode(pending)
-            pending = ""
-          }
-        }
-        pending += "]"
-      }
-      first = false
-      if (pending.length >= CHUNK_CHARS) {
-        yield encoder.encode(pending)
-        pending = ""
-      }
-    }
-    yield encoder.encode(`${pending}}\n`)
-  })
+  const documentIssue = CacheDocumentV2.filter(doc, {}, CacheDocumentV2.ast as never)
+  if (documentIssue._tag === "Some") {
+    return Either.left(new CacheDocumentError({ source, problems: formatIssues(ParseResult.parseError(documentIssue.value)) }))
+  }
+  return renderDocumentChunks(doc, source)
 }
 
 /**

@@ -17,6 +17,7 @@
  */
 import * as Either from "effect/Either"
 import { type CacheDocument, CacheDocumentError, decodeCacheDocument, parseCacheDocument } from "./CacheDocument.ts"
+import { type CacheManifest, type CachePart, decodeManifest, decodePart, splitLayoutOf } from "./SplitDocument.ts"
 
 /** How far `parseArray` looks for the end of an element before it has seen a larger one. */
 const GUESS_BYTES = 1024 * 1024
@@ -330,4 +331,22 @@ export const decodeDocumentBytes = (
     )
   }
   return decoded(json)
+}
+
+/** What an object of the cache holds: a whole document (formats 1 and 2), or a split layout's manifest or part. */
+export type StoredObject =
+  | { readonly _tag: "Document"; readonly document: CacheDocument; readonly formatVersion: number }
+  | { readonly _tag: "Manifest"; readonly manifest: CacheManifest }
+  | { readonly _tag: "Part"; readonly part: CachePart }
+
+/**
+ * The object in `bytes`, whichever it is: a split layout's manifest or part is decoded as one
+ * (sliced as a document is), anything else as a whole document, with its messages.
+ */
+export const decodeStoredBytes = (bytes: Uint8Array, source = "document"): Either.Either<StoredObject, CacheDocumentError> => {
+  const sliced = parseDocumentBytes(bytes)
+  const layout = splitLayoutOf(sliced)
+  if (layout === "manifest") return Either.map(decodeManifest(sliced, source), (manifest) => ({ _tag: "Manifest" as const, manifest }))
+  if (layout === "part") return Either.map(decodePart(sliced, source), (part) => ({ _tag: "Part" as const, part }))
+  return Either.map(decodeDocumentBytes(bytes, source), (d) => ({ _tag: "Document" as const, ...d }))
 }
