@@ -1,6 +1,7 @@
-/** Writes schema/cache-document.schema.json from the codecs (`npm run schema`). */
+/** Writes schema/cache-document.schema.json and schema/cache-part.schema.json from the codecs (`npm run schema`). */
 import { writeFileSync } from "node:fs"
-import { renderJsonSchema } from "../src/contract/jsonSchema.ts"
+import { renderJsonSchema, renderPartJsonSchema } from "../src/contract/jsonSchema.ts"
 
 writeFileSync(new URL("../schema/cache-document.schema.json", import.meta.url), renderJsonSchema())
-console.log("wrote schema/cache-document.schema.json")
+writeFileSync(new URL("../schema/cache-part.schema.json", import.meta.url), renderPartJsonSchema())
+console.log("wrote schema/cache-document.schema.json and schema/cache-part.schema.json")

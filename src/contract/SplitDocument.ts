@@ -69,9 +69,17 @@ export const PartRef = Schema.Struct({
   /** Base64 MD5 of the part's bytes, when the store reports one. */
   md5: Schema.NullOr(Schema.String),
   tables: Count,
-  examples: Count
+  examples: Count,
+  /**
+   * Tables of other parts that this part's examples read (an example lives with its first table):
+   * a reader looking for every example of a table fetches its own part and those naming it here.
+   */
+  example_tables: Schema.Array(TableId)
 }).annotations({ identifier: "PartRef" })
 export type PartRef = typeof PartRef.Type
+
+/** What the writer of a part knows once it is stored: the rest of its `PartRef` comes from the plan. */
+export type StoredPart = Pick<PartRef, "object" | "generation" | "bytes" | "md5">
 
 const CacheManifestFields = Schema.Struct({
   format_version: Schema.Literal(3),
@@ -149,6 +157,8 @@ export interface PlannedPart {
   readonly key: string
   readonly tables: ReadonlyArray<CacheDocument["tables"][number]>
   readonly examples: ReadonlyArray<CacheDocument["examples"][number]>
+  /** Tables of other parts its examples read, sorted. */
+  readonly exampleTables: ReadonlyArray<TableId>
 }
 
 /** How a document is cut: its parts, and for each table and example the part that holds it. */
@@ -189,6 +199,7 @@ export const planParts = (doc: CacheDocument, maxPartTables = DEFAULT_MAX_PART_T
     tablePart.push(current.index)
     partOfTable.set(table.table_id, current.index)
   }
+  const foreign = parts.map(() => new Set<TableId>())
   const examplePart = doc.examples.map((example) => {
     let part: number | undefined
     for (const id of example.tables) {
@@ -197,9 +208,14 @@ export const planParts = (doc: CacheDocument, maxPartTables = DEFAULT_MAX_PART_T
     }
     const index = part ?? 0
     parts[index]!.examples.push(example)
+    for (const id of example.tables) if (partOfTable.get(id) !== index) foreign[index]!.add(id)
     return index
   })
-  return { parts, tablePart, examplePart }
+  return {
+    parts: parts.map((part, i) => ({ ...part, exampleTables: [...foreign[i]!].sort() })),
+    tablePart,
+    examplePart
+  }
 }
 
 /** A part ready to render, of a document generated at `generatedAt`. */
@@ -216,9 +232,16 @@ export const makePart = (planned: PlannedPart, generatedAt: CacheDocument["gener
 export const catalogColumns = (table: CacheDocument["tables"][number]): ReadonlyArray<string> =>
   table.field_paths.length > 0 ? table.field_paths.map((f) => f.path) : flattenFields(table.columns).map((f) => f.path)
 
-/** The manifest of `doc` cut as `plan`, its parts stored as `refs` (one per planned part, in order). */
-export const makeManifest = (doc: CacheDocument, plan: SplitPlan, refs: ReadonlyArray<PartRef>): CacheManifest => {
-  if (refs.length !== plan.parts.length) throw new RangeError(`${plan.parts.length} parts were planned; ${refs.length} refs were given`)
+/** The manifest of `doc` cut as `plan`, its parts stored as `stored` (one per planned part, in order). */
+export const makeManifest = (doc: CacheDocument, plan: SplitPlan, stored: ReadonlyArray<StoredPart>): CacheManifest => {
+  if (stored.length !== plan.parts.length) throw new RangeError(`${plan.parts.length} parts were planned; ${stored.length} were stored`)
+  const refs = plan.parts.map((part, i): PartRef => ({
+    key: part.key,
+    ...stored[i]!,
+    tables: part.tables.length,
+    examples: part.examples.length,
+    example_tables: part.exampleTables
+  }))
   const primary = doc.tables[0].table_id
   const catalog = doc.tables.map((table, i): CatalogEntry => ({
     table_id: table.table_id,
@@ -238,7 +261,7 @@ export const makeManifest = (doc: CacheDocument, plan: SplitPlan, refs: Readonly
     schema: doc.schema,
     examples: doc.examples.filter((e) => e.tables.includes(primary)),
     catalog: catalog as unknown as CacheManifest["catalog"],
-    parts: refs as CacheManifest["parts"],
+    parts: refs as unknown as CacheManifest["parts"],
     example_parts: plan.examplePart,
     drift: doc.drift,
     metrics: doc.metrics,

@@ -1,0 +1,121 @@
+/**
+ * The split layout: a document cut into a manifest and parts joins back into exactly itself; the
+ * manifest and the parts render and decode through their codecs; a part that does not belong to
+ * its manifest, and an inconsistent manifest, are refused with a message naming the problem.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as DateTime from "effect/DateTime"
+import * as Either from "effect/Either"
+import { decodeCacheDocument, makeCacheDocument } from "../../src/contract/CacheDocument.ts"
+import { decodeStoredBytes } from "../../src/contract/DocumentBytes.ts"
+import {
+  type CacheManifest,
+  type CachePart,
+  decodeManifest,
+  joinDocument,
+  makeManifest,
+  makePart,
+  planParts,
+  renderManifestChunks,
+  renderPartChunks
+} from "../../src/contract/SplitDocument.ts"
+import { makeTableEntry, type TableEntry } from "../../src/contract/TableEntry.ts"
+import { TableId } from "../../src/contract/TableId.ts"
+import { fieldPathEntries } from "../../src/sync/fieldPaths.ts"
+import { ga4Table } from "../support/TestLayers.ts"
+
+const ga4 = ga4Table({ description: "GA4 이벤트" })
+const base = makeTableEntry({ ...ga4, field_paths: fieldPathEntries(ga4.columns) })
+const table = (dataset: string, name: string): TableEntry => ({ ...base, table_id: TableId.make(`proj-1.${dataset}.${name}`) })
+const example = (tables: ReadonlyArray<string>, i: number) => ({
+  question: `질문 ${i}`,
+  sql: `SELECT 1 -- ${i}`,
+  tables: tables.map((t) => TableId.make(t)),
+  source: "template" as const,
+  generator: "template:test",
+  language: "ko" as const
+})
+
+// Datasets interleaved, one of them larger than a part; an example across datasets; one naming an unknown table.
+const tables = [table("a", "t0"), table("b", "t1"), table("a", "t2"), table("a", "t3"), table("b", "t4"), table("c", "t5"), table("a", "t6")]
+const examples = [
+  example(["proj-1.b.t1"], 0),
+  example(["proj-1.a.t0"], 1),
+  example(["proj-1.c.t5", "proj-1.a.t2"], 2),
+  example(["proj-1.a.t6"], 3),
+  example(["proj-1.z.unknown"], 4),
+  example(["proj-1.a.t0", "proj-1.b.t4"], 5)
+]
+const doc = makeCacheDocument({
+  generated_at: DateTime.unsafeMake("2026-11-30T00:00:00Z"),
+  generator: { name: "metasync", version: "test" },
+  tables: [tables[0]!, ...tables.slice(1)],
+  examples
+})
+
+const bytesOf = (render: () => Iterable<Uint8Array>) => Buffer.concat([...render()])
+const stored = (i: number) => ({ object: `parts/x/run/${i}.json`, generation: String(100 + i), bytes: 1, md5: null })
+
+/** The manifest and parts of `doc`, each through its bytes and back. */
+const roundTrip = (maxPartTables: number) => {
+  const plan = planParts(doc, maxPartTables)
+  const parts = plan.parts.map((p) => {
+    const decoded = Either.getOrThrow(decodeStoredBytes(bytesOf(Either.getOrThrow(renderPartChunks(makePart(p, doc.generated_at))))))
+    if (decoded._tag !== "Part") throw new Error(decoded._tag)
+    return decoded.part
+  })
+  const manifest = makeManifest(doc, plan, plan.parts.map((_, i) => stored(i)))
+  const decoded = Either.getOrThrow(decodeStoredBytes(bytesOf(Either.getOrThrow(renderManifestChunks(manifest)))))
+  if (decoded._tag !== "Manifest") throw new Error(decoded._tag)
+  return { plan, manifest: decoded.manifest, parts }
+}
+
+describe("the split layout", () => {
+  it("cuts by dataset, a large dataset into several parts, and joins back into exactly the document", () => {
+    const { manifest, parts, plan } = roundTrip(3)
+    expect(manifest.parts.map((p) => p.key)).toEqual(["proj-1.a", "proj-1.b", "proj-1.c", "proj-1.a-2"])
+    expect(plan.parts.map((p) => p.tables.map((t) => t.table_id))).toEqual([
+      ["proj-1.a.t0", "proj-1.a.t2", "proj-1.a.t3"],
+      ["proj-1.b.t1", "proj-1.b.t4"],
+      ["proj-1.c.t5"],
+      ["proj-1.a.t6"]
+    ])
+    // An example goes with its first known table; an unknown table's example with the primary part.
+    expect(manifest.example_parts).toEqual([1, 0, 2, 3, 0, 0])
+    expect(manifest.parts.map((p) => p.example_tables)).toEqual([["proj-1.b.t4", "proj-1.z.unknown"], [], ["proj-1.a.t2"], []])
+    expect(manifest.catalog.map((c) => c.table_id)).toEqual(tables.map((t) => t.table_id))
+    expect(manifest.catalog[0].columns).toEqual(base.field_paths.map((f) => f.path))
+    expect(manifest.examples.map((e) => e.question)).toEqual(["질문 1", "질문 5"])
+    expect(Either.getOrThrow(joinDocument(manifest, parts))).toEqual(Either.getOrThrow(decodeCacheDocument(JSON.parse(JSON.stringify(doc)))))
+    const whole = roundTrip(1000)
+    expect(whole.manifest.parts.map((p) => p.key)).toEqual(["proj-1.a", "proj-1.b", "proj-1.c"])
+    expect(Either.getOrThrow(joinDocument(whole.manifest, whole.parts))).toEqual(Either.getOrThrow(joinDocument(manifest, parts)))
+  })
+
+  it("refuses parts that do not belong to the manifest, naming them", () => {
+    const { manifest, parts } = roundTrip(3)
+    const swapped = [parts[1]!, parts[0]!, parts[2]!, parts[3]!]
+    expect(Either.getLeft(joinDocument(manifest, swapped, "gs://b/m.json")).pipe((e) => e._tag === "Some" && e.value.message)).toContain(
+      "the object parts/x/run/0.json holds part proj-1.b, not proj-1.a"
+    )
+    const short: CachePart = { ...parts[0]!, tables: [parts[0]!.tables[0]!] }
+    expect(String(Either.getLeft(joinDocument(manifest, [short, ...parts.slice(1)])).pipe((e) => e._tag === "Some" && e.value.problems))).toContain(
+      "parts.0 (proj-1.a): 1 tables, the manifest says 3"
+    )
+    expect(Either.isLeft(joinDocument(manifest, parts.slice(1)))).toBe(true)
+  })
+
+  it("refuses an inconsistent manifest when decoding and when rendering", () => {
+    const { manifest } = roundTrip(3)
+    const json = JSON.parse(bytesOf(Either.getOrThrow(renderManifestChunks(manifest))).toString("utf8")) as Record<string, any>
+    const problemsOf = (value: unknown) => Either.getLeft(decodeManifest(value, "m.json")).pipe((e) => (e._tag === "Some" ? e.value.problems : ""))
+    expect(problemsOf({ ...json, example_parts: [0, 0, 0, 0, 0, 0] })).toContain("parts.0 (proj-1.a) says 3 examples; example_parts puts 6 there")
+    expect(problemsOf({ ...json, catalog: json.catalog.map((c: any, i: number) => (i === 1 ? { ...c, part: 9 } : c)) })).toContain("names part 9; there are 4")
+    expect(problemsOf({ ...json, parts: json.parts.map((p: any) => ({ ...p, key: "same" })) })).toContain("part same appears twice in parts")
+    expect(problemsOf({ ...json, catalog: "none" })).toContain("catalog")
+    const broken: CacheManifest = { ...manifest, example_parts: [] }
+    expect(Either.isLeft(renderManifestChunks(broken))).toBe(true)
+    // A reader of one whole document is told what a manifest is.
+    expect(Either.getLeft(decodeCacheDocument(json)).pipe((e) => (e._tag === "Some" ? e.value.problems : ""))).toContain("split layout")
+  })
+})
