@@ -158,8 +158,8 @@ describe("the cache document", () => {
   })
 
   it("refuses a document from a newer MetaSync with a message that says so", () => {
-    const error = Either.getLeft(decodeCacheDocument({ format_version: 3 }))
-    expect(error._tag === "Some" && error.value.message).toMatch(/written by a newer MetaSync; this reader understands versions 1 to 2/)
+    const error = Either.getLeft(decodeCacheDocument({ format_version: 4 }))
+    expect(error._tag === "Some" && error.value.message).toMatch(/written by a newer MetaSync; this reader understands versions 1 to 3/)
   })
 
   it("says when the text is not JSON at all", () => {

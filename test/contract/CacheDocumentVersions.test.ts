@@ -44,7 +44,11 @@ describe("declared versions", () => {
     ["{}", "document is not a valid MetaSync cache document:\n- (document): expected a JSON object"],
     [
       { format_version: 3 },
-      "document is not a valid MetaSync cache document:\n- format_version: 3 was written by a newer MetaSync; this reader understands versions 1 to 2"
+      "document is not a valid MetaSync cache document:\n- format_version: 3 is the split layout (a manifest and its parts), not one document: read it with MetaSync's loader or readStoredDocument, which fetch the parts"
+    ],
+    [
+      { format_version: 4 },
+      "document is not a valid MetaSync cache document:\n- format_version: 4 was written by a newer MetaSync; this reader understands versions 1 to 3"
     ],
     [
       { format_version: 1 },
