@@ -18,7 +18,7 @@ import * as z from "zod"
 import { type Example, TableEntry, type TableEntry as TableEntryType } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 import { Relationship } from "../contract/Relationship.ts"
-import { CacheLoader, CacheMetadata, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
+import { CacheLoader, CacheMetadata, type CachePartUnavailable, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
 import { DEFAULT_MAX_JOINS } from "../context/JoinGraph.ts"
 import { relevance } from "../context/Scoring.ts"
 
@@ -27,7 +27,8 @@ export class ToolInputError extends Schema.TaggedError<ToolInputError>()("ToolIn
   message: Schema.String
 }) {}
 
-export type ToolError = CacheUnavailable | ToolInputError
+/** On a split cache, a part a tool needed could not be fetched: `CachePartUnavailable` names it. */
+export type ToolError = CacheUnavailable | CachePartUnavailable | ToolInputError
 
 /** Longest description, SQL or view query carried in an answer; longer ones end in `…`. */
 export const MAX_TEXT = 2_000
