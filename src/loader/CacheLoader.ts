@@ -34,7 +34,6 @@ import * as Deferred from "effect/Deferred"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
 import {
   type CacheDocument,
   type Example,
@@ -314,7 +313,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
     const maxDocumentBytes = options?.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     const location = storage.locate(objectName)
     const partCacheBytes = options?.partCacheBytes ?? DEFAULT_PART_CACHE_BYTES
-    const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes, yield* Effect.scope)
+    const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes)
     const state = yield* Ref.make<State>({
       loaded: Option.none(),
       checks: 0,
@@ -659,11 +658,12 @@ interface PartCache {
 }
 
 /**
- * The split layout's parts, least recently used first out, within `budget` bytes as stored. Fetches
- * run in `scope` (the loader's), so a caller that is interrupted does not fail the others waiting
- * for the same part.
+ * The split layout's parts, least recently used first out, within `budget` bytes as stored. A fetch
+ * runs in a fiber of its own that every caller awaits, so a caller that is interrupted (a request
+ * deadline) neither cancels it for the others nor leaves them waiting; a fetch ends by itself
+ * (storage calls have deadlines).
  */
-const makePartCache = (location: string, budget: number, maxBytes: number, scope: Scope.Scope) =>
+const makePartCache = (location: string, budget: number, maxBytes: number) =>
   Effect.map(StorageService, (storage): PartCache => {
     // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
     const entries = new Map<string, { readonly part: CachePart; readonly bytes: number }>()
@@ -715,7 +715,7 @@ const makePartCache = (location: string, budget: number, maxBytes: number, scope
               if (Exit.isSuccess(exit)) remember(key, exit.value, ref.bytes)
             }).pipe(Effect.zipRight(Deferred.done(deferred, exit)))
           ),
-          Effect.forkIn(scope),
+          Effect.forkDaemon,
           Effect.zipRight(Deferred.await(deferred))
         )
       })
@@ -742,5 +742,5 @@ const resolveTableId = (doc: CacheDocument, tableId: string): string =>
 export class CacheLoader extends Context.Tag("MetaSync/CacheLoader")<CacheLoader, CacheLoaderApi>() {
   /** The loader over whatever `StorageService` is provided; the first access loads the document. */
   static layer = (options?: CacheLoaderOptions): Layer.Layer<CacheLoader, never, StorageService> =>
-    Layer.scoped(CacheLoader, make(options))
+    Layer.effect(CacheLoader, make(options))
 }
