@@ -25,7 +25,7 @@ import {
   type ScoringOptions,
   TOKENS_PER_TABLE
 } from "./PromptContext.ts"
-import { analyzeQuestion, DEFAULT_SCORERS, scoreTables } from "./Scoring.ts"
+import { analyzeQuestion, DEFAULT_SCORERS, lexicalScorer, lexicalScorerWithin, scoreTables } from "./Scoring.ts"
 
 /**
  * How many ranked tables the second stage fetches for a context of at most `maxTables`: generous,
@@ -221,6 +221,8 @@ export const renderSplitPromptContext = (
   if (document.tables.length === 0) {
     return { text: "", tokens: 0, tables: [], columns: [], examples: [], glossary: [], omitted: { tables: 0, examples: 0, columns: 0 } }
   }
-  const context = renderPromptContext(document, request, options)
+  const whole = indexOf(slimDocumentOf(manifest)).tables
+  const scorers = (options?.scorers ?? DEFAULT_SCORERS).map((s) => (s === lexicalScorer ? lexicalScorerWithin(whole) : s))
+  const context = renderPromptContext(document, request, { scorers })
   return { ...context, examples: context.examples.map((e) => exampleIndexes[e]!) }
 }
