@@ -13,6 +13,7 @@
  */
 import type { CacheDocument, Example, TableEntry } from "../contract/CacheDocument.ts"
 import type { DocumentEmbeddings } from "../contract/Embeddings.ts"
+import type { Field } from "../contract/Field.ts"
 import type { CacheManifest, CachePart } from "../contract/SplitDocument.ts"
 import { makeTableEntry } from "../contract/TableEntry.ts"
 import { indexOf, resolveTable } from "./DocumentIndex.ts"
@@ -36,6 +37,35 @@ export const splitCandidateCount = (maxTables: number): number => Math.max(4 * m
 
 const slimDocuments = new WeakMap<CacheManifest, CacheDocument>()
 
+interface SlimField {
+  readonly name: string
+  readonly children: Map<string, SlimField>
+}
+
+/**
+ * The catalog's dotted paths (every field at every depth) as a field tree: a field with children
+ * is a RECORD, the others STRING (the catalog keeps no types), so that a tool counts top-level
+ * columns and `flattenFields` gives back the same paths.
+ */
+const fieldsOfPaths = (paths: ReadonlyArray<string>): Array<Field> => {
+  const root = new Map<string, SlimField>()
+  for (const path of paths) {
+    let level = root
+    for (const name of path.split(".")) {
+      let node = level.get(name)
+      if (node === undefined) level.set(name, node = { name, children: new Map() })
+      level = node.children
+    }
+  }
+  const toFields = (level: Map<string, SlimField>): Array<Field> =>
+    [...level.values()].map((node): Field =>
+      node.children.size === 0
+        ? { name: node.name, type: "STRING", mode: "NULLABLE", description: null }
+        : { name: node.name, type: "RECORD", mode: "NULLABLE", description: null, fields: toFields(node.children) }
+    )
+  return toFields(root)
+}
+
 /**
  * The manifest as a document of slim table entries (the catalog's id, kind, description, sharding,
  * status and column paths, as flat STRING fields) and no examples: what the first stage ranks, and
@@ -52,7 +82,7 @@ export const slimDocumentOf = (manifest: CacheManifest): CacheDocument => {
       description: entry.description,
       sharding: entry.sharding,
       status: entry.status,
-      columns: entry.columns.map((path) => ({ name: path, type: "STRING", mode: "NULLABLE", description: null }))
+      columns: fieldsOfPaths(entry.columns)
     })
   )
   const slim: CacheDocument = {

@@ -231,6 +231,13 @@ export interface CacheLoaderApi {
   /** The whole document, in its newest form. Split: every part, joined (for small caches and tools). */
   readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable | CachePartUnavailable>
   /**
+   * What lists, ranks and resolves tables, without fetching a part: the whole document, or for a
+   * split one its manifest as a document of slim entries (id, kind, description, sharding, status
+   * and field paths, untyped; no examples) with the manifest's relationships, glossary, aliases,
+   * metrics and drift. `getTable` gives a table's full entry.
+   */
+  readonly getCatalogDocument: Effect.Effect<CacheDocument, CacheUnavailable>
+  /**
    * The tables and examples most relevant to a question, rendered for a prompt within a token
    * budget. Split: ranked on the manifest, then the candidates' parts (`SplitContext.ts`).
    */
@@ -574,6 +581,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
 
     return CacheLoader.of({
       getDocument: byLayout(Effect.succeed, joined),
+      getCatalogDocument: Effect.map(getContent, ranked),
       getSchemaInfo: byLayout(
         (doc) => Effect.succeed({ ...doc.schema, description: doc.tables[0].description }),
         (manifest) => Effect.succeed({ ...manifest.schema, description: manifest.catalog[0].description })

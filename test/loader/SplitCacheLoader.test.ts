@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
 import { type CacheDocument, type Example, makeCacheDocument, renderCacheDocument, type TableEntry } from "../../src/contract/CacheDocument.ts"
-import type { Field } from "../../src/contract/Field.ts"
+import { type Field, flattenFields } from "../../src/contract/Field.ts"
 import {
   type CacheManifest,
   makeManifest,
@@ -146,6 +146,17 @@ describe("CacheLoader over a split document", () => {
       expect(yield* loader.getRelationships(CUSTOMERS)).toEqual(yield* whole.getRelationships(CUSTOMERS))
       expect(yield* loader.getJoinPath(ORDERS, CUSTOMERS)).toEqual(yield* whole.getJoinPath(ORDERS, CUSTOMERS))
       expect(yield* loader.getTableCatalog({ maxTokens: 500 })).toEqual(yield* whole.getTableCatalog({ maxTokens: 500 }))
+      // The catalog as a document: slim entries, their field paths as the whole document's.
+      const catalog = yield* loader.getCatalogDocument
+      expect(catalog.tables.map((t) => [t.table_id, t.description, t.sharding, t.status])).toEqual(
+        doc.tables.map((t) => [t.table_id, t.description, t.sharding, t.status])
+      )
+      expect(catalog.tables.map((t) => flattenFields(t.columns).map((f) => f.path))).toEqual(
+        doc.tables.map((t) => flattenFields(t.columns).map((f) => f.path))
+      )
+      expect(catalog.tables[2]!.columns.map((c) => c.name)).toEqual(["event_name", "device"])
+      expect(catalog.examples).toEqual([])
+      expect(yield* whole.getCatalogDocument).toEqual(yield* whole.getDocument)
       expect(yield* readsOf).toEqual([OBJECT, WHOLE])
 
       // One table's part; a shard id and the family's wildcard resolve on the catalog.

@@ -417,28 +417,36 @@ describe("metasync mcp over stdio, on a split cache (format 3)", () => {
     if (directory !== undefined) await fs.rm(directory, { recursive: true, force: true })
   })
 
-  it("answers every tool from the manifest and the parts", async () => {
+  it("answers every tool from the manifest and the parts, fetching only the parts a tool needs", async () => {
     expect(parts).toEqual(["nlq-ex.test_dataset", "nlq-ex.other_dataset", "nlq-ex.third_dataset"])
+    const cached = async () => structured(await call(server.client, "cache_status")).parts.cached
     const status = structured(await call(server.client, "cache_status"))
     expect(status).toMatchObject({ status: "ok", available: true, format_version: 3, layout: "split", tableCount: 3 })
-    expect(status.parts).toMatchObject({ total: 3 })
+    expect(status.parts).toMatchObject({ total: 3, cached: 0 })
+
+    // Ranked on the manifest's catalog.
+    const found = structured(await call(server.client, "search_tables", { question: "orders by event", limit: 5 }))
+    expect(found.total_tables).toBe(3)
+    expect(found.tables[0]).toMatchObject({ table_id: ORDERS, columns: 23, fields: 108, state: "fresh" })
+    const path = structured(await call(server.client, "get_join_path", { from_table_id: ORDERS, to_table_id: CUSTOMERS }))
+    expect(path).toMatchObject({ connected: true, joins: 1 })
+    expect(await cached()).toBe(0)
+
+    // One table: its part.
+    const described = structured(await call(server.client, "describe_table", { table_id: CUSTOMERS, limit: 3 }))
+    expect(described).toMatchObject({ table_id: CUSTOMERS, total_fields: 108, total_relationships: 1 })
+    expect(described.fields).toHaveLength(3)
+    expect(await cached()).toBe(1)
+    const examples = structured(await call(server.client, "get_examples", { table_id: SAMPLE_TABLE_ID, limit: 2 }))
+    expect(examples.examples).toHaveLength(2)
+    expect(examples.examples[0].tables).toEqual([SAMPLE_TABLE_ID])
+    expect(await cached()).toBe(2)
 
     // The tables are copies of one another: the question's "orders" names one of them.
     const context = structured(await call(server.client, "get_prompt_context", { question: "How many orders per country?", max_tokens: 800 }))
     expect(context.tables[0]).toBe(ORDERS)
     expect(context.tokens).toBeLessThanOrEqual(800)
     expect(context.text).toContain(`## Table \`${ORDERS}\``)
-
-    const described = structured(await call(server.client, "describe_table", { table_id: CUSTOMERS, limit: 3 }))
-    expect(described).toMatchObject({ table_id: CUSTOMERS, total_fields: 108, total_relationships: 1 })
-    expect(described.fields).toHaveLength(3)
-
-    const found = structured(await call(server.client, "search_tables", { question: "event", limit: 5 }))
-    expect(found.total_tables).toBe(3)
-    const examples = structured(await call(server.client, "get_examples", { table_id: SAMPLE_TABLE_ID, limit: 2 }))
-    expect(examples.examples).toHaveLength(2)
-    const path = structured(await call(server.client, "get_join_path", { from_table_id: ORDERS, to_table_id: CUSTOMERS }))
-    expect(path).toMatchObject({ connected: true, joins: 1 })
 
     const unknown = await call(server.client, "describe_table", { table_id: "nlq-ex.test_dataset.nope" })
     expect(unknown.isError).toBe(true)
