@@ -200,7 +200,7 @@ export interface CacheLoaderOptions {
    * (the manifest's `bytes`; decoded they take a few times more); least recently used parts go
    * first. Default `DEFAULT_PART_CACHE_BYTES` (64 MiB). A part larger than the budget is used for
    * the call that fetched it and not kept. A call that needs several parts holds them all while it
-   * runs, whatever the budget.
+   * runs, whatever the budget. (Each part, like the manifest, is refused over `maxDocumentBytes`.)
    */
   readonly partCacheBytes?: number | undefined
 }
@@ -320,6 +320,9 @@ const make = (options: CacheLoaderOptions | undefined) =>
     const maxDocumentBytes = options?.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     const location = storage.locate(objectName)
     const partCacheBytes = options?.partCacheBytes ?? DEFAULT_PART_CACHE_BYTES
+    if (!(Number.isFinite(partCacheBytes) && partCacheBytes >= 0)) {
+      return yield* Effect.dieMessage(`CacheLoader: partCacheBytes must be a number of bytes, 0 or more; got ${partCacheBytes}`)
+    }
     const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes)
     const state = yield* Ref.make<State>({
       loaded: Option.none(),

@@ -4,6 +4,7 @@
  * cache; a part that cannot be fetched fails the call by name and leaves the manifest served.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -270,6 +271,17 @@ describe("CacheLoader over a split document", () => {
       expect(Option.isSome(yield* loader.getTable(ORDERS))).toBe(true)
       expect((yield* readsOf).filter((n) => n === partObject(manifest, "shop-prod.shop"))).toHaveLength(2)
       expect((yield* loader.getCacheMetadata).parts).toMatchObject({ cached: 0, cachedBytes: 0, budgetBytes: 10 })
+    }).pipe(withLoader))
+
+  it.effect("refuses a partCacheBytes that is not a number of bytes", () =>
+    Effect.gen(function*() {
+      for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        const exit = yield* Effect.exit(loaderWith({ partCacheBytes: bad }))
+        expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toContain(
+          `CacheLoader: partCacheBytes must be a number of bytes, 0 or more; got ${bad}`
+        )
+      }
+      expect(Exit.isSuccess(yield* Effect.exit(loaderWith({ partCacheBytes: 0 })))).toBe(true)
     }).pipe(withLoader))
 
   it.effect("shares one fetch of a part among concurrent callers", () =>
