@@ -147,10 +147,15 @@ export const splitCandidates = (
 export const partsOf = (manifest: CacheManifest, tables: ReadonlyArray<number>): ReadonlyArray<number> =>
   [...new Set(tables.map((t) => manifest.catalog[t]!.part))].sort((a, b) => a - b)
 
-/** For each part, the whole document's indexes of its examples, in order (from `example_parts`). */
+const examplesByPart = new WeakMap<CacheManifest, ReadonlyArray<ReadonlyArray<number>>>()
+
+/** For each part, the whole document's indexes of its examples, in order (from `example_parts`); once per manifest. */
 const exampleIndexesByPart = (manifest: CacheManifest): ReadonlyArray<ReadonlyArray<number>> => {
+  const known = examplesByPart.get(manifest)
+  if (known !== undefined) return known
   const out = manifest.parts.map((): Array<number> => [])
   manifest.example_parts.forEach((part, e) => out[part]!.push(e))
+  examplesByPart.set(manifest, out)
   return out
 }
 
