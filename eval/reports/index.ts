@@ -4,5 +4,6 @@ import { examplesReport } from "./examples.ts"
 import { joinContextReport } from "./joinContext.ts"
 import { promptContextReport } from "./promptContext.ts"
 import { relationshipsReport } from "./relationships.ts"
+import { splitContextReport } from "./splitContext.ts"
 
-export const REPORTS: ReadonlyArray<Report> = [relationshipsReport, joinContextReport, promptContextReport, examplesReport]
+export const REPORTS: ReadonlyArray<Report> = [relationshipsReport, joinContextReport, promptContextReport, splitContextReport, examplesReport]

@@ -194,7 +194,7 @@ const NOTE_COST = costOf(PROMPT_CONTEXT_NOTE) + SEPARATOR_COST
 export const prepareDocument = (document: CacheDocument): DocumentIndex => indexOf(document)
 
 /** The tables to try, in order: the named ones (stage two), or the matched ones ranked for coherence. */
-const candidatesOf = (
+export const candidatesOf = (
   document: CacheDocument,
   index: DocumentIndex,
   scores: Float64Array,

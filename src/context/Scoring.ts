@@ -15,15 +15,20 @@ const BM25_B = 0.75
 /** A term in more than this share of the tables says nothing about which one a question needs. */
 export const COMMON_TERM_SHARE = 0.5
 
-/** BM25 of every document of `corpus` for `query`, through the postings. */
-export const bm25 = (corpus: Corpus, query: WeightedQuery, skip?: (term: string) => boolean): Float64Array => {
+/** BM25 of every document of `corpus` for `query`, through the postings; `idfOf` defaults to the corpus's own. */
+export const bm25 = (
+  corpus: Corpus,
+  query: WeightedQuery,
+  skip?: (term: string) => boolean,
+  idfOf: (term: string) => number = (term) => idf(corpus, term)
+): Float64Array => {
   const scores = new Float64Array(corpus.size)
   const { documents, frequencies, lengths, offsets } = corpus
   for (const [term, weight] of query) {
     if (skip?.(term) === true) continue
     const id = corpus.termIds.get(term)
     if (id === undefined) continue
-    const w = idf(corpus, term) * weight
+    const w = idfOf(term) * weight
     for (let p = offsets[id]!, end = offsets[id + 1]!; p < end; p++) {
       const d = documents[p]!
       const tf = frequencies[p]!
@@ -98,6 +103,30 @@ export const lexicalScorer: TableScorer = {
     return scores
   }
 }
+
+/**
+ * `lexicalScorer` for a sub-document of a larger one (the split layout's second stage): term
+ * weights and common terms judged on `whole` (the whole document's table count and each term's
+ * document frequency there, or in the sub-document when it counts more), as the whole document's
+ * path would judge them, rather than on the few tables at hand.
+ */
+export const lexicalScorerWithin = (whole: Corpus): TableScorer => ({
+  name: "lexical",
+  weight: 1,
+  score: (index, query) => {
+    const n = whole.size
+    const frequency = (term: string) => Math.max(documentFrequency(whole, term), documentFrequency(index.tables, term))
+    const idfOf = (term: string) => {
+      const f = frequency(term)
+      return Math.log(1 + (n - f + 0.5) / (f + 0.5))
+    }
+    const common = (term: string) => n > 3 && frequency(term) > n * COMMON_TERM_SHARE
+    const scores = bm25(index.tables, query.weighted, undefined, idfOf)
+    const distinctive = bm25(index.tables, query.weighted, common, idfOf)
+    for (let t = 0; t < index.tables.size; t++) if (distinctive[t] === 0) scores[t] = 0
+    return scores
+  }
+})
 
 /** 1 for the tables a glossary term the question names points at. */
 export const glossaryScorer: TableScorer = {

@@ -14,6 +14,12 @@
  * - Every check `stat`s first: an object over `maxDocumentBytes` is never downloaded.
  * - Until a good copy has been loaded, data methods fail with `CacheUnavailable` and every access
  *   tries again.
+ * - A split document (format 3, `SplitDocument.ts`): only its manifest is kept as the copy. Parts
+ *   are fetched when a method needs them (`readPart`: the generation the manifest references, or
+ *   nothing) and kept in a least-recently-used cache of at most `partCacheBytes` stored bytes;
+ *   callers needing the same part share one fetch; a new manifest keeps the cached parts it still
+ *   references (same object, same generation). A part that cannot be fetched fails the call with
+ *   `CachePartUnavailable` and leaves the manifest served.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -24,6 +30,9 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Deferred from "effect/Deferred"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Schema from "effect/Schema"
 import {
   type CacheDocument,
@@ -47,8 +56,11 @@ import {
   type TableCatalog,
   type TableCatalogRequest
 } from "../context/PromptContext.ts"
-import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
+import { decodeStoredBytes } from "../contract/DocumentBytes.ts"
+import { type CacheManifest, type CachePart, joinDocument } from "../contract/SplitDocument.ts"
+import { catalogIndexOf, partsOf, renderSplitPromptContext, slimDocumentOf, splitCandidates } from "../context/SplitContext.ts"
 import { type QuestionEmbedder, withQuestionEmbedding } from "./QuestionEmbedding.ts"
+import { readPart } from "./StoredDocument.ts"
 
 /** The object the sync publishes, as the seed named it. */
 export const DEFAULT_OBJECT_NAME = "metadata_cache.json"
@@ -80,6 +92,22 @@ export class TableNotCached extends Schema.TaggedError<TableNotCached>()("TableN
 }) {
   override get message(): string {
     return `${this.table_id} is not in the MetaSync cache at ${this.location}; it describes ${this.cached.join(", ")}`
+  }
+}
+
+/** A part of a split document that could not be fetched (missing, replaced, corrupt, or storage failed). */
+export class CachePartUnavailable extends Schema.TaggedError<CachePartUnavailable>()("CachePartUnavailable", {
+  /** Where the manifest lives. */
+  location: Schema.String,
+  /** The part's key (`project.dataset`, `project.dataset-2`, …). */
+  part: Schema.String,
+  /** The part's object name, as the manifest references it. */
+  object: Schema.String,
+  /** Why it could not be used. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `part ${this.part} (${this.object}) of the MetaSync cache at ${this.location} is unavailable: ${this.reason}`
   }
 }
 
@@ -128,6 +156,16 @@ export const CacheMetadata = Schema.Struct({
   checkedAt: Schema.NullOr(Schema.DateTimeUtc),
   /** Why the last check failed; `null` when it succeeded. */
   lastError: Schema.NullOr(LoadFailure),
+  /** `document` (one object, formats 1 and 2) or `split` (a manifest and its parts, format 3); `null` before a load. */
+  layout: Schema.NullOr(Schema.Literal("document", "split")),
+  /** For a split document: its parts, those in the part cache and their stored bytes; `null` otherwise. */
+  parts: Schema.NullOr(Schema.Struct({
+    total: Schema.Number,
+    cached: Schema.Number,
+    cachedBytes: Schema.Number,
+    /** The cache's budget (`partCacheBytes`). */
+    budgetBytes: Schema.Number
+  })),
   tableCount: Schema.Number,
   exampleCount: Schema.Number
 }).annotations({ identifier: "CacheMetadata" })
@@ -157,29 +195,60 @@ export interface CacheLoaderOptions {
    * has vectors of the embedder's model (see `QuestionEmbedding.ts`); none by default.
    */
   readonly questionEmbedder?: QuestionEmbedder | undefined
+  /**
+   * For a split document (format 3): the most bytes of parts kept in memory, counted as stored
+   * (the manifest's `bytes`; decoded they take a few times more); least recently used parts go
+   * first. Default `DEFAULT_PART_CACHE_BYTES` (64 MiB). A part larger than the budget is used for
+   * the call that fetched it and not kept. A call that needs several parts holds them all while it
+   * runs, whatever the budget. (Each part, like the manifest, is refused over `maxDocumentBytes`.)
+   */
+  readonly partCacheBytes?: number | undefined
 }
 
+/** The part cache's default budget: 64 MiB of parts as stored. */
+export const DEFAULT_PART_CACHE_BYTES = 64 * 1024 * 1024
+/** Parts fetched at once when a call needs several. */
+const PART_CONCURRENCY = 8
+
+/**
+ * The loader. On a split document, each method says what it fetches: nothing (the manifest
+ * answers), one table's part, or every part (`listTables`, `getDocument` and unfiltered
+ * `getFewShotExamples`: meant for small caches and tools, not for a 10,000-table warehouse).
+ */
 export interface CacheLoaderApi {
+  /** Split: from the manifest. */
   readonly getSchemaInfo: Effect.Effect<SchemaInfo, CacheUnavailable>
-  readonly getFewShotExamples: (filter?: ExampleFilter) => Effect.Effect<ReadonlyArray<Example>, CacheUnavailable>
-  /** Every column and nested field of a table (the primary table by default), with dotted paths. */
+  /** Split: with `tableId`, the table's part and the parts whose examples read it; without, every part. */
+  readonly getFewShotExamples: (filter?: ExampleFilter) => Effect.Effect<ReadonlyArray<Example>, CacheUnavailable | CachePartUnavailable>
+  /** Every column and nested field of a table (the primary table by default), with dotted paths. Split: the table's part. */
   readonly getSchemaColumns: (
     tableId?: string
-  ) => Effect.Effect<ReadonlyArray<FieldPath>, CacheUnavailable | TableNotCached>
-  /** A table by id; a date shard or `prefix*` of a sharded family finds the family. */
-  readonly getTable: (tableId: string) => Effect.Effect<Option.Option<TableEntry>, CacheUnavailable>
-  readonly listTables: Effect.Effect<ReadonlyArray<TableEntry>, CacheUnavailable>
-  /** The whole document, in its newest form. */
-  readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable>
-  /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
-  readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable>
+  ) => Effect.Effect<ReadonlyArray<FieldPath>, CacheUnavailable | TableNotCached | CachePartUnavailable>
+  /** A table by id; a date shard or `prefix*` of a sharded family finds the family. Split: the table's part. */
+  readonly getTable: (tableId: string) => Effect.Effect<Option.Option<TableEntry>, CacheUnavailable | CachePartUnavailable>
+  /** Split: every part. */
+  readonly listTables: Effect.Effect<ReadonlyArray<TableEntry>, CacheUnavailable | CachePartUnavailable>
+  /** The whole document, in its newest form. Split: every part, joined (for small caches and tools). */
+  readonly getDocument: Effect.Effect<CacheDocument, CacheUnavailable | CachePartUnavailable>
+  /**
+   * What lists, ranks and resolves tables, without fetching a part: the whole document, or for a
+   * split one its manifest as a document of slim entries (id, kind, description, sharding, status
+   * and field paths, untyped; no examples) with the manifest's relationships, glossary, aliases,
+   * metrics and drift. `getTable` gives a table's full entry.
+   */
+  readonly getCatalogDocument: Effect.Effect<CacheDocument, CacheUnavailable>
+  /**
+   * The tables and examples most relevant to a question, rendered for a prompt within a token
+   * budget. Split: ranked on the manifest, then the candidates' parts (`SplitContext.ts`).
+   */
+  readonly getPromptContext: (request: PromptContextRequest) => Effect.Effect<PromptContext, CacheUnavailable | CachePartUnavailable>
   /**
    * Every table on one compact line (id, short description, aliases) within a budget, for a model
    * to choose from; then `getPromptContext({ …, tables: chosen })` renders the chosen ones.
    */
   readonly getTableCatalog: (request: TableCatalogRequest) => Effect.Effect<TableCatalog, CacheUnavailable>
   readonly isCacheAvailable: Effect.Effect<boolean>
-  /** The relationships with `tableId` on either end (a shard finds its family), or all of them; most confident first. */
+  /** The relationships with `tableId` on either end (split: from the manifest) (a shard finds its family), or all of them; most confident first. */
   readonly getRelationships: (tableId?: string) => Effect.Effect<ReadonlyArray<Relationship>, CacheUnavailable>
   /** The joins from table `from` to table `to` by the fewest relationships; `null` when they do not connect. */
   readonly getJoinPath: (from: string, to: string) => Effect.Effect<ReadonlyArray<Relationship> | null, CacheUnavailable>
@@ -188,8 +257,13 @@ export interface CacheLoaderApi {
   readonly refresh: Effect.Effect<CacheMetadata>
 }
 
+/** What a loaded generation holds: the whole document, or a split document's manifest. */
+type Content =
+  | { readonly layout: "document"; readonly document: CacheDocument }
+  | { readonly layout: "split"; readonly manifest: CacheManifest }
+
 interface Loaded {
-  readonly document: CacheDocument
+  readonly content: Content
   readonly formatVersion: number
   readonly generation: string
   readonly loadedAt: number
@@ -207,7 +281,7 @@ interface State {
 
 type Outcome =
   | { readonly _tag: "Unchanged" }
-  | { readonly _tag: "Loaded"; readonly document: CacheDocument; readonly formatVersion: number; readonly generation: string }
+  | { readonly _tag: "Loaded"; readonly content: Content; readonly formatVersion: number; readonly generation: string }
   | {
     readonly _tag: "Failed"
     readonly failure: Omit<LoadFailure, "at">
@@ -245,6 +319,11 @@ const make = (options: CacheLoaderOptions | undefined) =>
     )
     const maxDocumentBytes = options?.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
     const location = storage.locate(objectName)
+    const partCacheBytes = options?.partCacheBytes ?? DEFAULT_PART_CACHE_BYTES
+    if (!(Number.isFinite(partCacheBytes) && partCacheBytes >= 0)) {
+      return yield* Effect.dieMessage(`CacheLoader: partCacheBytes must be a number of bytes, 0 or more; got ${partCacheBytes}`)
+    }
+    const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes)
     const state = yield* Ref.make<State>({
       loaded: Option.none(),
       checks: 0,
@@ -262,16 +341,32 @@ const make = (options: CacheLoaderOptions | undefined) =>
     })
 
     const decode = (bytes: Uint8Array, generation: string): Outcome =>
-      Either.match(decodeDocumentBytes(bytes, location), {
+      Either.match(decodeStoredBytes(bytes, location), {
         onLeft: (error): Outcome => ({
           _tag: "Failed",
           failure: { tag: error._tag, message: error.message },
           rejectedGeneration: generation
         }),
-        onRight: ({ document, formatVersion }): Outcome => {
-          // The prompt context's index, once per document generation, rather than on the first question.
-          if (options?.prepareContext !== false) prepareDocument(document)
-          return { _tag: "Loaded", document, formatVersion, generation }
+        onRight: (stored): Outcome => {
+          switch (stored._tag) {
+            case "Document":
+              // The prompt context's index, once per document generation, rather than on the first question.
+              if (options?.prepareContext !== false) prepareDocument(stored.document)
+              return { _tag: "Loaded", content: { layout: "document", document: stored.document }, formatVersion: stored.formatVersion, generation }
+            case "Manifest":
+              // The first stage ranks every table on the manifest's slim catalog: its index, built now.
+              if (options?.prepareContext !== false) prepareDocument(slimDocumentOf(stored.manifest))
+              return { _tag: "Loaded", content: { layout: "split", manifest: stored.manifest }, formatVersion: 3, generation }
+            case "Part":
+              return {
+                _tag: "Failed",
+                failure: {
+                  tag: "CacheDocumentError",
+                  message: `${location} (generation ${generation}) holds part ${stored.part.key} of a split document, not a document or a manifest`
+                },
+                rejectedGeneration: generation
+              }
+          }
         }
       })
 
@@ -331,7 +426,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
           yield* Ref.set(state, {
             ...checked,
             loaded: Option.some({
-              document: outcome.document,
+              content: outcome.content,
               formatVersion: outcome.formatVersion,
               generation: outcome.generation,
               loadedAt: now
@@ -339,6 +434,8 @@ const make = (options: CacheLoaderOptions | undefined) =>
             lastError: null,
             rejected: null
           })
+          // Parts the new manifest still references (same object, same generation) stay cached.
+          yield* parts.retain(outcome.content.layout === "split" ? outcome.content.manifest : null)
           return
         case "Failed": {
           const lastError = { ...outcome.failure, at: DateTime.unsafeMake(now) }
@@ -374,30 +471,34 @@ const make = (options: CacheLoaderOptions | undefined) =>
 
     const metadataOf = (s: State, now: number): CacheMetadata => {
       const loaded = Option.getOrNull(s.loaded)
-      const age = loaded === null
-        ? null
-        : Math.max(0, now - DateTime.toEpochMillis(loaded.document.generated_at))
+      const content = loaded?.content ?? null
+      const header = content === null ? null : content.layout === "document" ? content.document : content.manifest
+      const age = header === null ? null : Math.max(0, now - DateTime.toEpochMillis(header.generated_at))
       return {
         available: loaded !== null,
         location,
         generation: loaded?.generation ?? null,
         format_version: loaded?.formatVersion ?? null,
-        generated_at: loaded?.document.generated_at ?? null,
-        generator: loaded?.document.generator ?? null,
+        generated_at: header?.generated_at ?? null,
+        generator: header?.generator ?? null,
         age: age === null ? null : Duration.millis(age),
-        expired: loaded !== null &&
-          (age !== null && age > maxAgeMillis || isGeneratedInTheFuture(loaded.document.generated_at, now)),
+        expired: header !== null &&
+          (age !== null && age > maxAgeMillis || isGeneratedInTheFuture(header.generated_at, now)),
         loadedAt: loaded === null ? null : DateTime.unsafeMake(loaded.loadedAt),
         checkedAt: s.checkedAt === null ? null : DateTime.unsafeMake(s.checkedAt),
         lastError: s.lastError,
-        tableCount: loaded?.document.tables.length ?? 0,
-        exampleCount: loaded?.document.examples.length ?? 0
+        layout: content?.layout ?? null,
+        parts: content?.layout === "split"
+          ? { total: content.manifest.parts.length, ...parts.stats(), budgetBytes: partCacheBytes }
+          : null,
+        tableCount: content === null ? 0 : content.layout === "document" ? content.document.tables.length : content.manifest.catalog.length,
+        exampleCount: content === null ? 0 : content.layout === "document" ? content.document.examples.length : content.manifest.example_parts.length
       }
     }
 
     const metadata = (s: State) => Effect.map(Clock.currentTimeMillis, (now) => metadataOf(s, now))
 
-    const getDocument = Effect.flatMap(current, (s) =>
+    const getContent = Effect.flatMap(current, (s) =>
       Option.match(s.loaded, {
         onNone: () =>
           Effect.fail(
@@ -406,51 +507,243 @@ const make = (options: CacheLoaderOptions | undefined) =>
               reason: s.lastError?.message ?? "the cache document has not been loaded yet"
             })
           ),
-        onSome: (l) => Effect.succeed(l.document)
+        onSome: (l) => Effect.succeed(l.content)
       }))
 
+    /** `whole` on a whole document, `split` on a split one's manifest. */
+    const byLayout = <A, E1, E2>(
+      whole: (document: CacheDocument) => Effect.Effect<A, E1>,
+      split: (manifest: CacheManifest) => Effect.Effect<A, E2>
+    ): Effect.Effect<A, CacheUnavailable | E1 | E2> =>
+      Effect.flatMap(getContent, (c): Effect.Effect<A, E1 | E2> => (c.layout === "document" ? whole(c.document) : split(c.manifest)))
+
+    /** The parts `indexes` of `manifest`, by index. */
+    const partsAt = (manifest: CacheManifest, indexes: Iterable<number>) =>
+      Effect.map(
+        Effect.forEach(indexes, (i) => Effect.map(parts.get(manifest, i), (part) => [i, part] as const), { concurrency: PART_CONCURRENCY }),
+        (entries): ReadonlyMap<number, CachePart> => new Map(entries)
+      )
+
+    const allParts = (manifest: CacheManifest) => partsAt(manifest, manifest.parts.keys())
+
+    /** The whole document a manifest stands for: every part, joined. */
+    const joined = (manifest: CacheManifest) =>
+      Effect.flatMap(allParts(manifest), (fetched) =>
+        Either.match(joinDocument(manifest, manifest.parts.map((_, i) => fetched.get(i)!), location), {
+          onLeft: (error) => Effect.fail(new CachePartUnavailable({ location, part: "*", object: "*", reason: error.message })),
+          onRight: (document) => Effect.succeed(document)
+        }))
+
+    /** The examples of the fetched parts, in the whole document's order. */
+    const examplesOf = (manifest: CacheManifest, fetched: ReadonlyMap<number, CachePart>): Array<Example> => {
+      const next = new Array<number>(manifest.parts.length).fill(0)
+      const out: Array<Example> = []
+      for (const p of manifest.example_parts) {
+        const at = next[p]!++
+        const part = fetched.get(p)
+        if (part !== undefined) out.push(part.examples[at]!)
+      }
+      return out
+    }
+
+    /** The full entry of catalog entry `t`, from its part. */
+    const splitTable = (manifest: CacheManifest, t: number) =>
+      Effect.map(parts.get(manifest, manifest.catalog[t]!.part), (part) => {
+        const id = manifest.catalog[t]!.table_id
+        return part.tables.find((table) => table.table_id === id)!
+      })
+
+    const filterExamples = (examples: ReadonlyArray<Example>, filter: ExampleFilter | undefined, tableIds: ReadonlyArray<string> | null) =>
+      examples.filter((e) =>
+        (filter?.language === undefined || e.language === filter.language) &&
+        (tableIds === null || e.tables.some((t) => tableIds.includes(t)))
+      )
+
+    const splitExamples = (manifest: CacheManifest, filter: ExampleFilter | undefined) => {
+      if (filter?.tableId === undefined) return Effect.map(allParts(manifest), (fetched) => filterExamples(examplesOf(manifest, fetched), filter, null))
+      const t = catalogIndexOf(manifest, filter.tableId)
+      const tableIds = t === null ? [filter.tableId] : [filter.tableId, manifest.catalog[t]!.table_id]
+      // An example lives in the part of its first table: the table's own part, and those whose examples name it.
+      const needed = new Set<number>(t === null ? [] : [manifest.catalog[t]!.part])
+      manifest.parts.forEach((part, p) => {
+        if (part.example_tables.some((id) => tableIds.includes(id))) needed.add(p)
+      })
+      return Effect.map(partsAt(manifest, [...needed].sort((a, b) => a - b)), (fetched) =>
+        filterExamples(examplesOf(manifest, fetched), filter, tableIds))
+    }
+
+    const splitPromptContext = (manifest: CacheManifest, request: PromptContextRequest) =>
+      Effect.gen(function*() {
+        const withEmbedding = yield* withQuestionEmbedding(slimDocumentOf(manifest), request, options?.questionEmbedder)
+        const tables = splitCandidates(manifest, withEmbedding)
+        const fetched = yield* partsAt(manifest, partsOf(manifest, tables))
+        return renderSplitPromptContext(manifest, tables, fetched, withEmbedding)
+      })
+
+    const tableNotCached = (tableId: string, cached: ReadonlyArray<string>) => new TableNotCached({ table_id: tableId, location, cached })
+
     return CacheLoader.of({
-      getDocument,
-      getSchemaInfo: Effect.map(getDocument, (doc) => ({ ...doc.schema, description: doc.tables[0].description })),
+      getDocument: byLayout(Effect.succeed, joined),
+      getCatalogDocument: Effect.map(getContent, ranked),
+      getSchemaInfo: byLayout(
+        (doc) => Effect.succeed({ ...doc.schema, description: doc.tables[0].description }),
+        (manifest) => Effect.succeed({ ...manifest.schema, description: manifest.catalog[0].description })
+      ),
       getFewShotExamples: (filter) =>
-        Effect.map(getDocument, (doc) => {
-          const tableIds = filter?.tableId === undefined
-            ? null
-            : [filter.tableId, ...Option.toArray(Option.map(findTable(doc, filter.tableId), (t) => t.table_id))]
-          return doc.examples.filter((e) =>
-            (filter?.language === undefined || e.language === filter.language) &&
-            (tableIds === null || e.tables.some((t) => tableIds.includes(t)))
-          )
-        }),
+        byLayout(
+          (doc) => {
+            const tableIds = filter?.tableId === undefined
+              ? null
+              : [filter.tableId, ...Option.toArray(Option.map(findTable(doc, filter.tableId), (t) => t.table_id))]
+            return Effect.succeed(filterExamples(doc.examples, filter, tableIds))
+          },
+          (manifest) => splitExamples(manifest, filter)
+        ),
       getSchemaColumns: (tableId) =>
-        Effect.flatMap(getDocument, (doc) =>
-          tableId === undefined
-            ? Effect.succeed(flattenFields(doc.tables[0].columns))
-            : Option.match(findTable(doc, tableId), {
-              onNone: () =>
-                Effect.fail(new TableNotCached({ table_id: tableId, location, cached: doc.tables.map((t) => t.table_id) })),
-              onSome: (table) => Effect.succeed(flattenFields(table.columns))
-            })),
-      getTable: (tableId) => Effect.map(getDocument, (doc) => findTable(doc, tableId)),
-      listTables: Effect.map(getDocument, (doc) => doc.tables),
+        byLayout(
+          (doc) =>
+            tableId === undefined
+              ? Effect.succeed(flattenFields(doc.tables[0].columns))
+              : Option.match(findTable(doc, tableId), {
+                onNone: () => Effect.fail(tableNotCached(tableId, doc.tables.map((t) => t.table_id))),
+                onSome: (table) => Effect.succeed(flattenFields(table.columns))
+              }),
+          (manifest): Effect.Effect<ReadonlyArray<FieldPath>, TableNotCached | CachePartUnavailable> => {
+            // The primary table's columns are the manifest's `schema`: nothing to fetch.
+            if (tableId === undefined) return Effect.succeed(flattenFields(manifest.schema.columns))
+            const t = catalogIndexOf(manifest, tableId)
+            return t === null
+              ? Effect.fail(tableNotCached(tableId, manifest.catalog.map((c) => c.table_id)))
+              : Effect.map(splitTable(manifest, t), (table) => flattenFields(table.columns))
+          }
+        ),
+      getTable: (tableId) =>
+        byLayout(
+          (doc) => Effect.succeed(findTable(doc, tableId)),
+          (manifest) => {
+            const t = catalogIndexOf(manifest, tableId)
+            return t === null ? Effect.succeed(Option.none<TableEntry>()) : Effect.map(splitTable(manifest, t), Option.some)
+          }
+        ),
+      listTables: byLayout((doc) => Effect.succeed(doc.tables), (manifest) => Effect.map(joined(manifest), (doc) => doc.tables)),
       getPromptContext: (request) =>
-        Effect.flatMap(getDocument, (doc) =>
-          Effect.map(
-            withQuestionEmbedding(doc, request, options?.questionEmbedder),
-            (withEmbedding) => renderPromptContext(doc, withEmbedding)
-          )),
-      getTableCatalog: (request) => Effect.map(getDocument, (doc) => renderTableCatalog(doc, request)),
+        byLayout(
+          (doc) =>
+            Effect.map(
+              withQuestionEmbedding(doc, request, options?.questionEmbedder),
+              (withEmbedding) => renderPromptContext(doc, withEmbedding)
+            ),
+          (manifest) => splitPromptContext(manifest, request)
+        ),
+      getTableCatalog: (request) => Effect.map(getContent, (c) => renderTableCatalog(ranked(c), request)),
       isCacheAvailable: Effect.map(current, (s) => Option.isSome(s.loaded)),
       getRelationships: (tableId) =>
-        Effect.map(getDocument, (doc) =>
-          tableId === undefined
+        Effect.map(getContent, (c) => {
+          const doc = ranked(c)
+          return tableId === undefined
             ? [...doc.relationships].sort((a, b) => b.confidence - a.confidence)
-            : joinGraphOf(doc).relationshipsOf(resolveTableId(doc, tableId))),
+            : joinGraphOf(doc).relationshipsOf(resolveTableId(doc, tableId))
+        }),
       getJoinPath: (from, to) =>
-        Effect.map(getDocument, (doc) => joinGraphOf(doc).path(resolveTableId(doc, from), resolveTableId(doc, to))),
+        Effect.map(getContent, (c) => {
+          const doc = ranked(c)
+          return joinGraphOf(doc).path(resolveTableId(doc, from), resolveTableId(doc, to))
+        }),
       getCacheMetadata: Effect.flatMap(current, metadata),
       refresh: checkLock.withPermits(1)(check).pipe(Effect.zipRight(Ref.get(state)), Effect.flatMap(metadata))
     })
+  })
+
+/**
+ * The document ids, relationships and the table catalog are read from: the whole document, or a
+ * split one's slim catalog (ids, descriptions, sharding, relationships, aliases: all the manifest's).
+ */
+const ranked = (content: Content): CacheDocument => (content.layout === "document" ? content.document : slimDocumentOf(content.manifest))
+
+interface PartCache {
+  /** Part `index` of `manifest`: cached, or fetched once however many callers ask meanwhile. */
+  readonly get: (manifest: CacheManifest, index: number) => Effect.Effect<CachePart, CachePartUnavailable>
+  /** Keeps only the cached parts `manifest` references (object and generation); none for `null`. */
+  readonly retain: (manifest: CacheManifest | null) => Effect.Effect<void>
+  readonly stats: () => { readonly cached: number; readonly cachedBytes: number }
+}
+
+/**
+ * The split layout's parts, least recently used first out, within `budget` bytes as stored. A fetch
+ * runs in a fiber of its own that every caller awaits, so a caller that is interrupted (a request
+ * deadline) neither cancels it for the others nor leaves them waiting; a fetch ends by itself
+ * (storage calls have deadlines).
+ */
+const makePartCache = (location: string, budget: number, maxBytes: number) =>
+  Effect.map(StorageService, (storage): PartCache => {
+    // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
+    const entries = new Map<string, { readonly part: CachePart; readonly bytes: number }>()
+    const pending = new Map<string, Deferred.Deferred<CachePart, CachePartUnavailable>>()
+    let referenced = new Set<string>()
+    let total = 0
+    const keyOf = (ref: CacheManifest["parts"][number]) => `${ref.object}#${ref.generation}`
+
+    const remember = (key: string, part: CachePart, bytes: number) => {
+      // A part of a manifest replaced meanwhile, or bigger than the whole budget, is not kept.
+      if (!referenced.has(key) || bytes > budget || entries.has(key)) return
+      entries.set(key, { part, bytes })
+      total += bytes
+      for (const [k, e] of entries) {
+        if (total <= budget) break
+        entries.delete(k)
+        total -= e.bytes
+      }
+    }
+
+    const fetch = (manifest: CacheManifest, index: number) => {
+      const ref = manifest.parts[index]!
+      return readPart(manifest, index, { maxBytes }).pipe(
+        Effect.provideService(StorageService, storage),
+        Effect.mapError((error) => new CachePartUnavailable({ location, part: ref.key, object: ref.object, reason: error.message }))
+      )
+    }
+
+    const get = (manifest: CacheManifest, index: number): Effect.Effect<CachePart, CachePartUnavailable> =>
+      Effect.suspend(() => {
+        const ref = manifest.parts[index]!
+        const key = keyOf(ref)
+        const hit = entries.get(key)
+        if (hit !== undefined) {
+          entries.delete(key)
+          entries.set(key, hit)
+          return Effect.succeed(hit.part)
+        }
+        const waiting = pending.get(key)
+        if (waiting !== undefined) return Deferred.await(waiting)
+        // Made and registered in one synchronous step, so a second caller always finds it.
+        const deferred = Deferred.unsafeMake<CachePart, CachePartUnavailable>(FiberId.none)
+        pending.set(key, deferred)
+        return fetch(manifest, index).pipe(
+          Effect.exit,
+          Effect.flatMap((exit) =>
+            Effect.sync(() => {
+              pending.delete(key)
+              if (Exit.isSuccess(exit)) remember(key, exit.value, ref.bytes)
+            }).pipe(Effect.zipRight(Deferred.done(deferred, exit)))
+          ),
+          Effect.forkDaemon,
+          Effect.zipRight(Deferred.await(deferred))
+        )
+      })
+
+    return {
+      get,
+      retain: (manifest) =>
+        Effect.sync(() => {
+          referenced = new Set(manifest === null ? [] : manifest.parts.map(keyOf))
+          for (const [k, e] of entries) {
+            if (referenced.has(k)) continue
+            entries.delete(k)
+            total -= e.bytes
+          }
+        }),
+      stats: () => ({ cached: entries.size, cachedBytes: total })
+    }
   })
 
 /** The id the document knows `tableId` by: a date shard resolves to its family. */

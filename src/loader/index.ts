@@ -4,7 +4,10 @@
  * - Effect programs use `CacheLoader` with a storage layer (`GcsStorage`, `LocalStorage`).
  * - Other backends use `createCacheLoader`, a Promise facade that returns the document's plain
  *   JSON shapes (timestamps as ISO strings, `age` in milliseconds) and rejects with the tagged
- *   error (`CacheUnavailable`, `TableNotCached`), which is an `Error` with a readable message.
+ *   error (`CacheUnavailable`, `TableNotCached`, `CachePartUnavailable` for a part of a split
+ *   document that could not be fetched), which is an `Error` with a readable message.
+ * - A split document (format 3) is read part by part: see `CacheLoaderApi` for what each method
+ *   fetches (`listTables`, `getDocument`-like calls and unfiltered examples fetch every part).
  *
  * This module stays light: the contract, `effect`, and the storage layers (the Cloud Storage
  * client is imported only when a GCS loader is first used).
@@ -40,9 +43,11 @@ export {
   type CacheLoaderApi,
   type CacheLoaderOptions,
   CacheMetadata,
+  CachePartUnavailable,
   CacheUnavailable,
   DEFAULT_MAX_AGE,
   DEFAULT_OBJECT_NAME,
+  DEFAULT_PART_CACHE_BYTES,
   DEFAULT_REFRESH_INTERVAL,
   DEFAULT_RETRY_INTERVAL,
   type ExampleFilter,
@@ -101,6 +106,11 @@ export interface CacheTiming {
   readonly retryInterval?: Duration.DurationInput | undefined
   /** The largest document downloaded, in bytes (checked on the object's size before download); default 64 MiB. */
   readonly maxDocumentBytes?: number | undefined
+  /**
+   * For a split document (format 3): the most bytes of parts kept in memory, counted as stored
+   * (decoded they take a few times more), least recently used out first; default 64 MiB.
+   */
+  readonly partCacheBytes?: number | undefined
 }
 
 export type SchemaInfoJson = typeof SchemaInfo.Encoded
@@ -116,6 +126,7 @@ export interface CacheLoaderClient {
   readonly getSchemaColumns: (tableId?: string) => Promise<ReadonlyArray<FieldPath>>
   /** `undefined` when the document does not describe the table. */
   readonly getTable: (tableId: string) => Promise<TableEntryJson | undefined>
+  /** On a split document, fetches every part: for small caches and tools. */
   readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>

@@ -18,7 +18,7 @@ import * as z from "zod"
 import { type Example, TableEntry, type TableEntry as TableEntryType } from "../contract/CacheDocument.ts"
 import { flattenFields } from "../contract/Field.ts"
 import { Relationship } from "../contract/Relationship.ts"
-import { CacheLoader, CacheMetadata, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
+import { CacheLoader, CacheMetadata, type CachePartUnavailable, type CacheUnavailable, findTable } from "../loader/CacheLoader.ts"
 import { DEFAULT_MAX_JOINS } from "../context/JoinGraph.ts"
 import { relevance } from "../context/Scoring.ts"
 
@@ -27,7 +27,8 @@ export class ToolInputError extends Schema.TaggedError<ToolInputError>()("ToolIn
   message: Schema.String
 }) {}
 
-export type ToolError = CacheUnavailable | ToolInputError
+/** On a split cache, a part a tool needed could not be fetched: `CachePartUnavailable` names it. */
+export type ToolError = CacheUnavailable | CachePartUnavailable | ToolInputError
 
 /** Longest description, SQL or view query carried in an answer; longer ones end in `…`. */
 export const MAX_TEXT = 2_000
@@ -67,20 +68,26 @@ const relationshipJson = (r: Relationship) => ({
   join_condition: joinCondition(r)
 })
 
+/** The catalog's entry of the table `tableId` names (a shard finds its family); no part is fetched. */
+const resolveTable = (tableId: string) =>
+  Effect.gen(function*() {
+    const document = yield* Effect.flatMap(CacheLoader, (loader) => loader.getCatalogDocument)
+    const found = findTable(document, tableId)
+    if (Option.isSome(found)) return { document, entry: found.value }
+    return yield* new ToolInputError({
+      message: `table ${tableId} is not in the MetaSync cache; it describes ${
+        document.tables.slice(0, 20).map((t) => t.table_id).join(", ")
+      }${document.tables.length > 20 ? ` and ${document.tables.length - 20} more (see search_tables)` : ""}`
+    })
+  })
+
+/** The table `tableId` names, with its full entry (on a split cache, its part only is fetched). */
 const requireTable = (tableId: string) =>
-  Effect.flatMap(CacheLoader, (loader) =>
-    Effect.flatMap(loader.getDocument, (document) =>
-      Option.match(findTable(document, tableId), {
-        onNone: () =>
-          Effect.fail(
-            new ToolInputError({
-              message: `table ${tableId} is not in the MetaSync cache; it describes ${
-                document.tables.slice(0, 20).map((t) => t.table_id).join(", ")
-              }${document.tables.length > 20 ? ` and ${document.tables.length - 20} more (see search_tables)` : ""}`
-            })
-          ),
-        onSome: (table) => Effect.succeed({ document, table })
-      })))
+  Effect.gen(function*() {
+    const { document, entry } = yield* resolveTable(tableId)
+    const table = Option.getOrElse(yield* Effect.flatMap(CacheLoader, (loader) => loader.getTable(entry.table_id)), () => entry)
+    return { document, table }
+  })
 
 /**
  * The id the document knows `tableId` by, for relationships: a table of the document (a shard
@@ -89,10 +96,10 @@ const requireTable = (tableId: string) =>
  */
 const requireRelationshipTable = (tableId: string) =>
   Effect.flatMap(CacheLoader, (loader) =>
-    Effect.flatMap(loader.getDocument, (document) =>
+    Effect.flatMap(loader.getCatalogDocument, (document) =>
       Option.isSome(findTable(document, tableId)) ||
         !document.relationships.some((r) => r.from.table_id === tableId || r.to.table_id === tableId)
-        ? Effect.map(requireTable(tableId), ({ table }) => table.table_id as string)
+        ? Effect.map(resolveTable(tableId), ({ entry }) => entry.table_id as string)
         : Effect.succeed(tableId)))
 
 const tableSummary = (table: TableEntryType) => ({
@@ -124,11 +131,14 @@ export const searchTablesInput = {
   limit: z.number().int().min(1).max(MAX_SEARCH_RESULTS).default(10).describe("Most tables to return")
 }
 
-/** The tables most relevant to a question, best first (lexical BM25, as the prompt context ranks them). */
+/**
+ * The tables most relevant to a question, best first (as the prompt context ranks them; on a split
+ * cache, as its first stage does: on the manifest's catalog, no part fetched).
+ */
 export const searchTables = (input: { readonly question: string; readonly limit: number }) =>
   Effect.gen(function*() {
     const loader = yield* CacheLoader
-    const document = yield* loader.getDocument
+    const document = yield* loader.getCatalogDocument
     const scored = relevance(document, input.question).tables
     const matching = scored.filter((t) => t.score > 0)
     return {
@@ -264,11 +274,24 @@ export const examples = (input: {
 }) =>
   Effect.gen(function*() {
     const loader = yield* CacheLoader
+    if (input.question === undefined && input.table_id !== undefined) {
+      // A table's examples, unranked: the loader finds them (on a split cache, in the parts that hold them).
+      yield* resolveTable(input.table_id)
+      const total = (yield* loader.getCacheMetadata).exampleCount
+      // The id as asked and the table it resolves to (a shard's family), as below.
+      const matching = yield* loader.getFewShotExamples({ tableId: input.table_id, language: input.language })
+      return {
+        total_examples: total,
+        matching_examples: matching.length,
+        examples: matching.slice(0, input.limit).map((example) => exampleJson(example))
+      }
+    }
+    // Ranking, or every example: the whole document (on a split cache, every part).
     const document = yield* loader.getDocument
     let tableIds: ReadonlyArray<string> | null = null
     if (input.table_id !== undefined) {
-      const { table } = yield* requireTable(input.table_id)
-      tableIds = [input.table_id, table.table_id]
+      const { entry } = yield* resolveTable(input.table_id)
+      tableIds = [input.table_id, entry.table_id]
     }
     const reads = (e: Example) => tableIds === null || e.tables.some((t) => tableIds.includes(t))
     const ranked = input.question === undefined
@@ -342,7 +365,8 @@ export const joinPath = (input: { readonly from_table_id: string; readonly to_ta
 export const cacheStatus = Effect.gen(function*() {
   const loader = yield* CacheLoader
   const metadata = yield* loader.getCacheMetadata
-  const document = metadata.available ? Option.getRight(yield* Effect.either(loader.getDocument)) : Option.none()
+  // The catalog: a split cache's manifest holds every table's status, the metrics and the drift.
+  const document = metadata.available ? Option.getRight(yield* Effect.either(loader.getCatalogDocument)) : Option.none()
   const doc = Option.getOrNull(document)
   const staleTables = doc === null ? [] : doc.tables.filter((t) => t.status.state === "stale").map((t) => t.table_id)
   const status = !metadata.available

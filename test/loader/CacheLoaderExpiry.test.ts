@@ -375,6 +375,8 @@ describe("metadata", () => {
         loadedAt: null,
         checkedAt: DateTime.unsafeMake(START),
         lastError: { tag: "ResourceNotFound", message: `${LOCATION} does not exist`, at: DateTime.unsafeMake(START) },
+        layout: null,
+        parts: null,
         tableCount: 0,
         exampleCount: 0
       })
@@ -391,6 +393,8 @@ describe("metadata", () => {
         loadedAt: DateTime.unsafeMake(START),
         checkedAt: DateTime.unsafeMake(START),
         lastError: null,
+        layout: "document",
+        parts: null,
         tableCount: 2,
         exampleCount: 4
       })

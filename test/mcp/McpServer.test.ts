@@ -4,10 +4,14 @@
  * The document is what a real sync of the shipped sample publishes.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as os from "node:os"
 import * as path from "node:path"
+import { parseCacheDocument } from "../../src/contract/index.ts"
+import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { type CliWorkspace, makeCliWorkspace, SAMPLE_TABLE_ID } from "../support/CliRunner.ts"
 import { type FakeGcs, start as startFakeGcs } from "../support/FakeGcsServer.ts"
 import {
@@ -24,6 +28,7 @@ import {
   withRelationships,
   writeLocalObject
 } from "./McpHarness.ts"
+import { storeSplit } from "../support/SplitStore.ts"
 
 const TOOL_NAMES = [
   "cache_status",
@@ -381,5 +386,70 @@ describe("metasync mcp over Streamable HTTP, reading Cloud Storage", () => {
     expect(foreign).toBe(403)
 
     expect((await fetch(server.url)).status).toBe(405)
+  })
+})
+
+describe("metasync mcp over stdio, on a split cache (format 3)", () => {
+  // The sample's table and two copies in datasets of their own, one table per part: three parts.
+  const ORDERS = "nlq-ex.other_dataset.orders"
+  const CUSTOMERS = "nlq-ex.third_dataset.customers"
+  let server: Connected
+  let directory: string
+  let parts: ReadonlyArray<string>
+
+  beforeAll(async () => {
+    directory = await freshDirectory()
+    const text = withRelationships(published, [ORDERS, CUSTOMERS], [{
+      from: { table_id: ORDERS, columns: ["user_id"] },
+      to: { table_id: CUSTOMERS, columns: ["user_pseudo_id"] },
+      source: "curated",
+      confidence: 1,
+      evidence: "orders.user_id names customers",
+      cardinality: "many-to-one"
+    }])
+    const document = Either.getOrThrow(parseCacheDocument(text))
+    const manifest = await Effect.runPromise(storeSplit(document, { maxPartTables: 1 }).pipe(Effect.provide(LocalStorage.layer(directory))))
+    parts = manifest.parts.map((p) => p.key)
+    server = await connectStdio(["--source", directory])
+  })
+  afterAll(async () => {
+    await server?.close()
+    if (directory !== undefined) await fs.rm(directory, { recursive: true, force: true })
+  })
+
+  it("answers every tool from the manifest and the parts, fetching only the parts a tool needs", async () => {
+    expect(parts).toEqual(["nlq-ex.test_dataset", "nlq-ex.other_dataset", "nlq-ex.third_dataset"])
+    const cached = async () => structured(await call(server.client, "cache_status")).parts.cached
+    const status = structured(await call(server.client, "cache_status"))
+    expect(status).toMatchObject({ status: "ok", available: true, format_version: 3, layout: "split", tableCount: 3 })
+    expect(status.parts).toMatchObject({ total: 3, cached: 0 })
+
+    // Ranked on the manifest's catalog.
+    const found = structured(await call(server.client, "search_tables", { question: "orders by event", limit: 5 }))
+    expect(found.total_tables).toBe(3)
+    expect(found.tables[0]).toMatchObject({ table_id: ORDERS, columns: 23, fields: 108, state: "fresh" })
+    const path = structured(await call(server.client, "get_join_path", { from_table_id: ORDERS, to_table_id: CUSTOMERS }))
+    expect(path).toMatchObject({ connected: true, joins: 1 })
+    expect(await cached()).toBe(0)
+
+    // One table: its part.
+    const described = structured(await call(server.client, "describe_table", { table_id: CUSTOMERS, limit: 3 }))
+    expect(described).toMatchObject({ table_id: CUSTOMERS, total_fields: 108, total_relationships: 1 })
+    expect(described.fields).toHaveLength(3)
+    expect(await cached()).toBe(1)
+    const examples = structured(await call(server.client, "get_examples", { table_id: SAMPLE_TABLE_ID, limit: 2 }))
+    expect(examples.examples).toHaveLength(2)
+    expect(examples.examples[0].tables).toEqual([SAMPLE_TABLE_ID])
+    expect(await cached()).toBe(2)
+
+    // The tables are copies of one another: the question's "orders" names one of them.
+    const context = structured(await call(server.client, "get_prompt_context", { question: "How many orders per country?", max_tokens: 800 }))
+    expect(context.tables[0]).toBe(ORDERS)
+    expect(context.tokens).toBeLessThanOrEqual(800)
+    expect(context.text).toContain(`## Table \`${ORDERS}\``)
+
+    const unknown = await call(server.client, "describe_table", { table_id: "nlq-ex.test_dataset.nope" })
+    expect(unknown.isError).toBe(true)
+    expect(textOf(unknown)).toMatch(/^ToolInputError: table nlq-ex\.test_dataset\.nope is not in the MetaSync cache/)
   })
 })
