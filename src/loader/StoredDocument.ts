@@ -5,6 +5,7 @@
  * Shared by everything that reads a published cache: the sync (the previous document), the
  * operator's commands, and the loader (which fetches parts one at a time, on demand).
  */
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { CacheDocument } from "../contract/CacheDocument.ts"
@@ -64,7 +65,7 @@ export const readPart = (manifest: CacheManifest, index: number, options: ReadOp
         service: "storage",
         operation: "objects.get",
         resource: location,
-        message: `part ${ref.key} of the manifest generated at ${manifest.generated_at.toString()} is missing: ${location} does not exist`
+        message: `part ${ref.key} of the manifest generated at ${DateTime.formatIso(manifest.generated_at)} is missing: ${location} does not exist`
       })
     }
     const { bytes, info } = content.value
