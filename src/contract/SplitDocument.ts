@@ -174,8 +174,8 @@ export const datasetOf = (tableId: string): string => tableId.slice(0, tableId.l
 /**
  * Cuts `doc` into parts: one per dataset, in order of first appearance, a dataset of more than
  * `maxPartTables` tables into several (`key`, `key-2`, …: dataset names cannot hold a `-`). An
- * example goes with its first table the document describes (a shard id finds its family's
- * dataset), or with the primary table's part.
+ * example goes with its first table the document describes (a shard id or `prefix*` finds its
+ * family), else with the first part of that table's dataset, else with the primary table's part.
  */
 export const planParts = (doc: CacheDocument, maxPartTables = DEFAULT_MAX_PART_TABLES): SplitPlan => {
   if (!Number.isInteger(maxPartTables) || maxPartTables < 1) throw new RangeError(`maxPartTables must be a positive integer, got ${maxPartTables}`)
@@ -184,6 +184,7 @@ export const planParts = (doc: CacheDocument, maxPartTables = DEFAULT_MAX_PART_T
   const firstPartOfDataset = new Map<string, number>()
   const tablePart: Array<number> = []
   const partOfTable = new Map<string, number>()
+  const partOfFamily = new Map<string, number>()
   for (const table of doc.tables) {
     const dataset = datasetOf(table.table_id)
     let current = open.get(dataset)
@@ -198,12 +199,16 @@ export const planParts = (doc: CacheDocument, maxPartTables = DEFAULT_MAX_PART_T
     current.count++
     tablePart.push(current.index)
     partOfTable.set(table.table_id, current.index)
+    if (table.sharding !== null) partOfFamily.set(`${dataset}.${table.sharding.prefix}`, current.index)
   }
+  /** A table id's part: the table's, its sharded family's (a shard id or `prefix*`), or its dataset's first. */
+  const partOfId = (id: string): number | undefined =>
+    partOfTable.get(id) ?? partOfFamily.get(id.replace(/(\d+|\*)$/, "")) ?? firstPartOfDataset.get(datasetOf(id))
   const foreign = parts.map(() => new Set<TableId>())
   const examplePart = doc.examples.map((example) => {
     let part: number | undefined
     for (const id of example.tables) {
-      part = partOfTable.get(id) ?? firstPartOfDataset.get(datasetOf(id))
+      part = partOfId(id)
       if (part !== undefined) break
     }
     const index = part ?? 0

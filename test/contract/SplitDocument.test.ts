@@ -92,6 +92,22 @@ describe("the split layout", () => {
     expect(Either.getOrThrow(joinDocument(whole.manifest, whole.parts))).toEqual(Either.getOrThrow(joinDocument(manifest, parts)))
   })
 
+  it("puts an example naming a shard or a family wildcard with its family, even in a dataset cut into several parts", () => {
+    const family: TableEntry = {
+      ...table("a", "events_20240131"),
+      sharding: { prefix: "events_", first_suffix: "20240101", last_suffix: "20240131", shard_count: 31 }
+    }
+    const sharded = makeCacheDocument({
+      ...doc,
+      tables: [table("a", "t0"), table("a", "t1"), family],
+      examples: [example(["proj-1.a.events_20240105"], 0), example(["proj-1.a.events_*"], 1), example(["proj-1.a.other"], 2)]
+    })
+    const plan = planParts(sharded, 2)
+    expect(plan.parts.map((p) => p.key)).toEqual(["proj-1.a", "proj-1.a-2"])
+    // An unknown table of the dataset goes with the dataset's first part.
+    expect(plan.examplePart).toEqual([1, 1, 0])
+  })
+
   it("refuses parts that do not belong to the manifest, naming them", () => {
     const { manifest, parts } = roundTrip(3)
     const swapped = [parts[1]!, parts[0]!, parts[2]!, parts[3]!]
