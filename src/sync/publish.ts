@@ -45,10 +45,16 @@ export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("Do
   /** Where the document would have gone. */
   location: Schema.String,
   bytes: Schema.Number,
-  max_bytes: Schema.Number
+  max_bytes: Schema.Number,
+  /** The key of the split layout's part that is over the cap (at `location`); absent: the document or manifest. */
+  part: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `the document for ${this.location} has ${this.bytes} bytes, over MAX_DOCUMENT_BYTES (${this.max_bytes}); nothing was written (target fewer tables, or raise the cap if the backend can load it)`
+    const what = this.part === undefined ? `the document for ${this.location}` : `part ${this.part} of the split document (${this.location})`
+    const remedy = this.part === undefined
+      ? "target fewer tables, or raise the cap if the backend can load it"
+      : "lower PART_MAX_TABLES, or raise the cap if the backend can load it"
+    return `${what} has ${this.bytes} bytes, over MAX_DOCUMENT_BYTES (${this.max_bytes}); nothing was written (${remedy})`
   }
 }
 

@@ -135,14 +135,14 @@ const storePart = (input: {
     if (Option.isSome(reused)) {
       const { bytes, object } = reused.value
       // A cap lowered since it was written: the backend would refuse the part.
-      if (bytes > maxBytes) return yield* new DocumentTooLarge({ location: storage.locate(object), bytes, max_bytes: maxBytes })
+      if (bytes > maxBytes) return yield* new DocumentTooLarge({ location: storage.locate(object), bytes, max_bytes: maxBytes, part: planned.key })
       return { stored: reused.value, written: false } satisfies PartOutcome
     }
     const name = partName(objectName, doc.generated_at, input.tag, planned.key)
     const location = storage.locate(name)
     const render = yield* renderPartChunks(makePart(planned, doc.generated_at), location)
     const { md5, size } = yield* digestOf(render, location)
-    if (size > maxBytes) return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes })
+    if (size > maxBytes) return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes, part: planned.key })
     const stored = { object: name, bytes: size, md5: md5 ?? null }
     if (input.dryRun) return { stored: { ...stored, generation: DRY_RUN_GENERATION }, written: true } satisfies PartOutcome
     const info = yield* streamWithinCap({ render: Either.right(render) }, location, (body) =>

@@ -222,13 +222,15 @@ describe("publishing the split layout", () => {
       const overCap = withSettings({ maxDocumentBytes: cap })
 
       const dry = yield* Effect.flip(dryRunCache(doc, OBJECT).pipe(overCap))
-      expect(dry).toMatchObject({ _tag: "DocumentTooLarge", bytes: sizes[1], max_bytes: cap })
+      expect(dry).toMatchObject({ _tag: "DocumentTooLarge", bytes: sizes[1], max_bytes: cap, part: "proj-one.web" })
       expect((dry as DocumentTooLarge).location).toMatch(/^gs:\/\/test-bucket\/parts\/metadata_cache\.json\/20261127T170000\.000Z-[0-9a-f]{12}\/proj-one\.web\.json$/)
       expect(yield* writesSince(0)).toEqual([])
 
       const error = yield* Effect.flip(run(doc).pipe(overCap))
       expect(error).toMatchObject({ _tag: "DocumentTooLarge", bytes: sizes[1], max_bytes: cap })
-      expect(error.message).toContain("proj-one.web.json")
+      expect(error.message).toMatch(
+        /^part proj-one\.web of the split document \(gs:\/\/test-bucket\/parts\/metadata_cache\.json\/20261127T170000\.000Z-[0-9a-f]{12}\/proj-one\.web\.json\) has \d+ bytes, over MAX_DOCUMENT_BYTES \(\d+\); nothing was written \(lower PART_MAX_TABLES/
+      )
       expect(yield* names).toEqual([])
       // Within the cap, the same document publishes.
       expect((yield* run(doc).pipe(withSettings({ maxDocumentBytes: sizes[1] })))).toMatchObject({ partsWritten: 3 })
@@ -245,6 +247,27 @@ describe("publishing the split layout", () => {
       const published = yield* run(doc)
       // The dry run measures with a 16-digit generation; the bucket's are shorter.
       expect(Math.abs(dry.bytes - published.bytes)).toBeLessThan(100)
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("a manifest that fits only without its vectors is published without them, with a warning; the parts are as they were", () =>
+    Effect.gen(function*() {
+      const plain = docAt(T1)
+      const withVectors: CacheDocument = {
+        ...plain,
+        embeddings: {
+          model: "test-model",
+          dimension: 64,
+          encoding: "int8",
+          vectors: Array.from({ length: 200 }, (_, i) => ({ key: `e:${i}`, text_hash: "0123456789abcdef", scale: 0.01, vector: "A".repeat(88) }))
+        }
+      }
+      // The manifest without vectors fits (measured with longer generations than the bucket's); with them it does not.
+      const fits = (yield* dryRunCache(plain, OBJECT)).bytes
+      const logs = yield* logged(run(withVectors).pipe(withSettings({ maxDocumentBytes: fits })))
+      const published = valueOf(logs.result)
+      expect(published.bytes).toBeLessThanOrEqual(fits)
+      expect(logs.warnings).toContain("published without them")
+      expect((yield* readBack).document).toEqual(plain)
     }).pipe(Effect.provide(bucket())))
 
   it.effect("a part written whose reply was lost is recognised on retry, and written once", () =>
