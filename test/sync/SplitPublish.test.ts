@@ -22,11 +22,15 @@ import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { readStoredDocument } from "../../src/loader/StoredDocument.ts"
 import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
+import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { partName, partRunTime, partsPrefix, snapshotName, snapshotTag } from "../../src/sync/history.ts"
 import { type DocumentTooLarge, readPublished } from "../../src/sync/publish.ts"
 import { chooseLayout, dryRunCache, publishCache } from "../../src/sync/publishSplit.ts"
+import * as fs from "node:fs/promises"
+import * as os from "node:os"
+import * as path from "node:path"
 import { captureLogs } from "../support/CapturedLogs.ts"
 import { testSettings } from "../support/TestLayers.ts"
 
@@ -298,6 +302,26 @@ describe("publishing the split layout", () => {
       expect((yield* readBack).document).toEqual(doc)
       expect((yield* control.names).filter((n) => n.startsWith("parts/"))).toHaveLength(3)
     }).pipe(Effect.provide(bucket())))
+})
+
+describe("the split layout in a local directory (no MD5 kept)", () => {
+  it.scoped("publishes, reads back, reuses unchanged parts and prunes, as in a bucket", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "metasync-split-"))),
+        (d) => Effect.promise(() => fs.rm(d, { recursive: true, force: true }))
+      )
+      const local = Layer.merge(Layer.succeed(SyncConfig, splitSettings({ historyKeep: 1 })), LocalStorage.layer(dir))
+      const first = yield* run(docAt(T1)).pipe(Effect.provide(local))
+      expect(first).toMatchObject({ layout: "split", partsWritten: 3, partsReused: 0 })
+      const second = yield* run(docAt(T2, { "proj-one.ops.alerts": "changed" })).pipe(Effect.provide(local))
+      expect(second).toMatchObject({ partsWritten: 1, partsReused: 2 })
+      expect((yield* readBack.pipe(Effect.provide(local))).document).toEqual(docAt(T2, { "proj-one.ops.alerts": "changed" }))
+      // One snapshot kept: the first run's ops part is referenced no more.
+      expect(second.prunedParts).toHaveLength(1)
+      expect(second.prunedParts[0]).toMatch(/^parts\/metadata_cache\.json\/20261127T170000\.000Z-[0-9a-f]{12}\/proj-one\.ops\.json$/)
+      yield* Effect.promise(() => fs.access(path.join(dir, second.prunedParts[0]!)).then(() => expect.fail("not pruned"), () => undefined))
+    }))
 })
 
 describe("a split publish that fails", () => {
