@@ -17,11 +17,13 @@
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import { CacheDocumentError } from "../contract/DocumentError.ts"
+import * as Schema from "effect/Schema"
+import { CacheDocumentError, formatIssues } from "../contract/DocumentError.ts"
 import { parseDocumentBytes } from "../contract/DocumentBytes.ts"
-import { type CacheManifest, decodeManifest } from "../contract/SplitDocument.ts"
+import { type CacheManifest, PartRef } from "../contract/SplitDocument.ts"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 
 /** Where the snapshots of `objectName` live. */
@@ -128,29 +130,35 @@ export const partRunTime = (objectName: string, name: string): DateTime.Utc | un
 const MANIFEST_MARK = new TextEncoder().encode(`"manifest"`)
 
 /**
- * The manifest a snapshot holds, or none when it holds a whole document. Only an object holding
- * `"manifest"` is parsed (a whole document can be large); one that says it is a manifest but does
- * not decode fails, so that nothing it may reference is removed on a guess.
+ * The parts a snapshot's manifest references, or none when it holds a whole document. Only an
+ * object holding `"manifest"` is parsed (a whole document can be large); one that says it is a
+ * manifest but whose references do not decode fails, so that nothing is removed on a guess.
  */
 const snapshotManifest = (name: string, maxBytes: number | undefined) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
     const content = yield* storage.read(name)
     // Removed meanwhile, or too large to be a manifest (one over the cap is never written).
-    if (Option.isNone(content) || (maxBytes !== undefined && content.value.bytes.byteLength > maxBytes)) return Option.none<CacheManifest>()
+    if (Option.isNone(content) || (maxBytes !== undefined && content.value.bytes.byteLength > maxBytes)) return Option.none<ManifestParts>()
     const bytes = content.value.bytes
-    if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MANIFEST_MARK) < 0) return Option.none<CacheManifest>()
+    if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MANIFEST_MARK) < 0) return Option.none<ManifestParts>()
     const json = parseDocumentBytes(bytes)
-    if (json === undefined || json.layout !== "manifest") return Option.none<CacheManifest>()
-    const decoded = decodeManifest(json, storage.locate(name))
-    if (decoded._tag === "Left") {
+    if (json === undefined || json.layout !== "manifest") return Option.none<ManifestParts>()
+    // Only its references are needed: the catalog (most of a manifest) is not decoded.
+    const decoded = decodeManifestParts(json)
+    if (Either.isLeft(decoded)) {
       return yield* new CacheDocumentError({
         source: storage.locate(name),
-        problems: `- (object): a manifest that does not decode, so its parts cannot be told apart; no part was removed\n${decoded.left.problems}`
+        problems: `- (object): a manifest whose parts do not decode, so what it references cannot be told; no part was removed\n${formatIssues(decoded.left)}`
       })
     }
     return Option.some(decoded.right)
   })
+
+/** What pruning reads of a manifest: its references. */
+const ManifestParts = Schema.Struct({ format_version: Schema.Literal(3), layout: Schema.Literal("manifest"), parts: Schema.Array(PartRef) })
+type ManifestParts = typeof ManifestParts.Type
+const decodeManifestParts = Schema.decodeUnknownEither(ManifestParts, { errors: "all", onExcessProperty: "ignore" })
 
 export interface PartRetention {
   /** Manifests whose parts are kept whatever the snapshots say: the one just published. */

@@ -98,6 +98,8 @@ const reusablePart = (
   Effect.gen(function*() {
     if (previous === undefined || previous.ref.md5 === null) return Option.none<StoredPart>()
     const { ref } = previous
+    // Other counts: changed, no rendering needed to tell.
+    if (ref.tables !== planned.tables.length || ref.examples !== planned.examples.length) return Option.none<StoredPart>()
     const storage = yield* StorageService
     const settings = yield* SyncConfig
     // A part's time is its run's: the folder's stamp (the manifest's time for names not of ours).

@@ -362,6 +362,30 @@ describe("a split publish that fails", () => {
       expect((yield* readBack).document).toEqual(docAt(T3))
     }).pipe(Effect.provide(bucket())))
 
+  it.effect("a manifest over the cap fails the run; the parts it wrote are removed, the published cache stays as it was", () =>
+    Effect.gen(function*() {
+      yield* run(docAt(T1))
+      const before = yield* names
+      const published = Option.getOrThrow(yield* Effect.flatMap(MemoryStorageControl, (b) => b.get(OBJECT)))
+      const doc = docAt(T2, { "proj-one.web.pages": "changed" })
+      const plan = planParts(doc)
+      const largestPart = Math.max(...plan.parts.map((p) => [...Either.getOrThrow(renderPartChunks(makePart(p, doc.generated_at)))()].reduce((n, c) => n + c.byteLength, 0)))
+      // Every part fits, the manifest does not.
+      const cap = largestPart + 1
+      expect(cap).toBeLessThan(published.bytes.byteLength)
+      const calls = yield* callCount
+      const error = yield* Effect.flip(run(doc).pipe(withSettings({ maxDocumentBytes: cap })))
+      expect(error).toMatchObject({ _tag: "DocumentTooLarge", location: "gs://test-bucket/metadata_cache.json", max_bytes: cap })
+      const writes = yield* writesSince(calls)
+      // The published manifest is over this cap too, so it was read as corrupt: nothing to reuse.
+      expect(writes.filter((n) => n.startsWith("parts/"))).toHaveLength(3)
+      expect((error as DocumentTooLarge).part).toBeUndefined()
+      // This run's parts were written, then removed; nothing else changed.
+      expect(yield* names).toEqual(before)
+      expect(Option.getOrThrow(yield* Effect.flatMap(MemoryStorageControl, (b) => b.get(OBJECT))).info).toEqual(published.info)
+      expect((yield* readBack).document).toEqual(docAt(T1))
+    }).pipe(Effect.provide(bucket())))
+
   it.effect("a newer document already published is not replaced, and nothing is written", () =>
     Effect.gen(function*() {
       // Five minutes later than ours: newer, not "from the future".
