@@ -13,7 +13,7 @@ import * as Option from "effect/Option"
 import { readStoredDocument } from "../../src/loader/StoredDocument.ts"
 import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
 import { partsPrefix } from "../../src/sync/history.ts"
-import { type SyncSummary, syncOnce } from "../../src/sync/SyncProgram.ts"
+import { type SyncOptions, type SyncSummary, syncOnce } from "../../src/sync/SyncProgram.ts"
 import { exactTarget } from "../../src/config/Targets.ts"
 import {
   answerDryRuns,
@@ -47,9 +47,9 @@ const settings = {
   targets: [exactTarget(ref(GA4_TABLE_ID)), exactTarget(ref(OTHER_TABLE_ID))]
 }
 
-const sync = (servers: FakeServers) =>
+const sync = (servers: FakeServers, options: SyncOptions = {}) =>
   Effect.gen(function*() {
-    const exit = yield* Effect.exit(syncOnce().pipe(Effect.provide(liveLayer(servers, { settings }))))
+    const exit = yield* Effect.exit(syncOnce(options).pipe(Effect.provide(liveLayer(servers, { settings }))))
     if (Exit.isFailure(exit)) throw new Error(`the run failed: ${Cause.pretty(exit.cause)}`)
     return exit.value as SyncSummary
   })
@@ -104,6 +104,14 @@ describe("the split layout over the local GCS server", () => {
       expect(webPart!.object).not.toBe(manifest.parts[1]!.object)
       expect(partUploads(servers).slice(uploadsBefore)).toEqual([webPart!.object])
       // Both runs' snapshots are retained, so the first run's web part is kept for a rollback.
-      expect(servers.gcs.objects.names(BUCKET).filter((n) => n.startsWith(partsPrefix(OBJECT)))).toHaveLength(3)
+      const partsNow = servers.gcs.objects.names(BUCKET).filter((n) => n.startsWith(partsPrefix(OBJECT)))
+      expect(partsNow).toHaveLength(3)
+
+      // A dry run with nothing changed would reuse both parts, and uploads nothing.
+      const uploads = servers.gcs.requestsOf("upload").length
+      const dry = yield* sync(servers, { dryRun: true })
+      expect(dry).toMatchObject({ status: "dry_run", layout: "split", parts_written: 0, parts_reused: 2, generation: null })
+      expect(servers.gcs.requestsOf("upload")).toHaveLength(uploads)
+      expect(servers.gcs.objects.names(BUCKET).filter((n) => n.startsWith(partsPrefix(OBJECT)))).toEqual(partsNow)
     }))
 })
