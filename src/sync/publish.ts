@@ -17,6 +17,9 @@
  *   kept, it would block every run for ever.
  * - A document over `maxDocumentBytes` is never written: the backend could not load it. A published
  *   one over it is never downloaded either; it is replaced as a corrupt one would be.
+ * - A split document (`publishSplit.ts`) goes through the same path: its manifest is the object
+ *   snapshotted and copied, and the cap holds for the manifest and for each part. The previous
+ *   object may be of either layout; a manifest is read whole, with its parts.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
