@@ -134,16 +134,19 @@ const MANIFEST_MARK = new TextEncoder().encode(`"manifest"`)
  * object holding `"manifest"` is parsed (a whole document can be large); one that says it is a
  * manifest but whose references do not decode fails, so that nothing is removed on a guess.
  */
-const snapshotManifest = (name: string, maxBytes: number | undefined) =>
+const snapshotManifest = (snapshot: ObjectInfo, maxBytes: number | undefined) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
+    const name = snapshot.name
+    // Over the cap, it is no manifest a reader would load (none is ever written so): not downloaded.
+    if (maxBytes !== undefined && snapshot.size > maxBytes) return Option.none<ManifestParts>()
     const content = yield* storage.read(name)
-    // Removed meanwhile, or too large to be a manifest (one over the cap is never written).
-    if (Option.isNone(content) || (maxBytes !== undefined && content.value.bytes.byteLength > maxBytes)) return Option.none<ManifestParts>()
+    // Removed meanwhile.
+    if (Option.isNone(content)) return Option.none<ManifestParts>()
     const bytes = content.value.bytes
     if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MANIFEST_MARK) < 0) return Option.none<ManifestParts>()
-    const json = parseDocumentBytes(bytes)
-    if (json === undefined || json.layout !== "manifest") return Option.none<ManifestParts>()
+    const json = parseDocumentBytes(bytes) ?? parseWhole(bytes)
+    if (typeof json !== "object" || json === null || (json as { layout?: unknown }).layout !== "manifest") return Option.none<ManifestParts>()
     // Only its references are needed: the catalog (most of a manifest) is not decoded.
     const decoded = decodeManifestParts(json)
     if (Either.isLeft(decoded)) {
@@ -154,6 +157,15 @@ const snapshotManifest = (name: string, maxBytes: number | undefined) =>
     }
     return Option.some(decoded.right)
   })
+
+/** JSON the slicer leaves to the whole-text parser; `undefined` when it is not JSON at all. */
+const parseWhole = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return undefined
+  }
+}
 
 /** What pruning reads of a manifest: its references. */
 const ManifestParts = Schema.Struct({ format_version: Schema.Literal(3), layout: Schema.Literal("manifest"), parts: Schema.Array(PartRef) })
@@ -185,7 +197,7 @@ export const pruneParts = (objectName: string, retention: PartRetention) =>
     for (const manifest of retention.keep) for (const ref of manifest.parts) referenced.add(ref.object)
     // One snapshot at a time: a whole document's snapshot may be large.
     for (const snapshot of yield* listSnapshots(objectName)) {
-      const manifest = yield* snapshotManifest(snapshot.info.name, retention.maxBytes)
+      const manifest = yield* snapshotManifest(snapshot.info, retention.maxBytes)
       if (Option.isSome(manifest)) for (const ref of manifest.value.parts) referenced.add(ref.object)
     }
     const unreferenced = parts.filter((info) => {

@@ -25,7 +25,7 @@ import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
-import { partName, partRunTime, partsPrefix, snapshotName, snapshotTag } from "../../src/sync/history.ts"
+import { partName, partRunTime, partsPrefix, pruneParts, snapshotName, snapshotTag } from "../../src/sync/history.ts"
 import { type DocumentTooLarge, readPublished } from "../../src/sync/publish.ts"
 import { chooseLayout, dryRunCache, publishCache } from "../../src/sync/publishSplit.ts"
 import * as fs from "node:fs/promises"
@@ -468,6 +468,22 @@ describe("pruning parts", () => {
       expect(left).toContain(newer)
       expect(left).toContain(foreign)
       expect(left).not.toContain(older)
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("a snapshot is read as a manifest by what it says, however it is laid out; a whole document references nothing", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryStorageControl
+      const kept = `${partsPrefix(OBJECT)}20261101T000000.000Z-aaaaaaaaaaaa/proj-one.a.json`
+      const removed = `${partsPrefix(OBJECT)}20261101T000000.000Z-aaaaaaaaaaaa/proj-one.b.json`
+      for (const name of [kept, removed]) yield* control.put(name, "{}")
+      const ref = { key: "proj-one.a", object: kept, generation: "1", bytes: 2, md5: null, tables: 1, examples: 0, example_tables: [] }
+      // Pretty-printed, as a hand-restored manifest might be.
+      yield* control.put(`history/${OBJECT}/20261101T000000.000Z-aaaaaaaaaaaa.json`, JSON.stringify({ format_version: 3, layout: "manifest", parts: [ref] }, null, 2))
+      // A whole document that happens to hold the word.
+      yield* control.put(`history/${OBJECT}/20261102T000000.000Z-bbbbbbbbbbbb.json`, JSON.stringify({ format_version: 2, note: "manifest", parts: [{ ...ref, object: removed }] }))
+      const pruned = yield* pruneParts(OBJECT, { keep: [], runAt: DateTime.unsafeMake(T1) })
+      expect(pruned).toEqual([removed])
+      expect(yield* partNames).toEqual([kept])
     }).pipe(Effect.provide(bucket())))
 
   it.effect("a part pruning failure is a warning: the publish stands", () =>
