@@ -14,6 +14,7 @@ import * as Schema from "effect/Schema"
 import type { Language } from "../contract/CacheDocument.ts"
 import { parseTableRef, projectIdProblem } from "../contract/TableId.ts"
 import { DEFAULT_MAX_DOCUMENT_BYTES } from "../contract/Limits.ts"
+import { DEFAULT_MAX_PART_TABLES } from "../contract/SplitDocument.ts"
 import { InvalidConfig } from "./InvalidConfig.ts"
 import { exactTarget, parseTargets, type TargetPattern } from "./Targets.ts"
 
@@ -92,7 +93,25 @@ export interface SyncSettings {
   readonly metadataRegionAbove?: number
   /** `METADATA_LOCATION`: where every dataset is (`US`, `asia-northeast3`); absent: `datasets.list` says. */
   readonly metadataLocation?: string | null
+  /**
+   * `DOCUMENT_LAYOUT`: `single` (one document object), `split` (a manifest and per-dataset parts),
+   * or `auto` (the default): split when the run has more than `splitAboveTables` tables.
+   */
+  readonly documentLayout?: DocumentLayout
+  /** `SPLIT_ABOVE_TABLES`: `auto` splits above this many tables (default 2000). */
+  readonly splitAboveTables?: number
+  /** `PART_MAX_TABLES`: tables in one part at most (default `DEFAULT_MAX_PART_TABLES`). */
+  readonly partMaxTables?: number
 }
+
+export type DocumentLayout = "auto" | "single" | "split"
+
+/**
+ * `auto` splits above this many tables: a 2,000-table document is about 23 MB, well under the
+ * 64 MiB cap, and a backend still loads it whole in reasonable memory.
+ */
+export const DEFAULT_SPLIT_ABOVE_TABLES = 2000
+export { DEFAULT_MAX_PART_TABLES }
 
 export type MetadataRead = "auto" | "dataset" | "region"
 
@@ -198,7 +217,10 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
     fullRebuildEvery: raw("FULL_REBUILD_EVERY"),
     metadataRead: raw("METADATA_READ"),
     metadataRegionAbove: raw("METADATA_REGION_ABOVE"),
-    metadataLocation: raw("METADATA_LOCATION")
+    metadataLocation: raw("METADATA_LOCATION"),
+    documentLayout: raw("DOCUMENT_LAYOUT"),
+    splitAboveTables: raw("SPLIT_ABOVE_TABLES"),
+    partMaxTables: raw("PART_MAX_TABLES")
   }).pipe(Effect.orDie) // only `Config.option` reads: nothing here can be a ConfigError.
 
   const mode = yield* Option.match(env.mode, {
@@ -286,8 +308,8 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
       check("CURATED_EXAMPLES_PREFIX", value, (v) =>
         !v.endsWith("/")
           ? Either.left("expected a folder-like prefix ending in /, such as curated/")
-          : objectName.startsWith(v) || v.startsWith("history/")
-          ? Either.left(`the prefix would take in the cache document (${objectName}) or its history`)
+          : objectName.startsWith(v) || v.startsWith("history/") || v.startsWith("parts/")
+          ? Either.left(`the prefix would take in the cache document (${objectName}), its history or its parts`)
           : Either.right(v))
   })
 
@@ -384,7 +406,24 @@ export const loadSyncSettings: Effect.Effect<SyncSettings, InvalidConfig> = Effe
             : LOCATION.test(v)
             ? Either.right(v)
             : Either.left("expected the datasets' BigQuery location, such as US, EU or asia-northeast3"))
-    })
+    }),
+    documentLayout: yield* Option.match(env.documentLayout, {
+      onNone: () => Effect.succeed<DocumentLayout>("auto"),
+      onSome: (value) =>
+        check("DOCUMENT_LAYOUT", value, (v) =>
+          v === "auto" || v === "single" || v === "split"
+            ? Either.right<DocumentLayout>(v)
+            : Either.left(
+              "expected \"auto\" (the default: split above SPLIT_ABOVE_TABLES tables), \"single\" (one document object) or \"split\" (a manifest and per-dataset parts)"
+            ))
+    }),
+    splitAboveTables: yield* Option.match(env.splitAboveTables, {
+      onNone: () => Effect.succeed(DEFAULT_SPLIT_ABOVE_TABLES),
+      onSome: (value) =>
+        check("SPLIT_ABOVE_TABLES", value, (v) =>
+          /^\d{1,9}$/.test(v) ? Either.right(Number(v)) : Either.left("expected a number of tables from 0 (always split) to 999999999"))
+    }),
+    partMaxTables: yield* count("PART_MAX_TABLES", env.partMaxTables, DEFAULT_MAX_PART_TABLES)
   }
 })
 

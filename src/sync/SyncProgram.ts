@@ -30,7 +30,8 @@ import { ExampleGeneratorService, withFreshCallBudget } from "../services/Exampl
 import { GENERATOR } from "../version.ts"
 import { assembleTables, describeTable, type TableFailureSummary } from "./assemble.ts"
 import { gatherExamples } from "./gatherExamples.ts"
-import { dryRunPublish, publishDocument, readPublished } from "./publish.ts"
+import { readPublished } from "./publish.ts"
+import { dryRunCache, publishCache } from "./publishSplit.ts"
 import { isProfiled, PROFILE_CONCURRENCY, profileInputs, withProfile } from "./profile.ts"
 import { type CuratedExample, gatherCurated } from "./curated.ts"
 import {
@@ -81,6 +82,15 @@ export interface SyncSummary {
   /** `full`: every table's work was done; `incremental`: `reused_tables` kept theirs from the previous document. */
   readonly mode: "full" | "incremental"
   readonly reused_tables: number
+  /**
+   * `single`: one document object; `split`: a manifest at `object` (`bytes` are its own) and
+   * `parts_written` + `parts_reused` parts (`DOCUMENT_LAYOUT`). In a dry run: what would be.
+   */
+  readonly layout: "single" | "split"
+  /** Parts this run wrote (0 for a single document). */
+  readonly parts_written: number
+  /** Parts of earlier runs the manifest references unchanged. */
+  readonly parts_reused: number
 }
 
 export interface SyncOptions {
@@ -217,7 +227,7 @@ const plan = (options: SyncOptions) =>
       previousObject,
       mode,
       reused: reused.size,
-      publish: options.dryRun === true ? dryRunPublish : publishDocument,
+      publish: options.dryRun === true ? dryRunCache : publishCache,
       stageMs: { read_previous: readMs, resolve: resolveMs, collect: collectMs, profile: profileMs, examples: examplesMs, relationships: relationshipsMs, embeddings: embeddingsMs }
     }
   })
@@ -346,6 +356,11 @@ export const syncOnce = (options: SyncOptions = {}) =>
       })
     )
     const finished = yield* Clock.currentTimeMillis
+    if (published.layout === "split") {
+      yield* Effect.logInfo(
+        `split layout: ${published.partsWritten} parts written, ${published.partsReused} reused${published.prunedParts.length > 0 ? `, ${published.prunedParts.length} pruned` : ""}`
+      ).pipe(Effect.annotateLogs({ object: published.location, parts_written: published.partsWritten, parts_reused: published.partsReused }))
+    }
     if (published.replacedFutureDocument !== null) yield* reportFutureDocument(published.replacedFutureDocument, run.draft, published.location)
     if (document.metrics !== null) {
       yield* Effect.logInfo("sync metrics").pipe(Effect.annotateLogs(metricsLogFields(document.metrics)))
@@ -391,6 +406,9 @@ export const syncOnce = (options: SyncOptions = {}) =>
       retries: calls.retries,
       duration_ms: finished - started,
       mode: run.mode.full ? "full" : "incremental",
-      reused_tables: run.reused
+      reused_tables: run.reused,
+      layout: published.layout,
+      parts_written: published.partsWritten,
+      parts_reused: published.partsReused
     } satisfies SyncSummary
   }).pipe(Effect.withSpan("sync"))

@@ -8,18 +8,39 @@
  *
  * Publishing writes the snapshot first and then copies it over the latest object server-side, so
  * the latest object is only ever replaced whole, under a generation precondition.
+ *
+ * A split document's parts live in `parts/<object name>/<generated at>-<tag>/<key>.json`, the
+ * stamp and tag of the run that wrote them (those of its snapshot). A later run reuses unchanged
+ * parts, so a manifest references parts of many runs: a part is removed only when neither the
+ * latest manifest nor any retained snapshot's manifest references it.
  */
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Schema from "effect/Schema"
+import { CacheDocumentError, formatIssues } from "../contract/DocumentError.ts"
+import { parseDocumentBytes } from "../contract/DocumentBytes.ts"
+import { type CacheManifest, PartRef } from "../contract/SplitDocument.ts"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 
 /** Where the snapshots of `objectName` live. */
 export const historyPrefix = (objectName: string) => `history/${objectName}/`
 
 /** `2026-11-27T17:00:00.000Z` → `20261127T170000.000Z`: sortable, and safe in any file system. */
-const compactStamp = (at: DateTime.Utc) => DateTime.formatIso(at).replace(/[-:]/g, "")
+export const compactStamp = (at: DateTime.Utc) => DateTime.formatIso(at).replace(/[-:]/g, "")
+
+/** The time a compact stamp stands for, if it is one. */
+const stampTime = (stamp: string): DateTime.Utc | undefined => {
+  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?Z$/.exec(stamp)
+  if (match === null) return undefined
+  const [, y, mo, d, h, mi, s, frac] = match
+  return DateTime.make(`${y}-${mo}-${d}T${h}:${mi}:${s}${frac ?? ""}Z`).pipe((o) =>
+    o._tag === "Some" ? DateTime.toUtc(o.value) : undefined
+  )
+}
 
 /** The name of the snapshot of the document generated at `generatedAt`, with `tag` (see `snapshotTag`). */
 export const snapshotName = (objectName: string, generatedAt: DateTime.Utc, tag: string) =>
@@ -32,13 +53,8 @@ export const snapshotTag: Effect.Effect<string> = Effect.map(Effect.zip(hex6, he
 
 /** The generation time a snapshot's name carries, if it is one of ours. */
 export const snapshotTime = (objectName: string, name: string): DateTime.Utc | undefined => {
-  const stamp = name.slice(historyPrefix(objectName).length).replace(/(-[0-9a-f]+)?\.json$/, "")
-  const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?Z$/.exec(stamp)
-  if (!name.startsWith(historyPrefix(objectName)) || match === null) return undefined
-  const [, y, mo, d, h, mi, s, frac] = match
-  return DateTime.make(`${y}-${mo}-${d}T${h}:${mi}:${s}${frac ?? ""}Z`).pipe((o) =>
-    o._tag === "Some" ? DateTime.toUtc(o.value) : undefined
-  )
+  if (!name.startsWith(historyPrefix(objectName))) return undefined
+  return stampTime(name.slice(historyPrefix(objectName).length).replace(/(-[0-9a-f]+)?\.json$/, ""))
 }
 
 export interface Snapshot {
@@ -91,4 +107,113 @@ export const pruneHistory = (objectName: string, retention: Retention) =>
       { concurrency: 4, discard: true }
     )
     return expired.map((s) => s.info.name)
+  })
+
+/** Where the parts of `objectName`'s split documents live, a folder per run. */
+export const partsPrefix = (objectName: string) => `parts/${objectName}/`
+
+/** The object name of part `key` written by the run stamped `generatedAt` with `tag` (its snapshot's). */
+export const partName = (objectName: string, generatedAt: DateTime.Utc, tag: string, key: string) =>
+  `${partsPrefix(objectName)}${compactStamp(generatedAt)}-${tag}/${key}.json`
+
+/** The generation time of the run that wrote a part, from its folder's name, if it is one of ours. */
+export const partRunTime = (objectName: string, name: string): DateTime.Utc | undefined => {
+  if (!name.startsWith(partsPrefix(objectName))) return undefined
+  const rest = name.slice(partsPrefix(objectName).length)
+  const slash = rest.indexOf("/")
+  if (slash < 0) return undefined
+  const folder = /^(.+)-[0-9a-f]+$/.exec(rest.slice(0, slash))
+  return folder === null ? undefined : stampTime(folder[1]!)
+}
+
+/** The bytes `"manifest"`: every manifest holds them (its `layout`); most documents do not. */
+const MANIFEST_MARK = new TextEncoder().encode(`"manifest"`)
+
+/**
+ * The parts a snapshot's manifest references, or none when it holds a whole document. Only an
+ * object holding `"manifest"` is parsed (a whole document can be large); one that says it is a
+ * manifest but whose references do not decode fails, so that nothing is removed on a guess.
+ */
+const snapshotManifest = (snapshot: ObjectInfo, maxBytes: number | undefined) =>
+  Effect.gen(function*() {
+    const storage = yield* StorageService
+    const name = snapshot.name
+    // Over the cap, it is no manifest a reader would load (none is ever written so): not downloaded.
+    if (maxBytes !== undefined && snapshot.size > maxBytes) return Option.none<ManifestParts>()
+    const content = yield* storage.read(name)
+    // Removed meanwhile.
+    if (Option.isNone(content)) return Option.none<ManifestParts>()
+    const bytes = content.value.bytes
+    if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(MANIFEST_MARK) < 0) return Option.none<ManifestParts>()
+    const json = parseDocumentBytes(bytes) ?? parseWhole(bytes)
+    if (typeof json !== "object" || json === null || (json as { layout?: unknown }).layout !== "manifest") return Option.none<ManifestParts>()
+    // Only its references are needed: the catalog (most of a manifest) is not decoded.
+    const decoded = decodeManifestParts(json)
+    if (Either.isLeft(decoded)) {
+      return yield* new CacheDocumentError({
+        source: storage.locate(name),
+        problems: `- (object): a manifest whose parts do not decode, so what it references cannot be told; no part was removed\n${formatIssues(decoded.left)}`
+      })
+    }
+    return Option.some(decoded.right)
+  })
+
+/** JSON the slicer leaves to the whole-text parser; `undefined` when it is not JSON at all. */
+const parseWhole = (bytes: Uint8Array): unknown => {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes))
+  } catch {
+    return undefined
+  }
+}
+
+/** What pruning reads of a manifest: its references. */
+const ManifestParts = Schema.Struct({ format_version: Schema.Literal(3), layout: Schema.Literal("manifest"), parts: Schema.Array(PartRef) })
+type ManifestParts = typeof ManifestParts.Type
+const decodeManifestParts = Schema.decodeUnknownEither(ManifestParts, { errors: "all", onExcessProperty: "ignore" })
+
+export interface PartRetention {
+  /** Manifests whose parts are kept whatever the snapshots say: the one just published. */
+  readonly keep: ReadonlyArray<CacheManifest>
+  /** This run's `generated_at`: parts of a run stamped later are spared (it may still be publishing). */
+  readonly runAt: DateTime.Utc
+  /** Snapshots larger than this are not read: no manifest is (`MAX_DOCUMENT_BYTES`). */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * Removes the parts no kept manifest references: run after `pruneHistory`, the kept manifests
+ * are `retention.keep` and every retained snapshot that is a manifest. A part whose run is stamped
+ * later than `retention.runAt`, or whose name is not one of ours, is never removed; each removal
+ * is conditional on the generation listed. Returns the names removed.
+ */
+export const pruneParts = (objectName: string, retention: PartRetention) =>
+  Effect.gen(function*() {
+    const storage = yield* StorageService
+    const parts = yield* storage.list(partsPrefix(objectName))
+    // No parts (a single-layout deployment): no snapshot needs reading.
+    if (parts.length === 0) return []
+    const referenced = new Set<string>()
+    for (const manifest of retention.keep) for (const ref of manifest.parts) referenced.add(ref.object)
+    // One snapshot at a time: a whole document's snapshot may be large.
+    for (const snapshot of yield* listSnapshots(objectName)) {
+      const manifest = yield* snapshotManifest(snapshot.info, retention.maxBytes)
+      if (Option.isSome(manifest)) for (const ref of manifest.value.parts) referenced.add(ref.object)
+    }
+    const unreferenced = parts.filter((info) => {
+      if (referenced.has(info.name)) return false
+      const runAt = partRunTime(objectName, info.name)
+      return runAt !== undefined && !DateTime.greaterThan(runAt, retention.runAt)
+    })
+    const removed = yield* Effect.forEach(
+      unreferenced,
+      (info) =>
+        storage.remove(info.name, { ifGenerationMatch: info.generation }).pipe(
+          Effect.as([info.name]),
+          // Written again since it was listed: not the part we judged, so it stays.
+          Effect.catchTag("PreconditionFailed", () => Effect.succeed([]))
+        ),
+      { concurrency: 4 }
+    )
+    return removed.flat()
   })

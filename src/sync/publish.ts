@@ -17,6 +17,9 @@
  *   kept, it would block every run for ever.
  * - A document over `maxDocumentBytes` is never written: the backend could not load it. A published
  *   one over it is never downloaded either; it is replaced as a corrupt one would be.
+ * - A split document (`publishSplit.ts`) goes through the same path: its manifest is the object
+ *   snapshotted and copied, and the cap holds for the manifest and for each part. The previous
+ *   object may be of either layout; a manifest is read whole, with its parts.
  */
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -29,12 +32,13 @@ import {
   CacheDocumentError,
   renderCacheDocumentChunks
 } from "../contract/CacheDocument.ts"
-import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
-import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig } from "../config/SyncConfig.ts"
+import type { CacheManifest } from "../contract/SplitDocument.ts"
+import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
+import { type Retry, storedDocumentOf } from "../loader/StoredDocument.ts"
 import { PreconditionFailed, type RemoteRejected } from "../services/RemoteErrors.ts"
 import { BODY_FAILED, type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
-import { pruneHistory, snapshotName, snapshotTag } from "./history.ts"
+import { pruneHistory, pruneParts, snapshotName, snapshotTag } from "./history.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
 export const DOCUMENT_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -44,21 +48,50 @@ export class DocumentTooLarge extends Schema.TaggedError<DocumentTooLarge>()("Do
   /** Where the document would have gone. */
   location: Schema.String,
   bytes: Schema.Number,
-  max_bytes: Schema.Number
+  max_bytes: Schema.Number,
+  /** The key of the split layout's part that is over the cap (at `location`); absent: the document or manifest. */
+  part: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `the document for ${this.location} has ${this.bytes} bytes, over MAX_DOCUMENT_BYTES (${this.max_bytes}); nothing was written (target fewer tables, or raise the cap if the backend can load it)`
+    const what = this.part === undefined ? `the document for ${this.location}` : `part ${this.part} of the split document (${this.location})`
+    const remedy = this.part === undefined
+      ? "target fewer tables, or raise the cap if the backend can load it"
+      : "lower PART_MAX_TABLES, or raise the cap if the backend can load it"
+    return `${what} has ${this.bytes} bytes, over MAX_DOCUMENT_BYTES (${this.max_bytes}); nothing was written (${remedy})`
   }
 }
 
 /** The document's chunks, rendered again at every call. */
-type Render = () => Iterable<Uint8Array>
+export type Render = () => Iterable<Uint8Array>
+
+/**
+ * What `streamWithinCap` writes: the object's chunks (or why it does not render), and, when its
+ * vectors may be dropped to fit the cap, the same object without them.
+ */
+export interface Rendering {
+  readonly render: Either.Either<Render, CacheDocumentError>
+  readonly withoutVectors?: (() => Rendering) | undefined
+}
+
+/** A whole document (formats 1 and 2) to write. */
+export const documentRendering = (doc: CacheDocument, location: string): Rendering => ({
+  render: renderCacheDocumentChunks(doc, location),
+  withoutVectors: doc.embeddings === null ? undefined : () => documentRendering({ ...doc, embeddings: null }, location)
+})
+
+/** The cap every object written is held to: `MAX_DOCUMENT_BYTES`. */
+export const maxDocumentBytes = Effect.map(SyncConfig, (settings) => settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES)
+
+const vectorsDropped = (size: number, maxBytes: number, location: string) =>
+  Effect.logWarning(
+    `the document has ${size} bytes with its vectors, over MAX_DOCUMENT_BYTES (${maxBytes}): published without them (lower EMBEDDING_MAX_VECTORS or EMBEDDING_DIMENSION)`
+  ).pipe(Effect.annotateLogs({ object: location }))
 
 /**
  * Renders the document once, holding one chunk at a time: its size and, when asked, its MD5
  * (base64, as Cloud Storage reports it).
  */
-const digestOf = (render: Render, source: string, withMd5 = true) =>
+export const digestOf = (render: Render, source: string, withMd5 = true) =>
   Effect.try({
     try: () => {
       const md5 = withMd5 ? createHash("md5") : undefined
@@ -104,20 +137,19 @@ const cappedBody = (render: Render, maxBytes: number) => {
 }
 
 /**
- * Streams the document into `write` (one storage write, retried as a whole), within the cap.
- * Vectors are optional: a document that fits only without them goes out without them, with a
+ * Streams the object into `write` (one storage write, retried as a whole), within the cap.
+ * Vectors are optional: an object that fits only without them goes out without them, with a
  * warning; one that does not fit at all fails with `DocumentTooLarge`, its size measured by a
  * rendering that keeps nothing, and nothing is written.
  */
-const streamWithinCap = <E, R>(
-  doc: CacheDocument,
+export const streamWithinCap = <E, R>(
+  rendering: Rendering,
   location: string,
   write: (body: Render) => Effect.Effect<ObjectInfo, E | RemoteRejected, R>
 ): Effect.Effect<ObjectInfo, E | RemoteRejected | CacheDocumentError | DocumentTooLarge, R | SyncConfig> =>
   Effect.gen(function*() {
-    const settings = yield* SyncConfig
-    const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
-    const render = yield* renderCacheDocumentChunks(doc, location)
+    const maxBytes = yield* maxDocumentBytes
+    const render = yield* rendering.render
     const body = cappedBody(render, maxBytes)
     const written = yield* Effect.either(write(body.chunks))
     if (Either.isRight(written)) return written.right
@@ -128,27 +160,22 @@ const streamWithinCap = <E, R>(
     }
     if (problem._tag === "CacheDocumentError") return yield* problem
     const { size } = yield* digestOf(render, location, false)
-    if (doc.embeddings !== null) {
-      yield* Effect.logWarning(
-        `the document has ${size} bytes with its vectors, over MAX_DOCUMENT_BYTES (${maxBytes}): published without them (lower EMBEDDING_MAX_VECTORS or EMBEDDING_DIMENSION)`
-      )
-      return yield* streamWithinCap({ ...doc, embeddings: null }, location, write)
+    if (rendering.withoutVectors !== undefined) {
+      yield* vectorsDropped(size, maxBytes, location)
+      return yield* streamWithinCap(rendering.withoutVectors(), location, write)
     }
     return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes })
   })
 
-/** Counts the document's bytes as `streamWithinCap` would write them, writing nothing. */
-const measureWithinCap = (doc: CacheDocument, location: string): Effect.Effect<number, CacheDocumentError | DocumentTooLarge, SyncConfig> =>
+/** Counts the object's bytes as `streamWithinCap` would write them, writing nothing. */
+export const measureWithinCap = (rendering: Rendering, location: string): Effect.Effect<number, CacheDocumentError | DocumentTooLarge, SyncConfig> =>
   Effect.gen(function*() {
-    const settings = yield* SyncConfig
-    const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
-    const { size } = yield* digestOf(yield* renderCacheDocumentChunks(doc, location), location, false)
+    const maxBytes = yield* maxDocumentBytes
+    const { size } = yield* digestOf(yield* rendering.render, location, false)
     if (size <= maxBytes) return size
-    if (doc.embeddings !== null) {
-      yield* Effect.logWarning(
-        `the document has ${size} bytes with its vectors, over MAX_DOCUMENT_BYTES (${maxBytes}): published without them (lower EMBEDDING_MAX_VECTORS or EMBEDDING_DIMENSION)`
-      )
-      return yield* measureWithinCap({ ...doc, embeddings: null }, location)
+    if (rendering.withoutVectors !== undefined) {
+      yield* vectorsDropped(size, maxBytes, location)
+      return yield* measureWithinCap(rendering.withoutVectors(), location)
     }
     return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes })
   })
@@ -165,6 +192,14 @@ export interface Published {
   readonly pruned: ReadonlyArray<string>
   /** The `generated_at` of a document from the future that this one replaced; `null` when none was. */
   readonly replacedFutureDocument: DateTime.Utc | null
+  /** `single`: one document object; `split`: a manifest (at `location`, of `bytes`) and its parts. */
+  readonly layout: "single" | "split"
+  /** Parts written by this run (a dry run: that it would write); 0 for a single document. */
+  readonly partsWritten: number
+  /** Parts of earlier runs that the manifest references unchanged. */
+  readonly partsReused: number
+  /** Parts removed because no kept manifest references them any more. */
+  readonly prunedParts: ReadonlyArray<string>
 }
 
 /** Renders and checks the document as `publishDocument` would, and writes nothing. */
@@ -172,14 +207,18 @@ export const dryRunPublish = (doc: CacheDocument, objectName: string, _previous?
   Effect.gen(function*() {
     const storage = yield* StorageService
     const location = storage.locate(objectName)
-    const bytes = yield* measureWithinCap(doc, location)
+    const bytes = yield* measureWithinCap(documentRendering(doc, location), location)
     return {
       location,
       generation: null,
       bytes,
       snapshot: null,
       pruned: [],
-      replacedFutureDocument: null
+      replacedFutureDocument: null,
+      layout: "single",
+      partsWritten: 0,
+      partsReused: 0,
+      prunedParts: []
     } satisfies Published
   })
 
@@ -198,13 +237,17 @@ const sameBytes = (bytes: Uint8Array, render: Render) => {
 export interface PublishedObject {
   readonly info: ObjectInfo
   readonly document: Option.Option<CacheDocument>
+  /** The manifest, when the object is a split document that was read whole: its parts may be reused. */
+  readonly manifest: Option.Option<CacheManifest>
 }
 
 /**
  * The object published now, read as the start of a run. Its size is checked on a `stat` before
  * anything is downloaded: an object over `MAX_DOCUMENT_BYTES` is never downloaded, and is treated
  * as a corrupt one — no document, but its generation, so the publish still replaces only that
- * generation — with a warning naming its size and the cap.
+ * generation — with a warning naming its size and the cap. A split document is read whole, its
+ * parts checked against the manifest (each held to the cap too); one whose parts are missing,
+ * replaced or broken is treated as a corrupt document, with a warning naming the problem.
  */
 export const readPublished = (objectName: string): Effect.Effect<
   Option.Option<PublishedObject>,
@@ -216,12 +259,13 @@ export const readPublished = (objectName: string): Effect.Effect<
     const storage = yield* StorageService
     const location = storage.locate(objectName)
     const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
+    const corrupt = (info: ObjectInfo) => Option.some<PublishedObject>({ info, document: Option.none(), manifest: Option.none() })
     const tooLarge = (info: ObjectInfo) =>
       Effect.as(
         Effect.logWarning(
           `the published document ${location} (generation ${info.generation}) has ${info.size} bytes, over MAX_DOCUMENT_BYTES (${maxBytes}); not downloaded, and replaced as if corrupt (no drift, no stale entries kept from it)`
         ).pipe(Effect.annotateLogs({ object: location, generation: info.generation, bytes: info.size, max_bytes: maxBytes })),
-        Option.some<PublishedObject>({ info, document: Option.none() })
+        corrupt(info)
       )
 
     const stat = yield* storage.stat(objectName).pipe(retryRemote(settings))
@@ -232,19 +276,37 @@ export const readPublished = (objectName: string): Effect.Effect<
     const content = current.value
     // It may have been replaced by a larger object since its stat.
     if (content.bytes.byteLength > maxBytes) return yield* tooLarge({ ...content.info, size: content.bytes.byteLength })
-    return Option.some<PublishedObject>({
-      info: content.info,
-      // Decoded from the bytes a table at a time: the whole text never exists beside them.
-      document: Either.getRight(Either.map(decodeDocumentBytes(content.bytes, location), (d) => d.document))
-    })
+    // Decoded from the bytes a table at a time: the whole text never exists beside them.
+    return yield* storedDocumentOf(content.bytes, content.info, location, { maxBytes, retry: retryPolicy(settings) }).pipe(
+      Effect.map((stored) =>
+        Option.some<PublishedObject>({
+          info: content.info,
+          document: Option.some(stored.document),
+          manifest: Option.fromNullable(stored.manifest)
+        })
+      ),
+      // A document that does not decode, or a manifest whose parts cannot all be read and joined.
+      Effect.catchTag("CacheDocumentError", (error) => Effect.as(unreadable(location, content.info, error.message), corrupt(content.info))),
+      // Only a part can be missing here: the object itself was just read.
+      Effect.catchTag("ResourceNotFound", (error) => Effect.as(unreadable(location, content.info, error.message), corrupt(content.info)))
+    )
   })
+
+/** The retry policy as `StoredDocument`'s readers take it (their calls fail only with tagged errors). */
+export const retryPolicy = (settings: SyncSettings): Retry => (call) =>
+  retryRemote(settings)(call as unknown as Effect.Effect<unknown, { readonly _tag: string }, unknown>) as unknown as typeof call
+
+const unreadable = (location: string, info: ObjectInfo, problem: string) =>
+  Effect.logWarning(
+    `the published document ${location} (generation ${info.generation}) cannot be read: ${problem}; replaced as if corrupt (no drift, no stale entries kept from it)`
+  ).pipe(Effect.annotateLogs({ object: location, generation: info.generation }))
 
 /**
  * Succeeds with the object's info when it already holds exactly the document (our own earlier
  * attempt landed, its reply lost): same size and MD5 when the store reports an MD5, else the
  * same bytes, read back. Anything else is the conflict it looked like.
  */
-const alreadyWritten = (name: string, render: Render, location: string, conflict: PreconditionFailed) =>
+export const alreadyWritten = (name: string, render: Render, location: string, conflict: PreconditionFailed) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
@@ -260,41 +322,56 @@ const alreadyWritten = (name: string, render: Render, location: string, conflict
   })
 
 /**
- * Publishes `doc` over the object read as `previous` (read it with `readPublished`; none: the
- * object did not exist).
+ * The future document `doc` replaces, if any; fails when a newer document than `doc` is published
+ * (one claiming to be from the future does not count: see the module's comment).
  */
-export const publishDocument = (doc: CacheDocument, objectName: string, previous: Option.Option<PublishedObject>) =>
+export const checkNotNewer = (doc: CacheDocument, previous: Option.Option<PublishedObject>, location: string) =>
+  Effect.gen(function*() {
+    if (Option.isNone(previous) || Option.isNone(previous.value.document)) return null
+    const published = previous.value.document.value
+    // Our own document is stamped with the clock's time: "the future" is measured from it.
+    if (isGeneratedInTheFuture(published.generated_at, DateTime.toEpochMillis(doc.generated_at))) return published.generated_at
+    if (DateTime.greaterThan(published.generated_at, doc.generated_at)) {
+      return yield* new PreconditionFailed({
+        service: "storage",
+        operation: "objects.insert",
+        resource: location,
+        expected_generation: previous.value.info.generation,
+        message: `a newer document (generated at ${
+          DateTime.formatIso(published.generated_at)
+        }) is already published; this run's document (generated at ${
+          DateTime.formatIso(doc.generated_at)
+        }) was not written`
+      })
+    }
+    return null
+  })
+
+/** The generation the latest object is replaced under: the one read, or "0" (create) when there was none. */
+export const generationToReplace = (previous: Option.Option<PublishedObject>) =>
+  Option.match(previous, { onNone: () => "0", onSome: (p) => p.info.generation })
+
+/**
+ * Writes `rendering` as the history snapshot `snapshot` (create-only: a write that goes wrong can
+ * only ever touch the new snapshot), then copies it over `objectName` server-side, only if its
+ * generation is still `ifGenerationMatch`. A snapshot that never became the latest object is
+ * removed. `onCopyFailure` sees every failed attempt of the copy (a transport failure leaves it
+ * unknown whether the copy landed).
+ */
+export const snapshotThenCopy = (input: {
+  readonly rendering: Rendering
+  readonly objectName: string
+  readonly snapshot: string
+  readonly ifGenerationMatch: string
+  readonly onCopyFailure?: (error: StorageError | PreconditionFailed) => Effect.Effect<void>
+}) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
+    const { objectName, snapshot } = input
     const location = storage.locate(objectName)
-
-    let replacedFutureDocument: DateTime.Utc | null = null
-    if (Option.isSome(previous) && Option.isSome(previous.value.document)) {
-      const published = previous.value.document.value
-      // Our own document is stamped with the clock's time: "the future" is measured from it.
-      if (isGeneratedInTheFuture(published.generated_at, DateTime.toEpochMillis(doc.generated_at))) {
-        replacedFutureDocument = published.generated_at
-      } else if (DateTime.greaterThan(published.generated_at, doc.generated_at)) {
-        return yield* new PreconditionFailed({
-          service: "storage",
-          operation: "objects.insert",
-          resource: location,
-          expected_generation: previous.value.info.generation,
-          message: `a newer document (generated at ${
-            DateTime.formatIso(published.generated_at)
-          }) is already published; this run's document (generated at ${
-            DateTime.formatIso(doc.generated_at)
-          }) was not written`
-        })
-      }
-    }
-    const ifGenerationMatch = Option.match(previous, { onNone: () => "0", onSome: (p) => p.info.generation })
-
-    // The snapshot first (create-only): a write that goes wrong can only ever touch the new snapshot.
-    const snapshot = snapshotName(objectName, doc.generated_at, yield* snapshotTag)
     let rendered: Render | undefined
-    const snapshotInfo = yield* streamWithinCap(doc, location, (render) => {
+    const snapshotInfo = yield* streamWithinCap(input.rendering, location, (render) => {
       rendered = render
       return storage.write(snapshot, render, { contentType: DOCUMENT_CONTENT_TYPE, ifGenerationMatch: "0" }).pipe(
         retryRemote(settings),
@@ -302,22 +379,64 @@ export const publishDocument = (doc: CacheDocument, objectName: string, previous
       )
     })
     const render = rendered!
+    const onCopyFailure = input.onCopyFailure ?? (() => Effect.void)
     // Then the latest object, replaced whole by a server-side copy, only if nobody published since we read it.
-    const written: ObjectInfo = yield* storage.copy(snapshot, objectName, { ifGenerationMatch }).pipe(
+    const written: ObjectInfo = yield* storage.copy(snapshot, objectName, { ifGenerationMatch: input.ifGenerationMatch }).pipe(
+      Effect.tapError(onCopyFailure),
       retryRemote(settings),
       Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(objectName, render, location, conflict)),
       // The snapshot never became the latest document (a lost race, or a failed copy): it leaves no trace.
       Effect.tapError(() => Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation })))
     )
+    return { snapshotInfo, written }
+  })
+
+/**
+ * Retention after a publish: expired snapshots, then the parts no kept manifest references
+ * (`keep`: the manifest just published, if any). A failure is a warning: the next run prunes again.
+ */
+export const pruneAfterPublish = (objectName: string, keep: ReadonlyArray<CacheManifest>, runAt: DateTime.Utc) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const warn = (what: string) => (error: { readonly message: string }) =>
+      Effect.as(Effect.logWarning(`${what} failed: ${error.message}`), [] as ReadonlyArray<string>)
     const pruned = yield* pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
-      Effect.catchAll((error) => Effect.as(Effect.logWarning(`history pruning failed: ${error.message}`), []))
+      Effect.catchAll(warn("history pruning"))
     )
+    const prunedParts = yield* pruneParts(objectName, { keep, runAt, maxBytes: yield* maxDocumentBytes }).pipe(
+      Effect.catchAll(warn("part pruning"))
+    )
+    return { pruned, prunedParts }
+  })
+
+/**
+ * Publishes `doc` over the object read as `previous` (read it with `readPublished`; none: the
+ * object did not exist).
+ */
+export const publishDocument = (doc: CacheDocument, objectName: string, previous: Option.Option<PublishedObject>) =>
+  Effect.gen(function*() {
+    const storage = yield* StorageService
+    const location = storage.locate(objectName)
+    const replacedFutureDocument = yield* checkNotNewer(doc, previous, location)
+    const snapshot = snapshotName(objectName, doc.generated_at, yield* snapshotTag)
+    const { snapshotInfo, written } = yield* snapshotThenCopy({
+      rendering: documentRendering(doc, location),
+      objectName,
+      snapshot,
+      ifGenerationMatch: generationToReplace(previous)
+    })
+    // A previous split document's parts stay while a retained snapshot references them.
+    const { pruned, prunedParts } = yield* pruneAfterPublish(objectName, [], doc.generated_at)
     return {
       location,
       generation: written.generation,
       bytes: snapshotInfo.size,
       snapshot,
       pruned,
-      replacedFutureDocument
+      replacedFutureDocument,
+      layout: "single",
+      partsWritten: 0,
+      partsReused: 0,
+      prunedParts
     } satisfies Published
   }).pipe(Effect.withSpan("sync.publish"))

@@ -169,7 +169,11 @@ describe("publishDocument", () => {
         bytes: latest.bytes.byteLength,
         snapshot,
         pruned: [],
-        replacedFutureDocument: null
+        replacedFutureDocument: null,
+        layout: "single",
+        partsWritten: 0,
+        partsReused: 0,
+        prunedParts: []
       })
       expect(yield* bucket.names).toEqual([snapshot, OBJECT])
       expect(yield* text(snapshot)).toBe(yield* text(OBJECT))
@@ -183,7 +187,9 @@ describe("publishDocument", () => {
         { operation: "stat", name: OBJECT }, // nothing published yet: the size check finds no object
         { operation: "write", name: snapshot },
         { operation: "copy", name: OBJECT },
-        { operation: "list", name: "history/metadata_cache.json/" }
+        { operation: "list", name: "history/metadata_cache.json/" },
+        // no part of an earlier split document: no snapshot is read
+        { operation: "list", name: "parts/metadata_cache.json/" }
       ])
     }).pipe(Effect.provide(plainBucket())))
 
@@ -197,8 +203,9 @@ describe("publishDocument", () => {
       expect(names).toHaveLength(2)
       expect(names).toEqual([published?.snapshot, OBJECT])
       expect(yield* text(OBJECT)).toBe(yield* text(published!.snapshot!))
-      // write (landed, reply lost) → write again (412: it exists) → its size and MD5 are the document's → copy
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "write", "stat", "copy", "list"])
+      // write (landed, reply lost) → write again (412: it exists) → its size and MD5 are the document's → copy;
+      // then the history and the parts are listed for pruning
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "write", "stat", "copy", "list", "list"])
       expect(published?.generation).toBe("2")
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ write: /^history\// })))))
 
@@ -210,7 +217,7 @@ describe("publishDocument", () => {
       const published = Exit.isSuccess(exit) ? exit.value : undefined
       expect(yield* bucket.names).toEqual([published?.snapshot, OBJECT])
       expect(published?.generation).toBe("2")
-      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "copy", "stat", "list"])
+      expect((yield* bucket.calls).map((c) => c.operation)).toEqual(["stat", "write", "copy", "copy", "stat", "list", "list"])
     }).pipe(Effect.provide(Layer.merge(settingsLayer(), bucketLosingReply({ copy: /^metadata_cache\.json$/ })))))
 
   it.effect("a different document under the snapshot's name is a conflict, and nothing is published", () =>
@@ -410,7 +417,11 @@ describe("readPublished and dryRunPublish", () => {
         bytes: written.bytes.byteLength,
         snapshot: null,
         pruned: [],
-        replacedFutureDocument: null
+        replacedFutureDocument: null,
+        layout: "single",
+        partsWritten: 0,
+        partsReused: 0,
+        prunedParts: []
       })
       expect(utf8(yield* text(OBJECT)).byteLength).toBe(dry.bytes)
     }).pipe(Effect.provide(plainBucket())))
