@@ -913,10 +913,12 @@ class MetaSyncCacheLoader:
         self._last_error: Optional[Dict[str, Any]] = None
         # A version that did not decode: not downloaded again until the object changes.
         self._rejected: Optional[Tuple[str, Dict[str, str]]] = None
-        # Parts are fetched under their own lock, so a slow part never holds up a storage check,
-        # and threads wanting the same part share one download.
+        # The part cache has its own lock, so a slow part never holds up a storage check; each
+        # part being fetched has one more, so threads wanting the same part share one download
+        # while parts already cached, or other parts, are served meanwhile.
         self._parts_lock = threading.Lock()
         self._parts = _PartCache(part_cache_bytes)
+        self._fetching: Dict[Tuple[str, str], threading.Lock] = {}
         self._last_part_error: Optional[Dict[str, Any]] = None
 
     @property
@@ -1032,9 +1034,20 @@ class MetaSyncCacheLoader:
             cached = self._parts.get(cache_key)
             if cached is not None:
                 return cached
-            part, size = self._fetch_part(manifest, ref)
-            self._parts.put(cache_key, part, size)
-            self._last_part_error = None
+            fetching = self._fetching.setdefault(cache_key, threading.Lock())
+        with fetching:
+            with self._parts_lock:
+                cached = self._parts.get(cache_key)
+            if cached is not None:  # another thread fetched it while this one waited
+                return cached
+            try:
+                part, size = self._fetch_part(manifest, ref)
+                with self._parts_lock:
+                    self._parts.put(cache_key, part, size)
+                    self._last_part_error = None
+            finally:
+                with self._parts_lock:
+                    self._fetching.pop(cache_key, None)
             return part
 
     def _fetch_part(self, manifest: Dict[str, Any], ref: Dict[str, Any]) -> Tuple[Dict[str, Any], int]:

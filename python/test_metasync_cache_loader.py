@@ -749,6 +749,19 @@ class CloudStorageTest(unittest.TestCase):
         for ref in manifest["parts"]:
             self.assertEqual(len(self.downloads_of(ref["object"])), 1, ref["key"])
 
+    def test_threads_that_want_the_same_part_share_one_download(self) -> None:
+        manifest = self.put_split("s3")
+        loader = msl.MetaSyncCacheLoader(self.source(f"s3/{OBJECT}"), clock=ManualClock(generated_at()))
+        self.assertTrue(loader.is_cache_available())
+        results: List[str] = []
+        threads = [threading.Thread(target=lambda: results.append(loader.get_table(SESSIONS)["table_id"])) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(results, [SESSIONS] * 8)
+        self.assertEqual(len(self.downloads_of(part_ref(manifest, WEB_PART)["object"])), 1)
+
     def test_refuses_a_replaced_or_missing_part_and_keeps_the_manifest(self) -> None:
         manifest = self.put_split("s2")
         web, shop = part_ref(manifest, WEB_PART), part_ref(manifest, SHOP_PART)
