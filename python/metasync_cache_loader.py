@@ -12,7 +12,7 @@ the local-mode bucket directory — and serves what a text-to-SQL prompt needs::
     is_available = cache_loader.is_cache_available()
     metadata = cache_loader.get_cache_metadata()
     table = cache_loader.get_table("nlq-ex.test_dataset.events_20210131")
-    tables = cache_loader.list_tables()
+    tables = cache_loader.list_tables()               # a split cache: fetches every part (see below)
 
 Behaviour, as MetaSync's TypeScript loader:
 
@@ -28,11 +28,14 @@ Behaviour, as MetaSync's TypeScript loader:
 - Every document read is validated against the required shape of the committed JSON Schema
   (``schema/cache-document.schema.json``). A ``format_version`` newer than this module knows is
   refused with :class:`UnsupportedFormatVersion`; the seed's format 1 is read and upgraded.
+- All timestamps are timezone-aware ``datetime`` objects in UTC. Time comes from ``clock``, a
+  function returning an aware ``datetime`` (tests pass their own; nothing sleeps).
 
-The split layout (format 3, for large warehouses): the object at the usual name is then a small
-*manifest* — every table's id, description and column names in a ``catalog``, the relationships and
-glossary — and the full table entries and examples live in *parts*, one per dataset, fetched on
-demand from the same bucket or directory (``manifest["parts"][i]["object"]``):
+The split layout (format 3, for large warehouses): the object at the usual name (checked and
+refreshed as above) is then a small *manifest* — every table's id, description and column names
+in a ``catalog``, the relationships and glossary — and the full table entries and examples live in
+*parts*, one per dataset, fetched on demand from the same bucket or directory
+(``manifest["parts"][i]["object"]``):
 
 - The manifest is validated as documents are; a part against ``schema/cache-part.schema.json``,
   and it must be at the storage generation the manifest references (Cloud Storage:
@@ -50,8 +53,6 @@ demand from the same bucket or directory (``manifest["parts"][i]["object"]``):
   the part; the manifest stays loaded, and ``get_cache_metadata()["last_part_error"]`` says why.
   ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``manifest``), ``part_count``
   and ``parts_cached``.
-- All timestamps are timezone-aware ``datetime`` objects in UTC. Time comes from ``clock``, a
-  function returning an aware ``datetime`` (tests pass their own; nothing sleeps).
 
 The prompt context (relevant tables and examples packed within a token budget) is not re-implemented
 here: :meth:`MetaSyncCacheLoader.get_prompt_context` asks MetaSync's MCP server for it
@@ -66,10 +67,10 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple
