@@ -51,6 +51,7 @@ in a ``catalog``, the relationships and glossary — and the full table entries 
   longer references.
 - A part that is missing, replaced, invalid or unreadable raises :class:`PartUnavailable` naming
   the part; the manifest stays loaded, and ``get_cache_metadata()["last_part_error"]`` says why.
+  The part is not fetched again before ``retry_interval``: calls meanwhile raise the same error.
   ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``manifest``), ``part_count``
   and ``parts_cached``.
 
@@ -150,8 +151,12 @@ class TableNotCached(MetaSyncCacheError, KeyError):
 
     tag = "TableNotCached"
 
+    #: Table ids named in the message at most (a split cache may describe thousands).
+    SHOWN = 20
+
     def __init__(self, table_id: str, location: str, cached: List[str]) -> None:
-        message = f"{table_id} is not in the MetaSync cache at {location}; it describes {', '.join(cached)}"
+        shown = ", ".join(cached[: self.SHOWN]) + (f" and {len(cached) - self.SHOWN} more" if len(cached) > self.SHOWN else "")
+        message = f"{table_id} is not in the MetaSync cache at {location}; it describes {shown}"
         super().__init__(message)
         self.table_id = table_id
         self.cached = cached
@@ -920,6 +925,9 @@ class MetaSyncCacheLoader:
         self._parts_lock = threading.Lock()
         self._parts = _PartCache(part_cache_bytes)
         self._fetching: Dict[Tuple[str, str], threading.Lock] = {}
+        # A part that could not be used is not fetched again before ``retry_interval``, as the
+        # document is not re-checked sooner after a failure: each call raises the same error.
+        self._part_failures: Dict[Tuple[str, str], Tuple[datetime, PartUnavailable]] = {}
         self._last_part_error: Optional[Dict[str, Any]] = None
 
     @property
@@ -1024,8 +1032,11 @@ class MetaSyncCacheLoader:
 
     def _forget_unreferenced_parts(self, loaded: _Loaded) -> None:
         manifest = loaded.manifest
+        referenced = set() if manifest is None else {(r["object"], r["generation"]) for r in manifest["parts"]}
         with self._parts_lock:
-            self._parts.keep_only(set() if manifest is None else {(r["object"], r["generation"]) for r in manifest["parts"]})
+            self._parts.keep_only(referenced)
+            for key in [k for k in self._part_failures if k not in referenced]:
+                del self._part_failures[key]
 
     def _part(self, manifest: Dict[str, Any], index: int) -> Dict[str, Any]:
         """Part ``index`` of ``manifest``: from the cache, or fetched, checked and cached; raises :class:`PartUnavailable`."""
@@ -1039,13 +1050,21 @@ class MetaSyncCacheLoader:
         with fetching:
             with self._parts_lock:
                 cached = self._parts.get(cache_key)
+                failed = self._part_failures.get(cache_key)
             if cached is not None:  # another thread fetched it while this one waited
                 return cached
+            if failed is not None and self._now() - failed[0] < self.retry_interval:
+                raise failed[1]
             try:
                 part, size = self._fetch_part(manifest, ref)
                 with self._parts_lock:
                     self._parts.put(cache_key, part, size)
+                    self._part_failures.pop(cache_key, None)
                     self._last_part_error = None
+            except PartUnavailable as error:
+                with self._parts_lock:
+                    self._part_failures[cache_key] = (self._now(), error)
+                raise
             finally:
                 with self._parts_lock:
                     self._fetching.pop(cache_key, None)

@@ -571,15 +571,29 @@ class SplitLayoutTest(unittest.TestCase):
         bucket = copy_split()
         ref = part_ref(manifest_of(bucket), SHOP_PART)
         os.remove(os.path.join(bucket, ref["object"]))
-        loader = self.loader(bucket)
-        for call in (loader.list_tables, loader.get_few_shot_examples, lambda: loader.get_schema_columns(ORDERS)):
-            with self.assertLogs("metasync_cache_loader", level="WARNING"):
-                with self.assertRaises(msl.PartUnavailable) as raised:
-                    call()
-            self.assertEqual((raised.exception.key, raised.exception.reason_tag), (SHOP_PART, "ResourceNotFound"))
-            self.assertIn(f"{os.path.join(bucket, ref['object'])} does not exist", str(raised.exception))
+        clock = ManualClock(generated_at())
+        loader = self.loader(bucket, clock=clock)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.list_tables()
+        self.assertEqual((raised.exception.key, raised.exception.reason_tag), (SHOP_PART, "ResourceNotFound"))
+        self.assertIn(f"{os.path.join(bucket, ref['object'])} does not exist", str(raised.exception))
         self.assertEqual(len(loader.get_few_shot_examples(SESSIONS)), 1)
         self.assertTrue(loader.is_cache_available())
+
+        # Put back: not looked for again until the retry interval has passed; the same error meanwhile.
+        with open(os.path.join(_split_bucket, ref["object"]), "rb") as f:
+            restored = f.read()
+        with open(os.path.join(bucket, ref["object"]), "wb") as f:
+            f.write(restored)
+        clock.advance(timedelta(seconds=59))
+        for call in (loader.get_few_shot_examples, lambda: loader.get_schema_columns(ORDERS)):
+            with self.assertRaises(msl.PartUnavailable) as again:
+                call()
+            self.assertIs(again.exception, raised.exception)
+        clock.advance(timedelta(seconds=1))
+        self.assertEqual(len(loader.get_schema_columns(ORDERS)), 108)
+        self.assertIsNone(loader.get_cache_metadata()["last_part_error"])
 
     def test_a_part_that_is_not_the_one_named_is_refused(self) -> None:
         bucket = copy_split()
@@ -692,6 +706,11 @@ class SplitValidationTest(unittest.TestCase):
         wrong["layout"] = "document"
         self.assertTrue(any(p.startswith("layout: expected one of") for p in self.problems(wrong)))
 
+    def test_a_table_not_cached_names_at_most_20_of_the_tables(self) -> None:
+        ids = [f"p.d.t{i}" for i in range(25)]
+        message = str(msl.TableNotCached("p.d.x", "gs://b/o", ids))
+        self.assertEqual(message, f"p.d.x is not in the MetaSync cache at gs://b/o; it describes {', '.join(ids[:20])} and 5 more")
+
     def test_a_part_is_not_a_document(self) -> None:
         manifest = manifest_of(_split_bucket)
         with open(os.path.join(_split_bucket, manifest["parts"][0]["object"]), "rb") as f:
@@ -765,7 +784,8 @@ class CloudStorageTest(unittest.TestCase):
     def test_refuses_a_replaced_or_missing_part_and_keeps_the_manifest(self) -> None:
         manifest = self.put_split("s2")
         web, shop = part_ref(manifest, WEB_PART), part_ref(manifest, SHOP_PART)
-        loader = msl.MetaSyncCacheLoader(self.source(f"s2/{OBJECT}"), clock=ManualClock(generated_at()))
+        clock = ManualClock(generated_at())
+        loader = msl.MetaSyncCacheLoader(self.source(f"s2/{OBJECT}"), clock=clock)
         self.assertTrue(loader.is_cache_available())
 
         self.gcs.command(op="fault", status=503, kind="download")
@@ -774,6 +794,7 @@ class CloudStorageTest(unittest.TestCase):
                 loader.get_table(USERS)
         self.assertEqual((raised.exception.key, raised.exception.reason_tag), (PRIMARY_PART, "StorageError"))
         self.assertIn("HTTP 503", str(raised.exception))
+        clock.advance(timedelta(minutes=1))
         self.assertEqual(loader.get_table(USERS)["table_id"], USERS)
 
         with open(os.path.join(_split_bucket, web["object"][len("s2/"):]), "r", encoding="utf-8") as f:
