@@ -1,7 +1,7 @@
 """MetaSync's cache loader for Python backends (the seed's System B), standard library only.
 
-Reads the one JSON document MetaSync publishes — from Cloud Storage over the JSON API, or from a
-local file or the local-mode bucket directory — and serves what a text-to-SQL prompt needs::
+Reads the cache MetaSync publishes — from Cloud Storage over the JSON API, or from a local file or
+the local-mode bucket directory — and serves what a text-to-SQL prompt needs::
 
     from metasync_cache_loader import get_metasync_cache_loader
 
@@ -12,7 +12,7 @@ local file or the local-mode bucket directory — and serves what a text-to-SQL 
     is_available = cache_loader.is_cache_available()
     metadata = cache_loader.get_cache_metadata()
     table = cache_loader.get_table("nlq-ex.test_dataset.events_20210131")
-    tables = cache_loader.list_tables()
+    tables = cache_loader.list_tables()               # a split cache: fetches every part (see below)
 
 Behaviour, as MetaSync's TypeScript loader:
 
@@ -31,6 +31,30 @@ Behaviour, as MetaSync's TypeScript loader:
 - All timestamps are timezone-aware ``datetime`` objects in UTC. Time comes from ``clock``, a
   function returning an aware ``datetime`` (tests pass their own; nothing sleeps).
 
+The split layout (format 3, for large warehouses): the object at the usual name (checked and
+refreshed as above) is then a small *manifest* — every table's id, description and column names
+in a ``catalog``, the relationships and glossary — and the full table entries and examples live in
+*parts*, one per dataset, fetched on demand from the same bucket or directory
+(``manifest["parts"][i]["object"]``):
+
+- The manifest is validated as documents are; a part against ``schema/cache-part.schema.json``,
+  and it must be at the storage generation the manifest references (Cloud Storage:
+  ``x-goog-generation``; the local directory: the generation its sidecar records, as MetaSync's
+  LocalStorage writes it) and hold the key and the numbers of tables and examples it names.
+- ``get_schema_info`` reads the manifest alone. ``get_table`` and ``get_schema_columns`` fetch the
+  table's part (a shard id or ``prefix*`` finds its family through the catalog);
+  ``get_few_shot_examples(table_id)`` fetches that part and the parts whose ``example_tables``
+  name the table; ``list_tables``, ``get_document`` and ``get_few_shot_examples()`` without a
+  table fetch every part. Results keep the document's order.
+- Parts recently used are kept in memory up to ``part_cache_bytes`` (64 MiB by default, counted as
+  the parts' stored bytes; the least recently used go first). A new manifest drops the parts it no
+  longer references.
+- A part that is missing, replaced, invalid or unreadable raises :class:`PartUnavailable` naming
+  the part; the manifest stays loaded, and ``get_cache_metadata()["last_part_error"]`` says why.
+  The part is not fetched again before ``retry_interval``: calls meanwhile raise the same error.
+  ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``manifest``), ``part_count``
+  and ``parts_cached``.
+
 The prompt context (relevant tables and examples packed within a token budget) is not re-implemented
 here: :meth:`MetaSyncCacheLoader.get_prompt_context` asks MetaSync's MCP server for it
 (``metasync mcp --http``, tool ``get_prompt_context``) at ``mcp_url`` / ``METASYNC_MCP_URL``.
@@ -47,6 +71,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -57,6 +82,7 @@ __all__ = [
     "GcsSource",
     "LocalSource",
     "MetaSyncCacheLoader",
+    "PartUnavailable",
     "StorageError",
     "TableNotCached",
     "UnsupportedFormatVersion",
@@ -65,6 +91,7 @@ __all__ = [
     "get_metasync_cache_loader",
     "load_document",
     "validate_document",
+    "validate_part",
 ]
 
 logger = logging.getLogger("metasync_cache_loader")
@@ -76,8 +103,14 @@ DEFAULT_MAX_AGE = timedelta(hours=24)
 MAX_FUTURE_SKEW = timedelta(minutes=5)
 DEFAULT_RETRY_INTERVAL = timedelta(minutes=1)
 DEFAULT_TIMEOUT_SECONDS = 30.0
-#: The document formats this module reads: 1 (the seed's, no ``format_version``) and 2.
-SUPPORTED_FORMAT_VERSIONS = (1, 2)
+#: The formats this module reads: 1 (the seed's, no ``format_version``), 2, and 3 (the split layout's manifest).
+SUPPORTED_FORMAT_VERSIONS = (1, 2, 3)
+#: The split layout: a manifest at the usual name, and parts fetched on demand.
+SPLIT_FORMAT_VERSION = 3
+#: Parts kept in memory at most, in bytes as stored (the least recently used go first).
+DEFAULT_PART_CACHE_BYTES = 64 * 1024 * 1024
+DOCUMENT_SCHEMA_FILE = "cache-document.schema.json"
+PART_SCHEMA_FILE = "cache-part.schema.json"
 #: Where the local mode keeps each object's generation (see the TypeScript LocalStorage).
 GENERATIONS_DIR = ".metasync-generations"
 METADATA_TOKEN_URL = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token"
@@ -118,8 +151,12 @@ class TableNotCached(MetaSyncCacheError, KeyError):
 
     tag = "TableNotCached"
 
+    #: Table ids named in the message at most (a split cache may describe thousands).
+    SHOWN = 20
+
     def __init__(self, table_id: str, location: str, cached: List[str]) -> None:
-        message = f"{table_id} is not in the MetaSync cache at {location}; it describes {', '.join(cached)}"
+        shown = ", ".join(cached[: self.SHOWN]) + (f" and {len(cached) - self.SHOWN} more" if len(cached) > self.SHOWN else "")
+        message = f"{table_id} is not in the MetaSync cache at {location}; it describes {shown}"
         super().__init__(message)
         self.table_id = table_id
         self.cached = cached
@@ -167,6 +204,23 @@ class StorageError(MetaSyncCacheError):
         self.status = status
 
 
+class PartUnavailable(MetaSyncCacheError):
+    """A part of a split document could not be used: missing, replaced, invalid or unreadable.
+
+    ``key`` and ``location`` name the part; ``reason_tag`` says which (``ResourceNotFound``,
+    ``GenerationMismatch``, ``CacheDocumentError``, ``StorageError``). The manifest stays loaded.
+    """
+
+    tag = "PartUnavailable"
+
+    def __init__(self, key: str, location: str, generated_at: str, reason_tag: str, reason: str) -> None:
+        super().__init__(f"part {key} ({location}) of the MetaSync cache generated at {generated_at} is unavailable: {reason}")
+        self.key = key
+        self.location = location
+        self.reason_tag = reason_tag
+        self.reason = reason
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation: the required shape of the committed JSON Schema
 # ---------------------------------------------------------------------------------------------
@@ -174,11 +228,11 @@ class StorageError(MetaSyncCacheError):
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
 
 
-def _schema_candidates() -> List[str]:
+def _schema_candidates(file_name: str) -> List[str]:
     here = os.path.dirname(os.path.abspath(__file__))
     return [
-        os.path.join(here, "cache-document.schema.json"),
-        os.path.join(here, "..", "schema", "cache-document.schema.json"),
+        os.path.join(here, file_name),
+        os.path.join(here, "..", "schema", file_name),
     ]
 
 
@@ -186,9 +240,19 @@ _schema_lock = threading.Lock()
 _schema_cache: Dict[str, Dict[str, Any]] = {}
 
 
-def load_json_schema(path: Optional[str] = None) -> Dict[str, Any]:
-    """The document's JSON Schema: ``path``, ``METASYNC_CACHE_SCHEMA``, or the committed one found near this module."""
-    candidates = [path] if path else ([os.environ["METASYNC_CACHE_SCHEMA"]] if os.environ.get("METASYNC_CACHE_SCHEMA") else _schema_candidates())
+def load_json_schema(path: Optional[str] = None, file_name: str = DOCUMENT_SCHEMA_FILE) -> Dict[str, Any]:
+    """A committed JSON Schema: ``path``, else near ``METASYNC_CACHE_SCHEMA``, else found near this module.
+
+    ``file_name`` is the document's schema (manifests included) or ``cache-part.schema.json``; a
+    part's schema is looked for next to the document's schema named by ``METASYNC_CACHE_SCHEMA``.
+    """
+    if path:
+        candidates = [path]
+    elif os.environ.get("METASYNC_CACHE_SCHEMA"):
+        named = os.environ["METASYNC_CACHE_SCHEMA"]
+        candidates = [named if file_name == DOCUMENT_SCHEMA_FILE else os.path.join(os.path.dirname(named), file_name)]
+    else:
+        candidates = _schema_candidates(file_name)
     for candidate in candidates:
         if candidate and os.path.isfile(candidate):
             resolved = os.path.realpath(candidate)
@@ -198,9 +262,9 @@ def load_json_schema(path: Optional[str] = None) -> Dict[str, Any]:
                         _schema_cache[resolved] = json.load(f)
                 return _schema_cache[resolved]
     raise FileNotFoundError(
-        "MetaSync's cache-document.schema.json was not found (looked at "
+        f"MetaSync's {file_name} was not found (looked at "
         + ", ".join(c for c in candidates if c)
-        + "); copy schema/cache-document.schema.json next to metasync_cache_loader.py or set METASYNC_CACHE_SCHEMA"
+        + f"); copy schema/{file_name} next to metasync_cache_loader.py or set METASYNC_CACHE_SCHEMA"
     )
 
 
@@ -306,12 +370,18 @@ def validate_document(document: Any, source: str = "document", schema_path: Opti
     version = format_version_of(document)
     if version not in SUPPORTED_FORMAT_VERSIONS or isinstance(version, bool):
         raise UnsupportedFormatVersion(source, version)
+    if version == SPLIT_FORMAT_VERSION and document.get("layout") == "part":
+        raise CacheDocumentError(
+            source, [f"(document): a part ({document.get('key')}) of a split document, not a document or a manifest"]
+        )
     schema = load_json_schema(schema_path)
     problems: List[str] = []
     # Against the declared version's definition, so problems are reported for the format meant.
-    definition = f"CacheDocumentV{version}"
+    definition = "CacheManifest" if version == SPLIT_FORMAT_VERSION else f"CacheDocumentV{version}"
     target = {"$ref": f"#/$defs/{definition}"} if definition in schema.get("$defs", {}) else schema
     _validate(document, target, schema, "", problems)
+    if version == SPLIT_FORMAT_VERSION and not problems:
+        problems.extend(_manifest_problems(document))
     if version == 2 and not problems:
         tables = document["tables"]
         if document["schema"]["table_id"] != tables[0]["table_id"]:
@@ -326,13 +396,62 @@ def validate_document(document: Any, source: str = "document", schema_path: Opti
     return int(version)
 
 
+def _manifest_problems(manifest: Dict[str, Any]) -> List[str]:
+    """What makes a manifest inconsistent, as the TypeScript contract's ``manifestProblem``."""
+    catalog, parts = manifest["catalog"], manifest["parts"]
+    if manifest["schema"]["table_id"] != catalog[0]["table_id"]:
+        return [f"schema.table_id ({manifest['schema']['table_id']}) must be the primary table catalog[0].table_id ({catalog[0]['table_id']})"]
+    ids = set()
+    tables = [0] * len(parts)
+    for entry in catalog:
+        if entry["table_id"] in ids:
+            return [f"catalog: table {entry['table_id']} appears twice"]
+        ids.add(entry["table_id"])
+        if entry["part"] >= len(parts):
+            return [f"catalog: entry {entry['table_id']} names part {entry['part']}; there are {len(parts)}"]
+        tables[int(entry["part"])] += 1
+    examples = [0] * len(parts)
+    for index in manifest["example_parts"]:
+        if index >= len(parts):
+            return [f"example_parts: names part {index}; there are {len(parts)}"]
+        examples[int(index)] += 1
+    keys = set()
+    for i, part in enumerate(parts):
+        if part["key"] in keys:
+            return [f"parts: part {part['key']} appears twice"]
+        keys.add(part["key"])
+        if part["tables"] != tables[i]:
+            return [f"parts[{i}] ({part['key']}): says {part['tables']} tables; the catalog puts {tables[i]} there"]
+        if part["examples"] != examples[i]:
+            return [f"parts[{i}] ({part['key']}): says {part['examples']} examples; example_parts puts {examples[i]} there"]
+        if part["tables"] == 0:
+            return [f"parts[{i}] ({part['key']}): holds no table"]
+    return []
+
+
+def validate_part(part: Any, ref: Dict[str, Any], source: str = "part", schema_path: Optional[str] = None) -> None:
+    """Checks a parsed part against ``cache-part.schema.json`` and against its manifest's ``ref``; raises :class:`CacheDocumentError`."""
+    schema = load_json_schema(schema_path, PART_SCHEMA_FILE)
+    problems: List[str] = []
+    _validate(part, schema, schema, "", problems)
+    if not problems:
+        found = (part["key"], len(part["tables"]), len(part["examples"]))
+        if found != (ref["key"], ref["tables"], ref["examples"]):
+            problems.append(
+                f"(document): holds part {found[0]} with {found[1]} tables and {found[2]} examples; "
+                f"the manifest expects {ref['key']} with {ref['tables']} and {ref['examples']}"
+            )
+    if problems:
+        raise CacheDocumentError(source, problems)
+
+
 def _has_hangul(text: str) -> bool:
     return any("\u3131" <= ch <= "\ud79d" for ch in text)
 
 
 def _upgrade(document: Dict[str, Any], version: int) -> Dict[str, Any]:
     """Format 1 (the seed's) → format 2, as the TypeScript contract's ``migrateV1``."""
-    if version == 2:
+    if version >= 2:
         return document
     schema = document["schema"]
     return {
@@ -380,27 +499,48 @@ _TABLE_DEFAULTS: Dict[str, Any] = {
 }
 
 
-def _with_defaults(document: Dict[str, Any]) -> Dict[str, Any]:
-    tables = []
-    for table in document["tables"]:
+def _tables_with_defaults(tables: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    filled_tables = []
+    for table in tables:
         filled = {k: (json.loads(json.dumps(v)) if isinstance(v, (dict, list)) else v) for k, v in _TABLE_DEFAULTS.items()}
         filled.update(table)
-        tables.append(filled)
-    return {**document, "tables": tables, "drift": document.get("drift"), "metrics": document.get("metrics")}
+        filled_tables.append(filled)
+    return filled_tables
 
 
-def load_document(data: bytes, source: str = "document", schema_path: Optional[str] = None) -> Tuple[Dict[str, Any], int]:
-    """Parses, validates and upgrades a document; returns it in format 2 (defaults filled) and the version it was written in."""
+def _with_defaults(document: Dict[str, Any]) -> Dict[str, Any]:
+    return {**document, "tables": _tables_with_defaults(document["tables"]), "drift": document.get("drift"), "metrics": document.get("metrics")}
+
+
+def _parse_json(data: bytes, source: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise CacheDocumentError(source, ["(document): not UTF-8 text"]) from None
     try:
-        document = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise CacheDocumentError(source, [f"(document): not JSON ({error.msg} at line {error.lineno}, column {error.colno})"]) from None
+
+
+def load_document(data: bytes, source: str = "document", schema_path: Optional[str] = None) -> Tuple[Dict[str, Any], int]:
+    """Parses, validates and upgrades a document; returns it and the version it was written in.
+
+    A format 1 or 2 document comes back in format 2 (defaults filled); a split layout's manifest
+    (format 3) comes back as it is, its parts to be fetched with :func:`load_part`.
+    """
+    document = _parse_json(data, source)
     version = validate_document(document, source, schema_path)
+    if version == SPLIT_FORMAT_VERSION:
+        return document, version
     return _with_defaults(_upgrade(document, version)), version
+
+
+def load_part(data: bytes, ref: Dict[str, Any], source: str = "part", schema_path: Optional[str] = None) -> Dict[str, Any]:
+    """Parses and validates one part of a split document (``ref`` is its entry in the manifest's ``parts``); defaults filled."""
+    part = _parse_json(data, source)
+    validate_part(part, ref, source, schema_path)
+    return {**part, "tables": _tables_with_defaults(part["tables"])}
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -474,6 +614,26 @@ class LocalSource:
                 return data, before
         raise StorageError(f"{self.file} kept changing while it was read")
 
+    def sibling(self, object_name: str) -> "LocalSource":
+        """Another object of the same directory (a part of a split document), by its object name.
+
+        Refused when the name leads out of the directory or into its generations sidecar, as the
+        TypeScript LocalStorage refuses it: a manifest must not make the loader read files elsewhere.
+        """
+        target = os.path.normpath(os.path.join(self.directory, object_name))
+        inside = os.path.relpath(target, self.directory)
+        if os.path.isabs(object_name) or inside == os.curdir or inside.split(os.sep)[0] in (os.pardir, GENERATIONS_DIR):
+            raise StorageError(f"object name {object_name!r} leaves the storage directory {self.directory} or reaches into its internals")
+        real_directory = os.path.realpath(self.directory)
+        if not os.path.realpath(target).startswith(real_directory + os.sep):
+            raise StorageError(f"object name {object_name!r} leads through a symbolic link out of the storage directory {self.directory}")
+        return LocalSource(self.directory, object_name)
+
+    def fetch(self) -> Optional[Tuple[bytes, str]]:
+        """The object's bytes and its generation (the sidecar's, as the TypeScript LocalStorage records it); ``None`` when missing."""
+        read = self.read()
+        return None if read is None else (read[0], read[1].generation)
+
 
 class GcsSource:
     """An object in Cloud Storage, read over the JSON API with a read-only access token.
@@ -545,6 +705,20 @@ class GcsSource:
             if reply is not None:
                 return reply[0], version
         raise StorageError(f"{self.location} kept changing while it was read")
+
+    def sibling(self, object_name: str) -> "GcsSource":
+        """Another object of the same bucket (a part of a split document), read with the same endpoint and credentials."""
+        return GcsSource(self.bucket, object_name, endpoint=self.endpoint, timeout=self.timeout, token_provider=self._token_provider)
+
+    def fetch(self) -> Optional[Tuple[bytes, str]]:
+        """The live object's bytes and the generation they are (``x-goog-generation``), in one request; ``None`` when missing."""
+        reply = self._get(f"{self._object_url}?alt=media")
+        if reply is None:
+            return None
+        generation = reply[1].get("x-goog-generation")
+        if not generation:
+            raise StorageError(f"reading {self.location} failed: the reply has no x-goog-generation header")
+        return reply[0], generation
 
 
 def _error_message(error: urllib.error.HTTPError) -> str:
@@ -654,11 +828,60 @@ def find_table(document: Dict[str, Any], requested: str) -> Optional[Dict[str, A
 
 @dataclass
 class _Loaded:
+    """The object at the document's name, as last loaded: a whole document, or a split layout's manifest."""
+
     document: Dict[str, Any]
     format_version: int
     version: ObjectVersion
     loaded_at: datetime
     generated_at: datetime
+
+    @property
+    def manifest(self) -> Optional[Dict[str, Any]]:
+        return self.document if self.format_version == SPLIT_FORMAT_VERSION else None
+
+
+class _PartCache:
+    """Parts recently used, least recently used first, within ``budget`` bytes (as stored).
+
+    A part is immutable and named by its object and generation, so a cached one stays right across
+    manifests that reference it. A part larger than the whole budget is used but not kept.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self._parts: "OrderedDict[Tuple[str, str], Tuple[Dict[str, Any], int]]" = OrderedDict()
+
+    def get(self, key: Tuple[str, str]) -> Optional[Dict[str, Any]]:
+        found = self._parts.get(key)
+        if found is None:
+            return None
+        self._parts.move_to_end(key)
+        return found[0]
+
+    def put(self, key: Tuple[str, str], part: Dict[str, Any], size: int) -> None:
+        if size > self.budget:
+            return
+        previous = self._parts.pop(key, None)
+        if previous is not None:
+            self.used -= previous[1]
+        self._parts[key] = (part, size)
+        self.used += size
+        while self.used > self.budget:
+            _, (_, evicted) = self._parts.popitem(last=False)
+            self.used -= evicted
+
+    def keep_only(self, keys: "set[Tuple[str, str]]") -> None:
+        """Forgets the parts a new manifest no longer references."""
+        for key in [k for k in self._parts if k not in keys]:
+            self.used -= self._parts.pop(key)[1]
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def keys(self) -> List[Tuple[str, str]]:
+        return list(self._parts)
 
 
 class MetaSyncCacheLoader:
@@ -675,7 +898,11 @@ class MetaSyncCacheLoader:
         schema_path: Optional[str] = None,
         mcp_url: Optional[str] = None,
         mcp_token_provider: Optional[Callable[[], Optional[str]]] = None,
+        part_cache_bytes: int = DEFAULT_PART_CACHE_BYTES,
+        part_schema_path: Optional[str] = None,
     ) -> None:
+        if part_cache_bytes < 0:
+            raise ValueError(f"part_cache_bytes must be 0 or more, got {part_cache_bytes}")
         self.source = source
         self.refresh_interval = refresh_interval
         self.max_age = max_age
@@ -683,6 +910,7 @@ class MetaSyncCacheLoader:
         self.clock = clock
         self.strict = strict
         self.schema_path = schema_path
+        self.part_schema_path = part_schema_path
         self.mcp_url = mcp_url if mcp_url is not None else os.environ.get("METASYNC_MCP_URL")
         self.mcp_token_provider = mcp_token_provider
         self._lock = threading.Lock()
@@ -691,6 +919,16 @@ class MetaSyncCacheLoader:
         self._last_error: Optional[Dict[str, Any]] = None
         # A version that did not decode: not downloaded again until the object changes.
         self._rejected: Optional[Tuple[str, Dict[str, str]]] = None
+        # The part cache has its own lock, so a slow part never holds up a storage check; each
+        # part being fetched has one more, so threads wanting the same part share one download
+        # while parts already cached, or other parts, are served meanwhile.
+        self._parts_lock = threading.Lock()
+        self._parts = _PartCache(part_cache_bytes)
+        self._fetching: Dict[Tuple[str, str], threading.Lock] = {}
+        # A part that could not be used is not fetched again before ``retry_interval``, as the
+        # document is not re-checked sooner after a failure: each call raises the same error.
+        self._part_failures: Dict[Tuple[str, str], Tuple[datetime, PartUnavailable]] = {}
+        self._last_part_error: Optional[Dict[str, Any]] = None
 
     @property
     def location(self) -> str:
@@ -754,6 +992,7 @@ class MetaSyncCacheLoader:
             )
             self._last_error = None
             self._rejected = None
+            self._forget_unreferenced_parts(self._loaded)
         except StorageError as error:
             self._checked_at = self._now()
             self._fail(error.tag, str(error), self._checked_at)
@@ -776,14 +1015,12 @@ class MetaSyncCacheLoader:
                 self._check()
             return self._loaded
 
-    def _document(self) -> Optional[Dict[str, Any]]:
+    def _loaded_or_none(self) -> Optional[_Loaded]:
         loaded = self._current()
-        if loaded is None:
-            if self.strict:
-                reason = self._last_error["message"] if self._last_error else "the cache document has not been loaded yet"
-                raise CacheUnavailable(self.location, reason)
-            return None
-        return loaded.document
+        if loaded is None and self.strict:
+            reason = self._last_error["message"] if self._last_error else "the cache document has not been loaded yet"
+            raise CacheUnavailable(self.location, reason)
+        return loaded
 
     def refresh(self) -> Dict[str, Any]:
         """Checks storage now, whatever the copy's age; returns the metadata after the check."""
@@ -791,76 +1028,234 @@ class MetaSyncCacheLoader:
             self._check()
         return self.get_cache_metadata()
 
+    # -- parts of a split document ------------------------------------------------------------
+
+    def _forget_unreferenced_parts(self, loaded: _Loaded) -> None:
+        manifest = loaded.manifest
+        referenced = set() if manifest is None else {(r["object"], r["generation"]) for r in manifest["parts"]}
+        with self._parts_lock:
+            self._parts.keep_only(referenced)
+            for key in [k for k in self._part_failures if k not in referenced]:
+                del self._part_failures[key]
+
+    def _part(self, manifest: Dict[str, Any], index: int) -> Dict[str, Any]:
+        """Part ``index`` of ``manifest``: from the cache, or fetched, checked and cached; raises :class:`PartUnavailable`."""
+        ref = manifest["parts"][index]
+        cache_key = (ref["object"], ref["generation"])
+        with self._parts_lock:
+            cached = self._parts.get(cache_key)
+            if cached is not None:
+                return cached
+            fetching = self._fetching.setdefault(cache_key, threading.Lock())
+        with fetching:
+            with self._parts_lock:
+                cached = self._parts.get(cache_key)
+                failed = self._part_failures.get(cache_key)
+            if cached is not None:  # another thread fetched it while this one waited
+                return cached
+            if failed is not None and self._now() - failed[0] < self.retry_interval:
+                raise failed[1]
+            try:
+                part, size = self._fetch_part(manifest, ref)
+                with self._parts_lock:
+                    self._parts.put(cache_key, part, size)
+                    self._part_failures.pop(cache_key, None)
+                    self._last_part_error = None
+            except PartUnavailable as error:
+                with self._parts_lock:
+                    self._part_failures[cache_key] = (self._now(), error)
+                raise
+            finally:
+                with self._parts_lock:
+                    self._fetching.pop(cache_key, None)
+            return part
+
+    def _fetch_part(self, manifest: Dict[str, Any], ref: Dict[str, Any]) -> Tuple[Dict[str, Any], int]:
+        location = ref["object"]
+
+        def unavailable(tag: str, reason: str) -> PartUnavailable:
+            error = PartUnavailable(ref["key"], location, manifest["generated_at"], tag, reason)
+            self._last_part_error = {"tag": tag, "part": ref["key"], "message": str(error), "at": self._now()}
+            logger.warning("%s", error)
+            return error
+
+        try:
+            source = self.source.sibling(ref["object"])
+            location = source.location
+            fetched = source.fetch()
+        except StorageError as error:
+            raise unavailable(error.tag, str(error)) from None
+        if fetched is None:
+            raise unavailable("ResourceNotFound", f"{location} does not exist")
+        data, generation = fetched
+        if generation != ref["generation"]:
+            # Parts are written once: another generation means it was deleted and written again.
+            raise unavailable(
+                "GenerationMismatch",
+                f"{location} is at generation {generation}; the manifest references generation {ref['generation']} (the part was replaced since)",
+            )
+        try:
+            part = load_part(data, ref, location, self.part_schema_path)
+        except CacheDocumentError as error:
+            raise unavailable(error.tag, str(error)) from None
+        return part, len(data)
+
+    def _parts_of(self, manifest: Dict[str, Any], indexes: List[int]) -> Dict[int, Dict[str, Any]]:
+        return {i: self._part(manifest, i) for i in indexes}
+
+    @staticmethod
+    def _catalog_entry(manifest: Dict[str, Any], table_id: str) -> Optional[Dict[str, Any]]:
+        # The catalog carries ids and sharding: a shard id or `prefix*` finds its family as in a document.
+        return find_table({"tables": manifest["catalog"]}, table_id)
+
+    def _table_of(self, manifest: Dict[str, Any], entry: Dict[str, Any]) -> Dict[str, Any]:
+        part = self._part(manifest, entry["part"])
+        for table in part["tables"]:
+            if table["table_id"] == entry["table_id"]:
+                return table
+        # load_part checked the counts; a part holding other tables than the catalog says is refused here.
+        ref = manifest["parts"][entry["part"]]
+        raise PartUnavailable(
+            ref["key"], ref["object"], manifest["generated_at"], "CacheDocumentError",
+            f"the part does not hold {entry['table_id']}, which the manifest's catalog puts there",
+        )
+
+    def _examples_in_order(self, manifest: Dict[str, Any], parts: Dict[int, Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """The examples of the parts given, in the document's order (``example_parts``)."""
+        taken = [0] * len(manifest["parts"])
+        out: List[Dict[str, Any]] = []
+        for index in manifest["example_parts"]:
+            position = taken[index]
+            taken[index] += 1
+            if index in parts:
+                out.append(parts[index]["examples"][position])
+        return out
+
+    def _all_tables(self, manifest: Dict[str, Any]) -> Tuple[List[Dict[str, Any]], Dict[int, Dict[str, Any]]]:
+        parts = self._parts_of(manifest, list(range(len(manifest["parts"]))))
+        by_id = {t["table_id"]: t for p in parts.values() for t in p["tables"]}
+        return [by_id[e["table_id"]] for e in manifest["catalog"]], parts
+
     # -- the seed's API -----------------------------------------------------------------------
 
     def get_schema_info(self) -> Dict[str, Any]:
         """The primary table: ``table_id``, ``last_updated`` (ISO text, as in the document), ``columns``, ``description``."""
-        document = self._document()
-        if document is None:
+        loaded = self._loaded_or_none()
+        if loaded is None:
             return {}
+        document = loaded.document
         schema = document["schema"]
+        primary = document["catalog"][0] if loaded.manifest is not None else document["tables"][0]
         return {
             "table_id": schema["table_id"],
             "last_updated": schema["last_updated"],
             "columns": schema["columns"],
-            "description": document["tables"][0].get("description"),
+            "description": primary.get("description"),
         }
 
     def get_few_shot_examples(self, table_id: Optional[str] = None, language: Optional[str] = None) -> List[Dict[str, Any]]:
-        """Validated question→SQL examples; only those reading ``table_id`` and/or in ``language`` when given."""
-        document = self._document()
-        if document is None:
+        """Validated question→SQL examples; only those reading ``table_id`` and/or in ``language`` when given.
+
+        For a split document: every part without ``table_id``; with it, the table's part and the
+        parts whose ``example_tables`` name it (an example lives with its first table).
+        """
+        loaded = self._loaded_or_none()
+        if loaded is None:
             return []
+        manifest = loaded.manifest
         wanted: Optional[List[str]] = None
-        if table_id is not None:
-            table = find_table(document, table_id)
-            wanted = [table_id] + ([table["table_id"]] if table else [])
+        if manifest is None:
+            examples = loaded.document["examples"]
+            if table_id is not None:
+                table = find_table(loaded.document, table_id)
+                wanted = [table_id] + ([table["table_id"]] if table else [])
+        elif table_id is None:
+            examples = self._examples_in_order(manifest, self._parts_of(manifest, list(range(len(manifest["parts"])))))
+        else:
+            entry = self._catalog_entry(manifest, table_id)
+            wanted = [table_id] + ([entry["table_id"]] if entry else [])
+            indexes = {entry["part"]} if entry else set()
+            indexes.update(i for i, ref in enumerate(manifest["parts"]) if any(t in wanted for t in ref["example_tables"]))
+            examples = self._examples_in_order(manifest, self._parts_of(manifest, sorted(indexes)))
         return [
             e
-            for e in document["examples"]
+            for e in examples
             if (language is None or e.get("language") == language)
             and (wanted is None or any(t in wanted for t in e.get("tables", [])))
         ]
 
     def get_schema_columns(self, table_id: Optional[str] = None) -> List[Dict[str, Any]]:
         """Every column and nested field of a table (the primary table by default), with dotted paths."""
-        document = self._document()
-        if document is None:
+        loaded = self._loaded_or_none()
+        if loaded is None:
             return []
-        if table_id is None:
-            return flatten_fields(document["tables"][0]["columns"])
-        table = find_table(document, table_id)
+        manifest = loaded.manifest
+        if manifest is None:
+            document = loaded.document
+            table = document["tables"][0] if table_id is None else find_table(document, table_id)
+            cached = [t["table_id"] for t in document["tables"]]
+        else:
+            entry = manifest["catalog"][0] if table_id is None else self._catalog_entry(manifest, table_id)
+            table = None if entry is None else self._table_of(manifest, entry)
+            cached = [e["table_id"] for e in manifest["catalog"]]
         if table is None:
-            raise TableNotCached(table_id, self.location, [t["table_id"] for t in document["tables"]])
+            raise TableNotCached(str(table_id), self.location, cached)
         return flatten_fields(table["columns"])
 
     def get_table(self, table_id: str) -> Optional[Dict[str, Any]]:
         """A table entry by id (a date shard or ``prefix*`` finds its family); ``None`` when not described."""
-        document = self._document()
-        return None if document is None else find_table(document, table_id)
+        loaded = self._loaded_or_none()
+        if loaded is None:
+            return None
+        manifest = loaded.manifest
+        if manifest is None:
+            return find_table(loaded.document, table_id)
+        entry = self._catalog_entry(manifest, table_id)
+        return None if entry is None else self._table_of(manifest, entry)
 
     def list_tables(self) -> List[Dict[str, Any]]:
-        document = self._document()
-        return [] if document is None else list(document["tables"])
+        """Every table entry, in the document's order (for a split document, every part is fetched)."""
+        loaded = self._loaded_or_none()
+        if loaded is None:
+            return []
+        if loaded.manifest is None:
+            return list(loaded.document["tables"])
+        return self._all_tables(loaded.manifest)[0]
 
     def get_document(self) -> Optional[Dict[str, Any]]:
-        """The whole document, upgraded to format 2."""
-        return self._document()
+        """The whole document, upgraded to format 2; a split one is joined from all its parts."""
+        loaded = self._loaded_or_none()
+        if loaded is None:
+            return None
+        manifest = loaded.manifest
+        if manifest is None:
+            return loaded.document
+        tables, parts = self._all_tables(manifest)
+        joined = {k: v for k, v in manifest.items() if k not in ("layout", "catalog", "parts", "example_parts")}
+        joined.update(format_version=2, tables=tables, examples=self._examples_in_order(manifest, parts))
+        return joined
+
+    def get_manifest(self) -> Optional[Dict[str, Any]]:
+        """The split layout's manifest, as loaded; ``None`` for a whole document."""
+        loaded = self._loaded_or_none()
+        return None if loaded is None else loaded.manifest
 
     def is_cache_available(self) -> bool:
         return self._current() is not None
 
     def get_cache_metadata(self) -> Dict[str, Any]:
-        """Where the document is, its generation, format, age, whether it expired, and why the last check failed."""
+        """Where the document is, its generation, format, layout, age, whether it expired, parts cached, and why the last check failed."""
         loaded = self._current()
         now = self._now()
         with self._lock:
             age = None if loaded is None else max(timedelta(0), now - loaded.generated_at)
-            return {
+            manifest = None if loaded is None else loaded.manifest
+            metadata = {
                 "available": loaded is not None,
                 "location": self.location,
                 "generation": None if loaded is None else loaded.version.generation,
                 "format_version": None if loaded is None else loaded.format_version,
+                "layout": None if loaded is None else ("manifest" if manifest is not None else "document"),
                 "generated_at": None if loaded is None else loaded.generated_at,
                 "generator": None if loaded is None else loaded.document.get("generator"),
                 "age": age,
@@ -870,9 +1265,19 @@ class MetaSyncCacheLoader:
                 "loaded_at": None if loaded is None else loaded.loaded_at,
                 "checked_at": self._checked_at,
                 "last_error": None if self._last_error is None else dict(self._last_error),
-                "table_count": 0 if loaded is None else len(loaded.document["tables"]),
-                "example_count": 0 if loaded is None else len(loaded.document["examples"]),
+                "table_count": 0 if loaded is None else len(manifest["catalog"] if manifest is not None else loaded.document["tables"]),
+                "example_count": 0 if loaded is None else len(manifest["example_parts"] if manifest is not None else loaded.document["examples"]),
             }
+        with self._parts_lock:
+            cached = set(self._parts.keys())
+            metadata.update(
+                part_count=0 if manifest is None else len(manifest["parts"]),
+                parts_cached=[] if manifest is None else [r["key"] for r in manifest["parts"] if (r["object"], r["generation"]) in cached],
+                part_cache_bytes=self._parts.used,
+                part_cache_budget=self._parts.budget,
+                last_part_error=None if self._last_part_error is None else dict(self._last_part_error),
+            )
+        return metadata
 
     def get_prompt_context(
         self,

@@ -1,7 +1,9 @@
 """Tests of metasync_cache_loader.py: `python3 -m unittest discover -s python` (or `npm run test:python`).
 
 The documents are what a real sync of the shipped sample publishes: the module's setup runs
-`node src/entry/cli.ts sync` in local mode into a temporary bucket directory. Cloud Storage is the
+`node src/entry/cli.ts sync` in local mode into a temporary bucket directory. Split caches (format 3)
+are that document, grown to several datasets, stored by the contract's own functions
+(python/split_cache_fixture.ts: planParts, makeManifest and LocalStorage). Cloud Storage is the
 TypeScript tests' local fake (test/support/FakeGcsServer.ts), started as a child process on
 127.0.0.1. Time is a clock the tests move; nothing sleeps.
 """
@@ -19,6 +21,7 @@ import re
 import threading
 import time
 import unittest
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional
 
@@ -216,6 +219,7 @@ class LocalBucketTest(unittest.TestCase):
             self.assertEqual(metadata["generation"], f.read().strip())
         self.assertEqual(metadata["location"], os.path.join(_bucket, OBJECT))
         self.assertEqual(metadata["format_version"], 2)
+        self.assertEqual((metadata["layout"], metadata["part_count"], metadata["parts_cached"]), ("document", 0, []))
         self.assertEqual(metadata["generated_at"], generated_at())
         self.assertEqual(metadata["generated_at"].tzinfo, timezone.utc)
         self.assertEqual(metadata["loaded_at"], clock.now)
@@ -303,13 +307,13 @@ class LocalBucketTest(unittest.TestCase):
     def test_refuses_a_future_format_version_clearly(self) -> None:
         bucket = copy_bucket()
         future = json.loads(_published)
-        future["format_version"] = 3
+        future["format_version"] = 4
         replace_file(os.path.join(bucket, OBJECT), json.dumps(future))
         loader = self.loader(msl.LocalSource(bucket), strict=True)
         with self.assertLogs("metasync_cache_loader", level="WARNING"):
             with self.assertRaises(msl.CacheUnavailable) as raised:
                 loader.get_schema_info()
-        self.assertIn("format_version: 3 is not a format this loader reads (1, 2)", str(raised.exception))
+        self.assertIn("format_version: 4 is not a format this loader reads (1, 2, 3)", str(raised.exception))
         self.assertEqual(loader.get_cache_metadata()["last_error"]["tag"], "UnsupportedFormatVersion")
 
     def test_without_a_document_answers_empty_or_raises_when_strict(self) -> None:
@@ -386,7 +390,7 @@ class ValidationTest(unittest.TestCase):
         self.assertIn('generated_at: "yesterday" is not an ISO-8601 timestamp', problems)
 
     def test_refuses_unknown_versions_and_non_objects(self) -> None:
-        for version in (3, "2", None, True):
+        for version in (4, "2", None, True):
             with self.assertRaises(msl.UnsupportedFormatVersion):
                 msl.validate_document({**json.loads(_published), "format_version": version})
         self.assertEqual(self.problems([1, 2]), ["(document): expected a JSON object, got list"])
@@ -399,6 +403,323 @@ class ValidationTest(unittest.TestCase):
         document["lineage"] = [{"from": "a", "to": "b"}]  # a field no reader knows yet ("relationships" now exists)
         document["tables"][0]["glossary"] = ["term"]
         self.assertEqual(msl.validate_document(document), 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# The split layout (format 3)
+# ---------------------------------------------------------------------------------------------
+
+USERS = "nlq-ex.test_dataset.users"
+SESSIONS = "nlq-ex.web_dataset.sessions"
+ORDERS = "nlq-ex.shop_dataset.orders_20240131"
+ORDERS_SHARD = "nlq-ex.shop_dataset.orders_20240115"
+PRIMARY_PART, WEB_PART, SHOP_PART = "nlq-ex.test_dataset", "nlq-ex.web_dataset", "nlq-ex.shop_dataset"
+
+
+def grown_document() -> Dict[str, Any]:
+    """The synced document grown to three datasets: the primary's (with a second table), web's and shop's (a sharded family).
+
+    Two more examples: one that reads sessions first and the primary table second (it lives in web's
+    part, which names the primary table in its ``example_tables``), and one that reads a shard of orders.
+    """
+    document = json.loads(_published)
+    primary = document["tables"][0]
+
+    def clone(table_id: str, **fields: Any) -> Dict[str, Any]:
+        table = json.loads(json.dumps(primary))
+        table["table_id"] = table_id
+        table.update(fields)
+        return table
+
+    document["tables"] += [
+        clone(USERS, description="users"),
+        clone(SESSIONS, description="sessions"),
+        clone(ORDERS, description="orders", sharding={"prefix": "orders_", "first_suffix": "20240101", "last_suffix": "20240131", "shard_count": 31}),
+    ]
+    template = document["examples"][0]
+    document["examples"] += [
+        {**json.loads(json.dumps(template)), "question": "sessions per event", "tables": [SESSIONS, SAMPLE_TABLE]},
+        {**json.loads(json.dumps(template)), "question": "orders of mid-January", "tables": [ORDERS_SHARD]},
+    ]
+    return document
+
+
+def store_split(document: Dict[str, Any], bucket: str, max_part_tables: Optional[int] = None, run: str = "test-run") -> Dict[str, Any]:
+    """Stores `document` split into `bucket` (python/split_cache_fixture.ts); returns the manifest as stored."""
+    document_file = os.path.join(_workspace, f"document-{time.monotonic_ns()}.json")
+    with open(document_file, "w", encoding="utf-8") as f:
+        json.dump(document, f)
+    args = [document_file, bucket, str(max_part_tables or 500), OBJECT, run]
+    result = subprocess.run(
+        [node_binary(), os.path.join("python", "split_cache_fixture.ts"), *args],
+        cwd=PROJECT_ROOT, env=clean_env(), capture_output=True, text=True, timeout=180,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"split_cache_fixture.ts failed ({result.returncode}):\n{result.stderr}")
+    with open(os.path.join(bucket, OBJECT), "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+_split_bucket = ""
+_whole_bucket = ""
+
+
+def split_fixtures() -> None:
+    """The grown document split (in `_split_bucket`) and whole (in `_whole_bucket`), made once."""
+    global _split_bucket, _whole_bucket
+    if _split_bucket:
+        return
+    _whole_bucket = os.path.join(_workspace, "whole")
+    os.makedirs(_whole_bucket)
+    with open(os.path.join(_whole_bucket, OBJECT), "w", encoding="utf-8") as f:
+        json.dump(grown_document(), f)
+    _split_bucket = os.path.join(_workspace, "split")
+    store_split(grown_document(), _split_bucket)
+
+
+def copy_split() -> str:
+    split_fixtures()
+    target = os.path.join(tempfile.mkdtemp(prefix="split-", dir=_workspace), "bucket")
+    shutil.copytree(_split_bucket, target)
+    return target
+
+
+def manifest_of(bucket: str) -> Dict[str, Any]:
+    with open(os.path.join(bucket, OBJECT), "r", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def part_ref(manifest: Dict[str, Any], key: str) -> Dict[str, Any]:
+    return next(r for r in manifest["parts"] if r["key"] == key)
+
+
+class SplitLayoutTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        split_fixtures()
+
+    def loader(self, bucket: str, **options: Any) -> msl.MetaSyncCacheLoader:
+        options.setdefault("clock", ManualClock(generated_at() + timedelta(minutes=5)))
+        return msl.MetaSyncCacheLoader(msl.LocalSource(bucket), **options)
+
+    def test_serves_what_the_whole_document_serves(self) -> None:
+        split, whole = self.loader(_split_bucket), self.loader(_whole_bucket)
+        self.assertEqual(split.get_schema_info(), whole.get_schema_info())
+        self.assertEqual(split.list_tables(), whole.list_tables())
+        self.assertEqual([t["table_id"] for t in split.list_tables()], [SAMPLE_TABLE, USERS, SESSIONS, ORDERS])
+        self.assertEqual(split.get_few_shot_examples(), whole.get_few_shot_examples())
+        self.assertEqual(len(split.get_few_shot_examples()), 16)
+        for table_id in (SAMPLE_TABLE, SESSIONS, ORDERS, ORDERS_SHARD, "nlq-ex.shop_dataset.orders_*", USERS, "nlq-ex.nope.x"):
+            self.assertEqual(split.get_few_shot_examples(table_id), whole.get_few_shot_examples(table_id), table_id)
+            self.assertEqual(split.get_table(table_id), whole.get_table(table_id), table_id)
+        self.assertEqual(len(split.get_few_shot_examples(SAMPLE_TABLE)), 15)
+        self.assertEqual([e["question"] for e in split.get_few_shot_examples(ORDERS_SHARD)], ["orders of mid-January"])
+        self.assertEqual(split.get_schema_columns(), whole.get_schema_columns())
+        self.assertEqual(split.get_schema_columns(SESSIONS), whole.get_schema_columns(SESSIONS))
+        with self.assertRaises(msl.TableNotCached) as raised:
+            split.get_schema_columns("nlq-ex.nope.x")
+        self.assertIn(f"it describes {SAMPLE_TABLE}, {USERS}, {SESSIONS}, {ORDERS}", str(raised.exception))
+        self.assertEqual(split.get_document(), whole.get_document())
+        self.assertIsNone(whole.get_manifest())
+        self.assertEqual(split.get_manifest(), manifest_of(_split_bucket))
+
+    def test_fetches_only_the_parts_a_call_needs(self) -> None:
+        loader = self.loader(_split_bucket)
+        self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual((metadata["format_version"], metadata["layout"], metadata["part_count"]), (3, "manifest", 3))
+        self.assertEqual((metadata["table_count"], metadata["example_count"]), (4, 16))
+        self.assertEqual(metadata["parts_cached"], [])
+        with open(os.path.join(_split_bucket, msl.GENERATIONS_DIR, OBJECT), "r", encoding="utf-8") as f:
+            self.assertEqual(metadata["generation"], f.read().strip())
+
+        self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+        self.assertEqual(loader.get_cache_metadata()["parts_cached"], [WEB_PART])
+        # The primary table's examples: its own part, and web's, whose example reads it second.
+        examples = loader.get_few_shot_examples(SAMPLE_TABLE)
+        self.assertEqual(examples[-1]["question"], "sessions per event")
+        self.assertEqual(loader.get_cache_metadata()["parts_cached"], [PRIMARY_PART, WEB_PART])
+        self.assertEqual(loader.get_table(ORDERS_SHARD)["table_id"], ORDERS)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual(metadata["parts_cached"], [PRIMARY_PART, WEB_PART, SHOP_PART])
+        self.assertEqual(metadata["part_cache_bytes"], sum(r["bytes"] for r in manifest_of(_split_bucket)["parts"]))
+        self.assertIsNone(metadata["last_part_error"])
+
+    def test_a_part_at_another_generation_is_refused_and_the_manifest_stays(self) -> None:
+        bucket = copy_split()
+        ref = part_ref(manifest_of(bucket), WEB_PART)
+        # Deleted and written again (same bytes): the local storage gives it a new generation.
+        with open(os.path.join(bucket, msl.GENERATIONS_DIR, ref["object"]), "w", encoding="utf-8") as f:
+            f.write(str(int(ref["generation"]) + 1))
+        loader = self.loader(bucket)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(SESSIONS)
+        error = raised.exception
+        self.assertEqual((error.key, error.reason_tag), (WEB_PART, "GenerationMismatch"))
+        self.assertIn(f"part {WEB_PART} ({os.path.join(bucket, ref['object'])})", str(error))
+        self.assertIn(f"generation {int(ref['generation']) + 1}; the manifest references generation {ref['generation']}", str(error))
+        metadata = loader.get_cache_metadata()
+        self.assertTrue(metadata["available"])
+        self.assertIsNone(metadata["last_error"])
+        self.assertEqual(metadata["last_part_error"]["part"], WEB_PART)
+        self.assertEqual(metadata["last_part_error"]["tag"], "GenerationMismatch")
+        self.assertEqual(loader.get_table(SAMPLE_TABLE)["table_id"], SAMPLE_TABLE)
+        self.assertIsNone(loader.get_cache_metadata()["last_part_error"])
+
+    def test_a_missing_part_is_named_and_the_other_parts_still_serve(self) -> None:
+        bucket = copy_split()
+        ref = part_ref(manifest_of(bucket), SHOP_PART)
+        os.remove(os.path.join(bucket, ref["object"]))
+        clock = ManualClock(generated_at())
+        loader = self.loader(bucket, clock=clock)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.list_tables()
+        self.assertEqual((raised.exception.key, raised.exception.reason_tag), (SHOP_PART, "ResourceNotFound"))
+        self.assertIn(f"{os.path.join(bucket, ref['object'])} does not exist", str(raised.exception))
+        self.assertEqual(len(loader.get_few_shot_examples(SESSIONS)), 1)
+        self.assertTrue(loader.is_cache_available())
+
+        # Put back: not looked for again until the retry interval has passed; the same error meanwhile.
+        with open(os.path.join(_split_bucket, ref["object"]), "rb") as f:
+            restored = f.read()
+        with open(os.path.join(bucket, ref["object"]), "wb") as f:
+            f.write(restored)
+        clock.advance(timedelta(seconds=59))
+        for call in (loader.get_few_shot_examples, lambda: loader.get_schema_columns(ORDERS)):
+            with self.assertRaises(msl.PartUnavailable) as again:
+                call()
+            self.assertIs(again.exception, raised.exception)
+        clock.advance(timedelta(seconds=1))
+        self.assertEqual(len(loader.get_schema_columns(ORDERS)), 108)
+        self.assertIsNone(loader.get_cache_metadata()["last_part_error"])
+
+    def test_a_part_that_is_not_the_one_named_is_refused(self) -> None:
+        bucket = copy_split()
+        manifest = manifest_of(bucket)
+        web, shop = part_ref(manifest, WEB_PART), part_ref(manifest, SHOP_PART)
+        # Bytes replaced under the same generation: one invalid, the other another part's.
+        replace_file(os.path.join(bucket, web["object"]), '{"format_version": 3, "layout": "part", "key": "x"}')
+        with open(os.path.join(bucket, web["object"].replace(WEB_PART, PRIMARY_PART)), "r", encoding="utf-8") as f:
+            replace_file(os.path.join(bucket, shop["object"]), f.read())
+        loader = self.loader(bucket)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(SESSIONS)
+        self.assertEqual(raised.exception.reason_tag, "CacheDocumentError")
+        self.assertIn("missing required field 'tables'", str(raised.exception))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(ORDERS)
+        self.assertIn(f"holds part {PRIMARY_PART} with 2 tables and 14 examples; the manifest expects {SHOP_PART} with 1 and 1", str(raised.exception))
+
+    def test_keeps_recently_used_parts_within_the_byte_budget(self) -> None:
+        bucket = copy_split()
+        manifest = manifest_of(bucket)
+        size = {r["key"]: r["bytes"] for r in manifest["parts"]}
+        budget = size[PRIMARY_PART] + size[WEB_PART] + size[SHOP_PART] - 1
+        loader = self.loader(bucket, part_cache_bytes=budget)
+        loader.get_table(SAMPLE_TABLE)
+        loader.get_table(SESSIONS)
+        loader.get_table(USERS)  # the primary part is now the most recently used
+        loader.get_table(ORDERS)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual(metadata["parts_cached"], [PRIMARY_PART, SHOP_PART])
+        self.assertEqual(metadata["part_cache_bytes"], size[PRIMARY_PART] + size[SHOP_PART])
+        self.assertEqual(metadata["part_cache_budget"], budget)
+
+        # Served from memory: their files are gone. Web's was dropped, so it is fetched, and fails.
+        for ref in manifest["parts"]:
+            os.remove(os.path.join(bucket, ref["object"]))
+        self.assertEqual(loader.get_table(USERS)["table_id"], USERS)
+        self.assertEqual(len(loader.get_few_shot_examples(ORDERS_SHARD)), 1)
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable):
+                loader.get_table(SESSIONS)
+
+    def test_a_budget_smaller_than_a_part_still_serves_every_call(self) -> None:
+        loader = self.loader(_split_bucket, part_cache_bytes=1000)
+        self.assertEqual(len(loader.list_tables()), 4)
+        self.assertEqual(len(loader.get_few_shot_examples()), 16)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual((metadata["parts_cached"], metadata["part_cache_bytes"]), ([], 0))
+        with self.assertRaises(ValueError):
+            self.loader(_split_bucket, part_cache_bytes=-1)
+
+    def test_a_new_manifest_drops_the_parts_it_no_longer_references(self) -> None:
+        bucket = copy_split()
+        clock = ManualClock(generated_at())
+        loader = self.loader(bucket, clock=clock)
+        loader.get_table(SESSIONS)
+        first = loader.get_cache_metadata()["generation"]
+        grown = grown_document()
+        grown["tables"] = grown["tables"][:3]
+        grown["examples"] = grown["examples"][:-1]
+        store_split(grown, bucket, max_part_tables=1, run="run-2")
+        clock.advance(timedelta(hours=1))
+        metadata = loader.get_cache_metadata()
+        self.assertNotEqual(metadata["generation"], first)
+        self.assertEqual((metadata["part_count"], metadata["parts_cached"], metadata["part_cache_bytes"]), (3, [], 0))
+        self.assertEqual([r["key"] for r in loader.get_manifest()["parts"]], [PRIMARY_PART, f"{PRIMARY_PART}-2", WEB_PART])
+        self.assertEqual(loader.get_table(USERS)["table_id"], USERS)
+        self.assertIsNone(loader.get_table(ORDERS))
+        self.assertEqual(loader.get_cache_metadata()["parts_cached"], [f"{PRIMARY_PART}-2"])
+
+    def test_a_part_outside_the_bucket_directory_is_not_read(self) -> None:
+        bucket = copy_split()
+        manifest = manifest_of(bucket)
+        part_ref(manifest, WEB_PART)["object"] = "../outside.json"
+        part_ref(manifest, SHOP_PART)["object"] = f"{msl.GENERATIONS_DIR}/{OBJECT}"
+        replace_file(os.path.join(bucket, OBJECT), json.dumps(manifest))
+        loader = self.loader(bucket)
+        for table_id in (SESSIONS, ORDERS):
+            with self.assertLogs("metasync_cache_loader", level="WARNING"):
+                with self.assertRaises(msl.PartUnavailable) as raised:
+                    loader.get_table(table_id)
+            self.assertIn("leaves the storage directory", str(raised.exception))
+
+
+class SplitValidationTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        split_fixtures()
+
+    def problems(self, document: Any) -> List[str]:
+        with self.assertRaises(msl.CacheDocumentError) as raised:
+            msl.validate_document(document, "doc")
+        return raised.exception.problems
+
+    def test_a_manifest_is_valid_and_its_consistency_checked(self) -> None:
+        manifest = manifest_of(_split_bucket)
+        self.assertEqual(msl.validate_document(manifest), 3)
+        wrong = json.loads(json.dumps(manifest))
+        wrong["parts"][1]["tables"] = 2
+        self.assertEqual(self.problems(wrong), [f"parts[1] ({WEB_PART}): says 2 tables; the catalog puts 1 there"])
+        wrong = json.loads(json.dumps(manifest))
+        wrong["catalog"][1]["table_id"] = SAMPLE_TABLE
+        self.assertEqual(self.problems(wrong), [f"catalog: table {SAMPLE_TABLE} appears twice"])
+        wrong = json.loads(json.dumps(manifest))
+        del wrong["parts"][0]["generation"]
+        self.assertEqual(self.problems(wrong), ["parts[0]: missing required field 'generation'"])
+        wrong = json.loads(json.dumps(manifest))
+        wrong["layout"] = "document"
+        self.assertTrue(any(p.startswith("layout: expected one of") for p in self.problems(wrong)))
+
+    def test_a_table_not_cached_names_at_most_20_of_the_tables(self) -> None:
+        ids = [f"p.d.t{i}" for i in range(25)]
+        message = str(msl.TableNotCached("p.d.x", "gs://b/o", ids))
+        self.assertEqual(message, f"p.d.x is not in the MetaSync cache at gs://b/o; it describes {', '.join(ids[:20])} and 5 more")
+
+    def test_a_part_is_not_a_document(self) -> None:
+        manifest = manifest_of(_split_bucket)
+        with open(os.path.join(_split_bucket, manifest["parts"][0]["object"]), "rb") as f:
+            data = f.read()
+        with self.assertRaises(msl.CacheDocumentError) as raised:
+            msl.load_document(data, "doc")
+        self.assertEqual(raised.exception.problems, [f"(document): a part ({PRIMARY_PART}) of a split document, not a document or a manifest"])
+        part = msl.load_part(data, manifest["parts"][0], "part")
+        self.assertEqual(len(part["tables"]), 2)
 
 
 class CloudStorageTest(unittest.TestCase):
@@ -414,6 +735,85 @@ class CloudStorageTest(unittest.TestCase):
 
     def source(self, name: str, **options: Any) -> msl.GcsSource:
         return msl.GcsSource("cache", name, endpoint=self.gcs.url, **options)
+
+    def put_split(self, prefix: str) -> Dict[str, Any]:
+        """The split fixture uploaded under `prefix/`: each part at its name there, then the manifest
+        with the generations the fake server gave them. Returns the manifest as uploaded."""
+        split_fixtures()
+        manifest = manifest_of(_split_bucket)
+        for ref in manifest["parts"]:
+            with open(os.path.join(_split_bucket, ref["object"]), "r", encoding="utf-8") as f:
+                ref["object"] = f"{prefix}/{ref['object']}"
+                ref["generation"] = self.gcs.put("cache", ref["object"], f.read())
+        self.gcs.put("cache", f"{prefix}/{OBJECT}", json.dumps(manifest))
+        return manifest
+
+    def downloads_of(self, name: str) -> List[Dict[str, Any]]:
+        quoted = urllib.parse.quote(name, safe="")
+        return [r for r in self.gcs.requests("download") if r["path"].split("?")[0].endswith("/o/" + quoted)]
+
+    def test_fetches_parts_of_a_split_document_on_demand(self) -> None:
+        manifest = self.put_split("s1")
+        loader = msl.MetaSyncCacheLoader(self.source(f"s1/{OBJECT}"), clock=ManualClock(generated_at()))
+        self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
+        web = part_ref(manifest, WEB_PART)
+        self.assertEqual(self.downloads_of(web["object"]), [])
+        self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+        self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+        self.assertEqual(len(self.downloads_of(web["object"])), 1)
+        self.assertEqual(len(loader.list_tables()), 4)
+        self.assertEqual(len(loader.get_few_shot_examples()), 16)
+        metadata = loader.get_cache_metadata()
+        self.assertEqual((metadata["layout"], metadata["parts_cached"]), ("manifest", [PRIMARY_PART, WEB_PART, SHOP_PART]))
+        for ref in manifest["parts"]:
+            self.assertEqual(len(self.downloads_of(ref["object"])), 1, ref["key"])
+
+    def test_threads_that_want_the_same_part_share_one_download(self) -> None:
+        manifest = self.put_split("s3")
+        loader = msl.MetaSyncCacheLoader(self.source(f"s3/{OBJECT}"), clock=ManualClock(generated_at()))
+        self.assertTrue(loader.is_cache_available())
+        results: List[str] = []
+        threads = [threading.Thread(target=lambda: results.append(loader.get_table(SESSIONS)["table_id"])) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertEqual(results, [SESSIONS] * 8)
+        self.assertEqual(len(self.downloads_of(part_ref(manifest, WEB_PART)["object"])), 1)
+
+    def test_refuses_a_replaced_or_missing_part_and_keeps_the_manifest(self) -> None:
+        manifest = self.put_split("s2")
+        web, shop = part_ref(manifest, WEB_PART), part_ref(manifest, SHOP_PART)
+        clock = ManualClock(generated_at())
+        loader = msl.MetaSyncCacheLoader(self.source(f"s2/{OBJECT}"), clock=clock)
+        self.assertTrue(loader.is_cache_available())
+
+        self.gcs.command(op="fault", status=503, kind="download")
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(USERS)
+        self.assertEqual((raised.exception.key, raised.exception.reason_tag), (PRIMARY_PART, "StorageError"))
+        self.assertIn("HTTP 503", str(raised.exception))
+        clock.advance(timedelta(minutes=1))
+        self.assertEqual(loader.get_table(USERS)["table_id"], USERS)
+
+        with open(os.path.join(_split_bucket, web["object"][len("s2/"):]), "r", encoding="utf-8") as f:
+            replaced = self.gcs.put("cache", web["object"], f.read())
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_few_shot_examples(SAMPLE_TABLE)
+        self.assertEqual((raised.exception.key, raised.exception.reason_tag), (WEB_PART, "GenerationMismatch"))
+        self.assertIn(f"gs://cache/{web['object']} is at generation {replaced}; the manifest references generation {web['generation']}", str(raised.exception))
+
+        self.gcs.command(op="remove", bucket="cache", name=shop["object"])
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(ORDERS_SHARD)
+        self.assertEqual((raised.exception.key, raised.exception.reason_tag), (SHOP_PART, "ResourceNotFound"))
+
+        metadata = loader.get_cache_metadata()
+        self.assertTrue(metadata["available"])
+        self.assertIsNone(metadata["last_error"])
 
     def test_reads_the_document_over_the_json_api(self) -> None:
         generation = self.gcs.put("cache", "a/metadata_cache.json", _published)

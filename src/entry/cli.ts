@@ -16,17 +16,16 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { mkdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { SyncConfig } from "../config/SyncConfig.ts"
-import { parseCacheDocument } from "../contract/CacheDocument.ts"
 import { Relationship } from "../contract/Relationship.ts"
 import { mcpCommand } from "../mcp/McpCommand.ts"
 import { exportCandidates, formatExamples, matchTables } from "../operations/ExampleReview.ts"
 import { checkFreshness, DEFAULT_MAX_AGE, diff, history, LATEST, readLatest, rollback } from "../operations/Operations.ts"
+import { formatVerdict, validateFile } from "../operations/ValidateFile.ts"
 import { formatAge, formatDiff, formatHistory, formatShow } from "../operations/report.ts"
 import { syncAndNotify } from "../sync/notify.ts"
 import type { SyncSummary } from "../sync/SyncProgram.ts"
@@ -130,6 +129,11 @@ const show = Command.make("show", { json, maxAgeHours }, (options) =>
     if (options.json) return yield* Console.log(JSON.stringify({
       location: latest.location,
       generation: latest.info.generation,
+      format_version: latest.formatVersion,
+      layout: latest.manifest === null ? "document" : "split",
+      parts: latest.manifest === null
+        ? null
+        : latest.manifest.parts.map((p) => ({ key: p.key, object: p.object, generation: p.generation, bytes: p.bytes, tables: p.tables, examples: p.examples })),
       generated_at: DateTime.formatIso(latest.document.generated_at),
       tables: latest.document.tables.map((t) => ({ table_id: t.table_id, state: t.status.state })),
       relationships: encodeRelationships(latest.document.relationships),
@@ -179,8 +183,10 @@ const rollbackCommand = Command.make(
 const check = Command.make("check", { maxAgeHours }, (options) =>
   withServices(Effect.gen(function*() {
     const freshness = yield* checkFreshness(Duration.hours(options.maxAgeHours))
+    // A split document's manifest is at the location; every part was read to check it is whole.
+    const layout = freshness.parts === null ? "" : ` (split, ${freshness.parts} part${freshness.parts === 1 ? "" : "s"})`
     yield* Console.log(
-      `${freshness.location}: generated ${DateTime.formatIso(freshness.generated_at)}, ${
+      `${freshness.location}${layout}: generated ${DateTime.formatIso(freshness.generated_at)}, ${
         freshness.future
           ? `${formatAge(freshness.ahead)} in the future: SUSPECT, ahead of this clock (alert ${freshness.alert})`
           : `${formatAge(freshness.age)} ago: ${freshness.stale ? `STALE (alert ${freshness.alert})` : "fresh"}`
@@ -191,19 +197,19 @@ const check = Command.make("check", { maxAgeHours }, (options) =>
 
 const validate = Command.make(
   "validate",
-  { file: Args.file({ name: "file", exists: "yes" }).pipe(Args.withDescription("A cache document (JSON)")) },
+  {
+    file: Args.file({ name: "file", exists: "yes" }).pipe(
+      Args.withDescription("A cache document, or a split cache's manifest or part (JSON)")
+    )
+  },
   ({ file }) =>
-    Effect.gen(function*() {
-      const text = yield* Effect.promise(() => readFile(file, "utf8"))
-      yield* Either.match(parseCacheDocument(text, file), {
-        onLeft: (error) => Effect.zipRight(Console.error(error.message), setExitCode(EXIT_FAILED)),
-        onRight: (doc) =>
-          Console.log(
-            `${file}: a valid cache document (format ${doc.format_version}, ${doc.tables.length} tables, ${doc.examples.length} examples)`
-          )
-      })
-    })
-).pipe(Command.withDescription("Check a cache document file against the contract"))
+    validateFile(file).pipe(
+      Effect.flatMap((verdict) => Console.log(formatVerdict(file, verdict))),
+      Effect.catchAll((error) => Effect.zipRight(Console.error(error.message), setExitCode(EXIT_FAILED)))
+    )
+).pipe(Command.withDescription(
+  "Check a cache document file against the contract. For a split cache's manifest, its parts are looked for as the local bucket directory holds them (<bucket>/parts/...: the file's directory or the nearest parent holding them) and checked when found; parts not found are listed as not checked, and the manifest alone still passes"
+))
 
 const examplesCommand = Command.make(
   "examples",

@@ -1,22 +1,28 @@
 /**
  * What an operator does to a published cache besides syncing: look at it, compare snapshots,
  * roll back, validate a file, and check freshness. The CLI is a thin layer over these.
+ *
+ * Every read goes through `readStoredDocument`, so a cache of either layout works: one document
+ * (formats 1 and 2), or a split layout's manifest with its parts (format 3), read whole and joined.
  */
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { CacheDocument } from "../contract/CacheDocument.ts"
-import { decodeDocumentBytes } from "../contract/DocumentBytes.ts"
+import { decodeStoredBytes } from "../contract/DocumentBytes.ts"
 import { computeDrift, type SchemaDrift } from "../contract/Drift.ts"
 import { isGeneratedInTheFuture } from "../contract/Limits.ts"
+import { CacheDocumentError } from "../contract/DocumentError.ts"
+import { type CacheManifest, joinDocument } from "../contract/SplitDocument.ts"
 import { SyncConfig } from "../config/SyncConfig.ts"
+import { readParts, readStoredDocument, type Retry } from "../loader/StoredDocument.ts"
 import { AlertService, type AlertOutcome, futureDocumentAlert } from "../services/Alerting/AlertService.ts"
 import { ResourceNotFound } from "../services/RemoteErrors.ts"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
 import { listSnapshots } from "../sync/history.ts"
-import { retryRemote } from "../sync/RetryPolicy.ts"
+import { retryRemote, type RetrySettings } from "../sync/RetryPolicy.ts"
 
 /** The name that stands for the latest published document in `diff`. */
 export const LATEST = "latest"
@@ -24,27 +30,33 @@ export const LATEST = "latest"
 export interface StoredDocument {
   readonly name: string
   readonly location: string
+  /** The object at `name`: the document, or a split document's manifest. */
   readonly info: ObjectInfo
+  /** The whole document; a split one joined from its parts. */
   readonly document: CacheDocument
+  /** As written: 1, 2, or 3 (split). */
+  readonly formatVersion: number
+  /** A split document's manifest (its `parts` say where each part is); `null` for one document. */
+  readonly manifest: CacheManifest | null
 }
 
-/** Reads and decodes one object: the latest document or a snapshot. */
+/** The sync's retry policy for each storage call of a read (`readStoredDocument` takes any error type). */
+const retryWith = (settings: RetrySettings): Retry => (call) =>
+  retryRemote(settings)(call as unknown as Effect.Effect<unknown, { readonly _tag: string }, unknown>) as never
+
+const notFound = (location: string) =>
+  new ResourceNotFound({ service: "storage", operation: "objects.get", resource: location, message: `${location} does not exist` })
+
+/** Reads and decodes one object, the latest document or a snapshot, with a split one's parts. */
 export const readDocument = (name: string) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
     const location = storage.locate(name)
-    const content = yield* storage.read(name).pipe(retryRemote(settings))
-    if (Option.isNone(content)) {
-      return yield* new ResourceNotFound({
-        service: "storage",
-        operation: "objects.get",
-        resource: location,
-        message: `${location} does not exist`
-      })
-    }
-    const document = yield* Either.map(decodeDocumentBytes(content.value.bytes, location), (d) => d.document)
-    return { name, location, info: content.value.info, document } satisfies StoredDocument
+    const stored = yield* readStoredDocument(name, { retry: retryWith(settings) })
+    if (Option.isNone(stored)) return yield* notFound(location)
+    const { document, formatVersion, info, manifest } = stored.value
+    return { name, location, info, document, formatVersion, manifest } satisfies StoredDocument
   })
 
 /** The latest document. */
@@ -69,15 +81,88 @@ export const diff = (from: string, to: string) =>
     return { from: a, to: b, drift: computeDrift(a.document, b.document) as SchemaDrift }
   })
 
+/** A part a snapshot's manifest references that is gone, or was replaced since. */
+export interface MissingPart {
+  readonly key: string
+  readonly object: string
+  /** The generation the manifest references. */
+  readonly generation: string
+  /** The part's generation now; `null` when it does not exist. */
+  readonly found: string | null
+}
+
+/** A snapshot that is a split manifest whose parts are not all there: rolling back to it would publish a broken cache. */
+export class IncompleteSnapshot extends Data.TaggedError("IncompleteSnapshot")<{
+  readonly snapshot: string
+  readonly parts: ReadonlyArray<MissingPart>
+  readonly total: number
+}> {
+  override get message() {
+    const listed = this.parts.map((p) =>
+      `${p.key} (${p.object}) ${p.found === null ? "does not exist" : `is at generation ${p.found}, not ${p.generation}`}`
+    )
+    return `${this.snapshot} is a split manifest, and ${this.parts.length} of its ${this.total} parts cannot be read as it references them: ${
+      listed.join("; ")
+    }; not rolled back`
+  }
+}
+
+/** The parts of `manifest` that do not exist at the generation it references (one `stat` each). */
+export const missingParts = (manifest: CacheManifest) =>
+  Effect.gen(function*() {
+    const settings = yield* SyncConfig
+    const storage = yield* StorageService
+    const found = yield* Effect.forEach(
+      manifest.parts,
+      (ref) => Effect.map(storage.stat(ref.object).pipe(retryRemote(settings)), (info) => ({ ref, info })),
+      { concurrency: 8 }
+    )
+    return found.flatMap(({ info, ref }): ReadonlyArray<MissingPart> =>
+      Option.isSome(info) && info.value.generation === ref.generation
+        ? []
+        : [{ key: ref.key, object: storage.locate(ref.object), generation: ref.generation, found: Option.isSome(info) ? info.value.generation : null }]
+    )
+  })
+
 /**
  * Makes a snapshot the latest document again: a server-side copy over the latest object, under
  * the generation just read, so a sync publishing at the same moment is not overwritten unseen.
+ *
+ * A snapshot of a split document is its manifest: only the manifest is copied, and its parts are
+ * shared. So every part it references is first looked for at its generation, and the rollback is
+ * refused, naming each missing part, before anything is read further or written; then the whole
+ * document is read (every part checked) as for any snapshot.
  */
 export const rollback = (snapshot: string) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
     const storage = yield* StorageService
-    const source = yield* readDocument(yield* resolveName(snapshot))
+    const name = yield* resolveName(snapshot)
+    const location = storage.locate(name)
+    const content = yield* storage.read(name).pipe(retryRemote(settings))
+    if (Option.isNone(content)) return yield* notFound(location)
+    const { bytes, info } = content.value
+    const decoded = yield* decodeStoredBytes(bytes, location)
+    let source: StoredDocument
+    switch (decoded._tag) {
+      case "Document":
+        source = { name, location, info, document: decoded.document, formatVersion: decoded.formatVersion, manifest: null }
+        break
+      case "Part":
+        return yield* new CacheDocumentError({
+          source: location,
+          problems: `- (object): a part (${decoded.part.key}) of a split document, not a snapshot of one; not rolled back`
+        })
+      case "Manifest": {
+        const manifest = decoded.manifest
+        const missing = yield* missingParts(manifest)
+        if (missing.length > 0) return yield* new IncompleteSnapshot({ snapshot: location, parts: missing, total: manifest.parts.length })
+        // Every part read and joined: a snapshot whose parts do not make its document is not published again.
+        const parts = yield* readParts(manifest, { retry: retryWith(settings) })
+        const document = yield* joinDocument(manifest, parts, location)
+        source = { name, location, info, document, formatVersion: 3, manifest }
+      }
+    }
     const current = yield* storage.stat(settings.objectName).pipe(retryRemote(settings))
     const ifGenerationMatch = Option.match(current, { onNone: () => "0", onSome: (i) => i.generation })
     const written = yield* storage.copy(source.name, settings.objectName, { ifGenerationMatch }).pipe(
@@ -91,6 +176,8 @@ export const DEFAULT_MAX_AGE: Duration.Duration = Duration.hours(26)
 
 export interface Freshness {
   readonly location: string
+  /** A split document's parts (its manifest is at `location`); `null` for one document. */
+  readonly parts: number | null
   readonly generated_at: DateTime.Utc
   /** Time since `generated_at`; zero for a document generated in the future. */
   readonly age: Duration.Duration
@@ -131,6 +218,7 @@ export const checkFreshness = (maxAge: Duration.Duration = DEFAULT_MAX_AGE) =>
       : null
     return {
       location: latest.location,
+      parts: latest.manifest === null ? null : latest.manifest.parts.length,
       generated_at: latest.document.generated_at,
       age,
       stale,

@@ -24,6 +24,23 @@ export const formatAge = (age: Duration.Duration): string => {
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`
 
+/**
+ * How the document is stored: one object, or a split layout's manifest and parts (one line per
+ * part, so an operator sees which dataset's part is large). `manifest` may be absent in values
+ * built by hand for a whole document.
+ */
+export const formatLayout = (stored: Pick<StoredDocument, "manifest">): ReadonlyArray<string> => {
+  const manifest = stored.manifest ?? null
+  if (manifest === null) return ["Layout: one document"]
+  const width = Math.max(...manifest.parts.map((p) => p.key.length))
+  return [
+    `Layout: split, a manifest and ${manifest.parts.length} part${manifest.parts.length === 1 ? "" : "s"} (${
+      kib(manifest.parts.reduce((sum, p) => sum + p.bytes, 0))
+    } in parts)`,
+    ...manifest.parts.map((p) => `  ${p.key.padEnd(width)}  ${p.tables} tables, ${p.examples} examples, ${kib(p.bytes)}, generation ${p.generation}`)
+  ]
+}
+
 /** `metasync show`: tables, freshness, metrics and health of the latest document. */
 export const formatShow = (stored: StoredDocument, now: DateTime.Utc, maxAge: Duration.Duration): string => {
   const doc: CacheDocument = stored.document
@@ -33,7 +50,8 @@ export const formatShow = (stored: StoredDocument, now: DateTime.Utc, maxAge: Du
   const metrics = doc.metrics
   const lines = [
     `Document: ${stored.location} (generation ${stored.info.generation}, ${kib(stored.info.size)})`,
-    `Format ${doc.format_version}, written by ${doc.generator.name} ${doc.generator.version}`,
+    `Format ${stored.formatVersion ?? doc.format_version}, written by ${doc.generator.name} ${doc.generator.version}`,
+    ...formatLayout(stored),
     `Generated at: ${iso(doc.generated_at)} (${
       isGeneratedInTheFuture(doc.generated_at, DateTime.toEpochMillis(now))
         ? `${formatAge(Duration.millis(-sinceGenerated))} in the future: SUSPECT, ahead of this clock`
