@@ -80,6 +80,9 @@ export const formatSummary = (summary: SyncSummary, mode: string): string => {
     `Document: ${summary.object}${
       summary.generation === null ? ` (${kilobytes(summary.bytes)})` : ` (generation ${summary.generation}, ${kilobytes(summary.bytes)})`
     }`,
+    ...(summary.layout === "split"
+      ? [`Layout: split, ${summary.parts_written} part${summary.parts_written === 1 ? "" : "s"} ${summary.status === "dry_run" ? "to write" : "written"}, ${summary.parts_reused} reused`]
+      : []),
     `Generated at: ${summary.generated_at}`
   ].join("\n")
 }

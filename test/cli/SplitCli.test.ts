@@ -173,6 +173,23 @@ describe("metasync validate on a split cache's files", () => {
     ])
   }, SLOW)
 
+  it("syncs the split layout when asked, says so, reuses the unchanged part on the next run, and reads it back", async () => {
+    const ws = await makeCliWorkspace({ curated: "sample" })
+    workspaces.push(ws)
+    const first = await ws.run(["sync"], { DOCUMENT_LAYOUT: "split" })
+    expectExit(first, 0)
+    expect(first.stdout).toMatch(/^Layout: split, 1 part written, 0 reused$/m)
+    const again = await ws.run(["sync"], { DOCUMENT_LAYOUT: "split" })
+    expectExit(again, 0)
+    expect(again.stdout).toMatch(/^Layout: split, 0 parts written, 1 reused$/m)
+    const show = await ws.run(["show"])
+    expectExit(show, 0)
+    expect(show.stdout).toMatch(/^Layout: split, a manifest and 1 part/m)
+    const back = await ws.run(["sync"], { DOCUMENT_LAYOUT: "single" })
+    expectExit(back, 0)
+    expect(back.stdout).not.toContain("Layout:")
+  }, SLOW)
+
   it("documents in its help how a manifest's parts are found", async () => {
     const ws = await makeCliWorkspace()
     workspaces.push(ws)
