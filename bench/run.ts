@@ -35,14 +35,14 @@ import { build } from "esbuild"
 import { execFileSync, spawn } from "node:child_process"
 import { once } from "node:events"
 import * as readline from "node:readline"
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { parseCacheDocument } from "../src/contract/CacheDocument.ts"
-import { DEFAULT_METADATA_REGION_ABOVE, SyncConfig } from "../src/config/SyncConfig.ts"
+import { DEFAULT_METADATA_REGION_ABOVE, type DocumentLayout, SyncConfig } from "../src/config/SyncConfig.ts"
 import { CacheLoader, findTable } from "../src/loader/CacheLoader.ts"
-import { decodeDocumentBytes } from "../src/contract/DocumentBytes.ts"
+import { decodeDocumentBytes, decodeStoredBytes } from "../src/contract/DocumentBytes.ts"
 import { buildIndex } from "../src/context/DocumentIndex.ts"
 import { renderPromptContext } from "../src/context/PromptContext.ts"
 import { LocalStorage } from "../src/services/Storage/LocalStorage.ts"
@@ -88,6 +88,8 @@ interface Scenario {
   readonly storageOverHttp?: boolean
   /** The old space the fresh process may use, instead of the deployed `--max-old-space-size` (MiB). */
   readonly oldSpaceMiB?: number
+  /** `DOCUMENT_LAYOUT`; `auto` (the default) splits the 10,000-table runs (over `SPLIT_ABOVE_TABLES`). */
+  readonly layout?: DocumentLayout
 }
 
 const SCENARIOS: ReadonlyArray<Scenario> = [
@@ -104,8 +106,10 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   { name: "10,000 tables, region reads", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, regionRead: true },
   { name: "10,000 tables, storage over HTTP", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
   { name: "10,000 tables, 1 % changed, storage over HTTP", tables: 10000, datasets: 100, kind: "incremental", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
-  // The same with the old space of a 1 GiB function (about three quarters of it).
-  { name: "10,000 tables, 1 % changed, storage over HTTP, 768 MiB old space", tables: 10000, datasets: 100, kind: "incremental", target: "", warm: false, storageOverHttp: true, oldSpaceMiB: 768 }
+  // One document instead of the split layout, for comparison; its incremental run needs the old space of a 1 GiB function.
+  { name: "10,000 tables, one document, storage over HTTP", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, storageOverHttp: true, layout: "single" },
+  { name: "10,000 tables, 1 % changed, one document, storage over HTTP", tables: 10000, datasets: 100, kind: "incremental", target: "≤ 512 MiB", warm: false, storageOverHttp: true, layout: "single" },
+  { name: "10,000 tables, 1 % changed, one document, storage over HTTP, 768 MiB old space", tables: 10000, datasets: 100, kind: "incremental", target: "", warm: false, storageOverHttp: true, oldSpaceMiB: 768, layout: "single" }
 ]
 
 interface SyncRun {
@@ -117,7 +121,10 @@ interface SyncRun {
   readonly storageCalls: number
   readonly examples: number
   readonly reused: number
+  /** The document's bytes; for a split one, its manifest's. */
   readonly bytes: number
+  /** A split document's parts: how many, their bytes, and how many this run wrote. */
+  readonly parts: { readonly count: number; readonly bytes: number; readonly written: number } | null
   readonly stageMs: Readonly<Record<string, number>>
   readonly maxRssMiB?: number
 }
@@ -146,7 +153,11 @@ const roundsOf = (bigQuery: ReadonlyArray<BigQueryCall>, storage: ReadonlyArray<
 const layers = (scenario: Scenario) =>
   Layer.mergeAll(
     // The 10,000-table document is over the default 64 MiB cap: raised here to measure it.
-    Layer.succeed(SyncConfig, { ...settings(scenario.datasets, scenario.dryRuns === true), maxDocumentBytes: 512 * 1024 ** 2 }),
+    Layer.succeed(SyncConfig, {
+      ...settings(scenario.datasets, scenario.dryRuns === true),
+      maxDocumentBytes: 512 * 1024 ** 2,
+      documentLayout: scenario.layout ?? "auto"
+    }),
     MemoryBigQuery.layer({
       latency: Duration.millis(LATENCY_MS),
       ...(scenario.regionRead === true ? { regionRead: { above: DEFAULT_METADATA_REGION_ABOVE } } : {})
@@ -211,7 +222,11 @@ const runScenario = (scenario: Scenario, keepDocument = false, stages = true) =>
     // Reading the document back (joined into one text) or decoding it for its stage times would add to
     // the peak memory measured: fresh runs skip both, and take its size from the run's summary.
     const text = keepDocument || stages ? Option.getOrThrow(yield* bucket.text("metadata_cache.json")) : null
-    const stageMs = stages && text !== null ? { ...Either.getOrThrow(parseCacheDocument(text)).metrics?.stage_ms } : {}
+    const stored = text === null ? null : Either.getOrThrow(decodeStoredBytes(Buffer.from(text, "utf8")))
+    const metrics = stored === null ? null : stored._tag === "Manifest" ? stored.manifest.metrics : stored._tag === "Document" ? stored.document.metrics : null
+    const stageMs = stages && metrics !== null ? { ...metrics.stage_ms } : {}
+    // Listed after the run, by one call that holds no object's bytes.
+    const partObjects = summary.layout === "split" ? yield* Effect.flatMap(StorageService, (storage) => storage.list("parts/")) : null
     return {
       run: {
         wallMs,
@@ -223,6 +238,9 @@ const runScenario = (scenario: Scenario, keepDocument = false, stages = true) =>
         examples: summary.example_count,
         reused: summary.reused_tables,
         bytes: text === null ? summary.bytes : Buffer.byteLength(text),
+        parts: partObjects === null
+          ? null
+          : { count: summary.parts_written + summary.parts_reused, bytes: partObjects.reduce((n, o) => n + o.size, 0), written: summary.parts_written },
         stageMs
       } satisfies SyncRun,
       text: keepDocument ? text : null
@@ -296,6 +314,68 @@ const row = (label: string, runs: ReadonlyArray<SyncRun>, target: string) => {
   } | ${(wall / ideal).toFixed(2)}× | ${rss} | ${target} | ${runs.map((r) => r.wallMs.toFixed(0)).join(", ")} |`
 }
 
+/** The 10,000-table warehouse of the sync rows, synced in this process into a local bucket `dir` with `layout`. */
+const syncIntoDirectory = (dir: string, layout: DocumentLayout) => {
+  const scenario: Scenario = { name: `10,000 tables, ${layout}`, tables: 10000, datasets: 100, kind: "full", target: "", warm: false, layout }
+  return Effect.gen(function*() {
+    const warehouse = yield* MemoryBigQueryControl
+    for (let t = 0; t < scenario.tables; t++) yield* warehouse.putTable(metadata("bench-project", `dataset_${t % scenario.datasets}`, `table_${t}`))
+    return yield* syncOnce()
+  }).pipe(
+    // Merged after the in-memory bucket, so its StorageService is the one the sync uses.
+    Effect.provide(Layer.merge(layers(scenario), LocalStorage.layer(dir))),
+    Effect.runPromise
+  )
+}
+
+/**
+ * 4. A backend on the 10,000-table warehouse: the CacheLoader in a fresh process (with the young
+ * generation capped, as deployed) loading one 113 MiB document against the split layout's
+ * manifest, then answering 20 questions (the synced examples' own, spread over the warehouse) with a
+ * 2,000-token context each, the split loader fetching the parts it needs into its 64 MiB cache.
+ */
+const backendSection = async (bundle: string) => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "metasync-backend-"))
+  const [single, split] = [path.join(root, "single"), path.join(root, "split")]
+  await syncIntoDirectory(single, "single")
+  await syncIntoDirectory(split, "split")
+  const document = Either.getOrThrow(decodeDocumentBytes(readFileSync(path.join(single, "metadata_cache.json")))).document
+  const step = Math.floor(document.examples.length / 20)
+  const questions = document.examples.filter((_, i) => i % step === 0).slice(0, 20).map((e) => e.question)
+  const questionsFile = path.join(root, "questions.json")
+  writeFileSync(questionsFile, JSON.stringify(questions))
+  const youngCapped = DEPLOYED_NODE_FLAGS.filter((flag) => flag.startsWith("--max-semi-space-size"))
+  interface Backend {
+    readonly loadMs: number
+    readonly loadGrowth: number
+    readonly firstMs: number
+    readonly medianMs: number
+    readonly growth: number
+    readonly parts: { readonly total: number; readonly cached: number; readonly cachedBytes: number } | null
+  }
+  const measure = (dir: string) => {
+    const runs = Array.from({ length: RUNS }, () => child<Backend>(bundle, ["--backend-child", dir, questionsFile], youngCapped))
+    const pick = (f: (b: Backend) => number) => median(runs.map(f))
+    return { runs, pick }
+  }
+  const sizeOf = (dir: string, name: string) => statSync(path.join(dir, name)).size
+  const manifestBytes = sizeOf(split, "metadata_cache.json")
+  console.log(
+    `\n4. A backend on the 10,000-table warehouse (one document ${mib(sizeOf(single, "metadata_cache.json"))}; split: manifest ${mib(manifestBytes)} and parts), the CacheLoader in a fresh process with ${youngCapped.join(" ")}, ${questions.length} questions at 2,000 tokens; medians of ${RUNS}`
+  )
+  console.log("| layout | load | memory growth after load | first question | later questions (median) | peak memory growth | parts cached at the end |")
+  console.log("|---|---:|---:|---:|---:|---:|---|")
+  for (const [label, dir] of [["one document", single], ["split", split]] as const) {
+    const { pick, runs } = measure(dir)
+    const parts = runs[0]!.parts
+    console.log(
+      `| ${label} | ${fmt(pick((b) => b.loadMs))} | ${mib(pick((b) => b.loadGrowth))} | ${pick((b) => b.firstMs).toFixed(1)} ms | ${pick((b) => b.medianMs).toFixed(1)} ms | ${mib(pick((b) => b.growth))} | ${
+        parts === null ? "—" : `${parts.cached} of ${parts.total}, ${mib(parts.cachedBytes)}`
+      } |`
+    )
+  }
+}
+
 const args = process.argv.slice(2)
 if (args[0] === "--sync-child") {
   // One run of a scenario in this fresh process, then its peak resident set size.
@@ -327,6 +407,36 @@ if (args[0] === "--sync-child") {
     : Either.getOrThrow(decodeDocumentBytes(readFileSync(file), file)).document.tables.length
   const peak = process.resourceUsage().maxRSS * 1024
   console.log(JSON.stringify({ tables, growth: peak - baseline, baseline }))
+} else if (args[0] === "--backend-child") {
+  // A backend: the CacheLoader over the cache in directory `args[1]` (one document or a split one),
+  // loaded, then asked the questions in `args[2]` (a JSON array) for a 2,000-token context each.
+  const dir = args[1]!
+  const questions = JSON.parse(readFileSync(args[2]!, "utf8")) as ReadonlyArray<string>
+  if (global.gc !== undefined) global.gc()
+  const baseline = process.memoryUsage().rss
+  const peak = () => process.resourceUsage().maxRSS * 1024 - baseline
+  const result = await Effect.runPromise(
+    Effect.gen(function*() {
+      const loader = yield* CacheLoader
+      const started = performance.now()
+      yield* loader.refresh
+      const loadMs = performance.now() - started
+      const loadGrowth = peak()
+      const times: Array<number> = []
+      for (const question of questions) {
+        const asked = performance.now()
+        yield* loader.getPromptContext({ question, maxTokens: 2000 })
+        times.push(performance.now() - asked)
+      }
+      const metadata = yield* loader.getCacheMetadata
+      return { loadMs, loadGrowth, firstMs: times[0]!, medianMs: median(times.slice(1)), growth: peak(), parts: metadata.parts }
+    }).pipe(
+      // The one document is over the default 64 MiB cap: raised, as a backend loading it would have to.
+      Effect.provide(CacheLoader.layer({ objectName: "metadata_cache.json", maxDocumentBytes: 512 * 1024 ** 2 }).pipe(Layer.provide(LocalStorage.layer(dir)))),
+      Effect.provide(Logger.minimumLogLevel(LogLevel.Error))
+    )
+  )
+  console.log(JSON.stringify(result))
 } else {
   const load = os.loadavg().map((l) => l.toFixed(1)).join(", ")
   console.log(`MetaSync benchmarks — ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`)
@@ -374,7 +484,11 @@ if (args[0] === "--sync-child") {
     }
     console.log(row(`${scenario.name} (${scenario.datasets} datasets), fresh process`, fresh, scenario.target))
     if (!scenario.warm) {
-      rounds.push(`${scenario.name}: ${Object.entries(fresh[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; document ${mib(fresh[0]!.bytes)}`)
+      const { bytes, parts } = fresh[0]!
+      const document = parts === null
+        ? `document ${mib(bytes)}`
+        : `split: manifest ${mib(bytes)}, ${parts.count} parts (${parts.written} written this run; all parts stored ${mib(parts.bytes)})`
+      rounds.push(`${scenario.name}: ${Object.entries(fresh[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; ${document}`)
     }
   }
   console.log("\nRounds on the critical path (each 20 ms):")
@@ -432,5 +546,6 @@ if (args[0] === "--sync-child") {
     console.log(`| prompt context of one question, 2,000 tokens (${questions.length} of the examples' questions, median of 5) | ${perQuestion.toFixed(2)} ms | |`)
     console.log(`| one table lookup | ${(lookup * 1000).toFixed(1)} µs | ≤ 1 ms |`)
   }
+  if (only === undefined || only.test("backend")) await backendSection(bundle)
   console.log(`\nLoad average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(", ")}`)
 }
