@@ -53,6 +53,7 @@ export {
   type ExampleFilter,
   findTable,
   LoadFailure,
+  PartFailure,
   SchemaInfo,
   TableNotCached
 } from "./CacheLoader.ts"
