@@ -95,6 +95,8 @@ __all__ = [
     "call_mcp_tool",
     "get_metasync_cache_loader",
     "load_document",
+    "part_cache_bytes_from_env",
+    "source_from_env",
     "validate_document",
     "validate_part",
 ]
@@ -1431,14 +1433,30 @@ def source_from_env(env: Optional[Dict[str, str]] = None) -> Any:
     raise ValueError("MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR, or METASYNC_CACHE_PATH)")
 
 
+def part_cache_bytes_from_env(env: Optional[Dict[str, str]] = None) -> Optional[int]:
+    """``PART_CACHE_BYTES`` (bytes of parts kept, as stored; ``0`` keeps none), or ``None`` when unset; raises naming it when invalid."""
+    env = dict(os.environ) if env is None else env
+    value = env.get("PART_CACHE_BYTES")
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]+", value):
+        raise ValueError(f"MetaSync cache loader: PART_CACHE_BYTES is invalid: expected a whole number of bytes, 0 or more; got {value!r}")
+    return int(value)
+
+
 def get_metasync_cache_loader(**options: Any) -> MetaSyncCacheLoader:
     """The process's one loader, at the location the environment names (created on first call).
 
     ``options`` (``source``, ``refresh_interval``, ``clock``, …) apply to the first call only.
+    ``PART_CACHE_BYTES`` sets ``part_cache_bytes`` when not given, as the TypeScript loader reads it.
     """
     global _default_loader
     with _default_lock:
         if _default_loader is None:
+            if "part_cache_bytes" not in options:
+                budget = part_cache_bytes_from_env()
+                if budget is not None:
+                    options["part_cache_bytes"] = budget
             source = options.pop("source", None) or source_from_env()
             _default_loader = MetaSyncCacheLoader(source, **options)
         return _default_loader

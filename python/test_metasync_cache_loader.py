@@ -682,6 +682,37 @@ class SplitLayoutTest(unittest.TestCase):
             self.assertIn("leaves the storage directory", str(raised.exception))
 
 
+class PartCacheBytesFromEnvTest(unittest.TestCase):
+    def test_is_read_and_checked(self) -> None:
+        self.assertIsNone(msl.part_cache_bytes_from_env({}))
+        self.assertEqual(msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": "0"}), 0)
+        self.assertEqual(msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": "268435456"}), 268435456)
+        for value in ("64MiB", "-1", "1.5", "1e9"):
+            with self.assertRaises(ValueError) as raised:
+                msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": value})
+            self.assertIn("PART_CACHE_BYTES is invalid: expected a whole number of bytes, 0 or more", str(raised.exception))
+
+    def test_the_process_loader_takes_it(self) -> None:
+        split_fixtures()
+        msl._reset_default_loader()
+        saved = {k: os.environ.get(k) for k in ("LOCAL_BUCKET_DIR", "GCS_BUCKET", "METASYNC_CACHE_PATH", "CACHE_OBJECT", "PART_CACHE_BYTES")}
+        try:
+            for k in saved:
+                os.environ.pop(k, None)
+            os.environ["LOCAL_BUCKET_DIR"] = _split_bucket
+            os.environ["PART_CACHE_BYTES"] = "0"
+            loader = msl.get_metasync_cache_loader(clock=ManualClock(generated_at() + timedelta(minutes=5)))
+            self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+            self.assertEqual(loader.get_cache_metadata()["parts_cached"], [])
+        finally:
+            msl._reset_default_loader()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 class ManifestInAFolderTest(unittest.TestCase):
     """A manifest whose object name has a folder (``caches/metadata_cache.json``), read by its path."""
 
