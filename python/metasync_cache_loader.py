@@ -54,6 +54,11 @@ in a ``catalog``, the relationships and glossary — and the full table entries 
   The part is not fetched again before ``retry_interval``: calls meanwhile raise the same error.
   ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``manifest``), ``part_count``
   and ``parts_cached``.
+- Part names are relative to the bucket's root (``parts/<CACHE_OBJECT>/<run>/<key>.json``). A
+  manifest named by its path (``METASYNC_CACHE_PATH``) whose object name has folders
+  (``caches/metadata_cache.json``) finds its parts above it: the root is its path without that
+  object name (given by ``CACHE_OBJECT``, or read from the parts' names); a manifest copied away
+  from its bucket names, in the error, what to set.
 
 The prompt context (relevant tables and examples packed within a token budget) is not re-implemented
 here: :meth:`MetaSyncCacheLoader.get_prompt_context` asks MetaSync's MCP server for it
@@ -90,6 +95,8 @@ __all__ = [
     "call_mcp_tool",
     "get_metasync_cache_loader",
     "load_document",
+    "part_cache_bytes_from_env",
+    "source_from_env",
     "validate_document",
     "validate_part",
 ]
@@ -567,6 +574,14 @@ class ObjectVersion:
     key: str
 
 
+def manifest_object_of_part(object_name: str) -> Optional[str]:
+    """The manifest object a part's name says it belongs to (``parts/<object>/<run>/<key>.json``), or ``None``."""
+    segments = object_name.split("/")
+    if len(segments) < 4 or segments[0] != "parts":
+        return None
+    return "/".join(segments[1:-2])
+
+
 class LocalSource:
     """A file, or the local-mode bucket directory (``<dir>/<object>`` with generations under ``.metasync-generations/``)."""
 
@@ -614,20 +629,49 @@ class LocalSource:
                 return data, before
         raise StorageError(f"{self.file} kept changing while it was read")
 
-    def sibling(self, object_name: str) -> "LocalSource":
-        """Another object of the same directory (a part of a split document), by its object name.
+    def bucket_root_for(self, object_name: str) -> str:
+        """The directory a split document's part name is relative to: the bucket's root.
 
-        Refused when the name leads out of the directory or into its generations sidecar, as the
-        TypeScript LocalStorage refuses it: a manifest must not make the loader read files elsewhere.
+        Parts are named ``parts/<manifest object>/<run>/<key>.json`` from the bucket's root. When this
+        source is a manifest file named by its path (``METASYNC_CACHE_PATH``) whose object name had
+        folders (``caches/metadata_cache.json``), the root is the path without that object name;
+        otherwise it is this source's directory.
         """
-        target = os.path.normpath(os.path.join(self.directory, object_name))
-        inside = os.path.relpath(target, self.directory)
+        manifest_object = manifest_object_of_part(object_name)
+        if manifest_object is None or manifest_object == self.object_name:
+            return self.directory
+        suffix = os.sep + os.path.normpath(manifest_object)
+        if self.file.endswith(suffix):
+            return self.file[: -len(suffix)] or os.sep
+        return self.directory
+
+    def sibling(self, object_name: str) -> "LocalSource":
+        """Another object of the same bucket (a part of a split document), by its object name.
+
+        Refused when the name leads out of the bucket's directory or into its generations sidecar,
+        as the TypeScript LocalStorage refuses it: a manifest must not make the loader read files
+        elsewhere.
+        """
+        root = self.bucket_root_for(object_name)
+        target = os.path.normpath(os.path.join(root, object_name))
+        inside = os.path.relpath(target, root)
         if os.path.isabs(object_name) or inside == os.curdir or inside.split(os.sep)[0] in (os.pardir, GENERATIONS_DIR):
-            raise StorageError(f"object name {object_name!r} leaves the storage directory {self.directory} or reaches into its internals")
-        real_directory = os.path.realpath(self.directory)
+            raise StorageError(f"object name {object_name!r} leaves the storage directory {root} or reaches into its internals")
+        real_directory = os.path.realpath(root)
         if not os.path.realpath(target).startswith(real_directory + os.sep):
-            raise StorageError(f"object name {object_name!r} leads through a symbolic link out of the storage directory {self.directory}")
-        return LocalSource(self.directory, object_name)
+            raise StorageError(f"object name {object_name!r} leads through a symbolic link out of the storage directory {root}")
+        return LocalSource(root, object_name)
+
+    def missing_part_hint(self, object_name: str) -> str:
+        """Why a missing part may be looked for in the wrong place, and what to set; ``""`` when nothing suggests it."""
+        manifest_object = manifest_object_of_part(object_name)
+        if manifest_object is None or self.bucket_root_for(object_name) != self.directory or manifest_object == self.object_name:
+            return ""
+        return (
+            f" (parts are named from the bucket's root, and this manifest's are those of CACHE_OBJECT={manifest_object}, "
+            f"which {self.file} does not end with: set LOCAL_BUCKET_DIR to the bucket's directory and CACHE_OBJECT={manifest_object}, "
+            f"or METASYNC_CACHE_PATH to <bucket directory>/{manifest_object})"
+        )
 
     def fetch(self) -> Optional[Tuple[bytes, str]]:
         """The object's bytes and its generation (the sidecar's, as the TypeScript LocalStorage records it); ``None`` when missing."""
@@ -1086,7 +1130,8 @@ class MetaSyncCacheLoader:
         except StorageError as error:
             raise unavailable(error.tag, str(error)) from None
         if fetched is None:
-            raise unavailable("ResourceNotFound", f"{location} does not exist")
+            hint = getattr(self.source, "missing_part_hint", None)
+            raise unavailable("ResourceNotFound", f"{location} does not exist" + (hint(ref["object"]) if hint else ""))
         data, generation = fetched
         if generation != ref["generation"]:
             # Parts are written once: another generation means it was deleted and written again.
@@ -1362,11 +1407,25 @@ _default_lock = threading.Lock()
 
 
 def source_from_env(env: Optional[Dict[str, str]] = None) -> Any:
-    """``METASYNC_CACHE_PATH`` (a file or directory), ``LOCAL_BUCKET_DIR``, or ``GCS_BUCKET``; ``CACHE_OBJECT`` names the object."""
+    """``METASYNC_CACHE_PATH`` (a file or directory), ``LOCAL_BUCKET_DIR``, or ``GCS_BUCKET``; ``CACHE_OBJECT`` names the object.
+
+    ``METASYNC_CACHE_PATH`` naming a file that ends with ``CACHE_OBJECT`` (e.g. ``…/caches/metadata_cache.json``)
+    reads it as that object of the bucket above it; without ``CACHE_OBJECT``, a split manifest's parts
+    are still found from their names (``parts/<object>/…``).
+    """
     env = dict(os.environ) if env is None else env
     object_name = env.get("CACHE_OBJECT") or DEFAULT_OBJECT_NAME
     if env.get("METASYNC_CACHE_PATH"):
-        return LocalSource(env["METASYNC_CACHE_PATH"])
+        path = env["METASYNC_CACHE_PATH"]
+        named = env.get("CACHE_OBJECT")
+        # A manifest whose object name has folders: the bucket's root is the path without it, so that
+        # its parts (named from the root) and its generation (in the root's sidecar) are found.
+        if named and "/" in named and os.path.isfile(path):
+            suffix = os.sep + os.path.normpath(named)
+            absolute = os.path.abspath(path)
+            if absolute.endswith(suffix):
+                return LocalSource(absolute[: -len(suffix)] or os.sep, named)
+        return LocalSource(path)
     if env.get("LOCAL_BUCKET_DIR"):
         return LocalSource(env["LOCAL_BUCKET_DIR"], object_name)
     if env.get("GCS_BUCKET"):
@@ -1374,14 +1433,30 @@ def source_from_env(env: Optional[Dict[str, str]] = None) -> Any:
     raise ValueError("MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR, or METASYNC_CACHE_PATH)")
 
 
+def part_cache_bytes_from_env(env: Optional[Dict[str, str]] = None) -> Optional[int]:
+    """``PART_CACHE_BYTES`` (bytes of parts kept, as stored; ``0`` keeps none), or ``None`` when unset; raises naming it when invalid."""
+    env = dict(os.environ) if env is None else env
+    value = env.get("PART_CACHE_BYTES")
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]+", value):
+        raise ValueError(f"MetaSync cache loader: PART_CACHE_BYTES is invalid: expected a whole number of bytes, 0 or more; got {value!r}")
+    return int(value)
+
+
 def get_metasync_cache_loader(**options: Any) -> MetaSyncCacheLoader:
     """The process's one loader, at the location the environment names (created on first call).
 
     ``options`` (``source``, ``refresh_interval``, ``clock``, …) apply to the first call only.
+    ``PART_CACHE_BYTES`` sets ``part_cache_bytes`` when not given, as the TypeScript loader reads it.
     """
     global _default_loader
     with _default_lock:
         if _default_loader is None:
+            if "part_cache_bytes" not in options:
+                budget = part_cache_bytes_from_env()
+                if budget is not None:
+                    options["part_cache_bytes"] = budget
             source = options.pop("source", None) or source_from_env()
             _default_loader = MetaSyncCacheLoader(source, **options)
         return _default_loader

@@ -444,19 +444,21 @@ def grown_document() -> Dict[str, Any]:
     return document
 
 
-def store_split(document: Dict[str, Any], bucket: str, max_part_tables: Optional[int] = None, run: str = "test-run") -> Dict[str, Any]:
+def store_split(
+    document: Dict[str, Any], bucket: str, max_part_tables: Optional[int] = None, run: str = "test-run", object_name: str = OBJECT,
+) -> Dict[str, Any]:
     """Stores `document` split into `bucket` (python/split_cache_fixture.ts); returns the manifest as stored."""
     document_file = os.path.join(_workspace, f"document-{time.monotonic_ns()}.json")
     with open(document_file, "w", encoding="utf-8") as f:
         json.dump(document, f)
-    args = [document_file, bucket, str(max_part_tables or 500), OBJECT, run]
+    args = [document_file, bucket, str(max_part_tables or 500), object_name, run]
     result = subprocess.run(
         [node_binary(), os.path.join("python", "split_cache_fixture.ts"), *args],
         cwd=PROJECT_ROOT, env=clean_env(), capture_output=True, text=True, timeout=180,
     )
     if result.returncode != 0:
         raise RuntimeError(f"split_cache_fixture.ts failed ({result.returncode}):\n{result.stderr}")
-    with open(os.path.join(bucket, OBJECT), "r", encoding="utf-8") as f:
+    with open(os.path.join(bucket, object_name), "r", encoding="utf-8") as f:
         return json.load(f)
 
 
@@ -678,6 +680,85 @@ class SplitLayoutTest(unittest.TestCase):
                 with self.assertRaises(msl.PartUnavailable) as raised:
                     loader.get_table(table_id)
             self.assertIn("leaves the storage directory", str(raised.exception))
+
+
+class PartCacheBytesFromEnvTest(unittest.TestCase):
+    def test_is_read_and_checked(self) -> None:
+        self.assertIsNone(msl.part_cache_bytes_from_env({}))
+        self.assertEqual(msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": "0"}), 0)
+        self.assertEqual(msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": "268435456"}), 268435456)
+        for value in ("64MiB", "-1", "1.5", "1e9"):
+            with self.assertRaises(ValueError) as raised:
+                msl.part_cache_bytes_from_env({"PART_CACHE_BYTES": value})
+            self.assertIn("PART_CACHE_BYTES is invalid: expected a whole number of bytes, 0 or more", str(raised.exception))
+
+    def test_the_process_loader_takes_it(self) -> None:
+        split_fixtures()
+        msl._reset_default_loader()
+        saved = {k: os.environ.get(k) for k in ("LOCAL_BUCKET_DIR", "GCS_BUCKET", "METASYNC_CACHE_PATH", "CACHE_OBJECT", "PART_CACHE_BYTES")}
+        try:
+            for k in saved:
+                os.environ.pop(k, None)
+            os.environ["LOCAL_BUCKET_DIR"] = _split_bucket
+            os.environ["PART_CACHE_BYTES"] = "0"
+            loader = msl.get_metasync_cache_loader(clock=ManualClock(generated_at() + timedelta(minutes=5)))
+            self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+            self.assertEqual(loader.get_cache_metadata()["parts_cached"], [])
+        finally:
+            msl._reset_default_loader()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+class ManifestInAFolderTest(unittest.TestCase):
+    """A manifest whose object name has a folder (``caches/metadata_cache.json``), read by its path."""
+
+    NAMED = "caches/metadata_cache.json"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        split_fixtures()
+        cls.bucket = os.path.join(tempfile.mkdtemp(prefix="folder-", dir=_workspace), "bucket")
+        cls.manifest = store_split(grown_document(), cls.bucket, object_name=cls.NAMED)
+        cls.path = os.path.join(cls.bucket, "caches", "metadata_cache.json")
+
+    def loader(self, source: Any) -> msl.MetaSyncCacheLoader:
+        return msl.MetaSyncCacheLoader(source, clock=ManualClock(generated_at() + timedelta(minutes=5)))
+
+    def test_the_parts_are_found_from_the_manifests_path_alone(self) -> None:
+        self.assertTrue(part_ref(self.manifest, WEB_PART)["object"].startswith(f"parts/{self.NAMED}/"))
+        loader = self.loader(msl.source_from_env({"METASYNC_CACHE_PATH": self.path}))
+        self.assertEqual(loader.get_table(SESSIONS)["description"], "sessions")
+        self.assertEqual(loader.get_document(), self.loader(msl.LocalSource(_whole_bucket)).get_document())
+        self.assertIsNone(loader.get_cache_metadata()["last_part_error"])
+
+    def test_with_cache_object_the_bucket_root_is_the_path_without_it(self) -> None:
+        source = msl.source_from_env({"METASYNC_CACHE_PATH": self.path, "CACHE_OBJECT": self.NAMED})
+        self.assertEqual((source.directory, source.object_name), (os.path.abspath(self.bucket), self.NAMED))
+        loader = self.loader(source)
+        self.assertEqual(loader.get_table(ORDERS)["table_id"], ORDERS)
+        # The manifest's generation is the one the sync recorded, in the bucket root's sidecar.
+        with open(os.path.join(self.bucket, msl.GENERATIONS_DIR, self.NAMED), "r", encoding="utf-8") as f:
+            self.assertEqual(loader.get_cache_metadata()["generation"], f.read().strip())
+        # A CACHE_OBJECT the path does not end with is not used to guess.
+        other = msl.source_from_env({"METASYNC_CACHE_PATH": self.path, "CACHE_OBJECT": "other/metadata_cache.json"})
+        self.assertEqual(other.file, os.path.abspath(self.path))
+
+    def test_a_manifest_copied_away_from_its_bucket_says_what_to_set(self) -> None:
+        elsewhere = tempfile.mkdtemp(prefix="copied-", dir=_workspace)
+        shutil.copy(self.path, os.path.join(elsewhere, "metadata_cache.json"))
+        loader = self.loader(msl.source_from_env({"METASYNC_CACHE_PATH": os.path.join(elsewhere, "metadata_cache.json")}))
+        with self.assertLogs("metasync_cache_loader", level="WARNING"):
+            with self.assertRaises(msl.PartUnavailable) as raised:
+                loader.get_table(SESSIONS)
+        message = str(raised.exception)
+        self.assertIn("does not exist", message)
+        self.assertIn(f"this manifest's are those of CACHE_OBJECT={self.NAMED}", message)
+        self.assertIn(f"set LOCAL_BUCKET_DIR to the bucket's directory and CACHE_OBJECT={self.NAMED}", message)
+        self.assertIn(f"METASYNC_CACHE_PATH to <bucket directory>/{self.NAMED}", message)
 
 
 class SplitValidationTest(unittest.TestCase):

@@ -19,8 +19,11 @@
  *   nothing) and kept in a least-recently-used cache of at most `partCacheBytes` stored bytes;
  *   callers needing the same part share one fetch; a new manifest keeps the cached parts it still
  *   references (same object, same generation). A part that cannot be fetched fails the call with
- *   `CachePartUnavailable` and leaves the manifest served.
+ *   `CachePartUnavailable` and leaves the manifest served; the failure shows in `lastPartError`, and
+ *   the part is not fetched again before `retryInterval` (calls meanwhile fail with the same error),
+ *   so a backend asking for a broken part does not download it on every request.
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
@@ -128,6 +131,20 @@ export const LoadFailure = Schema.Struct({
 }).annotations({ identifier: "LoadFailure" })
 export type LoadFailure = typeof LoadFailure.Type
 
+/** Why the last part that failed to fetch could not be used (a split document). */
+export const PartFailure = Schema.Struct({
+  /** The underlying error's tag: `ResourceNotFound`, `CacheDocumentError`, `DocumentTooLarge`, `RemoteUnavailable`, … */
+  tag: Schema.String,
+  /** The `CachePartUnavailable` message callers got. */
+  message: Schema.String,
+  /** The part's key (`project.dataset`, …). */
+  part: Schema.String,
+  /** The part's object name, as the manifest references it. */
+  object: Schema.String,
+  at: Schema.DateTimeUtc
+}).annotations({ identifier: "PartFailure" })
+export type PartFailure = typeof PartFailure.Type
+
 /**
  * The seed's `get_cache_metadata()`. Fields copied from the document keep the document's names
  * (`generated_at`, `format_version`); the loader's own are camelCase.
@@ -156,6 +173,11 @@ export const CacheMetadata = Schema.Struct({
   checkedAt: Schema.NullOr(Schema.DateTimeUtc),
   /** Why the last check failed; `null` when it succeeded. */
   lastError: Schema.NullOr(LoadFailure),
+  /**
+   * Split document: the last part that could not be fetched, until that part loads (or a new
+   * manifest no longer references it); `null` otherwise. The manifest stays served meanwhile.
+   */
+  lastPartError: Schema.NullOr(PartFailure),
   /** `document` (one object, formats 1 and 2) or `split` (a manifest and its parts, format 3); `null` before a load. */
   layout: Schema.NullOr(Schema.Literal("document", "split")),
   /** For a split document: its parts, those in the part cache and their stored bytes; `null` otherwise. */
@@ -323,7 +345,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
     if (!(Number.isFinite(partCacheBytes) && partCacheBytes >= 0)) {
       return yield* Effect.dieMessage(`CacheLoader: partCacheBytes must be a number of bytes, 0 or more; got ${partCacheBytes}`)
     }
-    const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes)
+    const parts = yield* makePartCache(location, partCacheBytes, maxDocumentBytes, retryMillis)
     const state = yield* Ref.make<State>({
       loaded: Option.none(),
       checks: 0,
@@ -487,6 +509,7 @@ const make = (options: CacheLoaderOptions | undefined) =>
         loadedAt: loaded === null ? null : DateTime.unsafeMake(loaded.loadedAt),
         checkedAt: s.checkedAt === null ? null : DateTime.unsafeMake(s.checkedAt),
         lastError: s.lastError,
+        lastPartError: content?.layout === "split" ? parts.lastFailure() : null,
         layout: content?.layout ?? null,
         parts: content?.layout === "split"
           ? { total: content.manifest.parts.length, ...parts.stats(), budgetBytes: partCacheBytes }
@@ -666,19 +689,24 @@ interface PartCache {
   /** Keeps only the cached parts `manifest` references (object and generation); none for `null`. */
   readonly retain: (manifest: CacheManifest | null) => Effect.Effect<void>
   readonly stats: () => { readonly cached: number; readonly cachedBytes: number }
+  /** The last part that failed, until it loads or is no longer referenced. */
+  readonly lastFailure: () => PartFailure | null
 }
 
 /**
  * The split layout's parts, least recently used first out, within `budget` bytes as stored. A fetch
  * runs in a fiber of its own that every caller awaits, so a caller that is interrupted (a request
  * deadline) neither cancels it for the others nor leaves them waiting; a fetch ends by itself
- * (storage calls have deadlines).
+ * (storage calls have deadlines). A part that failed is not fetched again before `retryMillis`:
+ * callers meanwhile get the same error.
  */
-const makePartCache = (location: string, budget: number, maxBytes: number) =>
+const makePartCache = (location: string, budget: number, maxBytes: number, retryMillis: number) =>
   Effect.map(StorageService, (storage): PartCache => {
     // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
     const entries = new Map<string, { readonly part: CachePart; readonly bytes: number }>()
     const pending = new Map<string, Deferred.Deferred<CachePart, CachePartUnavailable>>()
+    const failures = new Map<string, { readonly at: number; readonly error: CachePartUnavailable }>()
+    let lastFailure: (PartFailure & { readonly key: string }) | null = null
     let referenced = new Set<string>()
     let total = 0
     const keyOf = (ref: CacheManifest["parts"][number]) => `${ref.object}#${ref.generation}`
@@ -699,9 +727,34 @@ const makePartCache = (location: string, budget: number, maxBytes: number) =>
       const ref = manifest.parts[index]!
       return readPart(manifest, index, { maxBytes }).pipe(
         Effect.provideService(StorageService, storage),
-        Effect.mapError((error) => new CachePartUnavailable({ location, part: ref.key, object: ref.object, reason: error.message }))
+        Effect.mapError((error) => ({
+          tag: error._tag as string,
+          error: new CachePartUnavailable({ location, part: ref.key, object: ref.object, reason: error.message })
+        }))
       )
     }
+
+    /** Records a fetch's outcome: a failure (kept for `retryMillis`), or a success that clears the part's. */
+    const settle = (key: string, ref: CacheManifest["parts"][number], exit: Exit.Exit<CachePart, { tag: string; error: CachePartUnavailable }>, now: number) =>
+      Effect.suspend(() => {
+        pending.delete(key)
+        if (Exit.isSuccess(exit)) {
+          remember(key, exit.value, ref.bytes)
+          failures.delete(key)
+          if (lastFailure?.key === key) lastFailure = null
+          return Effect.void
+        }
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isNone(failure)) return Effect.void
+        const { error, tag } = failure.value
+        // Only while the manifest references the part: a replaced manifest's failures are moot.
+        if (!referenced.has(key)) return Effect.void
+        failures.set(key, { at: now, error })
+        const changed = lastFailure?.key !== key || lastFailure.message !== error.message
+        lastFailure = { key, tag, message: error.message, part: ref.key, object: ref.object, at: DateTime.unsafeMake(now) }
+        // Logged when a part starts failing or fails otherwise, not on every retry that meets it again.
+        return changed ? Effect.logWarning(error.message) : Effect.void
+      })
 
     const get = (manifest: CacheManifest, index: number): Effect.Effect<CachePart, CachePartUnavailable> =>
       Effect.suspend(() => {
@@ -715,20 +768,26 @@ const makePartCache = (location: string, budget: number, maxBytes: number) =>
         }
         const waiting = pending.get(key)
         if (waiting !== undefined) return Deferred.await(waiting)
-        // Made and registered in one synchronous step, so a second caller always finds it.
-        const deferred = Deferred.unsafeMake<CachePart, CachePartUnavailable>(FiberId.none)
-        pending.set(key, deferred)
-        return fetch(manifest, index).pipe(
-          Effect.exit,
-          Effect.flatMap((exit) =>
-            Effect.sync(() => {
-              pending.delete(key)
-              if (Exit.isSuccess(exit)) remember(key, exit.value, ref.bytes)
-            }).pipe(Effect.zipRight(Deferred.done(deferred, exit)))
-          ),
-          Effect.forkDaemon,
-          Effect.zipRight(Deferred.await(deferred))
-        )
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const failed = failures.get(key)
+          if (failed !== undefined && now - failed.at < retryMillis) return Effect.fail(failed.error)
+          // A second caller may have started the fetch while the clock was read.
+          const started = pending.get(key)
+          if (started !== undefined) return Deferred.await(started)
+          // Made and registered in one synchronous step, so a second caller always finds it.
+          const deferred = Deferred.unsafeMake<CachePart, CachePartUnavailable>(FiberId.none)
+          pending.set(key, deferred)
+          return fetch(manifest, index).pipe(
+            Effect.exit,
+            Effect.flatMap((exit) =>
+              Effect.flatMap(Clock.currentTimeMillis, (at) => settle(key, ref, exit, at)).pipe(
+                Effect.zipRight(Deferred.done(deferred, Exit.mapError(exit, (e) => e.error)))
+              )
+            ),
+            Effect.forkDaemon,
+            Effect.zipRight(Deferred.await(deferred))
+          )
+        })
       })
 
     return {
@@ -741,8 +800,15 @@ const makePartCache = (location: string, budget: number, maxBytes: number) =>
             entries.delete(k)
             total -= e.bytes
           }
+          for (const k of failures.keys()) if (!referenced.has(k)) failures.delete(k)
+          if (lastFailure !== null && !referenced.has(lastFailure.key)) lastFailure = null
         }),
-      stats: () => ({ cached: entries.size, cachedBytes: total })
+      stats: () => ({ cached: entries.size, cachedBytes: total }),
+      lastFailure: () => {
+        if (lastFailure === null) return null
+        const { key: _, ...failure } = lastFailure
+        return failure
+      }
     }
   })
 

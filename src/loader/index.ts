@@ -21,7 +21,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Example, type TableEntryEncoded, TableEntry } from "../contract/CacheDocument.ts"
+import { CacheDocument, type CacheDocumentEncoded, Example, type TableEntryEncoded, TableEntry } from "../contract/CacheDocument.ts"
 import type { FieldPath } from "../contract/Field.ts"
 import { Relationship } from "../contract/Relationship.ts"
 import { GcsStorage } from "../services/Storage/GcsStorage.ts"
@@ -53,6 +53,7 @@ export {
   type ExampleFilter,
   findTable,
   LoadFailure,
+  PartFailure,
   SchemaInfo,
   TableNotCached
 } from "./CacheLoader.ts"
@@ -118,6 +119,7 @@ export type ExampleJson = typeof Example.Encoded
 export type TableEntryJson = TableEntryEncoded
 export type CacheMetadataJson = typeof CacheMetadata.Encoded
 export type RelationshipJson = typeof Relationship.Encoded
+export type CacheDocumentJson = CacheDocumentEncoded
 
 /** The seed's System B loader as Promises; every method checks storage first when the copy is due. */
 export interface CacheLoaderClient {
@@ -128,6 +130,13 @@ export interface CacheLoaderClient {
   readonly getTable: (tableId: string) => Promise<TableEntryJson | undefined>
   /** On a split document, fetches every part: for small caches and tools. */
   readonly listTables: () => Promise<ReadonlyArray<TableEntryJson>>
+  /**
+   * What to list, rank and resolve tables on without fetching a part, as the document's JSON: the
+   * whole document, or for a split one its manifest's catalog as a document of slim entries (id,
+   * kind, description, sharding, status, its fields nested as their paths say, untyped; no examples) with the
+   * manifest's relationships, glossary, aliases, metrics and drift. `getTable` gives a full entry.
+   */
+  readonly getCatalogDocument: () => Promise<CacheDocumentJson>
   /** The tables and examples most relevant to a question, rendered for a prompt within a token budget. */
   readonly getPromptContext: (request: PromptContextRequest) => Promise<PromptContext>
   /** Every table on one compact line (id, short description, aliases) within a budget: the first of two stages. */
@@ -178,6 +187,7 @@ const encodeExamples = Schema.encodeSync(Schema.Array(Example))
 const encodeTable = Schema.encodeSync(TableEntry)
 const encodeMetadata = Schema.encodeSync(CacheMetadata)
 const encodeRelationships = Schema.encodeSync(Schema.Array(Relationship))
+const encodeDocument = Schema.encodeSync(CacheDocument)
 
 /** A Promise facade over `CacheLoader`, for backends that do not use Effect. */
 export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming, extras?: CacheLoaderExtras): CacheLoaderClient => {
@@ -195,6 +205,7 @@ export const createCacheLoader = (location: CacheLocation, timing?: CacheTiming,
     getTable: (tableId) =>
       run((l) => Effect.map(l.getTable(tableId), (table) => Option.getOrUndefined(Option.map(table, encodeTable)))),
     listTables: () => run((l) => Effect.map(l.listTables, (tables) => tables.map((table) => encodeTable(table)))),
+    getCatalogDocument: () => run((l) => Effect.map(l.getCatalogDocument, encodeDocument)),
     getPromptContext: (request) => run((l) => l.getPromptContext(request)),
     getTableCatalog: (request) => run((l) => l.getTableCatalog(request)),
     isCacheAvailable: () => run((l) => l.isCacheAvailable),
@@ -234,9 +245,31 @@ export const MaxDocumentBytesConfig: Config.Config<number | undefined> = Config.
 )
 
 /**
- * `createCacheLoader` at the location the environment names, capped by `MAX_DOCUMENT_BYTES` when
- * set (`timing.maxDocumentBytes`, when given, wins); throws when it names no location or an
- * invalid cap.
+ * The part cache's budget for a split document, from `PART_CACHE_BYTES` (bytes of parts as
+ * stored; `0` keeps none); absent, `undefined` (64 MiB).
+ */
+export const PartCacheBytesConfig: Config.Config<number | undefined> = Config.nonEmptyString("PART_CACHE_BYTES").pipe(
+  Config.validate({
+    message: "expected a whole number of bytes, 0 or more",
+    validation: (value) => /^\d+$/.test(value) && Number.isSafeInteger(Number(value))
+  }),
+  Config.map(Number),
+  Config.option,
+  Config.map(Option.getOrUndefined)
+)
+
+/** `config`'s value, or an Error naming `variable` and what is wrong with it. */
+const fromEnv = <A>(config: Config.Config<A>, variable: string): A => {
+  const exit = Effect.runSyncExit(config)
+  if (Exit.isSuccess(exit)) return exit.value
+  const error = Cause.squash(exit.cause)
+  throw new Error(`MetaSync cache loader: ${variable} is invalid: ${String(error)}`, { cause: error })
+}
+
+/**
+ * `createCacheLoader` at the location the environment names, capped by `MAX_DOCUMENT_BYTES` and
+ * with a part cache of `PART_CACHE_BYTES` when set (`timing`'s values, when given, win); throws
+ * when it names no location, or an invalid cap or budget (naming the variable).
  */
 export const cacheLoaderFromEnv = (timing?: CacheTiming): CacheLoaderClient => {
   const location = Effect.runSyncExit(CacheLocationConfig)
@@ -244,13 +277,11 @@ export const cacheLoaderFromEnv = (timing?: CacheTiming): CacheLoaderClient => {
     const error = Cause.squash(location.cause)
     throw new Error(`MetaSync cache loader: set GCS_BUCKET (or LOCAL_BUCKET_DIR): ${String(error)}`, { cause: error })
   }
-  const maxDocumentBytes = Effect.runSyncExit(MaxDocumentBytesConfig)
-  if (Exit.isFailure(maxDocumentBytes)) {
-    const error = Cause.squash(maxDocumentBytes.cause)
-    throw new Error(`MetaSync cache loader: MAX_DOCUMENT_BYTES is invalid: ${String(error)}`, { cause: error })
-  }
+  const maxDocumentBytes = fromEnv(MaxDocumentBytesConfig, "MAX_DOCUMENT_BYTES")
+  const partCacheBytes = fromEnv(PartCacheBytesConfig, "PART_CACHE_BYTES")
   return createCacheLoader(location.value, {
     ...timing,
-    maxDocumentBytes: timing?.maxDocumentBytes ?? maxDocumentBytes.value
+    maxDocumentBytes: timing?.maxDocumentBytes ?? maxDocumentBytes,
+    partCacheBytes: timing?.partCacheBytes ?? partCacheBytes
   })
 }

@@ -361,7 +361,11 @@ export const joinPath = (input: { readonly from_table_id: string; readonly to_ta
     }
   })
 
-/** The document's freshness and health: where it is, its generation and age, whether it expired, why the last check failed. */
+/**
+ * The document's freshness and health: where it is, its generation and age, whether it expired, why
+ * the last check failed; a split cache whose part could not be fetched is degraded (some tables
+ * cannot be described) until the part loads.
+ */
 export const cacheStatus = Effect.gen(function*() {
   const loader = yield* CacheLoader
   const metadata = yield* loader.getCacheMetadata
@@ -373,7 +377,7 @@ export const cacheStatus = Effect.gen(function*() {
     ? "unavailable"
     : metadata.expired
     ? "expired"
-    : staleTables.length > 0 || metadata.lastError !== null
+    : staleTables.length > 0 || metadata.lastError !== null || metadata.lastPartError !== null
     ? "degraded"
     : "ok"
   return {

@@ -12,13 +12,17 @@ import {
   CacheLocationConfig,
   cacheLoaderFromEnv,
   MaxDocumentBytesConfig,
+  PartCacheBytesConfig,
   createCacheLoader,
+  LocalStorage,
   makeCacheDocument,
   makeTableEntry,
   renderCacheDocument,
-  TableId
+  TableId,
+  type TableEntry
 } from "../../src/loader/index.ts"
 import { start as startFakeGcs } from "../support/FakeGcsServer.ts"
+import { storeSplit } from "../support/SplitStore.ts"
 
 const seedExample = fs.readFileSync(new URL("../fixtures/cache/seed-example.json", import.meta.url), "utf8")
 const SEED_TABLE = "nlq-ex.test_dataset.events_20210131"
@@ -304,4 +308,101 @@ describe("the loader's import graph", () => {
       .filter((i) => i.path === "@google-cloud/storage")
     expect(storageImports.map((i) => i.kind)).toEqual(["dynamic-import"])
   })
+})
+
+describe("the facade over a split cache", () => {
+  const splitDocument = () =>
+    makeCacheDocument({
+      generated_at: DateTime.unsafeMake(new Date()),
+      generator: { name: "metasync", version: "3.0.0" },
+      tables: (["shop.orders", "hr.employees"] as const).map((name) =>
+        makeTableEntry({
+          table_id: TableId.make(`acme-prod.${name}`),
+          description: `the ${name.split(".")[1]} table`,
+          last_updated: DateTime.unsafeMake(new Date()),
+          columns: [{ name: "id", type: "INT64", mode: "REQUIRED", description: null }, {
+            name: "detail",
+            type: "RECORD",
+            mode: "NULLABLE",
+            description: null,
+            fields: [{ name: "note", type: "STRING", mode: "NULLABLE", description: "a note" }]
+          }]
+        })
+      ) as unknown as readonly [TableEntry, ...Array<TableEntry>],
+      examples: [],
+      aliases: [{ table_id: TableId.make("acme-prod.hr.employees"), column: null, names: ["staff"], source: "label" }]
+    })
+
+  const withSplitDirectory = async (body: (directory: string) => Promise<void>) => {
+    const directory = tempDirectory()
+    try {
+      await Effect.runPromise(storeSplit(splitDocument(), { maxPartTables: 1 }).pipe(Effect.provide(LocalStorage.layer(directory))))
+      await body(directory)
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true })
+    }
+  }
+
+  it("gives the catalog document as plain JSON, without fetching a part", () =>
+    withSplitDirectory(async (directory) => {
+      const loader = createCacheLoader({ directory })
+      try {
+        const catalog = await loader.getCatalogDocument()
+        expect(catalog.tables.map((t) => t.table_id)).toEqual(["acme-prod.shop.orders", "acme-prod.hr.employees"])
+        // Slim entries: the fields by name (nested as the paths say, untyped) and the manifest's aliases; no examples.
+        expect(catalog.tables[0]!.columns.map((c) => c.name)).toEqual(["id", "detail"])
+        expect(catalog.tables[0]!.columns[1]!.fields?.map((c) => c.name)).toEqual(["note"])
+        expect(catalog.aliases).toEqual([{ table_id: "acme-prod.hr.employees", column: null, names: ["staff"], source: "label" }])
+        expect(catalog.examples).toEqual([])
+        expect(typeof catalog.generated_at).toBe("string")
+        expect(JSON.parse(JSON.stringify(catalog))).toEqual(catalog)
+        expect((await loader.getCacheMetadata()).parts).toMatchObject({ total: 2, cached: 0 })
+      } finally {
+        await loader.close()
+      }
+    }))
+
+  it("takes the part cache's budget from PART_CACHE_BYTES, and throws naming it when invalid", () =>
+    withSplitDirectory(async (directory) => {
+      const saved = { ...process.env }
+      try {
+        delete process.env.GCS_BUCKET
+        delete process.env.MAX_DOCUMENT_BYTES
+        delete process.env.CACHE_OBJECT
+        process.env.LOCAL_BUCKET_DIR = directory
+        process.env.PART_CACHE_BYTES = "0"
+        const none = cacheLoaderFromEnv()
+        try {
+          expect((await none.getTable("acme-prod.hr.employees"))?.table_id).toBe("acme-prod.hr.employees")
+          // A budget of 0 keeps no part.
+          expect((await none.getCacheMetadata()).parts).toEqual({ total: 2, cached: 0, cachedBytes: 0, budgetBytes: 0 })
+        } finally {
+          await none.close()
+        }
+        // An explicit budget wins over the environment's.
+        const explicit = cacheLoaderFromEnv({ partCacheBytes: 1024 ** 2 })
+        try {
+          await explicit.getTable("acme-prod.hr.employees")
+          expect((await explicit.getCacheMetadata()).parts).toMatchObject({ cached: 1, budgetBytes: 1024 ** 2 })
+        } finally {
+          await explicit.close()
+        }
+        for (const value of ["64MiB", "-1", "1.5", "1e9"]) {
+          process.env.PART_CACHE_BYTES = value
+          expect(() => cacheLoaderFromEnv()).toThrow(/^MetaSync cache loader: PART_CACHE_BYTES is invalid: .*expected a whole number of bytes, 0 or more/)
+        }
+      } finally {
+        process.env = saved
+      }
+    }))
+
+  it.effect("PartCacheBytesConfig: absent is the default, a whole number of bytes is taken", () =>
+    Effect.gen(function*() {
+      const withConfig = (env: Record<string, string>) =>
+        Effect.withConfigProvider(PartCacheBytesConfig, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      expect(yield* withConfig({})).toBeUndefined()
+      expect(yield* withConfig({ PART_CACHE_BYTES: "0" })).toBe(0)
+      expect(yield* withConfig({ PART_CACHE_BYTES: "268435456" })).toBe(268435456)
+      expect(String(yield* Effect.flip(withConfig({ PART_CACHE_BYTES: "big" })))).toContain("PART_CACHE_BYTES")
+    }))
 })

@@ -31,6 +31,7 @@ import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { CacheLoader, type CacheLoaderOptions } from "../../src/loader/CacheLoader.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
+import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
 import { storeSplit } from "../support/SplitStore.ts"
 
@@ -352,10 +353,79 @@ describe("CacheLoader over a split document", () => {
       expect(Option.isSome(yield* loader.getTable(ORDERS))).toBe(true)
       expect((yield* loader.getPromptContext({ question: "orders amount", maxTokens: 800 })).tables).toContain(ORDERS)
       expect(yield* loader.getCacheMetadata).toMatchObject({ available: true, layout: "split", lastError: null })
-      // Nothing failed is cached: the part, written back, is fetched.
+      // Within retryInterval (1 minute) the part is not fetched again: every call gets the same error.
       const bucket = yield* MemoryStorageControl
-      expect(Exit.isFailure(yield* Effect.exit(loader.getTable(EMPLOYEES)))).toBe(true)
-      expect((yield* bucket.calls).filter((c) => c.operation === "read" && c.name.endsWith("hr.json"))).toHaveLength(3)
+      const hrReads = Effect.map(bucket.calls, (calls) => calls.filter((c) => c.operation === "read" && c.name === hr.object).length)
+      expect(yield* Effect.flip(loader.getTable(EMPLOYEES))).toBe(failed)
+      expect(yield* hrReads).toBe(1)
+    })))
+
+  it.effect("records a part that failed in lastPartError, does not fetch it again before retryInterval, and clears it once the part loads", () =>
+    Effect.gen(function*() {
+      // Storage fails every read of the hr part while `broken` is set (a storage blip).
+      let broken = true
+      const flaky = Layer.effect(
+        StorageService,
+        Effect.map(StorageService, (storage) =>
+          StorageService.of({
+            ...storage,
+            read: (name) =>
+              broken && name.endsWith("/shop-prod.hr.json")
+                ? Effect.fail(
+                  new RemoteUnavailable({ service: "storage", operation: "objects.get", resource: name, status: 503, reason: "backendError", message: "503 backendError", attempts: 1 })
+                )
+                : storage.read(name)
+          }))
+      )
+      yield* withLoader(
+        Effect.gen(function*() {
+          const manifest = yield* arrange()
+          const bucket = yield* MemoryStorageControl
+          const loader = yield* CacheLoader
+          const hr = manifest.parts.find((p) => p.key === "shop-prod.hr")!
+          const hrReads = Effect.map(bucket.calls, (calls) => calls.filter((c) => c.operation === "read" && c.name === hr.object).length)
+
+          expect((yield* loader.getCacheMetadata).lastPartError).toBeNull()
+          const failed = yield* Effect.flip(loader.getSchemaColumns(EMPLOYEES))
+          expect(failed).toMatchObject({ _tag: "CachePartUnavailable", part: "shop-prod.hr", object: hr.object })
+          expect(yield* loader.getCacheMetadata).toMatchObject({
+            available: true,
+            lastError: null,
+            lastPartError: { tag: "RemoteUnavailable", message: failed.message, part: "shop-prod.hr", object: hr.object, at: NOW }
+          })
+          // Storage is back, but 59 seconds on the part is not fetched: the same error, no read.
+          broken = false
+          yield* TestClock.adjust("59 seconds")
+          expect(yield* Effect.flip(loader.getTable(EMPLOYEES))).toBe(failed)
+          expect(yield* Effect.flip(loader.getFewShotExamples({ tableId: EMPLOYEES }))).toBe(failed)
+          expect(yield* hrReads).toBe(0)
+          // Other parts are fetched meanwhile, and leave the failure recorded.
+          expect(Option.isSome(yield* loader.getTable(ORDERS))).toBe(true)
+          expect((yield* loader.getCacheMetadata).lastPartError).toMatchObject({ part: "shop-prod.hr" })
+          // Once retryInterval has passed it is fetched again, loads, and the failure is cleared.
+          yield* TestClock.adjust("1 second")
+          expect(Option.getOrThrow(yield* loader.getTable(EMPLOYEES)).table_id).toBe(EMPLOYEES)
+          expect(yield* hrReads).toBe(1)
+          expect((yield* loader.getCacheMetadata).lastPartError).toBeNull()
+        }),
+        CacheLoader.layer().pipe(Layer.provide(flaky), Layer.provideMerge(MemoryStorage.layer()))
+      )
+    }))
+
+  it.effect("forgets a failed part once a new manifest no longer references it, and fetches the new part at once", () =>
+    withLoader(Effect.gen(function*() {
+      const first = yield* arrange()
+      const loader = yield* CacheLoader
+      const storage = yield* StorageService
+      const hr = first.parts.find((p) => p.key === "shop-prod.hr")!
+      yield* storage.remove(hr.object, { ifGenerationMatch: hr.generation })
+      yield* Effect.flip(loader.getTable(EMPLOYEES))
+      expect((yield* loader.getCacheMetadata).lastPartError).toMatchObject({ part: "shop-prod.hr" })
+      // The sync publishes again (the hr part rewritten); the refresh drops the old part's failure.
+      yield* storeSplit(documentOf("Employees, their salaries and departments"), { maxPartTables: 1, run: "run-2" })
+      const after = yield* loader.refresh
+      expect(after.lastPartError).toBeNull()
+      expect(Option.getOrThrow(yield* loader.getTable(EMPLOYEES)).description).toBe("Employees, their salaries and departments")
     })))
 
   it.effect("refuses a part replaced since the manifest was written (another generation)", () =>
