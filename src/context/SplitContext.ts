@@ -14,7 +14,7 @@
 import type { CacheDocument, Example, TableEntry } from "../contract/CacheDocument.ts"
 import type { DocumentEmbeddings } from "../contract/Embeddings.ts"
 import type { Field } from "../contract/Field.ts"
-import type { CacheManifest, CachePart } from "../contract/SplitDocument.ts"
+import { type CacheManifest, type CachePart, documentOfManifest } from "../contract/SplitDocument.ts"
 import { makeTableEntry } from "../contract/TableEntry.ts"
 import { indexOf, resolveTable } from "./DocumentIndex.ts"
 import {
@@ -85,21 +85,7 @@ export const slimDocumentOf = (manifest: CacheManifest): CacheDocument => {
       columns: fieldsOfPaths(entry.columns)
     })
   )
-  const slim: CacheDocument = {
-    format_version: 2,
-    generated_at: manifest.generated_at,
-    generator: manifest.generator,
-    schema: manifest.schema,
-    tables: tables as unknown as CacheDocument["tables"],
-    examples: [],
-    drift: manifest.drift,
-    metrics: manifest.metrics,
-    relationships: manifest.relationships,
-    glossary: manifest.glossary,
-    aliases: manifest.aliases,
-    incremental: manifest.incremental,
-    embeddings: manifest.embeddings
-  }
+  const slim = documentOfManifest(manifest, tables, [])
   slimDocuments.set(manifest, slim)
   return slim
 }
@@ -202,21 +188,12 @@ export const subDocumentOf = (
   }
   picked.sort((a, b) => a.global - b.global)
   const exampleIndexes = picked.map((p) => p.global)
-  const document: CacheDocument = {
-    format_version: 2,
-    generated_at: manifest.generated_at,
-    generator: manifest.generator,
-    schema: manifest.schema,
-    tables: entries as unknown as CacheDocument["tables"],
-    examples: picked.map((p) => p.example),
-    drift: manifest.drift,
-    metrics: manifest.metrics,
-    relationships: manifest.relationships,
-    glossary: manifest.glossary,
-    aliases: manifest.aliases,
-    incremental: manifest.incremental,
-    embeddings: subEmbeddings(manifest.embeddings, new Set(byId.keys()), exampleIndexes)
-  }
+  const document = documentOfManifest(
+    manifest,
+    entries,
+    picked.map((p) => p.example),
+    subEmbeddings(manifest.embeddings, new Set(byId.keys()), exampleIndexes)
+  )
   return { document, exampleIndexes }
 }
 

@@ -20,7 +20,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { type CacheDocument, Generator, makeCacheDocument, SeedSchema } from "./CacheDocument.ts"
+import { type CacheDocument, CURRENT_FORMAT_VERSION, Generator, SeedSchema } from "./CacheDocument.ts"
 import { CacheDocumentError, formatIssues } from "./DocumentError.ts"
 import { SchemaDrift } from "./Drift.ts"
 import { DocumentEmbeddings } from "./Embeddings.ts"
@@ -311,20 +311,34 @@ export const joinDocument = (
   }
   const nextExample = new Array<number>(parts.length).fill(0)
   const examples = manifest.example_parts.map((part) => parts[part]!.examples[nextExample[part]!++]!)
-  return Either.right(makeCacheDocument({
-    generated_at: manifest.generated_at,
-    generator: manifest.generator,
-    tables: tables as unknown as CacheDocument["tables"],
-    examples,
-    drift: manifest.drift,
-    metrics: manifest.metrics,
-    relationships: manifest.relationships,
-    glossary: manifest.glossary,
-    aliases: manifest.aliases,
-    incremental: manifest.incremental,
-    embeddings: manifest.embeddings
-  }))
+  return Either.right(documentOfManifest(manifest, tables, examples))
 }
+
+/**
+ * A format-2 document with the manifest's document-wide fields and the given tables and examples:
+ * all of them (the join), or a part of them (what a reader ranks or renders). Its `schema` is the
+ * manifest's primary table, whichever tables are given.
+ */
+export const documentOfManifest = (
+  manifest: CacheManifest,
+  tables: ReadonlyArray<CacheDocument["tables"][number]>,
+  examples: ReadonlyArray<CacheDocument["examples"][number]>,
+  embeddings: CacheDocument["embeddings"] = manifest.embeddings
+): CacheDocument => ({
+  format_version: CURRENT_FORMAT_VERSION,
+  generated_at: manifest.generated_at,
+  generator: manifest.generator,
+  schema: manifest.schema,
+  tables: tables as unknown as CacheDocument["tables"],
+  examples,
+  drift: manifest.drift,
+  metrics: manifest.metrics,
+  relationships: manifest.relationships,
+  glossary: manifest.glossary,
+  aliases: manifest.aliases,
+  incremental: manifest.incremental,
+  embeddings
+})
 
 // ---------------------------------------------------------------------------------------------
 // Rendering and decoding
