@@ -21,6 +21,7 @@ import { type CacheManifest, makePart, planParts, renderPartChunks } from "../..
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { readStoredDocument } from "../../src/loader/StoredDocument.ts"
+import { rollback } from "../../src/operations/Operations.ts"
 import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
@@ -557,6 +558,34 @@ describe("pruning parts", () => {
         [second.snapshot!, partIndexName(second.snapshot!), third.snapshot!, partIndexName(third.snapshot!)].sort()
       )
     }).pipe(Effect.provide(bucket({ historyKeep: 2 }))))
+
+  it.effect("after a rollback to a split snapshot, later runs keep every part a retained snapshot or the latest references", () =>
+    Effect.gen(function*() {
+      /** Every retained snapshot, and the latest, read whole: each part there at its generation. */
+      const everyManifestWhole = Effect.gen(function*() {
+        for (const s of yield* listSnapshots(OBJECT)) expect(Option.isSome(yield* readStoredDocument(s.info.name))).toBe(true)
+        return (yield* readBack).document
+      })
+      const a = yield* run(docAt(T1))
+      const mA = yield* manifestOf
+      yield* run(docAt(T2, { "proj-one.web.pages": "second" }))
+      yield* rollback(a.snapshot!)
+      expect(yield* everyManifestWhole).toEqual(docAt(T1))
+      // The next run starts from the rolled-back manifest: it reuses A's parts and writes a new ops part.
+      const c = yield* run(docAt(T3, { "proj-one.ops.jobs": "third" }))
+      expect(c).toMatchObject({ partsWritten: 1, partsReused: 2, prunedParts: [] })
+      expect(yield* everyManifestWhole).toEqual(docAt(T3, { "proj-one.ops.jobs": "third" }))
+      // A rollback to the first snapshot still finds its parts.
+      yield* rollback(a.snapshot!)
+      expect(yield* everyManifestWhole).toEqual(docAt(T1))
+      // Fewer snapshots kept: A's and B's expire; of their parts, those the latest reuses stay.
+      const d = yield* run(docAt(T4, { "proj-one.ops.jobs": "third" })).pipe(withSettings({ historyKeep: 2 }))
+      expect(d.pruned).toHaveLength(2)
+      expect(yield* everyManifestWhole).toEqual(docAt(T4, { "proj-one.ops.jobs": "third" }))
+      const mD = yield* manifestOf
+      expect(objectOf(mD, "proj-one.sales")).toBe(objectOf(mA, "proj-one.sales"))
+      expect(yield* partNames).toContain(objectOf(mA, "proj-one.sales"))
+    }).pipe(Effect.provide(bucket({ historyKeep: 3 }))))
 
   it.effect("a part pruning failure is a warning: the publish stands", () =>
     Effect.gen(function*() {
