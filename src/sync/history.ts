@@ -230,7 +230,7 @@ const PartIndex = Schema.Struct({
 })
 const decodePartIndex = Schema.decodeUnknownEither(Schema.parseJson(PartIndex), { onExcessProperty: "ignore" })
 
-/** The bytes of the part index of `snapshot` (written at `snapshotGeneration`), which holds `manifest`. */
+/** The bytes of the part index of `snapshot` (as written, with its generation), which holds `manifest`. */
 export const partIndexBytes = (snapshot: ObjectInfo, manifest: CacheManifest): Uint8Array =>
   new TextEncoder().encode(JSON.stringify({
     format_version: 3,

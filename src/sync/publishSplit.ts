@@ -236,19 +236,21 @@ export const publishSplitDocument = (doc: CacheDocument, objectName: string, pre
       })
       return { parts, manifest, snapshotInfo, latest }
     }).pipe(
-      Effect.onExit((exit) =>
-        exit._tag === "Success"
+      Effect.onExit((exit) => {
+        if (exit._tag === "Success") return Effect.void
+        // Its snapshot was removed (whatever became of the copy): the index goes with it.
+        const removeIndex = index === undefined
           ? Effect.void
-          : Effect.zipRight(
-            // Its snapshot was removed (whatever became of the copy): the index goes with it.
-            index === undefined ? Effect.void : Effect.ignore(Effect.flatMap(StorageService, (s) => s.remove(index!.name, { ifGenerationMatch: index!.generation }))),
-            copyMayHaveLanded
-          ? Effect.logWarning(
-            `the manifest's copy over ${location} failed in transit and may have landed: the ${written.length} parts this run wrote are kept (pruning removes them once no manifest references them)`
-          )
-          : removeParts(written)
-          )
-      )
+          : Effect.ignore(Effect.flatMap(StorageService, (s) => s.remove(index!.name, { ifGenerationMatch: index!.generation })))
+        return Effect.zipRight(
+          removeIndex,
+          copyMayHaveLanded
+            ? Effect.logWarning(
+              `the manifest's copy over ${location} failed in transit and may have landed: the ${written.length} parts this run wrote are kept (pruning removes them once no manifest references them)`
+            )
+            : removeParts(written)
+        )
+      })
     )
     const { pruned, prunedParts } = yield* pruneAfterPublish(objectName, [published.manifest], doc.generated_at)
     const partsWritten = published.parts.filter((p) => p.written).length

@@ -367,6 +367,23 @@ describe("a split publish that fails", () => {
       expect((yield* readBack).document).toEqual(docAt(T3))
     }).pipe(Effect.provide(bucket())))
 
+  it.effect("a part index that cannot be written fails the run: its snapshot and the parts it wrote are removed, the published cache stays", () =>
+    Effect.gen(function*() {
+      const storage = yield* StorageService
+      yield* run(docAt(T1))
+      const before = yield* names
+      const unavailable = new RemoteUnavailable({ service: "storage", operation: "objects.insert", resource: "index", status: 503, reason: "backendError", message: "try again", attempts: 1 })
+      const failing = Effect.provideService(StorageService, {
+        ...storage,
+        write: (name, body, options) => name.endsWith(".parts.json") ? Effect.fail(unavailable) : storage.write(name, body, options)
+      })
+      const failed = yield* Effect.exit(run(docAt(T2, { "proj-one.web.pages": "changed" })).pipe(failing, withSettings({ retryAttempts: 1 })))
+      const error = Exit.isFailure(failed) && failed.cause._tag === "Fail" ? failed.cause.error as { _tag: string; resource: string } : undefined
+      expect([error?._tag, error?.resource]).toEqual(["RemoteUnavailable", "index"])
+      expect(yield* names).toEqual(before)
+      expect((yield* readBack).document).toEqual(docAt(T1))
+    }).pipe(Effect.provide(bucket())))
+
   it.effect("a manifest over the cap fails the run; the parts it wrote are removed, the published cache stays as it was", () =>
     Effect.gen(function*() {
       yield* run(docAt(T1))
