@@ -13,6 +13,16 @@
  * stamp and tag of the run that wrote them (those of its snapshot). A later run reuses unchanged
  * parts, so a manifest references parts of many runs: a part is removed only when neither the
  * latest manifest nor any retained snapshot's manifest references it.
+ *
+ * A split manifest's snapshot has a part index beside it, `history/<object name>/<generated
+ * at>-<tag>.parts.json`: the parts (names and generations) that snapshot references and the
+ * generation of the snapshot it describes. Pruning reads these instead of the manifests (one is
+ * around 10 MB at 10,000 tables, the index a few KB). The name ends `.parts.json`, so it is never
+ * taken for a snapshot (its stamp would end `.parts`), and it lives under `history/`, never under
+ * `parts/`, so it is never taken for a part. It is written after its snapshot and before the copy,
+ * create-only; it goes with its snapshot (expired, or a failed publish), and one whose snapshot is
+ * gone is removed. A snapshot without one (written before indexes, or by hand), or whose index
+ * names another generation of it, is read as a manifest, as before.
  */
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -62,18 +72,38 @@ export interface Snapshot {
   readonly generatedAt: DateTime.Utc
 }
 
-/** Every snapshot of `objectName`, oldest first. */
-export const listSnapshots = (objectName: string) =>
+const INDEX_SUFFIX = ".parts.json"
+
+/** The name of the part index of snapshot `snapshot` (a name `snapshotName` gives). */
+export const partIndexName = (snapshot: string) => `${snapshot.replace(/\.json$/, "")}${INDEX_SUFFIX}`
+
+/** The snapshot a part index is named after, if `name` is the name of one under `objectName`'s history. */
+export const indexedSnapshot = (objectName: string, name: string): string | undefined => {
+  if (!name.startsWith(historyPrefix(objectName)) || !name.endsWith(INDEX_SUFFIX)) return undefined
+  const snapshot = `${name.slice(0, -INDEX_SUFFIX.length)}.json`
+  return snapshotTime(objectName, snapshot) === undefined ? undefined : snapshot
+}
+
+/** What `objectName`'s history folder holds: its snapshots, oldest first, and the part indexes by snapshot name. */
+const listHistory = (objectName: string) =>
   Effect.map(
     Effect.flatMap(StorageService, (storage) => storage.list(historyPrefix(objectName))),
-    (objects): ReadonlyArray<Snapshot> =>
-      objects
-        .flatMap((info) => {
-          const generatedAt = snapshotTime(objectName, info.name)
-          return generatedAt === undefined ? [] : [{ info, generatedAt }]
-        })
-        .sort((a, b) => DateTime.toEpochMillis(a.generatedAt) - DateTime.toEpochMillis(b.generatedAt))
+    (objects) => {
+      const indexes = new Map<string, ObjectInfo>()
+      const snapshots: Array<Snapshot> = []
+      for (const info of objects) {
+        const generatedAt = snapshotTime(objectName, info.name)
+        if (generatedAt !== undefined) snapshots.push({ info, generatedAt })
+        const snapshot = indexedSnapshot(objectName, info.name)
+        if (snapshot !== undefined) indexes.set(snapshot, info)
+      }
+      snapshots.sort((a, b) => DateTime.toEpochMillis(a.generatedAt) - DateTime.toEpochMillis(b.generatedAt))
+      return { snapshots: snapshots as ReadonlyArray<Snapshot>, indexes: indexes as ReadonlyMap<string, ObjectInfo> }
+    }
   )
+
+/** Every snapshot of `objectName`, oldest first. */
+export const listSnapshots = (objectName: string) => Effect.map(listHistory(objectName), (h) => h.snapshots)
 
 export interface Retention {
   /** Snapshots kept at most. */
@@ -95,15 +125,32 @@ export const expiredSnapshots = (
   )
 }
 
-/** Removes expired snapshots; returns the names removed. */
+/**
+ * Removes expired snapshots, then their part indexes and any index whose snapshot is gone (its
+ * snapshot is always written first, so an index listed without one lost it); returns the names
+ * of the snapshots removed.
+ */
 export const pruneHistory = (objectName: string, retention: Retention) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
     const now = yield* DateTime.now
-    const expired = expiredSnapshots(yield* listSnapshots(objectName), retention, now)
+    const { indexes, snapshots } = yield* listHistory(objectName)
+    const expired = expiredSnapshots(snapshots, retention, now)
     yield* Effect.forEach(
       expired,
       (s) => storage.remove(s.info.name, { ifGenerationMatch: s.info.generation }),
+      { concurrency: 4, discard: true }
+    )
+    const kept = new Set(snapshots.map((s) => s.info.name))
+    for (const s of expired) kept.delete(s.info.name)
+    const orphans = [...indexes].filter(([snapshot]) => !kept.has(snapshot)).map(([, info]) => info)
+    yield* Effect.forEach(
+      orphans,
+      (info) =>
+        storage.remove(info.name, { ifGenerationMatch: info.generation }).pipe(
+          // Written again since it was listed (by hand): not the index we judged, so it stays.
+          Effect.catchTag("PreconditionFailed", () => Effect.void)
+        ),
       { concurrency: 4, discard: true }
     )
     return expired.map((s) => s.info.name)
@@ -172,6 +219,48 @@ const ManifestParts = Schema.Struct({ format_version: Schema.Literal(3), layout:
 type ManifestParts = typeof ManifestParts.Type
 const decodeManifestParts = Schema.decodeUnknownEither(ManifestParts, { errors: "all", onExcessProperty: "ignore" })
 
+/** A part index as written: what one snapshot of a split manifest references. */
+const PartIndex = Schema.Struct({
+  format_version: Schema.Literal(3),
+  layout: Schema.Literal("part_index"),
+  /** The snapshot it describes, by name and generation: another generation is another object. */
+  snapshot: Schema.String,
+  snapshot_generation: Schema.String,
+  parts: Schema.Array(Schema.Struct({ key: Schema.String, object: Schema.String, generation: Schema.String }))
+})
+const decodePartIndex = Schema.decodeUnknownEither(Schema.parseJson(PartIndex), { onExcessProperty: "ignore" })
+
+/** The bytes of the part index of `snapshot` (as written, with its generation), which holds `manifest`. */
+export const partIndexBytes = (snapshot: ObjectInfo, manifest: CacheManifest): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify({
+    format_version: 3,
+    layout: "part_index",
+    snapshot: snapshot.name,
+    snapshot_generation: snapshot.generation,
+    parts: manifest.parts.map((ref) => ({ key: ref.key, object: ref.object, generation: ref.generation }))
+  } satisfies typeof PartIndex.Encoded))
+
+/**
+ * The part objects `snapshot` references, from its index when it has one that describes this
+ * very object; none when the index is missing, names another generation of the snapshot, or does
+ * not decode (the caller reads the manifest then).
+ */
+const indexedParts = (snapshot: ObjectInfo, index: ObjectInfo | undefined) =>
+  Effect.gen(function*() {
+    if (index === undefined) return Option.none<ReadonlyArray<string>>()
+    const storage = yield* StorageService
+    const content = yield* storage.read(index.name)
+    if (Option.isNone(content)) return Option.none<ReadonlyArray<string>>()
+    const decoded = decodePartIndex(new TextDecoder().decode(content.value.bytes))
+    if (Either.isLeft(decoded)) {
+      yield* Effect.logWarning(`the part index ${storage.locate(index.name)} does not decode; its snapshot's manifest is read instead`)
+      return Option.none<ReadonlyArray<string>>()
+    }
+    const found = decoded.right
+    if (found.snapshot !== snapshot.name || found.snapshot_generation !== snapshot.generation) return Option.none<ReadonlyArray<string>>()
+    return Option.some(found.parts.map((p) => p.object))
+  })
+
 export interface PartRetention {
   /** Manifests whose parts are kept whatever the snapshots say: the one just published. */
   readonly keep: ReadonlyArray<CacheManifest>
@@ -183,7 +272,8 @@ export interface PartRetention {
 
 /**
  * Removes the parts no kept manifest references: run after `pruneHistory`, the kept manifests
- * are `retention.keep` and every retained snapshot that is a manifest. A part whose run is stamped
+ * are `retention.keep` and every retained snapshot that is a manifest (its references read from
+ * its part index, or from the snapshot itself when it has none). A part whose run is stamped
  * later than `retention.runAt`, or whose name is not one of ours, is never removed; each removal
  * is conditional on the generation listed. Returns the names removed.
  */
@@ -195,8 +285,19 @@ export const pruneParts = (objectName: string, retention: PartRetention) =>
     if (parts.length === 0) return []
     const referenced = new Set<string>()
     for (const manifest of retention.keep) for (const ref of manifest.parts) referenced.add(ref.object)
-    // One snapshot at a time: a whole document's snapshot may be large.
-    for (const snapshot of yield* listSnapshots(objectName)) {
+    const { indexes, snapshots } = yield* listHistory(objectName)
+    // Indexes are small: read several at once.
+    const fromIndexes = yield* Effect.forEach(
+      snapshots,
+      (snapshot) => Effect.map(indexedParts(snapshot.info, indexes.get(snapshot.info.name)), (objects) => ({ snapshot, objects })),
+      { concurrency: 8 }
+    )
+    // The others one at a time: a whole document's snapshot may be large.
+    for (const { objects, snapshot } of fromIndexes) {
+      if (Option.isSome(objects)) {
+        for (const object of objects.value) referenced.add(object)
+        continue
+      }
       const manifest = yield* snapshotManifest(snapshot.info, retention.maxBytes)
       if (Option.isSome(manifest)) for (const ref of manifest.value.parts) referenced.add(ref.object)
     }

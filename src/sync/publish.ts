@@ -356,14 +356,16 @@ export const generationToReplace = (previous: Option.Option<PublishedObject>) =>
  * only ever touch the new snapshot), then copies it over `objectName` server-side, only if its
  * generation is still `ifGenerationMatch`. A snapshot that never became the latest object is
  * removed. `onCopyFailure` sees every failed attempt of the copy (a transport failure leaves it
- * unknown whether the copy landed).
+ * unknown whether the copy landed). `afterSnapshot` runs once the snapshot is written, before the
+ * copy (a split manifest's part index); its failure fails the publish, and the snapshot is removed.
  */
-export const snapshotThenCopy = (input: {
+export const snapshotThenCopy = <E = never, R = never>(input: {
   readonly rendering: Rendering
   readonly objectName: string
   readonly snapshot: string
   readonly ifGenerationMatch: string
   readonly onCopyFailure?: (error: StorageError | PreconditionFailed) => Effect.Effect<void>
+  readonly afterSnapshot?: (snapshot: ObjectInfo) => Effect.Effect<void, E, R>
 }) =>
   Effect.gen(function*() {
     const settings = yield* SyncConfig
@@ -379,6 +381,8 @@ export const snapshotThenCopy = (input: {
       )
     })
     const render = rendered!
+    const removeSnapshot = Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation }))
+    if (input.afterSnapshot !== undefined) yield* Effect.tapError(input.afterSnapshot(snapshotInfo), () => removeSnapshot)
     const onCopyFailure = input.onCopyFailure ?? (() => Effect.void)
     // Then the latest object, replaced whole by a server-side copy, only if nobody published since we read it.
     const written: ObjectInfo = yield* storage.copy(snapshot, objectName, { ifGenerationMatch: input.ifGenerationMatch }).pipe(
@@ -386,7 +390,7 @@ export const snapshotThenCopy = (input: {
       retryRemote(settings),
       Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(objectName, render, location, conflict)),
       // The snapshot never became the latest document (a lost race, or a failed copy): it leaves no trace.
-      Effect.tapError(() => Effect.ignore(storage.remove(snapshot, { ifGenerationMatch: snapshotInfo.generation })))
+      Effect.tapError(() => removeSnapshot)
     )
     return { snapshotInfo, written }
   })

@@ -35,7 +35,7 @@ import {
 } from "../contract/SplitDocument.ts"
 import { DEFAULT_MAX_PART_TABLES, DEFAULT_SPLIT_ABOVE_TABLES, SyncConfig, type SyncSettings } from "../config/SyncConfig.ts"
 import { type ObjectInfo, StorageService } from "../services/Storage/StorageService.ts"
-import { partName, partRunTime, snapshotName, snapshotTag } from "./history.ts"
+import { partIndexBytes, partIndexName, partName, partRunTime, snapshotName, snapshotTag } from "./history.ts"
 import {
   alreadyWritten,
   checkNotNewer,
@@ -188,6 +188,20 @@ const removeParts = (written: ReadonlyArray<ObjectInfo>) =>
       { concurrency: PART_CONCURRENCY, discard: true }
     ))
 
+/** Writes the part index of `snapshot` (holding `manifest`), create-only; a write whose reply was lost is recognised. */
+const writePartIndex = (snapshot: ObjectInfo, manifest: CacheManifest) =>
+  Effect.gen(function*() {
+    const storage = yield* StorageService
+    const settings = yield* SyncConfig
+    const name = partIndexName(snapshot.name)
+    const bytes = partIndexBytes(snapshot, manifest)
+    const render = () => [bytes]
+    return yield* storage.write(name, render, { contentType: DOCUMENT_CONTENT_TYPE, ifGenerationMatch: "0" }).pipe(
+      retryRemote(settings),
+      Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(name, render, storage.locate(name), conflict))
+    )
+  })
+
 /**
  * Publishes `doc` as a manifest and its parts over the object read as `previous` (read it with
  * `readPublished`); the previous object may be of either layout.
@@ -202,6 +216,7 @@ export const publishSplitDocument = (doc: CacheDocument, objectName: string, pre
     const plan = planParts(doc, yield* settingsPartMax)
 
     const written: Array<ObjectInfo> = []
+    let index: ObjectInfo | undefined
     // Once a copy attempt failed in transit, it may have landed: the parts stay referenced then.
     let copyMayHaveLanded = false
     const published = yield* Effect.gen(function*() {
@@ -212,21 +227,30 @@ export const publishSplitDocument = (doc: CacheDocument, objectName: string, pre
         objectName,
         snapshot,
         ifGenerationMatch: generationToReplace(previous),
+        afterSnapshot: (snapshotInfo) => Effect.map(writePartIndex(snapshotInfo, manifest), (info) => {
+          index = info
+        }),
         onCopyFailure: (error) => Effect.sync(() => {
           if (error._tag !== "PreconditionFailed") copyMayHaveLanded = true
         })
       })
       return { parts, manifest, snapshotInfo, latest }
     }).pipe(
-      Effect.onExit((exit) =>
-        exit._tag === "Success"
+      Effect.onExit((exit) => {
+        if (exit._tag === "Success") return Effect.void
+        // Its snapshot was removed (whatever became of the copy): the index goes with it.
+        const removeIndex = index === undefined
           ? Effect.void
-          : copyMayHaveLanded
-          ? Effect.logWarning(
-            `the manifest's copy over ${location} failed in transit and may have landed: the ${written.length} parts this run wrote are kept (pruning removes them once no manifest references them)`
-          )
-          : removeParts(written)
-      )
+          : Effect.ignore(Effect.flatMap(StorageService, (s) => s.remove(index!.name, { ifGenerationMatch: index!.generation })))
+        return Effect.zipRight(
+          removeIndex,
+          copyMayHaveLanded
+            ? Effect.logWarning(
+              `the manifest's copy over ${location} failed in transit and may have landed: the ${written.length} parts this run wrote are kept (pruning removes them once no manifest references them)`
+            )
+            : removeParts(written)
+        )
+      })
     )
     const { pruned, prunedParts } = yield* pruneAfterPublish(objectName, [published.manifest], doc.generated_at)
     const partsWritten = published.parts.filter((p) => p.written).length

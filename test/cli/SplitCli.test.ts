@@ -50,7 +50,7 @@ const split = (ws: CliWorkspace, doc: CacheDocument, options: StoreSplitOptions 
   Effect.runPromise(storeSplit(doc, options).pipe(Effect.provide(LocalStorage.layer(ws.bucketDir))))
 
 describe("metasync on a split cache", () => {
-  it("show and check read it through its parts and say its layout; check fails naming a missing part", async () => {
+  it("show reads it through its parts, check stats them; both say its layout; check fails naming a missing part", async () => {
     const { grown, ws } = await syncedWorkspace()
     const manifest = await split(ws, grown)
 

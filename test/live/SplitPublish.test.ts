@@ -3,7 +3,8 @@
  * local BigQuery and a local Cloud Storage, two datasets, `DOCUMENT_LAYOUT=split`. The first run
  * publishes a manifest and a part per dataset that read back, through the official client, as the
  * document; a second run after one table changed uploads that table's part alone and reuses the
- * other, object for object.
+ * other, object for object. Each snapshot gets its part index, and the second run's pruning
+ * downloads those, never a snapshot's manifest.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
@@ -12,7 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { readStoredDocument } from "../../src/loader/StoredDocument.ts"
 import { GcsStorage } from "../../src/services/Storage/GcsStorage.ts"
-import { partsPrefix } from "../../src/sync/history.ts"
+import { historyPrefix, partIndexName, partsPrefix } from "../../src/sync/history.ts"
 import { type SyncOptions, type SyncSummary, syncOnce } from "../../src/sync/SyncProgram.ts"
 import { exactTarget } from "../../src/config/Targets.ts"
 import {
@@ -94,6 +95,7 @@ describe("the split layout over the local GCS server", () => {
       // One table changed: its dataset's part is uploaded again, the other is referenced as it was.
       arrangeOther(servers, "web sessions, described anew", GA4_LAST_MODIFIED_MS + 60_000)
       const uploadsBefore = partUploads(servers).length
+      const downloadsBefore = servers.gcs.requestsOf("download").length
       const second = yield* sync(servers)
       expect(second).toMatchObject({ status: "ok", layout: "split", parts_written: 1, parts_reused: 1 })
       const again = yield* readBack(servers)
@@ -106,6 +108,14 @@ describe("the split layout over the local GCS server", () => {
       // Both runs' snapshots are retained, so the first run's web part is kept for a rollback.
       const partsNow = servers.gcs.objects.names(BUCKET).filter((n) => n.startsWith(partsPrefix(OBJECT)))
       expect(partsNow).toHaveLength(3)
+      // Each snapshot has its part index beside it; pruning downloaded those, and no snapshot.
+      const history = servers.gcs.objects.names(BUCKET).filter((n) => n.startsWith(historyPrefix(OBJECT)))
+      const snapshots = history.filter((n) => !n.endsWith(".parts.json"))
+      expect(snapshots).toHaveLength(2)
+      expect([...history].sort()).toEqual([...snapshots, ...snapshots.map(partIndexName)].sort())
+      const historyDownloads = servers.gcs.requestsOf("download").slice(downloadsBefore)
+        .map((r) => r.name ?? "").filter((n) => n.startsWith(historyPrefix(OBJECT)))
+      expect([...historyDownloads].sort()).toEqual(snapshots.map(partIndexName).sort())
 
       // A dry run with nothing changed would reuse both parts, and uploads nothing.
       const uploads = servers.gcs.requestsOf("upload").length

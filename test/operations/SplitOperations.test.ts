@@ -94,19 +94,39 @@ describe("reading a split cache", () => {
       expect(text).toContain("\nLayout: one document\n")
     }).pipe(Effect.provide(testLayer())))
 
-  it.effect("the freshness check reads every part: it counts them, and fails naming a missing one", () =>
+  it.effect("the freshness check reads the manifest and stats each part, downloading none: it counts them, and fails naming a missing or replaced one", () =>
     Effect.gen(function*() {
       const { grown } = yield* syncedAndGrown
       const manifest = yield* storeSplit(grown)
+      const bucket = yield* MemoryStorageControl
+      const partObjects = manifest.parts.map((p) => p.object)
+      const before = (yield* bucket.calls).length
       const freshness = yield* checkFreshness()
       expect(freshness).toMatchObject({ parts: 2, stale: false, future: false })
+      const calls = (yield* bucket.calls).slice(before)
+      // The manifest read, each part only stat'ed.
+      expect(calls.filter((c) => c.operation === "read").map((c) => c.name)).toEqual([OBJECT])
+      expect(calls.filter((c) => c.operation === "stat").map((c) => c.name).sort()).toEqual([...partObjects].sort())
+
+      // Written again with the very same bytes: another generation, so not the part referenced.
+      const [primary, web] = manifest.parts
+      const replaced = yield* bucket.put(primary.object, yield* bytesOf(primary.object))
+      const changed = yield* Effect.flip(checkFreshness())
+      expect(changed._tag).toBe("CacheDocumentError")
+      expect(changed.message).toContain(
+        `part nlq-ex.test_dataset of the manifest generated at ${DateTime.formatIso(manifest.generated_at)} was replaced since: gs://test-bucket/${primary.object} is at generation ${replaced}, the manifest references generation ${primary.generation}`
+      )
 
       const storage = yield* StorageService
-      yield* storage.remove(manifest.parts[1].object, { ifGenerationMatch: manifest.parts[1].generation })
+      yield* storage.remove(web.object, { ifGenerationMatch: web.generation })
+      const mark = (yield* bucket.calls).length
       const error = yield* Effect.flip(checkFreshness())
       expect(error._tag).toBe("ResourceNotFound")
       expect(error.message).toContain(`part nlq-ex.web_dataset of the manifest generated at`)
-      expect(error.message).toContain(`gs://test-bucket/${manifest.parts[1].object} does not exist`)
+      expect(error.message).toContain(`gs://test-bucket/${web.object} does not exist`)
+      // Every problem named, the replaced part too.
+      expect(error.message).toContain(`part nlq-ex.test_dataset of the manifest generated at`)
+      expect((yield* bucket.calls).slice(mark).filter((c) => c.operation === "read" && partObjects.includes(c.name))).toEqual([])
     }).pipe(Effect.provide(testLayer())))
 
   it.effect("diff compares a split snapshot with a whole latest document", () =>

@@ -21,11 +21,12 @@ import { type CacheManifest, makePart, planParts, renderPartChunks } from "../..
 import { makeTableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
 import { readStoredDocument } from "../../src/loader/StoredDocument.ts"
+import { rollback } from "../../src/operations/Operations.ts"
 import { RemoteUnavailable } from "../../src/services/RemoteErrors.ts"
 import { LocalStorage } from "../../src/services/Storage/LocalStorage.ts"
 import { MemoryStorage, MemoryStorageControl } from "../../src/services/Storage/MemoryStorage.ts"
 import { StorageService } from "../../src/services/Storage/StorageService.ts"
-import { partName, partRunTime, partsPrefix, pruneParts, snapshotName, snapshotTag } from "../../src/sync/history.ts"
+import { indexedSnapshot, listSnapshots, partIndexName, partName, partRunTime, partsPrefix, pruneParts, snapshotName, snapshotTag, snapshotTime } from "../../src/sync/history.ts"
 import { type DocumentTooLarge, readPublished } from "../../src/sync/publish.ts"
 import { chooseLayout, dryRunCache, publishCache } from "../../src/sync/publishSplit.ts"
 import * as fs from "node:fs/promises"
@@ -162,8 +163,10 @@ describe("publishing the split layout", () => {
       // The snapshot is the manifest: a rollback to it finds the same parts.
       const bucketControl = yield* MemoryStorageControl
       expect(yield* bucketControl.text(published.snapshot!)).toEqual(yield* bucketControl.text(OBJECT))
+      // Beside the snapshot, its part index: what it references, for pruning.
       expect(yield* names).toEqual([
         published.snapshot,
+        partIndexName(published.snapshot!),
         OBJECT,
         ...[...keys].sort().map((key) => `parts/metadata_cache.json/20261127T170000.000Z-${tag}/${key}.json`)
       ].sort())
@@ -185,14 +188,14 @@ describe("publishing the split layout", () => {
       const manifest = yield* manifestOf
       const webPart = objectOf(manifest, "proj-one.web")
       expect(webPart).toMatch(/^parts\/metadata_cache\.json\/20261128T170000\.000Z-[0-9a-f]{12}\/proj-one\.web\.json$/)
-      // Written: the web part, the snapshot; the others are the first run's, untouched.
-      expect(yield* writesSince(before)).toEqual([webPart, published.snapshot])
+      // Written: the web part, the snapshot and its index; the others are the first run's, untouched.
+      expect(yield* writesSince(before)).toEqual([webPart, published.snapshot, partIndexName(published.snapshot!)])
       for (const key of ["proj-one.sales", "proj-one.ops"]) {
         expect(manifest.parts.find((p) => p.key === key)).toEqual(first.parts.find((p) => p.key === key))
       }
       expect((yield* readBack).document).toEqual(second)
 
-      // Nothing changed: every part reused, only the manifest's snapshot written.
+      // Nothing changed: every part reused, only the manifest's snapshot (and its index) written.
       const third = yield* run(docAt(T3, { "proj-one.web.pages": "pages, described anew" }))
       expect(third).toMatchObject({ partsWritten: 0, partsReused: 3 })
       expect((yield* manifestOf).parts).toEqual(manifest.parts)
@@ -355,11 +358,30 @@ describe("a split publish that fails", () => {
       expect(failed.warnings).toContain("may have landed")
       const orphan = (yield* partNames).filter((n) => n.includes("20261128T"))
       expect(orphan).toHaveLength(1)
+      // Its snapshot was removed, and its part index with it.
+      expect((yield* names).filter((n) => n.startsWith("history/") && n.includes("20261128T"))).toEqual([])
       // The next run's manifest does not reference it, and its run is older: pruned.
       const next = yield* run(docAt(T3))
       expect(next.prunedParts).toEqual(orphan)
       expect((yield* partNames).filter((n) => n.includes("20261128T"))).toEqual([])
       expect((yield* readBack).document).toEqual(docAt(T3))
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("a part index that cannot be written fails the run: its snapshot and the parts it wrote are removed, the published cache stays", () =>
+    Effect.gen(function*() {
+      const storage = yield* StorageService
+      yield* run(docAt(T1))
+      const before = yield* names
+      const unavailable = new RemoteUnavailable({ service: "storage", operation: "objects.insert", resource: "index", status: 503, reason: "backendError", message: "try again", attempts: 1 })
+      const failing = Effect.provideService(StorageService, {
+        ...storage,
+        write: (name, body, options) => name.endsWith(".parts.json") ? Effect.fail(unavailable) : storage.write(name, body, options)
+      })
+      const failed = yield* Effect.exit(run(docAt(T2, { "proj-one.web.pages": "changed" })).pipe(failing, withSettings({ retryAttempts: 1 })))
+      const error = Exit.isFailure(failed) && failed.cause._tag === "Fail" ? failed.cause.error as { _tag: string; resource: string } : undefined
+      expect([error?._tag, error?.resource]).toEqual(["RemoteUnavailable", "index"])
+      expect(yield* names).toEqual(before)
+      expect((yield* readBack).document).toEqual(docAt(T1))
     }).pipe(Effect.provide(bucket())))
 
   it.effect("a manifest over the cap fails the run; the parts it wrote are removed, the published cache stays as it was", () =>
@@ -485,6 +507,102 @@ describe("pruning parts", () => {
       expect(pruned).toEqual([removed])
       expect(yield* partNames).toEqual([kept])
     }).pipe(Effect.provide(bucket())))
+
+  it.effect("reads the retained snapshots' part indexes, never their manifests, and the latest's references from the run's own manifest", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryStorageControl
+      yield* run(docAt(T1))
+      yield* run(docAt(T2, { "proj-one.web.pages": "second" }))
+      const before = yield* callCount
+      const third = yield* run(docAt(T3, { "proj-one.web.pages": "third" }))
+      const calls = (yield* control.calls).slice(before)
+      // The run reads the published cache (the manifest, its parts) to start; pruning reads only indexes.
+      const historyReads = calls.filter((c) => c.operation === "read" && c.name.startsWith("history/")).map((c) => c.name)
+      const snapshots = (yield* listSnapshots(OBJECT)).map((s) => s.info.name)
+      expect(snapshots).toHaveLength(3)
+      expect(historyReads.sort()).toEqual(snapshots.map(partIndexName).sort())
+      // Pruning alone: one small read per retained snapshot, nothing else downloaded.
+      const m3 = yield* manifestOf
+      const mark = yield* callCount
+      expect(yield* pruneParts(OBJECT, { keep: [m3], runAt: DateTime.unsafeMake(T3) })).toEqual([])
+      const pruning = (yield* control.calls).slice(mark)
+      expect(pruning.filter((c) => c.operation === "read").map((c) => c.name).sort()).toEqual(snapshots.map(partIndexName).sort())
+      const indexBytes = (yield* Effect.forEach(snapshots, (n) => control.get(partIndexName(n)))).map((o) => Option.getOrThrow(o).bytes.byteLength)
+      const snapshotBytes = (yield* Effect.forEach(snapshots, (n) => control.get(n))).map((o) => Option.getOrThrow(o).bytes.byteLength)
+      expect(Math.max(...indexBytes)).toBeLessThan(Math.min(...snapshotBytes))
+      expect(third.prunedParts).toEqual([])
+      expect((yield* readBack).document).toEqual(docAt(T3, { "proj-one.web.pages": "third" }))
+    }).pipe(Effect.provide(bucket({ historyKeep: 3 }))))
+
+  it.effect("a snapshot without its index, or with an index of another generation of it, is read as a manifest, and its parts kept", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryStorageControl
+      const storage = yield* StorageService
+      const first = yield* run(docAt(T1))
+      const m1 = yield* manifestOf
+      const second = yield* run(docAt(T2, { "proj-one.web.pages": "second" }))
+      const m2 = yield* manifestOf
+      // The first snapshot as written before indexes existed; the second written again by hand (another generation).
+      const index1 = Option.getOrThrow(yield* control.get(partIndexName(first.snapshot!)))
+      yield* storage.remove(partIndexName(first.snapshot!), { ifGenerationMatch: index1.info.generation })
+      yield* control.put(second.snapshot!, Option.getOrThrow(yield* control.text(second.snapshot!)))
+      const mark = yield* callCount
+      const pruned = yield* pruneParts(OBJECT, { keep: [], runAt: DateTime.unsafeMake(T3) })
+      const reads = (yield* control.calls).slice(mark).filter((c) => c.operation === "read").map((c) => c.name)
+      expect(reads).toContain(first.snapshot)
+      expect(reads).toContain(second.snapshot)
+      // Both snapshots' parts are referenced: nothing removed.
+      expect(pruned).toEqual([])
+      expect(yield* partNames).toEqual([...new Set([...m1.parts, ...m2.parts].map((p) => p.object))].sort())
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("an expired snapshot's index goes with it, and an index whose snapshot is gone is removed; neither is a snapshot or a part", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryStorageControl
+      const orphan = `history/${OBJECT}/20261101T000000.000Z-aaaaaaaaaaaa.parts.json`
+      yield* control.put(orphan, "{}")
+      expect(snapshotTime(OBJECT, orphan)).toBeUndefined()
+      expect(partRunTime(OBJECT, orphan)).toBeUndefined()
+      expect(indexedSnapshot(OBJECT, orphan)).toBe(`history/${OBJECT}/20261101T000000.000Z-aaaaaaaaaaaa.json`)
+      expect(indexedSnapshot(OBJECT, `history/${OBJECT}/notes.parts.json`)).toBeUndefined()
+      const first = yield* run(docAt(T1))
+      expect(yield* names).not.toContain(orphan)
+      expect((yield* listSnapshots(OBJECT)).map((s) => s.info.name)).toEqual([first.snapshot])
+      const second = yield* run(docAt(T2, { "proj-one.web.pages": "second" }))
+      const third = yield* run(docAt(T3, { "proj-one.web.pages": "third" }))
+      expect(third.pruned).toEqual([first.snapshot])
+      expect((yield* names).filter((n) => n.startsWith("history/")).sort()).toEqual(
+        [second.snapshot!, partIndexName(second.snapshot!), third.snapshot!, partIndexName(third.snapshot!)].sort()
+      )
+    }).pipe(Effect.provide(bucket({ historyKeep: 2 }))))
+
+  it.effect("after a rollback to a split snapshot, later runs keep every part a retained snapshot or the latest references", () =>
+    Effect.gen(function*() {
+      /** Every retained snapshot, and the latest, read whole: each part there at its generation. */
+      const everyManifestWhole = Effect.gen(function*() {
+        for (const s of yield* listSnapshots(OBJECT)) expect(Option.isSome(yield* readStoredDocument(s.info.name))).toBe(true)
+        return (yield* readBack).document
+      })
+      const a = yield* run(docAt(T1))
+      const mA = yield* manifestOf
+      yield* run(docAt(T2, { "proj-one.web.pages": "second" }))
+      yield* rollback(a.snapshot!)
+      expect(yield* everyManifestWhole).toEqual(docAt(T1))
+      // The next run starts from the rolled-back manifest: it reuses A's parts and writes a new ops part.
+      const c = yield* run(docAt(T3, { "proj-one.ops.jobs": "third" }))
+      expect(c).toMatchObject({ partsWritten: 1, partsReused: 2, prunedParts: [] })
+      expect(yield* everyManifestWhole).toEqual(docAt(T3, { "proj-one.ops.jobs": "third" }))
+      // A rollback to the first snapshot still finds its parts.
+      yield* rollback(a.snapshot!)
+      expect(yield* everyManifestWhole).toEqual(docAt(T1))
+      // Fewer snapshots kept: A's and B's expire; of their parts, those the latest reuses stay.
+      const d = yield* run(docAt(T4, { "proj-one.ops.jobs": "third" })).pipe(withSettings({ historyKeep: 2 }))
+      expect(d.pruned).toHaveLength(2)
+      expect(yield* everyManifestWhole).toEqual(docAt(T4, { "proj-one.ops.jobs": "third" }))
+      const mD = yield* manifestOf
+      expect(objectOf(mD, "proj-one.sales")).toBe(objectOf(mA, "proj-one.sales"))
+      expect(yield* partNames).toContain(objectOf(mA, "proj-one.sales"))
+    }).pipe(Effect.provide(bucket({ historyKeep: 3 }))))
 
   it.effect("a part pruning failure is a warning: the publish stands", () =>
     Effect.gen(function*() {
