@@ -186,7 +186,7 @@ const rollbackCommand = Command.make(
 const check = Command.make("check", { maxAgeHours }, (options) =>
   withServices(Effect.gen(function*() {
     const freshness = yield* checkFreshness(Duration.hours(options.maxAgeHours))
-    // A split document's manifest is at the location; every part was read to check it is whole.
+    // A split document's manifest is at the location; each part was stat'ed at the generation it references.
     const layout = freshness.parts === null ? "" : ` (split, ${freshness.parts} part${freshness.parts === 1 ? "" : "s"})`
     yield* Console.log(
       `${freshness.location}${layout}: generated ${DateTime.formatIso(freshness.generated_at)}, ${
