@@ -202,24 +202,30 @@ export interface Published {
   readonly prunedParts: ReadonlyArray<string>
 }
 
+/** What a dry run reports: nothing written; for a split document, the parts it would write and reuse. */
+export const dryRunPublished = (
+  location: string,
+  bytes: number,
+  parts?: { readonly written: number; readonly reused: number }
+): Published => ({
+  location,
+  generation: null,
+  bytes,
+  snapshot: null,
+  pruned: [],
+  replacedFutureDocument: null,
+  layout: parts === undefined ? "single" : "split",
+  partsWritten: parts?.written ?? 0,
+  partsReused: parts?.reused ?? 0,
+  prunedParts: []
+})
+
 /** Renders and checks the document as `publishDocument` would, and writes nothing. */
 export const dryRunPublish = (doc: CacheDocument, objectName: string, _previous?: Option.Option<PublishedObject>) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
     const location = storage.locate(objectName)
-    const bytes = yield* measureWithinCap(documentRendering(doc, location), location)
-    return {
-      location,
-      generation: null,
-      bytes,
-      snapshot: null,
-      pruned: [],
-      replacedFutureDocument: null,
-      layout: "single",
-      partsWritten: 0,
-      partsReused: 0,
-      prunedParts: []
-    } satisfies Published
+    return dryRunPublished(location, yield* measureWithinCap(documentRendering(doc, location), location))
   })
 
 /** Whether `bytes` are exactly the chunks `render` produces (compared a chunk at a time). */

@@ -46,6 +46,7 @@ import {
   generationToReplace,
   maxDocumentBytes,
   measureWithinCap,
+  dryRunPublished,
   type Published,
   type PublishedObject,
   publishDocument,
@@ -277,19 +278,8 @@ export const dryRunSplit = (doc: CacheDocument, objectName: string, previous: Op
     const parts = yield* storeParts(doc, objectName, "000000000000", plan, previous, true, () => {})
     const manifest = makeManifest(doc, plan, parts.map((p) => p.stored))
     const bytes = yield* measureWithinCap(manifestRendering(manifest, location), location)
-    const partsWritten = parts.filter((p) => p.written).length
-    return {
-      location,
-      generation: null,
-      bytes,
-      snapshot: null,
-      pruned: [],
-      replacedFutureDocument: null,
-      layout: "split",
-      partsWritten,
-      partsReused: parts.length - partsWritten,
-      prunedParts: []
-    } satisfies Published
+    const written = parts.filter((p) => p.written).length
+    return dryRunPublished(location, bytes, { written, reused: parts.length - written })
   })
 
 type Publishing<F extends (...args: ReadonlyArray<any>) => Effect.Effect<Published, any, any>> = Effect.Effect<
