@@ -277,10 +277,11 @@ export interface PartRetention {
  * later than `retention.runAt`, or whose name is not one of ours, is never removed; each removal
  * is conditional on the generation listed. Returns the names removed.
  */
-export const pruneParts = (objectName: string, retention: PartRetention) =>
+export const pruneParts = (objectName: string, retention: PartRetention, listed?: ReadonlyArray<ObjectInfo>) =>
   Effect.gen(function*() {
     const storage = yield* StorageService
-    const parts = yield* storage.list(partsPrefix(objectName))
+    // Listed by the caller when it could list them beside other work (see `pruneAfterPublish`).
+    const parts = listed ?? (yield* storage.list(partsPrefix(objectName)))
     // No parts (a single-layout deployment): no snapshot needs reading.
     if (parts.length === 0) return []
     const referenced = new Set<string>()

@@ -38,7 +38,7 @@ import { DEFAULT_MAX_DOCUMENT_BYTES, SyncConfig, type SyncSettings } from "../co
 import { type Retry, storedDocumentOf } from "../loader/StoredDocument.ts"
 import { PreconditionFailed, type RemoteRejected } from "../services/RemoteErrors.ts"
 import { BODY_FAILED, type ObjectInfo, type StorageError, StorageService } from "../services/Storage/StorageService.ts"
-import { pruneHistory, pruneParts, snapshotName, snapshotTag } from "./history.ts"
+import { partsPrefix, pruneHistory, pruneParts, snapshotName, snapshotTag } from "./history.ts"
 import { retryRemote } from "./RetryPolicy.ts"
 
 export const DOCUMENT_CONTENT_TYPE = "application/json; charset=utf-8"
@@ -410,12 +410,19 @@ export const pruneAfterPublish = (objectName: string, keep: ReadonlyArray<CacheM
     const settings = yield* SyncConfig
     const warn = (what: string) => (error: { readonly message: string }) =>
       Effect.as(Effect.logWarning(`${what} failed: ${error.message}`), [] as ReadonlyArray<string>)
-    const pruned = yield* pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
-      Effect.catchAll(warn("history pruning"))
-    )
-    const prunedParts = yield* pruneParts(objectName, { keep, runAt, maxBytes: yield* maxDocumentBytes }).pipe(
-      Effect.catchAll(warn("part pruning"))
-    )
+    const storage = yield* StorageService
+    // The parts are listed while the history is pruned: a deployment without parts pays no round
+    // trip for it. Which snapshots reference them is read after, from the history as pruned.
+    const [pruned, parts] = yield* Effect.all([
+      pruneHistory(objectName, { keep: settings.historyKeep, maxAge: settings.historyMaxAge }).pipe(
+        Effect.catchAll(warn("history pruning"))
+      ),
+      Effect.either(storage.list(partsPrefix(objectName)))
+    ], { concurrency: 2 })
+    const prunedParts = yield* Either.match(parts, {
+      onLeft: warn("part pruning"),
+      onRight: (listed) => Effect.flatMap(maxDocumentBytes, (maxBytes) => pruneParts(objectName, { keep, runAt, maxBytes }, listed))
+    }).pipe(Effect.catchAll(warn("part pruning")))
     return { pruned, prunedParts }
   })
 

@@ -572,3 +572,22 @@ describe("streaming problems and stores without an MD5", () => {
       yield* Effect.promise(() => fs.access(path.join(dir, OBJECT)).then(() => expect.fail("published"), () => undefined))
     }))
 })
+
+describe("pruning after a publish", () => {
+  it.effect("lists the split layout's parts while it prunes the history: a single-layout deployment pays no round trip for them", () =>
+    Effect.gen(function*() {
+      const bucket = yield* MemoryStorageControl
+      const fiber = yield* Effect.fork(publishDocument(doc("2026-11-27T17:00:00Z"), OBJECT, Option.none()))
+      // One second a call: the snapshot's write, the copy, then the history's and the parts' listings at once.
+      for (let second = 0; second < 3; second++) yield* TestClock.adjust("1 second")
+      expect(Option.isSome(yield* Fiber.poll(fiber)), "published within three calls' time").toBe(true)
+      const published = yield* Fiber.join(fiber)
+      expect(published.generation).not.toBeNull()
+      expect((yield* bucket.calls).map((c) => `${c.operation} ${c.name}`)).toEqual([
+        `write history/${OBJECT}/${published.snapshot!.slice(`history/${OBJECT}/`.length)}`,
+        `copy ${OBJECT}`,
+        `list history/${OBJECT}/`,
+        `list parts/${OBJECT}/`
+      ])
+    }).pipe(Effect.provide(Layer.merge(settingsLayer(), MemoryStorage.layer("test-bucket", { latency: "1 second" })))))
+})
