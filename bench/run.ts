@@ -139,7 +139,10 @@ const roundsOf = (bigQuery: ReadonlyArray<BigQueryCall>, storage: ReadonlyArray<
   const count = (op: string) => bigQuery.filter((c) => c.operation === op).length
   // A split document's parts are read 8 at a time, checked for reuse and written 4 at a time.
   const onParts = (op: string) => storage.filter((c) => c.operation === op && c.name.startsWith("parts/")).length
-  const storageCount = (...ops: ReadonlyArray<string>) => storage.filter((c) => ops.includes(c.operation) && !c.name.startsWith("parts/")).length
+  // The parts' listing runs beside the history's; pruning reads the kept snapshots' part indexes 8 at a time.
+  const storageCount = (...ops: ReadonlyArray<string>) =>
+    storage.filter((c) => ops.includes(c.operation) && !c.name.startsWith("parts/") && !(c.operation === "read" && c.name.startsWith("history/"))).length
+  const historyReads = storage.filter((c) => c.operation === "read" && c.name.startsWith("history/")).length
   // Single-table reads run 8 at a time within a dataset, 8 datasets at a time.
   const single = count("getTable")
   return {
@@ -151,7 +154,7 @@ const roundsOf = (bigQuery: ReadonlyArray<BigQueryCall>, storage: ReadonlyArray<
       (single === 0 ? 0 : ceilDiv(single, 8 * Math.min(datasets, DATASET_CONCURRENCY))),
     "declared keys": ceilDiv(count("query"), 8),
     "dry runs": ceilDiv(count("dryRun"), DRY_RUN_CONCURRENCY),
-    "write, copy, list": storageCount("write", "copy", "list") + ceilDiv(onParts("stat"), 4) + ceilDiv(onParts("write"), 4) +
+    "write, copy, list": storageCount("write", "copy", "list") + ceilDiv(historyReads, 8) + ceilDiv(onParts("stat"), 4) + ceilDiv(onParts("write"), 4) +
       ceilDiv(storageCount("remove") + onParts("remove"), 4)
   }
 }
