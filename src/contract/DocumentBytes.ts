@@ -304,10 +304,16 @@ export interface DecodedDocument {
 export const decodeDocumentBytes = (
   bytes: Uint8Array,
   source = "document"
+): Either.Either<DecodedDocument, CacheDocumentError> => decodeParsedBytes(bytes, parseDocumentBytes(bytes), source)
+
+/** `decodeDocumentBytes` of bytes already parsed by `parseDocumentBytes` (`sliced`). */
+const decodeParsedBytes = (
+  bytes: Uint8Array,
+  sliced: Record<string, unknown> | undefined,
+  source: string
 ): Either.Either<DecodedDocument, CacheDocumentError> => {
   const decoded = (json: unknown) =>
     Either.map(decodeCacheDocument(json, source), (document) => ({ document, formatVersion: writtenVersion(json) }))
-  const sliced = parseDocumentBytes(bytes)
   if (sliced !== undefined) {
     const result = decoded(sliced)
     if (Either.isRight(result)) return result
@@ -348,5 +354,6 @@ export const decodeStoredBytes = (bytes: Uint8Array, source = "document"): Eithe
   const layout = splitLayoutOf(sliced)
   if (layout === "manifest") return Either.map(decodeManifest(sliced, source), (manifest) => ({ _tag: "Manifest" as const, manifest }))
   if (layout === "part") return Either.map(decodePart(sliced, source), (part) => ({ _tag: "Part" as const, part }))
-  return Either.map(decodeDocumentBytes(bytes, source), (d) => ({ _tag: "Document" as const, ...d }))
+  // Parsed once: a whole document is decoded from the same slices.
+  return Either.map(decodeParsedBytes(bytes, sliced, source), (d) => ({ _tag: "Document" as const, ...d }))
 }
