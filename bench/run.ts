@@ -91,6 +91,11 @@ interface Scenario {
   readonly oldSpaceMiB?: number
   /** `DOCUMENT_LAYOUT`; `auto` (the default) splits the 10,000-table runs (over `SPLIT_ABOVE_TABLES`). */
   readonly layout?: DocumentLayout
+  /**
+   * The deployed old space plus the heap the in-process warehouse itself holds (measured by the
+   * bench before the runs): what the deployed function, whose warehouse is BigQuery, has to spare.
+   */
+  readonly oldSpacePlusWarehouse?: boolean
 }
 
 const SCENARIOS: ReadonlyArray<Scenario> = [
@@ -107,6 +112,9 @@ const SCENARIOS: ReadonlyArray<Scenario> = [
   { name: "10,000 tables, region reads", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, regionRead: true },
   { name: "10,000 tables, storage over HTTP", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
   { name: "10,000 tables, 1 % changed, storage over HTTP", tables: 10000, datasets: 100, kind: "incremental", target: "≤ 512 MiB", warm: false, storageOverHttp: true },
+  // The in-memory BigQuery holds the 10,000 tables in the sync's own heap; a deployed function's are in BigQuery.
+  { name: "10,000 tables, storage over HTTP, old space + the warehouse's heap", tables: 10000, datasets: 100, kind: "full", target: "≤ 512 MiB without the warehouse", warm: false, storageOverHttp: true, oldSpacePlusWarehouse: true },
+  { name: "10,000 tables, 1 % changed, storage over HTTP, old space + the warehouse's heap", tables: 10000, datasets: 100, kind: "incremental", target: "≤ 512 MiB without the warehouse", warm: false, storageOverHttp: true, oldSpacePlusWarehouse: true },
   // The same with the old space of a 1 GiB function (about three quarters of it).
   { name: "10,000 tables, 1 % changed, storage over HTTP, 768 MiB old space", tables: 10000, datasets: 100, kind: "incremental", target: "", warm: false, storageOverHttp: true, oldSpaceMiB: 768 },
   // One document instead of the split layout, for comparison; its incremental run needs the old space of a 1 GiB function.
@@ -333,6 +341,14 @@ const startGcsProcess = async () => {
 const DEPLOYED_NODE_FLAGS: ReadonlyArray<string> =
   /^NODE_OPTIONS:\s*"([^"]*)"/m.exec(readFileSync(".env.yaml", "utf8"))?.[1]?.split(/\s+/).filter((flag) => flag !== "") ?? []
 
+/** The deployed `--max-old-space-size` (MiB). */
+const DEPLOYED_OLD_SPACE_MIB = Number(DEPLOYED_NODE_FLAGS.find((f) => f.startsWith("--max-old-space-size="))?.split("=")[1] ?? 384)
+
+let warehouseHeapBytes: number | undefined
+/** The heap the in-memory BigQuery holding the 10,000-table warehouse takes (measured once, in a child with `gc`). */
+const warehouseHeap = () => warehouseHeapBytes ??= child<{ readonly bytes: number }>(currentBundle!, ["--warehouse-child"], ["--expose-gc"]).bytes
+let currentBundle: string | undefined
+
 const row = (label: string, runs: ReadonlyArray<SyncRun>, target: string) => {
   const wall = median(runs.map((r) => r.wallMs))
   const first = runs[0]!
@@ -436,6 +452,20 @@ if (args[0] === "--sync-child") {
     : Either.getOrThrow(decodeDocumentBytes(readFileSync(file), file)).document.tables.length
   const peak = process.resourceUsage().maxRSS * 1024
   console.log(JSON.stringify({ tables, growth: peak - baseline, baseline }))
+} else if (args[0] === "--warehouse-child") {
+  // The heap the in-memory BigQuery holds for the 10,000-table warehouse of the sync rows.
+  const gc = global.gc!
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const bytes = await Effect.runPromise(
+    Effect.gen(function*() {
+      const warehouse = yield* MemoryBigQueryControl
+      for (let t = 0; t < 10000; t++) yield* warehouse.putTable(metadata("bench-project", `dataset_${t % 100}`, `table_${t}`))
+      gc()
+      return process.memoryUsage().heapUsed - before
+    }).pipe(Effect.provide(MemoryBigQuery.layer({ latency: Duration.millis(LATENCY_MS) })))
+  )
+  console.log(JSON.stringify({ bytes }))
 } else if (args[0] === "--backend-child") {
   // A backend: the CacheLoader over the cache in directory `args[1]` (one document or a split one),
   // loaded, then asked the questions in `args[2]` (a JSON array) for a 2,000-token context each.
@@ -473,6 +503,7 @@ if (args[0] === "--sync-child") {
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}; load average at start ${load}`
   )
   const bundle = await bundled()
+  currentBundle = bundle
   console.log(`\n1–2. Syncs through the in-memory layers, ${LATENCY_MS} ms per remote call, ${COLUMNS} columns per table, example dry runs off unless said; medians of ${RUNS} (one run where no warm row is given)`)
   console.log(`Fresh processes run as deployed, with NODE_OPTIONS from .env.yaml: ${DEPLOYED_NODE_FLAGS.join(" ") || "(none)"}`)
   console.log("| run | BigQuery calls | storage calls | examples | tables reused | wall | formula ideal | critical path | wall / ideal | peak RSS | target | runs (ms) |")
@@ -491,9 +522,10 @@ if (args[0] === "--sync-child") {
       rounds.push(`${scenario.name}: ${Object.entries(warm[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; stages (ms) ${JSON.stringify(warm[0]!.stageMs)}`)
     }
     const fresh: Array<SyncRun> = []
-    const flags = scenario.oldSpaceMiB === undefined
+    const oldSpaceMiB = scenario.oldSpacePlusWarehouse === true ? DEPLOYED_OLD_SPACE_MIB + Math.ceil(warehouseHeap() / 1024 ** 2) : scenario.oldSpaceMiB
+    const flags = oldSpaceMiB === undefined
       ? DEPLOYED_NODE_FLAGS
-      : [...DEPLOYED_NODE_FLAGS.filter((flag) => !flag.startsWith("--max-old-space-size")), `--max-old-space-size=${scenario.oldSpaceMiB}`]
+      : [...DEPLOYED_NODE_FLAGS.filter((flag) => !flag.startsWith("--max-old-space-size")), `--max-old-space-size=${oldSpaceMiB}`]
     let failure: string | undefined
     for (let i = 0; i < (scenario.warm ? RUNS : 1) && failure === undefined; i++) {
       const gcs = scenario.storageOverHttp === true ? await startGcsProcess() : undefined
@@ -519,6 +551,9 @@ if (args[0] === "--sync-child") {
         : `split: manifest ${mib(bytes)}, ${parts.count} parts (${parts.written} written this run; all parts stored ${mib(parts.bytes)})`
       rounds.push(`${scenario.name}: ${Object.entries(fresh[0]!.rounds).map(([k, v]) => `${k} ${v}`).join(", ")}; ${document}`)
     }
+  }
+  if (warehouseHeapBytes !== undefined) {
+    console.log(`\nThe in-memory BigQuery's 10,000 tables take ${mib(warehouseHeapBytes)} of the sync's heap (and its peak RSS): the rows "old space + the warehouse's heap" run with --max-old-space-size=${DEPLOYED_OLD_SPACE_MIB + Math.ceil(warehouseHeapBytes / 1024 ** 2)}.`)
   }
   console.log("\nRounds on the critical path (each 20 ms):")
   for (const line of rounds) console.log(`- ${line}`)
