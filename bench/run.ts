@@ -24,6 +24,9 @@
  *    section timed `parseCacheDocument` of a string and its child read the file as a string;
  *    that row is still printed, for comparison, and the whole loader (storage, decode, prompt
  *    index) is measured beside it; then the prompt index's build and one question's context.
+ * 4. A backend on the 10,000-table warehouse: the CacheLoader in a fresh process on one 113 MiB
+ *    document against the split layout's manifest and parts — load time, memory after load and at
+ *    its peak, the time of a question's context (`BENCH_ONLY=backend` runs this section alone).
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
