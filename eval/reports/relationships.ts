@@ -109,8 +109,8 @@ export const timeInference = (tables: ReadonlyArray<TableEntry>, runs = 5): numb
 
 const pct = (n: number, d: number) => (d === 0 ? "–" : `${((100 * n) / d).toFixed(1)} %`)
 
-/** The warm 1,000-table sync's wall time in bench/RESULTS.md (in-memory layers, dry runs off, 2026-11-30 21:28, idle). */
-export const BENCH_SYNC_1000_MS = 574
+/** The warm 1,000-table sync's wall time in bench/RESULTS.md (in-memory layers, dry runs off, 2026-11-30 23:33, idle). */
+export const BENCH_SYNC_1000_MS = 585
 
 export const relationshipsReport: Report = {
   name: "relationships",
