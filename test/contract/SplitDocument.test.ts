@@ -12,12 +12,14 @@ import {
   type CacheManifest,
   type CachePart,
   decodeManifest,
+  decodePart,
   joinDocument,
   makeManifest,
   makePart,
   planParts,
   renderManifestChunks,
-  renderPartChunks
+  renderPartChunks,
+  splitLayoutOf
 } from "../../src/contract/SplitDocument.ts"
 import { makeTableEntry, type TableEntry } from "../../src/contract/TableEntry.ts"
 import { TableId } from "../../src/contract/TableId.ts"
@@ -133,5 +135,67 @@ describe("the split layout", () => {
     expect(Either.isLeft(renderManifestChunks(broken))).toBe(true)
     // A reader of one whole document is told what a manifest is.
     expect(Either.getLeft(decodeCacheDocument(json)).pipe((e) => (e._tag === "Some" ? e.value.problems : ""))).toContain("split layout")
+  })
+
+  it("names each inconsistency of a manifest: primary table, duplicate ids, indexes at the boundary, counts, an empty part", () => {
+    const { manifest } = roundTrip(3)
+    const json = JSON.parse(bytesOf(Either.getOrThrow(renderManifestChunks(manifest))).toString("utf8")) as Record<string, any>
+    const problemsOf = (value: unknown) => Either.getLeft(decodeManifest(value, "m.json")).pipe((e) => (e._tag === "Some" ? e.value.problems : "decoded"))
+    const catalog = json.catalog as Array<Record<string, any>>
+    expect(problemsOf({ ...json, schema: { ...json.schema, table_id: "proj-1.b.t1" } })).toContain("schema.table_id (proj-1.b.t1) must be the primary table catalog[0].table_id (proj-1.a.t0)")
+    expect(problemsOf({ ...json, catalog: catalog.map((c, i) => (i === 2 ? { ...c, table_id: "proj-1.a.t0" } : c)) })).toContain("table proj-1.a.t0 appears twice in catalog")
+    expect(problemsOf({ ...json, catalog: catalog.map((c, i) => (i === 1 ? { ...c, part: 4 } : c)) })).toContain("catalog entry proj-1.b.t1 names part 4; there are 4")
+    expect(problemsOf({ ...json, example_parts: [4, 0, 2, 3, 0, 0] })).toContain("example_parts names part 4; there are 4")
+    expect(problemsOf({ ...json, parts: json.parts.map((p: any, i: number) => (i === 1 ? { ...p, tables: 3 } : p)) })).toContain("parts.1 (proj-1.b) says 3 tables; the catalog puts 2 there")
+    // A fifth part that no table is in.
+    const empty = { ...json.parts[3], key: "proj-1.empty", tables: 0, examples: 0 }
+    expect(problemsOf({ ...json, parts: [...json.parts, empty] })).toContain("parts.4 (proj-1.empty) holds no table")
+    expect(problemsOf(json)).toBe("decoded")
+  })
+
+  it("plans with a positive whole number of tables a part, and an example with its first table a part is known for", () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => planParts(doc, bad)).toThrow(`maxPartTables must be a positive integer, got ${bad}`)
+    expect(planParts(doc, 1).parts).toHaveLength(tables.length)
+    const other = makeCacheDocument({
+      ...doc,
+      examples: [example(["other-project.z.x", "proj-1.b.t4"], 0), example(["proj-1.b.unknown"], 1), example(["proj-1.c.unknown", "proj-1.a.t0"], 2)]
+    })
+    // Unknown project: the next table; an unknown table of a known dataset: that dataset's first part.
+    expect(planParts(other, 3).examplePart).toEqual([1, 1, 2])
+  })
+
+  it("lists a table's columns from its columns when it has no field paths, and refuses parts stored for another plan", () => {
+    const bare: TableEntry = { ...base, table_id: TableId.make("proj-1.a.bare"), field_paths: [] }
+    const withBare = makeCacheDocument({ ...doc, tables: [bare, ...tables] })
+    const plan = planParts(withBare)
+    const manifest = makeManifest(withBare, plan, plan.parts.map((_, i) => stored(i)))
+    expect(manifest.catalog[0].columns).toEqual(base.field_paths.map((f) => f.path))
+    expect(() => makeManifest(withBare, plan, [stored(0)])).toThrow(`${plan.parts.length} parts were planned; 1 were stored`)
+  })
+
+  it("refuses a part whose examples or table order are not the manifest's", () => {
+    const { manifest, parts } = roundTrip(3)
+    const problemsOf = (given: ReadonlyArray<CachePart>) => Either.getLeft(joinDocument(manifest, given, "m.json")).pipe((e) => (e._tag === "Some" ? e.value.message : "joined"))
+    const fewer: CachePart = { ...parts[0]!, examples: parts[0]!.examples.slice(1) }
+    expect(problemsOf([fewer, ...parts.slice(1)])).toContain("parts.0 (proj-1.a): 2 examples, the manifest says 3")
+    const reordered: CachePart = { ...parts[0]!, tables: [parts[0]!.tables[1]!, parts[0]!.tables[0]!, parts[0]!.tables[2]!] }
+    expect(problemsOf([reordered, ...parts.slice(1)])).toContain("catalog.0: the manifest lists proj-1.a.t0; part proj-1.a holds proj-1.a.t2 there")
+    expect(problemsOf(parts.slice(1))).toContain("m.json is not a valid MetaSync cache document:\n- parts: the manifest names 4 parts; 3 were given")
+    expect(problemsOf(parts)).toBe("joined")
+    const broken: CacheManifest = { ...manifest, example_parts: [] }
+    expect(Either.getLeft(renderManifestChunks(broken)).pipe((e) => (e._tag === "Some" ? e.value.message : ""))).toBe(
+      "manifest is not a valid MetaSync cache document:\n- (manifest): parts.0 (proj-1.a) says 3 examples; example_parts puts 0 there"
+    )
+  })
+
+  it("tells a split layout's objects by their format and layout only", () => {
+    expect(splitLayoutOf({ format_version: 3, layout: "manifest" })).toBe("manifest")
+    expect(splitLayoutOf({ format_version: 3, layout: "part" })).toBe("part")
+    for (const value of [null, undefined, "x", 3, [], { format_version: 2, layout: "manifest" }, { format_version: 3, layout: "other" }, { format_version: 3 }, { layout: "part" }]) {
+      expect(splitLayoutOf(value)).toBeUndefined()
+    }
+    const { parts } = roundTrip(3)
+    const text = bytesOf(Either.getOrThrow(renderPartChunks(parts[0]!))).toString("utf8")
+    expect(Either.getLeft(decodePart({ ...JSON.parse(text), tables: [] }, "p.json")).pipe((e) => (e._tag === "Some" ? e.value.message : ""))).toMatch(/^p\.json is not a valid MetaSync cache document:\n- tables/)
   })
 })
