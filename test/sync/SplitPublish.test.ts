@@ -703,3 +703,60 @@ describe("the split layout's settings", () => {
     }))
 })
 
+
+describe("reusing a part only when it is the same part, still stored as referenced", () => {
+  const keyed = (manifest: CacheManifest, key: string) => manifest.parts.find((p) => p.key === key)!
+
+  it.effect("rewrites a part whose content changed at the same size", () =>
+    Effect.gen(function*() {
+      yield* run(docAt(T1))
+      const m1 = yield* manifestOf
+      const second = yield* run(docAt(T2, { "proj-one.sales.orders": "the ORDERS table" }))
+      const m2 = yield* manifestOf
+      expect(keyed(m2, "proj-one.sales").bytes).toBe(keyed(m1, "proj-one.sales").bytes)
+      expect(second.partsWritten).toBe(1)
+      expect(objectOf(m2, "proj-one.sales")).not.toBe(objectOf(m1, "proj-one.sales"))
+      expect(objectOf(m2, "proj-one.web")).toBe(objectOf(m1, "proj-one.web"))
+      expect((yield* readBack).document.tables[0].description).toBe("the ORDERS table")
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("writes again a part that went missing, or was replaced, after the previous manifest was read", () =>
+    Effect.gen(function*() {
+      const storage = yield* StorageService
+      yield* run(docAt(T1))
+      const m1 = yield* manifestOf
+      yield* TestClock.setTime(DateTime.toEpochMillis(DateTime.unsafeMake(T2)))
+      const previous = yield* readPublished(OBJECT)
+      const web = keyed(m1, "proj-one.web")
+      const ops = keyed(m1, "proj-one.ops")
+      yield* storage.remove(web.object, { ifGenerationMatch: web.generation })
+      // The same bytes written again: another generation than the manifest references.
+      const opsBytes = Option.getOrThrow(yield* storage.read(ops.object)).bytes
+      yield* storage.remove(ops.object, { ifGenerationMatch: ops.generation })
+      yield* storage.write(ops.object, opsBytes, { contentType: "application/json", ifGenerationMatch: "0" })
+      const second = yield* publishCache(docAt(T2), OBJECT, previous)
+      expect(second.partsWritten).toBe(2)
+      expect(second.partsReused).toBe(1)
+      const m2 = yield* manifestOf
+      expect(objectOf(m2, "proj-one.web")).not.toBe(web.object)
+      expect(objectOf(m2, "proj-one.ops")).not.toBe(ops.object)
+      expect(objectOf(m2, "proj-one.sales")).toBe(objectOf(m1, "proj-one.sales"))
+      // Whole, every part at the generation its manifest names.
+      expect((yield* readBack).document.tables.map((t) => t.table_id)).toEqual(TABLES)
+    }).pipe(Effect.provide(bucket())))
+
+  it.effect("holds a part to the cap as it is now: at the cap it is reused, one byte over it fails naming the part", () =>
+    Effect.gen(function*() {
+      // Long examples make the web part the largest object, the manifest included.
+      yield* run(docAt(T1, {}, 20))
+      const web = keyed(yield* manifestOf, "proj-one.web")
+      const atCap = yield* run(docAt(T2, {}, 20)).pipe(withSettings({ maxDocumentBytes: web.bytes }))
+      expect(atCap.partsReused).toBe(3)
+      const over = yield* Effect.flip(run(docAt(T3, {}, 20)).pipe(withSettings({ maxDocumentBytes: web.bytes - 1 })))
+      expect(over._tag).toBe("DocumentTooLarge")
+      // The previous document's web part is over the cap too, so it is not read back for reuse.
+      expect((over as DocumentTooLarge).part).toBe("proj-one.web")
+      expect(over.message).toContain(`part proj-one.web of the split document`)
+      expect(over.message).toContain(`has ${web.bytes} bytes, over MAX_DOCUMENT_BYTES (${web.bytes - 1})`)
+    }).pipe(Effect.provide(bucket())))
+})
