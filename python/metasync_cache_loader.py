@@ -1104,7 +1104,9 @@ class MetaSyncCacheLoader:
                 with self._parts_lock:
                     self._parts.put(cache_key, part, size)
                     self._part_failures.pop(cache_key, None)
-                    self._last_part_error = None
+                    # Cleared by the part that failed, as the TypeScript loader does: another part loading says nothing of it.
+                    if self._last_part_error is not None and self._last_part_error["object"] == ref["object"]:
+                        self._last_part_error = None
             except PartUnavailable as error:
                 with self._parts_lock:
                     self._part_failures[cache_key] = (self._now(), error)
@@ -1119,7 +1121,7 @@ class MetaSyncCacheLoader:
 
         def unavailable(tag: str, reason: str) -> PartUnavailable:
             error = PartUnavailable(ref["key"], location, manifest["generated_at"], tag, reason)
-            self._last_part_error = {"tag": tag, "part": ref["key"], "message": str(error), "at": self._now()}
+            self._last_part_error = {"tag": tag, "part": ref["key"], "object": ref["object"], "message": str(error), "at": self._now()}
             logger.warning("%s", error)
             return error
 

@@ -565,9 +565,11 @@ class SplitLayoutTest(unittest.TestCase):
         self.assertTrue(metadata["available"])
         self.assertIsNone(metadata["last_error"])
         self.assertEqual(metadata["last_part_error"]["part"], WEB_PART)
+        self.assertEqual(metadata["last_part_error"]["object"], ref["object"])
         self.assertEqual(metadata["last_part_error"]["tag"], "GenerationMismatch")
+        # Another part loading says nothing of this one: the error stays until this part loads.
         self.assertEqual(loader.get_table(SAMPLE_TABLE)["table_id"], SAMPLE_TABLE)
-        self.assertIsNone(loader.get_cache_metadata()["last_part_error"])
+        self.assertEqual(loader.get_cache_metadata()["last_part_error"]["part"], WEB_PART)
 
     def test_a_missing_part_is_named_and_the_other_parts_still_serve(self) -> None:
         bucket = copy_split()
