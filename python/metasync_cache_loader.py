@@ -52,7 +52,7 @@ in a ``catalog``, the relationships and glossary — and the full table entries 
 - A part that is missing, replaced, invalid or unreadable raises :class:`PartUnavailable` naming
   the part; the manifest stays loaded, and ``get_cache_metadata()["last_part_error"]`` says why.
   The part is not fetched again before ``retry_interval``: calls meanwhile raise the same error.
-  ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``manifest``), ``part_count``
+  ``get_cache_metadata()`` also gives the ``layout`` (``document`` or ``split``), ``part_count``
   and ``parts_cached``.
 - Part names are relative to the bucket's root (``parts/<CACHE_OBJECT>/<run>/<key>.json``). A
   manifest named by its path (``METASYNC_CACHE_PATH``) whose object name has folders
@@ -1302,7 +1302,7 @@ class MetaSyncCacheLoader:
                 "location": self.location,
                 "generation": None if loaded is None else loaded.version.generation,
                 "format_version": None if loaded is None else loaded.format_version,
-                "layout": None if loaded is None else ("manifest" if manifest is not None else "document"),
+                "layout": None if loaded is None else ("split" if manifest is not None else "document"),
                 "generated_at": None if loaded is None else loaded.generated_at,
                 "generator": None if loaded is None else loaded.document.get("generator"),
                 "age": age,

@@ -529,7 +529,7 @@ class SplitLayoutTest(unittest.TestCase):
         loader = self.loader(_split_bucket)
         self.assertEqual(loader.get_schema_info()["table_id"], SAMPLE_TABLE)
         metadata = loader.get_cache_metadata()
-        self.assertEqual((metadata["format_version"], metadata["layout"], metadata["part_count"]), (3, "manifest", 3))
+        self.assertEqual((metadata["format_version"], metadata["layout"], metadata["part_count"]), (3, "split", 3))
         self.assertEqual((metadata["table_count"], metadata["example_count"]), (4, 16))
         self.assertEqual(metadata["parts_cached"], [])
         with open(os.path.join(_split_bucket, msl.GENERATIONS_DIR, OBJECT), "r", encoding="utf-8") as f:
@@ -847,7 +847,7 @@ class CloudStorageTest(unittest.TestCase):
         self.assertEqual(len(loader.list_tables()), 4)
         self.assertEqual(len(loader.get_few_shot_examples()), 16)
         metadata = loader.get_cache_metadata()
-        self.assertEqual((metadata["layout"], metadata["parts_cached"]), ("manifest", [PRIMARY_PART, WEB_PART, SHOP_PART]))
+        self.assertEqual((metadata["layout"], metadata["parts_cached"]), ("split", [PRIMARY_PART, WEB_PART, SHOP_PART]))
         for ref in manifest["parts"]:
             self.assertEqual(len(self.downloads_of(ref["object"])), 1, ref["key"])
 
