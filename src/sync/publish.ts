@@ -243,8 +243,18 @@ const sameBytes = (bytes: Uint8Array, render: Render) => {
 export interface PublishedObject {
   readonly info: ObjectInfo
   readonly document: Option.Option<CacheDocument>
-  /** The manifest, when the object is a split document that was read whole: its parts may be reused. */
-  readonly manifest: Option.Option<CacheManifest>
+  /**
+   * A split document's parts, whose unchanged ones this run may reference again: the manifest's
+   * part references and time, not the manifest itself, whose catalog (several MiB at 10,000 tables)
+   * the joined document already says.
+   */
+  readonly parts: Option.Option<PreviousParts>
+}
+
+/** The parts a published manifest references, and when it was generated. */
+export interface PreviousParts {
+  readonly generatedAt: CacheManifest["generated_at"]
+  readonly refs: CacheManifest["parts"]
 }
 
 /**
@@ -265,7 +275,7 @@ export const readPublished = (objectName: string): Effect.Effect<
     const storage = yield* StorageService
     const location = storage.locate(objectName)
     const maxBytes = settings.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES
-    const corrupt = (info: ObjectInfo) => Option.some<PublishedObject>({ info, document: Option.none(), manifest: Option.none() })
+    const corrupt = (info: ObjectInfo) => Option.some<PublishedObject>({ info, document: Option.none(), parts: Option.none() })
     const tooLarge = (info: ObjectInfo) =>
       Effect.as(
         Effect.logWarning(
@@ -288,7 +298,7 @@ export const readPublished = (objectName: string): Effect.Effect<
         Option.some<PublishedObject>({
           info: content.info,
           document: Option.some(stored.document),
-          manifest: Option.fromNullable(stored.manifest)
+          parts: Option.map(Option.fromNullable(stored.manifest), (m) => ({ generatedAt: m.generated_at, refs: m.parts }))
         })
       ),
       // A document that does not decode, or a manifest whose parts cannot all be read and joined.

@@ -47,6 +47,7 @@ import {
   generationToReplace,
   maxDocumentBytes,
   measureWithinCap,
+  type PreviousParts,
   type Published,
   type PublishedObject,
   publishDocument,
@@ -81,10 +82,16 @@ interface PartOutcome {
 }
 
 /** The previous manifest's parts by key, when the previous object is a split document read whole. */
-const previousParts = (previous: Option.Option<PublishedObject>): ReadonlyMap<string, { readonly ref: PartRef; readonly manifest: CacheManifest }> => {
-  const manifest = Option.flatMap(previous, (p) => p.manifest)
-  if (Option.isNone(manifest)) return new Map()
-  return new Map(manifest.value.parts.map((ref) => [ref.key, { ref, manifest: manifest.value }] as const))
+const previousParts = (previous: Option.Option<PublishedObject>): ReadonlyMap<string, PreviousPart> => {
+  const parts = Option.flatMap(previous, (p) => p.parts)
+  if (Option.isNone(parts)) return new Map()
+  return new Map(parts.value.refs.map((ref) => [ref.key, { ref, generatedAt: parts.value.generatedAt }] as const))
+}
+
+/** A previous part, and when its manifest was generated. */
+interface PreviousPart {
+  readonly ref: PartRef
+  readonly generatedAt: PreviousParts["generatedAt"]
 }
 
 /**
@@ -94,7 +101,7 @@ const previousParts = (previous: Option.Option<PublishedObject>): ReadonlyMap<st
 const reusablePart = (
   objectName: string,
   planned: PlannedPart,
-  previous: { readonly ref: PartRef; readonly manifest: CacheManifest } | undefined
+  previous: PreviousPart | undefined
 ) =>
   Effect.gen(function*() {
     if (previous === undefined || previous.ref.md5 === null) return Option.none<StoredPart>()
@@ -104,7 +111,7 @@ const reusablePart = (
     const storage = yield* StorageService
     const settings = yield* SyncConfig
     // A part's time is its run's: the folder's stamp (the manifest's time for names not of ours).
-    const writtenAt = partRunTime(objectName, ref.object) ?? previous.manifest.generated_at
+    const writtenAt = partRunTime(objectName, ref.object) ?? previous.generatedAt
     const location = storage.locate(ref.object)
     const render = yield* renderPartChunks(makePart(planned, writtenAt), location)
     const digest = yield* digestOf(render, location)
@@ -125,7 +132,7 @@ const storePart = (input: {
   readonly objectName: string
   readonly tag: string
   readonly planned: PlannedPart
-  readonly previous: { readonly ref: PartRef; readonly manifest: CacheManifest } | undefined
+  readonly previous: PreviousPart | undefined
   readonly dryRun: boolean
   readonly onWritten: (info: ObjectInfo) => void
 }) =>
