@@ -3,11 +3,12 @@
  * manifest that references them, through the same snapshot-then-copy path as a whole document
  * (`publish.ts`), with the same promises.
  *
- * - Each part is rendered once to learn its size and MD5 (a chunk at a time). A part equal to the
- *   previous manifest's part of the same key, whose object still has the generation referenced,
- *   is reused as it is: a run that changed 1 % of the tables writes only the parts of their datasets.
+ * - A part with a previous one of the same key is rendered once (a chunk at a time) to compare
+ *   size and MD5: equal, and its object still at the generation referenced, it is reused as it is,
+ *   so a run that changed 1 % of the tables writes only the parts of their datasets.
  * - A new part is written create-only under `parts/<object>/<stamp>-<tag>/<key>.json`, the stamp
- *   and tag of the run's snapshot, streamed and retried; a write whose reply was lost is recognised.
+ *   and tag of the run's snapshot, streamed and retried, its size and MD5 taken as it streams; a
+ *   write whose reply was lost is recognised.
  * - Every object (the manifest and each part) is held to `MAX_DOCUMENT_BYTES`: a part over it fails
  *   the run, naming the part, before any manifest is written.
  * - A run that does not publish its manifest removes the parts it wrote (never the reused ones), so
@@ -20,6 +21,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { createHash } from "node:crypto"
 import type { CacheDocument } from "../contract/CacheDocument.ts"
 import {
   type CacheManifest,
@@ -151,17 +153,31 @@ const storePart = (input: {
     const name = partName(objectName, doc.generated_at, input.tag, planned.key)
     const location = storage.locate(name)
     const render = yield* renderPartChunks(makePart(planned, doc.generated_at), location)
-    const { md5, size } = yield* digestOf(render, location)
-    if (size > maxBytes) return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes, part: planned.key })
-    const stored = { object: name, bytes: size, md5: md5 ?? null }
-    if (input.dryRun) return { stored: { ...stored, generation: DRY_RUN_GENERATION }, written: true } satisfies PartOutcome
-    const info = yield* streamWithinCap({ render: Either.right(render) }, location, (body) =>
+    if (input.dryRun) {
+      const { md5, size } = yield* digestOf(render, location)
+      if (size > maxBytes) return yield* new DocumentTooLarge({ location, bytes: size, max_bytes: maxBytes, part: planned.key })
+      return { stored: { object: name, bytes: size, md5: md5 ?? null, generation: DRY_RUN_GENERATION }, written: true } satisfies PartOutcome
+    }
+    // Size and MD5 are taken on the way out, as the upload streams the part (each attempt, or a
+    // lost reply's check, renders it whole and starts them over), not by a rendering of their own.
+    const digest = { md5: createHash("md5"), size: 0 }
+    const hashed = function*() {
+      digest.md5 = createHash("md5")
+      digest.size = 0
+      for (const chunk of render()) {
+        digest.md5.update(chunk)
+        digest.size += chunk.byteLength
+        yield chunk
+      }
+    }
+    const info = yield* streamWithinCap({ render: Either.right(hashed) }, location, (body) =>
       storage.write(name, body, { contentType: DOCUMENT_CONTENT_TYPE, ifGenerationMatch: "0" }).pipe(
         retryRemote(settings),
         Effect.catchTag("PreconditionFailed", (conflict) => alreadyWritten(name, body, location, conflict))
-      ))
+      )).pipe(Effect.catchTag("DocumentTooLarge", (e) => new DocumentTooLarge({ location: e.location, bytes: e.bytes, max_bytes: e.max_bytes, part: planned.key })))
     input.onWritten(info)
-    return { stored: { ...stored, generation: info.generation }, written: true } satisfies PartOutcome
+    const stored = { object: name, bytes: digest.size, md5: digest.md5.digest("base64"), generation: info.generation }
+    return { stored, written: true } satisfies PartOutcome
   })
 
 /** The generation a dry run's manifest is measured with: as long as Cloud Storage's (16 digits). */
