@@ -146,6 +146,13 @@ const putDatasets = (fake: FakeBigQuery, prefix: string, count: number, location
   return names
 }
 
+/** Five US datasets, every table of each as a target but `sales_2.hits`, and settings without retries. */
+const fiveSalesDatasets = (fake: FakeBigQuery) => {
+  const us = putDatasets(fake, "sales", 5, "US")
+  const targets = Either.getOrThrow(parseTargets([...us.map((d) => `${WAREHOUSE}.${d}.*`), `!${WAREHOUSE}.sales_2.hits`].join(",")))
+  return { targets, settings: testSettings({ retryAttempts: 1 }) }
+}
+
 /** Each of `tables` of each of `datasets` in `read` is exactly what its own tables.get gives. */
 const expectAsTablesGet = (
   bigquery: BigQuery,
@@ -566,11 +573,7 @@ describe("LiveBigQuery.listTablesByRegion", () => {
   it.scopedLive("the sync's resolve and collect steps: patterns over five datasets, one datasets.list, four queries, no tables.list", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery()
-      const us = putDatasets(fake, "sales", 5, "US")
-      const targets = Either.getOrThrow(parseTargets(
-        [...us.map((d) => `${WAREHOUSE}.${d}.*`), `!${WAREHOUSE}.sales_2.hits`].join(",")
-      ))
-      const settings = testSettings({ retryAttempts: 1 })
+      const { settings, targets } = fiveSalesDatasets(fake)
 
       const byRegion = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
       const { failures, tables } = yield* resolveTargets(targets).pipe(
@@ -604,11 +607,7 @@ describe("LiveBigQuery.listTablesByRegion", () => {
   it.scopedLive("the sync's warehouse pipeline reads the same way: one datasets.list, four queries, no tables.list, what resolve and collect give", () =>
     Effect.gen(function*() {
       const fake = yield* fakeBigQuery()
-      const us = putDatasets(fake, "sales", 5, "US")
-      const targets = Either.getOrThrow(parseTargets(
-        [...us.map((d) => `${WAREHOUSE}.${d}.*`), `!${WAREHOUSE}.sales_2.hits`].join(",")
-      ))
-      const settings = testSettings({ retryAttempts: 1 })
+      const { settings, targets } = fiveSalesDatasets(fake)
       const byRegion = yield* bigQueryOn(fake, { mode: "auto", regionAbove: 3 })
 
       const read = yield* readWarehouse(targets, (table) => Effect.succeed(table.id)).pipe(
